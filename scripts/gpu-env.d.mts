@@ -1,0 +1,3 @@
+export declare const CHROMIUM_LIB_DIR: string;
+export declare const SWIFTSHADER_ICD: string;
+export declare function softwareVulkanEnv(env?: NodeJS.ProcessEnv): Record<string, string>;

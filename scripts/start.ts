@@ -1,0 +1,26 @@
+/**
+ * `npm start`: the federated server and the built PWA on localhost, with embedded defaults.
+ * Nothing here reaches beyond localhost.
+ */
+import { preview } from 'vite';
+import { startServer } from '../federated-server/src/main.ts';
+
+const serverPort = Number(process.env['PORT'] ?? 8787);
+const webPort = Number(process.env['DURE_WEB_PORT'] ?? 5173);
+
+const server = await startServer(serverPort);
+const web = await preview({ preview: { port: webPort, strictPort: true, host: '127.0.0.1' } });
+const webUrl = `http://localhost:${webPort}`;
+console.log('');
+console.log(`  두레 Dure is running`);
+console.log(`  PWA:               ${webUrl}/`);
+console.log(`  WebGPU diagnostics: ${webUrl}/diagnostics.html`);
+console.log(`  Federated server:  ${server.url}  (health: ${server.url}/healthz)`);
+console.log('  Ctrl+C to stop.');
+
+const stop = async () => {
+  await Promise.allSettled([server.close(), web.close()]);
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

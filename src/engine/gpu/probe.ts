@@ -1,0 +1,47 @@
+/**
+ * A real WebGPU probe: adapter, device, limits, and one tiny dispatch whose result is checked.
+ * Platform-neutral: the caller passes its `GPU` (navigator.gpu in a browser or worker, Dawn in Node).
+ */
+import { GpuUnavailableError } from '../errors.ts';
+import { addVectors } from './elementwise.ts';
+import { KernelLibrary } from './kernel-library.ts';
+
+export interface ProbeResult {
+  adapter: string;
+  features: string[];
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  /** The dispatch computed what the CPU computes. */
+  dispatchOk: boolean;
+  sample: number[];
+}
+
+/** @throws {GpuUnavailableError} when there is no WebGPU or no adapter. */
+export async function probeWebGpu(gpu: GPU | undefined): Promise<ProbeResult> {
+  if (!gpu)
+    throw new GpuUnavailableError('WebGPU is not available in this context (navigator.gpu is missing).');
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new GpuUnavailableError('WebGPU is present but no adapter was found.');
+  const device = await adapter.requestDevice();
+  try {
+    const a = Float32Array.from([1, 2, 3, 4, 5]);
+    const b = Float32Array.from([10, 20, 30, 40, 50]);
+    const out = await addVectors(new KernelLibrary(device), a, b, 2);
+    const dispatchOk = out.every((v, i) => v === (a[i] ?? 0) + 2 * (b[i] ?? 0));
+    const info = adapter.info;
+    return {
+      adapter:
+        [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') ||
+        'unknown',
+      features: [...adapter.features].sort(),
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+      dispatchOk,
+      sample: [...out],
+    };
+  } finally {
+    device.destroy();
+  }
+}

@@ -1,0 +1,17 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { defineConfig } from 'vitest/config';
+import { softwareVulkanEnv } from './scripts/gpu-env.mjs';
+
+// Test workers are forked from this process, so SwiftShader's Vulkan settings must be in
+// place before they start (the dynamic loader reads them once).
+Object.assign(process.env, softwareVulkanEnv());
+
+export default defineConfig({
+  plugins: [svelte()],
+  test: {
+    include: ['src/**/*.test.ts', 'federated-server/**/*.test.ts', 'scripts/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
