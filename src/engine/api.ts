@@ -1,0 +1,77 @@
+/**
+ * The public engine interface. Implemented twice — by the in-worker engine and by the page-side
+ * client that talks to the worker — so UI code cannot tell them apart (DESIGN.md §5).
+ */
+import type { DureError } from './errors.ts';
+
+export type Role = 'system' | 'user' | 'assistant';
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 or `greedy: true` means argmax. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  greedy?: boolean;
+}
+
+export interface GenerateRequest extends SamplingOptions {
+  /** Either chat messages (rendered with the GGUF chat template) or a raw prompt. */
+  messages?: ChatMessage[];
+  prompt?: string;
+  promptIds?: number[];
+  maxTokens?: number;
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+export interface GenerateChunk {
+  /** Text decoded so far in this chunk; never contains a broken UTF-8 sequence (U+FFFD). */
+  text: string;
+  ids: number[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort' | 'eos';
+
+export interface GenerateResult {
+  text: string;
+  ids: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface LoadProgress {
+  phase: 'download' | 'verify' | 'parse' | 'upload' | 'compile' | 'ready';
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+export interface ModelInfo {
+  architecture: string;
+  name: string;
+  contextLength: number;
+  parameters: number;
+  quantTypes: string[];
+  /** Which path runs: Dure's WGSL engine, or llama.cpp in WebAssembly on the CPU. */
+  backend: 'webgpu' | 'wasm-cpu';
+  adapter?: string;
+}
+
+export interface ChatEngine {
+  /** @throws {DureError} subclasses for corrupt files, missing GPU, model too large. */
+  load(model: Blob | ArrayBuffer | string, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
+  /** Streams chunks; the iterator's return value is the final result. */
+  generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void>;
+  /** Forget the conversation's KV cache. */
+  reset(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export type { DureError };
