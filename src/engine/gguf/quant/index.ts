@@ -1,0 +1,13 @@
+/** ggml quant types: block geometry, CPU reference dequantizers and quantizers. */
+export {
+  QK_K,
+  KNOWN_GGML_TYPES,
+  ggmlTypeTraits,
+  ggmlTypeName,
+  ggmlByteLength,
+  isKnownGgmlType,
+} from './traits.ts';
+export type { GgmlTypeTraits } from './traits.ts';
+export { dequantize } from './dequantize.ts';
+export { quantize } from './quantize.ts';
+export { f32ToF16Bits, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, roundToF16 } from './half.ts';
