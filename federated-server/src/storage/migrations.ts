@@ -1,0 +1,143 @@
+/**
+ * The schema, as an ordered list of migrations applied once each and recorded in
+ * `schema_migrations`. Only portable PostgreSQL is used so PGlite and PostgreSQL agree.
+ * Times are epoch milliseconds in float8 (a JS number on both drivers; int8 is not).
+ */
+import type { Database } from './db.ts';
+import { StorageError } from '../errors.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);
+
+CREATE TABLE institutions (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+  enrollment_code_hash text,
+  enrollment_expires_at float8,
+  public_key text,
+  created_at float8 NOT NULL,
+  enrolled_at float8,
+  revoked_at float8
+);
+CREATE UNIQUE INDEX institutions_code ON institutions (enrollment_code_hash);
+
+CREATE TABLE nonces (
+  institution_id text NOT NULL REFERENCES institutions (id),
+  nonce text NOT NULL,
+  seen_at float8 NOT NULL,
+  PRIMARY KEY (institution_id, nonce)
+);
+CREATE INDEX nonces_seen ON nonces (seen_at);
+
+CREATE TABLE tasks (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  spec text NOT NULL,
+  state text NOT NULL CHECK (state IN ('created', 'running', 'completed', 'failed')),
+  completed_rounds integer NOT NULL DEFAULT 0,
+  consecutive_failures integer NOT NULL DEFAULT 0,
+  latest_version integer NOT NULL DEFAULT 0,
+  created_at float8 NOT NULL
+);
+
+CREATE TABLE rounds (
+  id serial PRIMARY KEY,
+  task_id text NOT NULL REFERENCES tasks (id),
+  number integer NOT NULL,
+  state text NOT NULL CHECK (state IN ('open', 'collecting', 'aggregating', 'closed', 'failed')),
+  global_version integer NOT NULL,
+  opened_at float8 NOT NULL,
+  deadline_at float8 NOT NULL,
+  closed_at float8,
+  failure_reason text,
+  metrics text,
+  UNIQUE (task_id, number)
+);
+
+CREATE TABLE updates (
+  id serial PRIMARY KEY,
+  round_id integer NOT NULL REFERENCES rounds (id),
+  institution_id text NOT NULL REFERENCES institutions (id),
+  sha256 text NOT NULL,
+  num_examples integer NOT NULL,
+  train_loss float8,
+  eval_loss float8,
+  norm float8 NOT NULL,
+  status text NOT NULL CHECK (status IN ('accepted', 'revoked')),
+  received_at float8 NOT NULL,
+  UNIQUE (round_id, institution_id)
+);
+
+CREATE TABLE adapter_versions (
+  task_id text NOT NULL REFERENCES tasks (id),
+  version integer NOT NULL,
+  parent_version integer,
+  round integer,
+  sha256 text NOT NULL,
+  state_sha256 text,
+  participants text NOT NULL,
+  metrics text NOT NULL,
+  created_at float8 NOT NULL,
+  PRIMARY KEY (task_id, version)
+);
+
+CREATE TABLE audit_log (
+  seq integer PRIMARY KEY,
+  at float8 NOT NULL,
+  type text NOT NULL,
+  actor text NOT NULL,
+  data text NOT NULL,
+  prev_hash text NOT NULL,
+  hash text NOT NULL
+);
+`,
+  },
+];
+
+/**
+ * Applies every migration not yet recorded, each in its own transaction.
+ * @throws {StorageError} if a migration fails (the database is left at the previous version).
+ */
+export async function migrate(db: Database): Promise<number[]> {
+  await db.query(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at float8 NOT NULL)',
+  );
+  const done = new Set(
+    (await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    try {
+      await db.transaction(async (tx) => {
+        for (const stmt of m.sql
+          .split(/;\s*$/m)
+          .map((s) => s.trim())
+          .filter(Boolean))
+          await tx.query(stmt);
+        await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      });
+    } catch (cause) {
+      throw new StorageError(`migration ${m.version} (${m.name}) failed: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}

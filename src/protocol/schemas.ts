@@ -1,0 +1,184 @@
+/**
+ * Wire schemas of the federated API (TypeBox: JSON Schema for the server's validation and
+ * OpenAPI document, static types for the browser client). Nothing else is shared between them.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Dim = Type.Integer({ minimum: 1, maximum: 1_048_576 });
+
+export const ModuleShapeSchema = Type.Object(
+  { inFeatures: Dim, outFeatures: Dim },
+  { additionalProperties: false },
+);
+export const ModelShapeSchema = Type.Object(
+  {
+    numLayers: Type.Integer({ minimum: 1, maximum: 1024 }),
+    modules: Type.Record(Type.String({ pattern: '^[a-z_]{1,32}$' }), ModuleShapeSchema),
+  },
+  { additionalProperties: false },
+);
+export const LoraConfigSchema = Type.Object(
+  {
+    rank: Type.Integer({ minimum: 1, maximum: 1024 }),
+    alpha: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }),
+    targetModules: Type.Array(Type.String({ pattern: '^[a-z_]{1,32}$' }), {
+      minItems: 1,
+      maxItems: 16,
+      uniqueItems: true,
+    }),
+    seed: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Strategy configuration: a discriminated union, so each strategy gets exactly its own knobs. */
+export const StrategyConfigSchema = Type.Union([
+  Type.Object({ name: Type.Literal('fedavg') }, { additionalProperties: false }),
+  Type.Object(
+    { name: Type.Literal('fedprox'), mu: Type.Number({ minimum: 0, maximum: 100 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: Type.Union([Type.Literal('fedadam'), Type.Literal('fedyogi')]),
+      eta: Type.Number({ exclusiveMinimum: 0, maximum: 10 }),
+      beta1: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+      beta2: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+      tau: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ name: Type.Literal('median') }, { additionalProperties: false }),
+  Type.Object(
+    { name: Type.Literal('trimmed-mean'), trimFraction: Type.Number({ minimum: 0, exclusiveMaximum: 0.5 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ name: Type.Literal('ffa-lora') }, { additionalProperties: false }),
+]);
+export type StrategyConfig = Static<typeof StrategyConfigSchema>;
+export type StrategyName = StrategyConfig['name'];
+
+export const CreateTaskRequestSchema = Type.Object(
+  {
+    name: Name,
+    baseModel: Type.Object({ id: Name, sha256: Sha256 }, { additionalProperties: false }),
+    modelShape: ModelShapeSchema,
+    lora: LoraConfigSchema,
+    strategy: StrategyConfigSchema,
+    rounds: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    localEpochs: Type.Integer({ minimum: 1, maximum: 1000 }),
+    localSteps: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    minParticipants: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    roundDeadlineSeconds: Type.Number({ minimum: 0.05, maximum: 30 * 24 * 3600 }),
+    /** L2 bound on an update's distance from the round's global adapter. */
+    maxUpdateNorm: Type.Number({ exclusiveMinimum: 0 }),
+    /** Whether widgets may download this task's adapters without signing. */
+    publicAdapters: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type CreateTaskRequest = Static<typeof CreateTaskRequestSchema>;
+
+export const RoundStateSchema = Type.Union([
+  Type.Literal('open'),
+  Type.Literal('collecting'),
+  Type.Literal('aggregating'),
+  Type.Literal('closed'),
+  Type.Literal('failed'),
+]);
+export type RoundState = Static<typeof RoundStateSchema>;
+
+export const TaskStateSchema = Type.Union([
+  Type.Literal('created'),
+  Type.Literal('running'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+]);
+export type TaskState = Static<typeof TaskStateSchema>;
+
+export const TaskSchema = Type.Intersect([
+  CreateTaskRequestSchema,
+  Type.Object({
+    id: Id,
+    state: TaskStateSchema,
+    completedRounds: Type.Integer(),
+    latestVersion: Type.Integer(),
+    createdAt: Type.String(),
+  }),
+]);
+export type Task = Static<typeof TaskSchema>;
+
+/** What a client is told to do in a round (Flower's configure_fit result). */
+export const FitInstructionsSchema = Type.Object({
+  taskId: Id,
+  round: Type.Integer(),
+  globalVersion: Type.Integer(),
+  globalSha256: Sha256,
+  localEpochs: Type.Integer(),
+  localSteps: Type.Integer(),
+  /** FedProx proximal term weight; 0 means plain local SGD. */
+  proximalMu: Type.Number(),
+  /** False in FFA-LoRA: A stays frozen at the seeded value and only lora_B tensors are sent. */
+  trainA: Type.Boolean(),
+  deadline: Type.String(),
+});
+export type FitInstructions = Static<typeof FitInstructionsSchema>;
+
+export const WorkResponseSchema = Type.Object({
+  taskState: TaskStateSchema,
+  round: Type.Union([
+    Type.Null(),
+    Type.Object({ number: Type.Integer(), state: RoundStateSchema, deadline: Type.String() }),
+  ]),
+  instructions: Type.Union([Type.Null(), FitInstructionsSchema]),
+  /** This institution already has an accepted update in the current round. */
+  submitted: Type.Boolean(),
+});
+export type WorkResponse = Static<typeof WorkResponseSchema>;
+
+export const EnrollRequestSchema = Type.Object(
+  {
+    code: Type.String({ minLength: 16, maxLength: 128 }),
+    publicKey: Type.String({ minLength: 43, maxLength: 44 }),
+  },
+  { additionalProperties: false },
+);
+export type EnrollRequest = Static<typeof EnrollRequestSchema>;
+export const EnrollResponseSchema = Type.Object({ institutionId: Id, name: Name });
+export type EnrollResponse = Static<typeof EnrollResponseSchema>;
+
+export const UpdateReceiptSchema = Type.Object({
+  updateId: Type.Integer(),
+  round: Type.Integer(),
+  sha256: Sha256,
+  /** True when this exact update had already been accepted (a retry after a lost response). */
+  duplicate: Type.Boolean(),
+});
+export type UpdateReceipt = Static<typeof UpdateReceiptSchema>;
+
+export const AdapterVersionSchema = Type.Object({
+  taskId: Id,
+  version: Type.Integer(),
+  parentVersion: Type.Union([Type.Null(), Type.Integer()]),
+  round: Type.Union([Type.Null(), Type.Integer()]),
+  sha256: Sha256,
+  participants: Type.Array(Type.String()),
+  metrics: Type.Record(Type.String(), Type.Number()),
+  createdAt: Type.String(),
+});
+export type AdapterVersion = Static<typeof AdapterVersionSchema>;
+
+/** Keys clients put in an update's safetensors `__metadata__`. */
+export const UPDATE_META = {
+  numExamples: 'dure.num_examples',
+  trainLoss: 'dure.train_loss',
+  evalLoss: 'dure.eval_loss',
+  round: 'dure.round',
+} as const;
+
+export const ErrorResponseSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
