@@ -38,11 +38,13 @@ export class KernelLibrary {
     const label = kernelLabel(key);
     const hit = this.#cache.get(label);
     if (hit) return hit;
-    const code = preprocessWgsl(
-      kernelFamilies[key.family],
-      { ...key.defines, WG_SIZE: key.workgroupSize },
-      wgslIncludes,
-    );
+    const defines: Defines = { ...key.defines, WG_SIZE: key.workgroupSize };
+    // `enable` directives must precede everything else in the module.
+    const enables = [defines['SUBGROUPS'] ? 'enable subgroups;' : '', defines['F16'] ? 'enable f16;' : '']
+      .filter(Boolean)
+      .join('\n');
+    const body = preprocessWgsl(kernelFamilies[key.family], defines, wgslIncludes);
+    const code = enables ? `${enables}\n${body}` : body;
     const module = this.device.createShaderModule({ label, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');

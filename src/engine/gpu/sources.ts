@@ -1,11 +1,30 @@
 /**
- * WGSL sources, one file per kernel family under `wgsl/`. Imported as text (`?raw`): Vite does
- * this for the browser and vitest, and `scripts/raw-loader.mjs` does it for Node (CLI, bench).
+ * WGSL sources, one file per kernel family under `wgsl/`, plus the snippets they `#include`.
+ * Imported as text (`?raw`): Vite does this for the browser and vitest, and
+ * `scripts/raw-loader.mjs` does it for Node (CLI, bench).
  */
+import activation from '../../../wgsl/activation.wgsl?raw';
+import attention from '../../../wgsl/attention.wgsl?raw';
 import elementwise from '../../../wgsl/elementwise.wgsl?raw';
+import embedding from '../../../wgsl/embedding.wgsl?raw';
+import matmul from '../../../wgsl/matmul.wgsl?raw';
+import norm from '../../../wgsl/norm.wgsl?raw';
+import quant from '../../../wgsl/quant.wgsl?raw';
+import reduce from '../../../wgsl/reduce.wgsl?raw';
+import rope from '../../../wgsl/rope.wgsl?raw';
+import sampling from '../../../wgsl/sampling.wgsl?raw';
 
-export const kernelFamilies = { elementwise } as const;
+export const kernelFamilies = {
+  activation,
+  attention,
+  elementwise,
+  embedding,
+  matmul,
+  norm,
+  rope,
+  sampling,
+} as const;
 export type KernelFamily = keyof typeof kernelFamilies;
 
 /** Snippets that families may `#include`. */
-export const wgslIncludes: Readonly<Record<string, string>> = {};
+export const wgslIncludes: Readonly<Record<string, string>> = { quant, reduce };

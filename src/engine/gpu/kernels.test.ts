@@ -1,0 +1,320 @@
+/**
+ * Every kernel against a plain float64 CPU reference on random inputs, with shapes that are not
+ * multiples of the workgroup size, through both the subgroup and the shared-memory reduction paths.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dequantize, quantize } from '../gguf/quant/index.ts';
+import { GgmlType } from '../gguf/types.ts';
+import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
+import { ropeTable } from '../model/rope-table.ts';
+import { uploadWeight } from './gpu-weight.ts';
+
+const TYPES = [
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q6_K,
+] as const;
+
+/** Quantizes random weights, returning the bytes and what they dequantize to (the CPU truth). */
+function randomWeight(type: GgmlType, rows: number, k: number, seed: number) {
+  const values = randn(rows * k, rng(seed), 0.5);
+  const bytes = quantize(type, values);
+  return { bytes, deq: dequantize(type, bytes, rows * k) };
+}
+
+function matmulRef(w: Float32Array, x: Float32Array, rows: number, k: number, nTok: number): Float64Array {
+  const out = new Float64Array(nTok * rows);
+  for (let t = 0; t < nTok; t++)
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += (w[r * k + i] as number) * (x[t * k + i] as number);
+      out[t * rows + r] = s;
+    }
+  return out;
+}
+
+for (const subgroups of [true, false]) {
+  describe(`kernels (${subgroups ? 'subgroups' : 'shared-memory reduction'})`, () => {
+    let h: GpuHarness;
+    beforeAll(async () => {
+      h = await GpuHarness.create({ subgroups });
+    });
+    afterAll(() => h.destroy());
+
+    describe('matmul', () => {
+      const shapes: [number, number, number][] = [
+        [1, 256, 1],
+        [67, 256, 1],
+        [5, 512, 3],
+        [130, 256, 6],
+      ];
+      for (const type of TYPES) {
+        it.each(shapes)(`${GgmlType[type]} rows=%i k=%i tokens=%i`, async (rows, k, nTok) => {
+          const { bytes, deq } = randomWeight(type, rows, k, rows * 31 + k + type);
+          const x = randn(nTok * k, rng(7 + nTok));
+          const weight = uploadWeight(h.device, 'w', type, bytes, rows, k);
+          const out = h.storage(nTok * rows * 4);
+          h.run(await h.ops.matmul({ weight, x: h.storage(x), out }), { nTokens: nTok, pos: 0 });
+          const got = await h.readF32(out, nTok * rows);
+          expect(relL2(got, matmulRef(deq, x, rows, k, nTok))).toBeLessThan(1e-5);
+          weight.parts.forEach((p) => p.buffer.destroy());
+        });
+      }
+
+      it('adds bias, accumulates into out, soft-caps, and can take only the last token', async () => {
+        const rows = 40;
+        const k = 64;
+        const nTok = 5;
+        const { bytes, deq } = randomWeight(GgmlType.F32, rows, k, 3);
+        const x = randn(nTok * k, rng(4));
+        const bias = randn(rows, rng(5));
+        const prior = randn(nTok * rows, rng(6));
+        const weight = uploadWeight(h.device, 'w', GgmlType.F32, bytes, rows, k);
+        const ref = matmulRef(deq, x, rows, k, nTok);
+
+        const out = h.storage(prior);
+        h.run(await h.ops.matmul({ weight, x: h.storage(x), out, bias: h.storage(bias), accumulate: true }), {
+          nTokens: nTok,
+          pos: 0,
+        });
+        const got = await h.readF32(out, nTok * rows);
+        const want = ref.map((v, i) => v + (bias[i % rows] as number) + (prior[i] as number));
+        expect(relL2(got, want)).toBeLessThan(1e-5);
+
+        const last = h.storage(rows * 4);
+        h.run(await h.ops.matmul({ weight, x: h.storage(x), out: last, lastToken: true, softcap: 2 }), {
+          nTokens: nTok,
+          pos: 0,
+        });
+        const gotLast = await h.readF32(last, rows);
+        const wantLast = ref.slice((nTok - 1) * rows).map((v) => 2 * Math.tanh(v / 2));
+        expect(relL2(gotLast, wantLast)).toBeLessThan(1e-5);
+      });
+    });
+
+    it.each(TYPES)('embedding lookup %s', async (type) => {
+      const rows = 50;
+      const k = 256;
+      const { bytes, deq } = randomWeight(type, rows, k, 11 + type);
+      const ids = Uint32Array.from([3, 0, 49, 3, 17]);
+      const table = uploadWeight(h.device, 'emb', type, bytes, rows, k);
+      const out = h.storage(ids.length * k * 4);
+      h.run(await h.ops.embedding({ table, ids: h.storage(ids), out, scale: 1.5 }), {
+        nTokens: ids.length,
+        pos: 0,
+      });
+      const got = await h.readF32(out, ids.length * k);
+      const want = new Float64Array(ids.length * k);
+      ids.forEach((id, t) => {
+        for (let i = 0; i < k; i++) want[t * k + i] = 1.5 * (deq[id * k + i] as number);
+      });
+      expect(relL2(got, want)).toBeLessThan(1e-6);
+    });
+
+    it.each([
+      [100, 1, 3],
+      [256, 1, 1],
+      [40, 3, 2],
+    ])('rmsnorm n=%i rowsPerToken=%i tokens=%i (plain, add, last token)', async (n, rpt, nTok) => {
+      const x = randn(nTok * rpt * n, rng(n));
+      const w = randn(n, rng(n + 1));
+      const prior = randn(nTok * rpt * n, rng(n + 2));
+      const eps = 1e-5;
+      const ref = new Float64Array(nTok * rpt * n);
+      for (let r = 0; r < nTok * rpt; r++) {
+        let ss = 0;
+        for (let i = 0; i < n; i++) ss += (x[r * n + i] as number) ** 2;
+        const inv = 1 / Math.sqrt(ss / n + eps);
+        for (let i = 0; i < n; i++) ref[r * n + i] = (x[r * n + i] as number) * inv * (w[i] as number);
+      }
+      const xb = h.storage(x);
+      const wb = h.storage(w);
+      const out = h.storage(x.byteLength);
+      h.run(await h.ops.rmsnorm({ x: xb, weight: wb, out, n, eps, rowsPerToken: rpt }), {
+        nTokens: nTok,
+        pos: 0,
+      });
+      expect(relL2(await h.readF32(out, ref.length), ref)).toBeLessThan(1e-6);
+
+      const acc = h.storage(prior);
+      h.run(await h.ops.rmsnorm({ x: xb, weight: wb, out: acc, n, eps, rowsPerToken: rpt, add: true }), {
+        nTokens: nTok,
+        pos: 0,
+      });
+      const wantAdd = ref.map((v, i) => v + (prior[i] as number));
+      expect(relL2(await h.readF32(acc, ref.length), wantAdd)).toBeLessThan(1e-6);
+
+      const last = h.storage(rpt * n * 4);
+      h.run(
+        await h.ops.rmsnorm({ x: xb, weight: wb, out: last, n, eps, rowsPerToken: rpt, lastToken: true }),
+        {
+          nTokens: nTok,
+          pos: 0,
+        },
+      );
+      expect(relL2(await h.readF32(last, rpt * n), ref.slice((nTok - 1) * rpt * n))).toBeLessThan(1e-6);
+    });
+
+    it.each([
+      [false, 16, 16],
+      [true, 16, 16],
+      [true, 40, 24],
+      [false, 64, 32],
+    ])('rope neox=%s headDim=%i nRot=%i with KV store', async (neox, hd, nRot) => {
+      const nHead = 4;
+      const nKv = 2;
+      const nTok = 3;
+      const pos = 5;
+      const ctx = 16;
+      const base = 10000;
+      const scale = 0.5;
+      const factors = Float32Array.from({ length: nRot / 2 }, (_, i) => 1 + i / nRot);
+      const q = randn(nTok * nHead * hd, rng(1));
+      const k = randn(nTok * nKv * hd, rng(2));
+      const v = randn(nTok * nKv * hd, rng(3));
+      const rot = (vec: Float32Array, off: number, p: number) => {
+        const r = Float64Array.from(vec.subarray(off, off + hd));
+        for (let i = 0; i < nRot / 2; i++) {
+          const theta = (p * scale * base ** ((-2 * i) / nRot)) / (factors[i] as number);
+          const [a, b] = neox ? [i, i + nRot / 2] : [2 * i, 2 * i + 1];
+          const x0 = vec[off + a] as number;
+          const x1 = vec[off + b] as number;
+          r[a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);
+          r[b] = x0 * Math.sin(theta) + x1 * Math.cos(theta);
+        }
+        return r;
+      };
+      const qb = h.storage(q);
+      const kc = h.storage(ctx * nKv * hd * 4);
+      const vc = h.storage(ctx * nKv * hd * 4);
+      h.run(
+        await h.ops.ropeStore({
+          q: qb,
+          k: h.storage(k),
+          v: h.storage(v),
+          kCache: kc,
+          vCache: vc,
+          cosSin: h.storage(ropeTable({ positions: ctx, nRot, freqBase: base, freqScale: scale, factors })),
+          neox,
+          nHead,
+          nKv,
+          headDim: hd,
+          nRot,
+        }),
+        { nTokens: nTok, pos },
+      );
+      const gotQ = await h.readF32(qb, q.length);
+      const gotK = await h.readF32(kc, ctx * nKv * hd);
+      const gotV = await h.readF32(vc, ctx * nKv * hd);
+      for (let t = 0; t < nTok; t++) {
+        for (let hh = 0; hh < nHead; hh++) {
+          const off = (t * nHead + hh) * hd;
+          expect(relL2(gotQ.subarray(off, off + hd), rot(q, off, pos + t))).toBeLessThan(1e-5);
+        }
+        for (let hh = 0; hh < nKv; hh++) {
+          const src = (t * nKv + hh) * hd;
+          const dst = ((pos + t) * nKv + hh) * hd;
+          expect(relL2(gotK.subarray(dst, dst + hd), rot(k, src, pos + t))).toBeLessThan(1e-5);
+          expect([...gotV.subarray(dst, dst + hd)]).toEqual([...v.subarray(src, src + hd)]);
+        }
+      }
+    });
+
+    it.each([
+      // [headDim, pos, nTokens, softcap, window]
+      [16, 0, 1, 0, 0],
+      [16, 70, 1, 0, 0],
+      [40, 10, 5, 0, 0],
+      [128, 130, 2, 0, 0],
+      [16, 20, 3, 5, 0],
+      [32, 90, 2, 0, 8],
+    ])(
+      'attention headDim=%i pos=%i tokens=%i softcap=%i window=%i',
+      async (hd, pos, nTok, softcap, window) => {
+        const nHead = 4;
+        const nKv = 2;
+        const kvLen = pos + nTok;
+        const scale = 1 / Math.sqrt(hd);
+        const q = randn(nTok * nHead * hd, rng(hd + pos));
+        const kc = randn(kvLen * nKv * hd, rng(hd + pos + 1));
+        const vc = randn(kvLen * nKv * hd, rng(hd + pos + 2));
+        const want = new Float64Array(nTok * nHead * hd);
+        for (let t = 0; t < nTok; t++)
+          for (let hh = 0; hh < nHead; hh++) {
+            const kvh = Math.floor(hh / (nHead / nKv));
+            const p = pos + t;
+            const first = window > 0 ? Math.max(0, p - window + 1) : 0;
+            const scores: number[] = [];
+            for (let j = first; j <= p; j++) {
+              let s = 0;
+              for (let d = 0; d < hd; d++)
+                s += (q[(t * nHead + hh) * hd + d] as number) * (kc[(j * nKv + kvh) * hd + d] as number);
+              s *= scale;
+              if (softcap > 0) s = softcap * Math.tanh(s / softcap);
+              scores.push(s);
+            }
+            const m = Math.max(...scores);
+            const e = scores.map((s) => Math.exp(s - m));
+            const sum = e.reduce((a, b) => a + b, 0);
+            for (let d = 0; d < hd; d++) {
+              let acc = 0;
+              e.forEach((w, jj) => (acc += w * (vc[((first + jj) * nKv + kvh) * hd + d] as number)));
+              want[(t * nHead + hh) * hd + d] = acc / sum;
+            }
+          }
+        const out = h.storage(want.length * 4);
+        h.run(
+          await h.ops.attention({
+            q: h.storage(q),
+            kCache: h.storage(kc),
+            vCache: h.storage(vc),
+            out,
+            nHead,
+            nKv,
+            headDim: hd,
+            scale,
+            softcap,
+            window,
+          }),
+          { nTokens: nTok, pos },
+        );
+        expect(relL2(await h.readF32(out, want.length), want)).toBeLessThan(1e-5);
+      },
+    );
+
+    it.each([false, true])('gated activation gelu=%s', async (gelu) => {
+      const nFf = 100;
+      const nTok = 3;
+      const g = randn(nFf * nTok, rng(1), 2);
+      const u = randn(nFf * nTok, rng(2));
+      const want = Array.from(g, (x, i) => {
+        const a = gelu
+          ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * x * (1 + 0.044715 * x * x)))
+          : x / (1 + Math.exp(-x));
+        return a * (u[i] as number);
+      });
+      const out = h.storage(g.byteLength);
+      h.run(await h.ops.gatedActivation({ gate: h.storage(g), up: h.storage(u), out, nFf, gelu }), {
+        nTokens: nTok,
+        pos: 0,
+      });
+      expect(relL2(await h.readF32(out, want.length), want)).toBeLessThan(1e-6);
+    });
+
+    it('argmax picks the largest logit, lowest index on ties', async () => {
+      const logits = randn(1001, rng(9));
+      logits[700] = 10;
+      logits[333] = 10;
+      const result = h.storage(16);
+      h.run(await h.ops.argmax({ logits: h.storage(logits), result, n: logits.length }), {
+        nTokens: 1,
+        pos: 0,
+      });
+      expect(new Uint32Array(await h.read(result, 4))[0]).toBe(333);
+    });
+  });
+}

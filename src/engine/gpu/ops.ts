@@ -1,0 +1,282 @@
+/**
+ * Ops build dispatch descriptions once, when a model is loaded: pipeline, bind group (buffers and
+ * an arena slot for the op's uniform parameters) and the grid as a function of the batch size.
+ * A forward step then only records them into one compute pass — no allocation per token.
+ */
+import type { GpuWeight } from './gpu-weight.ts';
+import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
+import * as P from './params.ts';
+import type { UniformArena } from './uniform-arena.ts';
+import { quantDefine } from './weight-layout.ts';
+
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  /** Workgroup counts for a step of `nTokens` tokens. */
+  grid(nTokens: number): [number, number, number];
+}
+
+export interface OpsOptions {
+  /** Use subgroup reductions (the adapter must have the `subgroups` feature). */
+  subgroups: boolean;
+}
+
+/** Matmul: token tile per workgroup (weights decoded once per tile). */
+export const MATMUL_TILE = 4;
+const WG = 64;
+/** Largest grid dimension WebGPU guarantees. */
+const MAX_GRID = 65535;
+
+export class Ops {
+  constructor(
+    readonly lib: KernelLibrary,
+    readonly arena: UniformArena,
+    /** The per-step uniform (`struct Step`), rewritten before each forward step. */
+    readonly step: GPUBuffer,
+    readonly opts: OpsOptions,
+  ) {}
+
+  get device(): GPUDevice {
+    return this.lib.device;
+  }
+
+  async #kernel(key: Omit<KernelKey, 'defines'> & { defines?: Record<string, string | number | boolean> }) {
+    return this.lib.get({
+      ...key,
+      defines: { ...key.defines, ...(this.opts.subgroups ? { SUBGROUPS: true } : {}) },
+    });
+  }
+
+  #bind(kernel: Kernel, resources: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+    return this.device.createBindGroup({
+      label: kernel.label,
+      layout: kernel.pipeline.getBindGroupLayout(0),
+      entries: resources.map((r, binding) => ({
+        binding,
+        resource: 'buffer' in r ? r : { buffer: r },
+      })),
+    });
+  }
+
+  /**
+   * out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]) for every part of W.
+   * @param lastToken only the batch's last token (for logits); out then holds one row.
+   */
+  async matmul(o: {
+    weight: GpuWeight;
+    x: GPUBuffer;
+    out: GPUBuffer;
+    bias?: GPUBuffer;
+    accumulate?: boolean;
+    lastToken?: boolean;
+    softcap?: number;
+  }): Promise<Dispatch[]> {
+    const w = o.weight;
+    const kernel = await this.#kernel({
+      family: 'matmul',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: {
+        [quantDefine(w.type)]: true,
+        TILE: MATMUL_TILE,
+        BIAS: !!o.bias,
+        ACCUMULATE: !!o.accumulate,
+        SOFTCAP: !!o.softcap,
+      },
+    });
+    return w.parts.map((part) => {
+      const gridX = Math.min(part.rows, MAX_GRID);
+      const gridY = Math.ceil(part.rows / gridX);
+      const params = this.arena.add(
+        P.encodeMatmulParams({
+          k: w.k,
+          rows: part.rows,
+          rowOffset: part.rowStart,
+          aux: part.aux,
+          xStride: w.k,
+          outStride: w.rows,
+          gridX,
+          lastToken: !!o.lastToken,
+          softcap: o.softcap ?? 0,
+        }),
+      );
+      const res: (GPUBuffer | GPUBufferBinding)[] = [part.buffer, o.x, o.out, params, this.step];
+      if (o.bias) res.push(o.bias);
+      return {
+        kernel,
+        bindGroup: this.#bind(kernel, res),
+        grid: (n: number) => [gridX, gridY, o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE)],
+      };
+    });
+  }
+
+  /** out[t, :] = scale · table[ids[t], :]. */
+  async embedding(o: {
+    table: GpuWeight;
+    ids: GPUBuffer;
+    out: GPUBuffer;
+    scale: number;
+  }): Promise<Dispatch[]> {
+    const w = o.table;
+    const kernel = await this.#kernel({
+      family: 'embedding',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: { [quantDefine(w.type)]: true },
+    });
+    const units = Math.ceil(w.k / 32 / WG);
+    return w.parts.map((part) => {
+      const params = this.arena.add(
+        P.encodeEmbedParams({
+          k: w.k,
+          rows: part.rows,
+          aux: part.aux,
+          scale: o.scale,
+          rowOffset: part.rowStart,
+        }),
+      );
+      return {
+        kernel,
+        bindGroup: this.#bind(kernel, [part.buffer, o.ids, o.out, params, this.step]),
+        grid: (n: number) => [units, n, 1],
+      };
+    });
+  }
+
+  /** RMSNorm of `rowsPerToken` rows of `n` per token; `add` accumulates into out; `lastToken` for logits. */
+  async rmsnorm(o: {
+    x: GPUBuffer;
+    weight: GPUBuffer;
+    out: GPUBuffer;
+    n: number;
+    eps: number;
+    rowsPerToken?: number;
+    add?: boolean;
+    lastToken?: boolean;
+  }): Promise<Dispatch> {
+    const rpt = o.rowsPerToken ?? 1;
+    const kernel = await this.#kernel({
+      family: 'norm',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: { ADD: !!o.add, LAST_TOKEN: !!o.lastToken },
+    });
+    const params = this.arena.add(P.encodeNormParams({ n: o.n, rowsPerToken: rpt, eps: o.eps }));
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [o.x, o.weight, o.out, params, this.step]),
+      grid: (n: number) => [o.lastToken ? rpt : n * rpt, 1, 1],
+    };
+  }
+
+  /** RoPE on q (in place) and k, and k, v appended to the layer's cache; `cosSin` from ropeTable(). */
+  async ropeStore(o: {
+    q: GPUBuffer;
+    k: GPUBuffer;
+    v: GPUBuffer;
+    kCache: GPUBuffer;
+    vCache: GPUBuffer;
+    cosSin: GPUBuffer;
+    neox: boolean;
+    nHead: number;
+    nKv: number;
+    headDim: number;
+    nRot: number;
+  }): Promise<Dispatch> {
+    const kernel = await this.#kernel({
+      family: 'rope',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: { NEOX: o.neox },
+    });
+    const params = this.arena.add(
+      P.encodeRopeParams({ nHead: o.nHead, nKv: o.nKv, headDim: o.headDim, nRot: o.nRot }),
+    );
+    const perToken = (o.nHead + o.nKv) * (o.nRot / 2) + o.nKv * o.headDim;
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [o.q, o.k, o.v, o.kCache, o.vCache, o.cosSin, params, this.step]),
+      grid: (n: number) => [Math.ceil(perToken / WG), n, 1],
+    };
+  }
+
+  async attention(o: {
+    q: GPUBuffer;
+    kCache: GPUBuffer;
+    vCache: GPUBuffer;
+    out: GPUBuffer;
+    nHead: number;
+    nKv: number;
+    headDim: number;
+    scale: number;
+    softcap?: number;
+    window?: number;
+  }): Promise<Dispatch> {
+    const kernel = await this.#kernel({ family: 'attention', entryPoint: 'main', workgroupSize: WG });
+    const params = this.arena.add(
+      P.encodeAttnParams({
+        nHead: o.nHead,
+        nKv: o.nKv,
+        headDim: o.headDim,
+        window: o.window ?? 0,
+        scale: o.scale,
+        softcap: o.softcap ?? 0,
+      }),
+    );
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [o.q, o.kCache, o.vCache, o.out, params, this.step]),
+      grid: (n: number) => [o.nHead, n, 1],
+    };
+  }
+
+  async gatedActivation(o: {
+    gate: GPUBuffer;
+    up: GPUBuffer;
+    out: GPUBuffer;
+    nFf: number;
+    gelu: boolean;
+  }): Promise<Dispatch> {
+    const kernel = await this.#kernel({
+      family: 'activation',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: { GELU: o.gelu },
+    });
+    const params = this.arena.add(P.encodeActParams({ nFf: o.nFf }));
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [o.gate, o.up, o.out, params, this.step]),
+      grid: (n: number) => [Math.ceil(o.nFf / WG), n, 1],
+    };
+  }
+
+  async argmax(o: { logits: GPUBuffer; result: GPUBuffer; n: number }): Promise<Dispatch> {
+    const kernel = await this.lib.get({ family: 'sampling', entryPoint: 'argmax', workgroupSize: 256 });
+    const params = this.arena.add(P.encodeArgmaxParams({ n: o.n }));
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [o.logits, o.result, params]),
+      grid: () => [1, 1, 1],
+    };
+  }
+
+  destroy(): void {
+    // Pipelines and bind groups are garbage-collected; buffers belong to their creators.
+  }
+}
+
+/** Records dispatches into one compute pass. */
+export function recordDispatches(
+  pass: GPUComputePassEncoder,
+  dispatches: readonly Dispatch[],
+  nTokens: number,
+): void {
+  for (const d of dispatches) {
+    const [x, y, z] = d.grid(nTokens);
+    if (x === 0 || y === 0 || z === 0) continue;
+    pass.setPipeline(d.kernel.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+  }
+}

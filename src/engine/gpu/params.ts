@@ -1,0 +1,109 @@
+/**
+ * Encoders for every kernel's uniform `…Params` struct, in the WGSL field order (element counts,
+ * not bytes; floats bit-cast). `params.test.ts` checks each against the struct in its `.wgsl` file.
+ */
+
+/** A field's value; `f` marks an f32 field, anything else is a u32. */
+type Field = number | { f: number };
+
+function encode(fields: Field[]): ArrayBuffer {
+  // Uniform structs are sized in multiples of 16 bytes.
+  const size = Math.ceil((fields.length * 4) / 16) * 16;
+  const buf = new ArrayBuffer(size);
+  const v = new DataView(buf);
+  fields.forEach((x, i) => {
+    if (typeof x === 'number') v.setUint32(i * 4, x >>> 0, true);
+    else v.setFloat32(i * 4, x.f, true);
+  });
+  return buf;
+}
+
+/** Per-step values shared by every kernel of a forward pass (`struct Step`). */
+export interface StepValues {
+  nTokens: number;
+  /** Position of the batch's first token. */
+  pos: number;
+}
+export const STEP_BYTES = 16;
+export function encodeStep(s: StepValues): ArrayBuffer {
+  return encode([s.nTokens, s.pos, s.pos + s.nTokens, 0]);
+}
+
+export interface MatmulParams {
+  k: number;
+  rows: number;
+  rowOffset: number;
+  aux: number;
+  xStride: number;
+  outStride: number;
+  gridX: number;
+  /** Only the batch's last token (logits). */
+  lastToken: boolean;
+  softcap: number;
+}
+export function encodeMatmulParams(p: MatmulParams): ArrayBuffer {
+  return encode([
+    p.k,
+    p.rows,
+    p.rowOffset,
+    p.aux,
+    p.xStride,
+    p.outStride,
+    p.gridX,
+    p.lastToken ? 1 : 0,
+    { f: p.softcap },
+    0,
+    0,
+    0,
+  ]);
+}
+
+export interface EmbedParams {
+  k: number;
+  rows: number;
+  aux: number;
+  scale: number;
+  rowOffset: number;
+}
+export function encodeEmbedParams(p: EmbedParams): ArrayBuffer {
+  return encode([p.k, p.rows, p.aux, { f: p.scale }, p.rowOffset, 0, 0, 0]);
+}
+
+export interface NormParams {
+  n: number;
+  rowsPerToken: number;
+  eps: number;
+}
+export function encodeNormParams(p: NormParams): ArrayBuffer {
+  return encode([p.n, p.rowsPerToken, { f: p.eps }, 0]);
+}
+
+export interface RopeParams {
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  nRot: number;
+}
+export function encodeRopeParams(p: RopeParams): ArrayBuffer {
+  return encode([p.nHead, p.nKv, p.headDim, p.nRot]);
+}
+
+export interface AttnParams {
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  window: number;
+  scale: number;
+  softcap: number;
+}
+export function encodeAttnParams(p: AttnParams): ArrayBuffer {
+  return encode([p.nHead, p.nKv, p.headDim, p.window, { f: p.scale }, { f: p.softcap }, 0, 0]);
+}
+
+export function encodeActParams(p: { nFf: number }): ArrayBuffer {
+  return encode([p.nFf, 0, 0, 0]);
+}
+
+export function encodeArgmaxParams(p: { n: number }): ArrayBuffer {
+  return encode([p.n, 0, 0, 0]);
+}

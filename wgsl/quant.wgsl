@@ -1,0 +1,146 @@
+// Per-quant-type weight decoding, included by kernels that read ggml weights (matmul, embedding).
+//
+// Every type is decoded in "units" of 32 consecutive elements of one row, the greatest common
+// block size of the supported types, so one loop structure serves all of them. Blocks whose size
+// in bytes is not a multiple of 4 are repacked at upload (src/engine/gpu/weight-layout.ts) into
+// structure-of-arrays form: the quant payload of every block first, then the f16 scales packed
+// two per u32 at word offset `aux`. Layouts of the payloads follow ggml-common.h bit for bit.
+//
+// The including kernel declares `W: array<u32>` and calls
+//   decode_unit(row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements.
+
+fn f16_at(word_index_base: u32, i: u32) -> f32 {
+  // i-th f16 in a region of packed halves starting at word `word_index_base`.
+  let word = W[word_index_base + (i >> 1u)];
+  return unpack2x16float(word)[i & 1u];
+}
+
+fn byte_at(word_index_base: u32, byte: u32) -> u32 {
+  return (W[word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
+}
+
+#ifdef QTYPE_F32
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let base = (row * upr + unit) * 32u;
+  for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[base + i]); }
+}
+#endif
+
+#ifdef QTYPE_F16
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let base = (row * upr + unit) * 16u;
+  for (var i = 0u; i < 16u; i++) {
+    let v = unpack2x16float(W[base + i]);
+    (*w)[2u * i] = v.x;
+    (*w)[2u * i + 1u] = v.y;
+  }
+}
+#endif
+
+#ifdef QTYPE_BF16
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let base = (row * upr + unit) * 16u;
+  for (var i = 0u; i < 16u; i++) {
+    let p = W[base + i];
+    (*w)[2u * i] = bitcast<f32>(p << 16u);
+    (*w)[2u * i + 1u] = bitcast<f32>(p & 0xffff0000u);
+  }
+}
+#endif
+
+#ifdef QTYPE_Q8_0
+// block_q8_0: d (f16), qs[32] (i8). Repacked: qs of all blocks (8 words each), then d at `aux`.
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let blk = row * upr + unit;
+  let d = f16_at(aux, blk);
+  for (var i = 0u; i < 8u; i++) {
+    let q = bitcast<vec4<i32>>(unpack4xI8(W[blk * 8u + i]));
+    (*w)[4u * i] = d * f32(q.x);
+    (*w)[4u * i + 1u] = d * f32(q.y);
+    (*w)[4u * i + 2u] = d * f32(q.z);
+    (*w)[4u * i + 3u] = d * f32(q.w);
+  }
+}
+#endif
+
+#ifdef QTYPE_Q4_0
+// block_q4_0: d (f16), qs[16]: element i in low nibble of qs[i], element i+16 in the high nibble;
+// value = (q - 8) * d. Repacked: qs (4 words per block), then d at `aux`.
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let blk = row * upr + unit;
+  let d = f16_at(aux, blk);
+  for (var i = 0u; i < 4u; i++) {
+    let word = W[blk * 4u + i];
+    for (var b = 0u; b < 4u; b++) {
+      let byte = (word >> (8u * b)) & 0xffu;
+      (*w)[4u * i + b] = d * (f32(byte & 0xfu) - 8.0);
+      (*w)[4u * i + b + 16u] = d * (f32(byte >> 4u) - 8.0);
+    }
+  }
+}
+#endif
+
+#ifdef QTYPE_Q4_K
+// block_q4_K (256 elements, 144 bytes, word aligned, kept as is): d, dmin (f16), scales[12]
+// (6-bit scale and min per 32-element sub-block), qs[128]: sub-blocks 2p and 2p+1 share qs[32p..32p+31],
+// low and high nibbles. value = d*sc*q - dmin*m.
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let sb = unit >> 3u;              // super-block within the row
+  let j = unit & 7u;                // sub-block within the super-block
+  let base = (row * (upr >> 3u) + sb) * 36u;
+  let dm = unpack2x16float(W[base]);
+  let sbytes = base + 1u;           // scales start at byte 4
+  var sc: u32;
+  var m: u32;
+  if (j < 4u) {
+    sc = byte_at(sbytes, j) & 63u;
+    m = byte_at(sbytes, j + 4u) & 63u;
+  } else {
+    sc = (byte_at(sbytes, j + 4u) & 0xfu) | ((byte_at(sbytes, j - 4u) >> 6u) << 4u);
+    m = (byte_at(sbytes, j + 4u) >> 4u) | ((byte_at(sbytes, j) >> 6u) << 4u);
+  }
+  let d = dm.x * f32(sc);
+  let mn = dm.y * f32(m);
+  let qbase = base + 4u + (j >> 1u) * 8u; // qs start at byte 16 = word 4
+  let shift = (j & 1u) * 4u;
+  for (var i = 0u; i < 8u; i++) {
+    let word = W[qbase + i];
+    for (var b = 0u; b < 4u; b++) {
+      let q = (word >> (8u * b + shift)) & 0xfu;
+      (*w)[4u * i + b] = d * f32(q) - mn;
+    }
+  }
+}
+#endif
+
+#ifdef QTYPE_Q6_K
+// block_q6_K (256 elements, 210 bytes): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (i8),
+// d (f16). Repacked: the first 208 bytes of each block (52 words), then d at `aux`.
+// Element l + 32*qq of half n (qq in 0..3) = d * sc[8n + 2qq + l/16] * (q - 32), where
+// q = ((ql[64n + 32*(qq&1) + l] >> 4*(qq>>1)) & 15) | (((qh[32n + l] >> 2qq) & 3) << 4).
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let sb = unit >> 3u;
+  let u8 = unit & 7u;
+  let blk = row * (upr >> 3u) + sb;
+  let base = blk * 52u;
+  let d = f16_at(aux, blk);
+  let n = u8 >> 2u;
+  let qq = u8 & 3u;
+  let qlw = base + (64u * n + 32u * (qq & 1u)) / 4u;
+  let qhw = base + 32u + (32u * n) / 4u;
+  let lshift = 4u * (qq >> 1u);
+  let hshift = 2u * qq;
+  let sc0 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
+  let sc1 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
+  for (var i = 0u; i < 8u; i++) {
+    let lw = W[qlw + i];
+    let hw = W[qhw + i];
+    let s = select(sc1, sc0, i < 4u) * d;
+    for (var b = 0u; b < 4u; b++) {
+      let lo = (lw >> (8u * b + lshift)) & 0xfu;
+      let hi = (hw >> (8u * b + hshift)) & 3u;
+      (*w)[4u * i + b] = s * (f32(lo | (hi << 4u)) - 32.0);
+    }
+  }
+}
+#endif
