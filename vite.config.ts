@@ -1,9 +1,10 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
+import { entryFileNames, widgetCompileOptions, widgetInput } from './vite.widget.config.ts';
 
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions })],
   worker: { format: 'es' },
   build: {
     target: 'es2022',
@@ -11,7 +12,10 @@ export default defineConfig({
       input: {
         main: resolve(import.meta.dirname, 'index.html'),
         diagnostics: resolve(import.meta.dirname, 'diagnostics.html'),
+        playground: resolve(import.meta.dirname, 'playground.html'),
+        ...widgetInput,
       },
+      output: { entryFileNames },
     },
   },
   server: { host: '127.0.0.1' },

@@ -1,0 +1,34 @@
+/**
+ * `dure logits --model F.gguf --prompt-ids 1,2,3 [--json]` → `{ "logits": [...] }`, the raw logits
+ * of the last prompt position (as llama.cpp's, for outside agreement checks).
+ */
+import { parseArgs } from 'node:util';
+import { openEngine, parseIds, reportError, usageError } from './engine-session.ts';
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const { values: v } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        'prompt-ids': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (!v.model) throw usageError('--model is required');
+    if (!v['prompt-ids']) throw usageError('--prompt-ids is required');
+    const ids = parseIds(v['prompt-ids']);
+    if (ids.length === 0) throw usageError('--prompt-ids is empty');
+    const engine = await openEngine(v.model);
+    try {
+      const logits = await engine.logits(ids);
+      process.stdout.write(JSON.stringify({ logits: Array.from(logits) }) + '\n');
+    } finally {
+      await engine.dispose();
+    }
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * Dure's WebGPU engine: GGUF → tokenizer → forward pass (WGSL) → sampler → text stream.
+ * Platform-neutral: it takes a `GPUDevice` and a `ByteSource`; the browser worker and the Node CLI
+ * are thin shells around it.
+ *
+ * Context handling (documented choice): a prompt longer than the context raises
+ * `ContextOverflowError`; generation that reaches the end of the context stops with
+ * finishReason 'length'. Consecutive requests reuse the KV cache for their common token prefix
+ * (the turns of one conversation), so only new tokens are prefilled.
+ */
+import type {
+  ChatEngine,
+  ChatMessage,
+  FinishReason,
+  GenerateChunk,
+  GenerateRequest,
+  GenerateResult,
+  LoadProgress,
+  ModelInfo,
+} from './api.ts';
+import { DureError } from './errors.ts';
+import { readGguf } from './gguf/reader.ts';
+import { BlobSource, MemorySource } from './gguf/sources.ts';
+import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
+import { modelConfig, type ModelConfig } from './model/config.ts';
+import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
+import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
+import { renderChat } from './chat.ts';
+import { Sampler } from './sampler.ts';
+import { createTokenizer, type Tokenizer } from './tokenizer/tokenizer.ts';
+
+export class ModelTooLargeError extends DureError {
+  override name = 'ModelTooLargeError';
+  constructor(message: string) {
+    super('MODEL_TOO_LARGE', message);
+  }
+}
+
+export class EngineStateError extends DureError {
+  override name = 'EngineStateError';
+  constructor(message: string) {
+    super('ENGINE_STATE', message);
+  }
+}
+
+export interface EngineOptions {
+  /** KV cache length; defaults to min(model context, 4096). */
+  contextLength?: number;
+  /** Prefill chunk size in tokens. */
+  maxBatch?: number;
+  /** Use subgroup reductions when the device has them (default: when available). */
+  subgroups?: boolean;
+  /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
+  memoryBudgetBytes?: number;
+}
+
+interface Loaded {
+  file: GgufFile;
+  cfg: ModelConfig;
+  tokenizer: Tokenizer;
+  weights: ModelWeights;
+  forward: ForwardPass;
+  info: ModelInfo;
+}
+
+const MiB = 1024 * 1024;
+
+export class WebGpuEngine implements ChatEngine {
+  #model: Loaded | undefined;
+  /** Tokens whose keys/values sit in the KV cache at positions 0..n-1. */
+  #cached: number[] = [];
+  /** Serialises requests: one generation at a time per engine. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly opts: EngineOptions = {},
+  ) {}
+
+  get model(): Readonly<Loaded> {
+    if (!this.#model) throw new EngineStateError('no model is loaded');
+    return this.#model;
+  }
+
+  /** @throws {DureError} subclasses: corrupt GGUF, unsupported architecture/type, model too large. */
+  async load(
+    model: Blob | ArrayBuffer | string | ByteSource,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<ModelInfo> {
+    const source: ByteSource =
+      typeof model === 'string'
+        ? await fetchSource(model)
+        : model instanceof ArrayBuffer
+          ? new MemorySource(new Uint8Array(model))
+          : typeof Blob !== 'undefined' && model instanceof Blob
+            ? new BlobSource(model)
+            : (model as ByteSource);
+    return this.loadSource(source, onProgress);
+  }
+
+  async loadSource(source: ByteSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+    await this.dispose();
+    const total = source.size;
+    onProgress?.({ phase: 'parse', loadedBytes: 0, totalBytes: total });
+    const file = await readGguf(source);
+    const cfg = modelConfig(file);
+    const tokenizer = createTokenizer(file.metadata);
+    const plan = planWeights(cfg, file);
+    const contextLength = Math.min(this.opts.contextLength ?? 4096, cfg.contextLength);
+    const maxBatch = this.opts.maxBatch ?? 64;
+    const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch });
+    const lim = this.device.limits;
+    const kvLayer = contextLength * cfg.nKv * cfg.headDim * 4;
+    if (kvLayer > lim.maxStorageBufferBindingSize) {
+      throw new ModelTooLargeError(
+        `a layer's KV cache needs ${(kvLayer / MiB).toFixed(1)} MiB but the device binds at most ` +
+          `${(lim.maxStorageBufferBindingSize / MiB).toFixed(1)} MiB; use a shorter contextLength`,
+      );
+    }
+    if (this.opts.memoryBudgetBytes !== undefined && need > this.opts.memoryBudgetBytes) {
+      throw new ModelTooLargeError(
+        `the model needs ${(need / MiB).toFixed(1)} MiB of GPU memory (weights ${(plan.bytes / MiB).toFixed(1)} MiB + ` +
+          `KV cache and activations) but the budget is ${(this.opts.memoryBudgetBytes / MiB).toFixed(1)} MiB`,
+      );
+    }
+    const subgroups = (this.opts.subgroups ?? true) && this.device.features.has('subgroups');
+    this.device.pushErrorScope('out-of-memory');
+    let weights: ModelWeights | undefined;
+    let forward: ForwardPass | undefined;
+    try {
+      weights = await uploadModelWeights(this.device, cfg, file, (loaded) =>
+        onProgress?.({ phase: 'upload', loadedBytes: loaded, totalBytes: total }),
+      );
+      onProgress?.({ phase: 'compile', loadedBytes: total, totalBytes: total });
+      forward = await ForwardPass.create(this.device, cfg, weights, { contextLength, maxBatch, subgroups });
+    } finally {
+      const oom = await this.device.popErrorScope();
+      if (oom) {
+        forward?.destroy();
+        weights?.destroy();
+        // eslint-disable-next-line no-unsafe-finally
+        throw new ModelTooLargeError(
+          `the GPU ran out of memory loading a model that needs ${(need / MiB).toFixed(1)} MiB: ${oom.message}`,
+        );
+      }
+    }
+    const quantTypes = [...new Set(file.tensors.map((t) => GgmlType[t.type] ?? String(t.type)))];
+    const info: ModelInfo = {
+      architecture: cfg.arch,
+      name: cfg.name,
+      contextLength,
+      parameters: file.tensors.reduce((s, t) => s + t.elements, 0),
+      quantTypes,
+      backend: 'webgpu',
+    };
+    this.#model = { file, cfg, tokenizer, weights, forward, info };
+    this.#cached = [];
+    onProgress?.({ phase: 'ready', loadedBytes: total, totalBytes: total });
+    return info;
+  }
+
+  /** Token ids for a request's prompt (chat template applied for messages). */
+  promptIds(req: Pick<GenerateRequest, 'messages' | 'prompt' | 'promptIds'>): number[] {
+    const { tokenizer, file } = this.model;
+    if (req.promptIds) return [...req.promptIds];
+    if (req.messages) {
+      const text = renderChat(file.metadata, req.messages as ChatMessage[], tokenizer);
+      // Templates write BOS themselves where the model wants it; special tokens are parsed.
+      return tokenizer.encode(text, { addBos: false, parseSpecial: true });
+    }
+    return tokenizer.encode(req.prompt ?? '', { addBos: tokenizer.shouldAddBos, parseSpecial: false });
+  }
+
+  /** Logits of the last prompt position (for agreement tests and the `logits` CLI). */
+  async logits(promptIds: number[]): Promise<Float32Array> {
+    return this.#exclusive(async () => {
+      const f = this.model.forward;
+      await this.#prefill(promptIds, false);
+      const start = Math.max(0, promptIds.length - 1);
+      const last = await f.runLogits(Uint32Array.of(promptIds[start] as number), start);
+      this.#cached = [...promptIds];
+      return last;
+    });
+  }
+
+  generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+    // The lock is taken lazily, when iteration starts, and released in the generator's finally.
+    const self = this;
+    return (async function* () {
+      let release!: () => void;
+      const turn = new Promise<void>((r) => (release = r));
+      const prev = self.#queue;
+      self.#queue = prev.then(() => turn);
+      await prev;
+      try {
+        return yield* self.#generate(req);
+      } finally {
+        release();
+      }
+    })();
+  }
+
+  async *#generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+    const { tokenizer, forward, info } = this.model;
+    const prompt = this.promptIds(req);
+    if (prompt.length === 0) throw new EngineStateError('the prompt is empty');
+    if (prompt.length >= info.contextLength) {
+      throw new ContextOverflowError(
+        `the prompt has ${prompt.length} tokens; the context holds ${info.contextLength}`,
+      );
+    }
+    const sampler = new Sampler(req);
+    const maxTokens = req.maxTokens ?? 256;
+    const stops = (req.stop ?? []).filter((s) => s.length > 0);
+    const decoder = new TextDecoder('utf-8');
+    const ids: number[] = [];
+    let text = '';
+    let emitted = 0;
+    let finish: FinishReason = 'length';
+
+    // Prefill all but the last prompt token; the last one produces the first sample.
+    await this.#prefill(prompt, true);
+    let pos = prompt.length - 1;
+    let next = prompt[pos] as number;
+    const recent = [...prompt];
+    try {
+      while (ids.length < maxTokens) {
+        if (req.signal?.aborted) {
+          finish = 'abort';
+          break;
+        }
+        if (pos >= info.contextLength) {
+          finish = 'length';
+          break;
+        }
+        const token =
+          sampler.greedy && (req.repetitionPenalty ?? 1) === 1
+            ? await forward.runArgmax(Uint32Array.of(next), pos)
+            : sampler.sample(await forward.runLogits(Uint32Array.of(next), pos), recent.slice(-64));
+        this.#cached.length = pos;
+        this.#cached.push(next);
+        pos++;
+        if (tokenizer.isEog(token)) {
+          finish = 'eos';
+          break;
+        }
+        ids.push(token);
+        recent.push(token);
+        next = token;
+        // stream: true holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
+        text += decoder.decode(tokenizer.tokenBytes(token), { stream: true });
+        const hit = firstStop(text, stops);
+        if (hit >= 0) {
+          text = text.slice(0, hit);
+          finish = 'stop';
+          break;
+        }
+        // Hold back a tail that could still become a stop string.
+        const safe = text.length - holdBack(text, stops);
+        if (safe > emitted) {
+          yield { text: text.slice(emitted, safe), ids: [token] };
+          emitted = safe;
+        }
+      }
+    } finally {
+      // On abort or error the cache still holds exactly #cached; nothing else to release.
+    }
+    if (finish !== 'stop') text += decoder.decode();
+    if (text.length > emitted) yield { text: text.slice(emitted), ids: [] };
+    return {
+      text,
+      ids,
+      finishReason: finish,
+      promptTokens: prompt.length,
+      completionTokens: ids.length,
+    };
+  }
+
+  /** Feeds prompt[reuse .. n-2] (or .. n-1 when `leaveLast` is false), reusing the cached prefix. */
+  async #prefill(prompt: number[], leaveLast: boolean): Promise<void> {
+    const { forward } = this.model;
+    const end = leaveLast ? prompt.length - 1 : Math.max(0, prompt.length - 1);
+    let reuse = 0;
+    while (reuse < this.#cached.length && reuse < end && this.#cached[reuse] === prompt[reuse]) reuse++;
+    this.#cached.length = reuse;
+    const batch = forward.opts.maxBatch;
+    for (let p = reuse; p < end; p += batch) {
+      const chunk = prompt.slice(p, Math.min(end, p + batch));
+      forward.run(Uint32Array.from(chunk), p);
+      this.#cached.push(...chunk);
+    }
+  }
+
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.#queue;
+    let release!: () => void;
+    this.#queue = prev.then(() => new Promise<void>((r) => (release = r)));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  async reset(): Promise<void> {
+    await this.#exclusive(async () => {
+      this.#cached = [];
+    });
+  }
+
+  async dispose(): Promise<void> {
+    const m = this.#model;
+    this.#model = undefined;
+    this.#cached = [];
+    if (m) {
+      m.forward.destroy();
+      m.weights.destroy();
+      await m.file.source.close?.();
+    }
+  }
+}
+
+function firstStop(text: string, stops: string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
+function holdBack(text: string, stops: string[]): number {
+  let n = 0;
+  for (const s of stops) {
+    for (let k = Math.min(s.length - 1, text.length); k > n; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        n = k;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+async function fetchSource(url: string): Promise<ByteSource> {
+  const res = await fetch(url);
+  if (!res.ok) throw new DureError('MODEL_FETCH', `fetching ${url} failed: HTTP ${res.status}`);
+  return new MemorySource(new Uint8Array(await res.arrayBuffer()));
+}

@@ -1,0 +1,52 @@
+/**
+ * Adapter and device acquisition shared by every shell (browser worker, Node CLI, tests): the
+ * adapter's maximum limits for the sizes that bound models, and the optional features Dure uses.
+ */
+import { GpuUnavailableError } from '../errors.ts';
+
+export interface GpuHandle {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  /** Human-readable adapter description. */
+  description: string;
+}
+
+const WANTED: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query'] as GPUFeatureName[];
+
+/**
+ * @param features optional features to request when available (default: subgroups, shader-f16, timestamp-query)
+ * @throws {GpuUnavailableError} with `hint` appended when there is no adapter.
+ */
+export async function requestBestDevice(
+  gpu: GPU | undefined,
+  opts: { features?: GPUFeatureName[]; hint?: string } = {},
+): Promise<GpuHandle> {
+  const hint = opts.hint ? ` ${opts.hint}` : '';
+  if (!gpu) throw new GpuUnavailableError(`WebGPU is not available here.${hint}`);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (cause) {
+    throw new GpuUnavailableError(`requesting a WebGPU adapter failed.${hint}`, { cause });
+  }
+  if (!adapter) throw new GpuUnavailableError(`no WebGPU adapter was found.${hint}`);
+  const requiredFeatures = (opts.features ?? WANTED).filter((f) => adapter.features.has(f));
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const info = adapter.info;
+  const description =
+    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') ||
+    'unknown adapter';
+  return { adapter, device, description };
+}

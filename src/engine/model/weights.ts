@@ -1,0 +1,213 @@
+/**
+ * Reads a model's tensors from the GGUF source and uploads them once, in the GPU layout. Names and
+ * shapes are checked against the config before anything is allocated.
+ */
+import { DureError } from '../errors.ts';
+import { dequantize } from '../gguf/quant/index.ts';
+import { GgmlType, type GgufFile, type GgufTensorInfo } from '../gguf/types.ts';
+import { destroyWeight, uploadF32, uploadWeight, type GpuWeight } from '../gpu/gpu-weight.ts';
+import { weightBytes } from '../gpu/weight-layout.ts';
+import type { ModelConfig } from './config.ts';
+
+export class ModelTensorError extends DureError {
+  override name = 'ModelTensorError';
+  constructor(message: string) {
+    super('MODEL_TENSOR', message);
+  }
+}
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  wq: GpuWeight;
+  wk: GpuWeight;
+  wv: GpuWeight;
+  wo: GpuWeight;
+  bq?: GPUBuffer;
+  bk?: GPUBuffer;
+  bv?: GPUBuffer;
+  qNorm?: GPUBuffer;
+  kNorm?: GPUBuffer;
+  attnPostNorm?: GPUBuffer;
+  ffnNorm: GPUBuffer;
+  wGate: GpuWeight;
+  wUp: GpuWeight;
+  wDown: GpuWeight;
+  ffnPostNorm?: GPUBuffer;
+}
+
+export interface ModelWeights {
+  tokenEmbd: GpuWeight;
+  output: GpuWeight;
+  outputNorm: GPUBuffer;
+  /** Llama-3 style per-pair RoPE divisors, used by the CPU-side rope table. */
+  ropeFactors?: Float32Array;
+  layers: LayerWeights[];
+  /** Bytes of every weight buffer on the GPU. */
+  bytes: number;
+  destroy(): void;
+}
+
+export interface TensorSpec {
+  name: string;
+  /** ggml dims: [in, out] for matrices, [n] for vectors. */
+  dims: number[];
+  optional?: boolean;
+}
+
+/** Every tensor the config calls for, with its expected shape. */
+export function expectedTensors(cfg: ModelConfig, file: GgufFile): TensorSpec[] {
+  const q = cfg.nHead * cfg.headDim;
+  const kvw = cfg.nKv * cfg.headDim;
+  const specs: TensorSpec[] = [
+    { name: 'token_embd.weight', dims: [cfg.nEmbd, cfg.nVocab] },
+    { name: 'output_norm.weight', dims: [cfg.nEmbd] },
+    { name: 'output.weight', dims: [cfg.nEmbd, cfg.nVocab], optional: true },
+    { name: 'rope_freqs.weight', dims: [cfg.nRot / 2], optional: true },
+  ];
+  const has = (n: string) => file.tensors.some((t) => t.name === n);
+  for (let i = 0; i < cfg.nLayer; i++) {
+    const b = `blk.${i}.`;
+    specs.push(
+      { name: `${b}attn_norm.weight`, dims: [cfg.nEmbd] },
+      { name: `${b}attn_q.weight`, dims: [cfg.nEmbd, q] },
+      { name: `${b}attn_k.weight`, dims: [cfg.nEmbd, kvw] },
+      { name: `${b}attn_v.weight`, dims: [cfg.nEmbd, kvw] },
+      { name: `${b}attn_output.weight`, dims: [q, cfg.nEmbd] },
+      { name: `${b}ffn_norm.weight`, dims: [cfg.nEmbd] },
+      { name: `${b}ffn_gate.weight`, dims: [cfg.nEmbd, cfg.nFf] },
+      { name: `${b}ffn_up.weight`, dims: [cfg.nEmbd, cfg.nFf] },
+      { name: `${b}ffn_down.weight`, dims: [cfg.nFf, cfg.nEmbd] },
+    );
+    if (cfg.arch === 'qwen2' || has(`${b}attn_q.bias`)) {
+      specs.push(
+        { name: `${b}attn_q.bias`, dims: [q], optional: cfg.arch !== 'qwen2' },
+        { name: `${b}attn_k.bias`, dims: [kvw], optional: cfg.arch !== 'qwen2' },
+        { name: `${b}attn_v.bias`, dims: [kvw], optional: cfg.arch !== 'qwen2' },
+      );
+    }
+    if (cfg.qkNorm) {
+      specs.push(
+        { name: `${b}attn_q_norm.weight`, dims: [cfg.headDim] },
+        { name: `${b}attn_k_norm.weight`, dims: [cfg.headDim] },
+      );
+    }
+    if (cfg.postNorms) {
+      specs.push(
+        { name: `${b}post_attention_norm.weight`, dims: [cfg.nEmbd] },
+        { name: `${b}post_ffw_norm.weight`, dims: [cfg.nEmbd] },
+      );
+    }
+  }
+  return specs;
+}
+
+/**
+ * Checks presence and shapes, and sums the GPU bytes the weights will take.
+ * @throws {ModelTensorError}
+ */
+export function planWeights(cfg: ModelConfig, file: GgufFile): { bytes: number; specs: TensorSpec[] } {
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  let bytes = 0;
+  const specs = expectedTensors(cfg, file);
+  for (const s of specs) {
+    const t = byName.get(s.name);
+    if (!t) {
+      if (s.optional) continue;
+      throw new ModelTensorError(`tensor ${s.name} is missing`);
+    }
+    if (t.dims.length !== s.dims.length || t.dims.some((d, i) => d !== s.dims[i])) {
+      throw new ModelTensorError(`tensor ${s.name} has shape [${t.dims}] but the config implies [${s.dims}]`);
+    }
+    bytes += s.dims.length === 1 ? s.dims[0]! * 4 : weightBytes(t.type, s.dims[1]!, s.dims[0]!);
+  }
+  return { bytes, specs };
+}
+
+/** @throws {ModelTensorError} @throws {import('../gpu/weight-layout.ts').UnsupportedWeightTypeError} */
+export async function uploadModelWeights(
+  device: GPUDevice,
+  cfg: ModelConfig,
+  file: GgufFile,
+  onTensor?: (loadedBytes: number) => void,
+): Promise<ModelWeights> {
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const matrices: GpuWeight[] = [];
+  const vectors: GPUBuffer[] = [];
+  let loaded = 0;
+  let bytes = 0;
+  const read = async (t: GgufTensorInfo) => {
+    const b = await file.source.read(t.offset, t.byteLength);
+    loaded += t.byteLength;
+    onTensor?.(loaded);
+    return b;
+  };
+  const matrix = async (name: string): Promise<GpuWeight> => {
+    const t = byName.get(name);
+    if (!t) throw new ModelTensorError(`tensor ${name} is missing`);
+    const w = uploadWeight(device, name, t.type, await read(t), t.dims[1] ?? 1, t.dims[0] ?? 0);
+    matrices.push(w);
+    bytes += w.bytes;
+    return w;
+  };
+  const vector = async (name: string): Promise<GPUBuffer | undefined> => {
+    const t = byName.get(name);
+    if (!t) return undefined;
+    const raw = await read(t);
+    const values =
+      t.type === GgmlType.F32
+        ? new Float32Array(raw.slice().buffer, 0, t.elements)
+        : dequantize(t.type, raw, t.elements);
+    const b = uploadF32(device, name, values);
+    vectors.push(b);
+    bytes += b.size;
+    return b;
+  };
+  const required = async (name: string) => {
+    const b = await vector(name);
+    if (!b) throw new ModelTensorError(`tensor ${name} is missing`);
+    return b;
+  };
+  const destroy = () => {
+    matrices.forEach(destroyWeight);
+    vectors.forEach((v) => v.destroy());
+  };
+  try {
+    const tokenEmbd = await matrix('token_embd.weight');
+    // Tied embeddings: the output projection reads the embedding table.
+    const output = byName.has('output.weight') ? await matrix('output.weight') : tokenEmbd;
+    const outputNorm = await required('output_norm.weight');
+    const rf = byName.get('rope_freqs.weight');
+    const ropeFactors = rf ? dequantize(rf.type, await read(rf), rf.elements) : undefined;
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < cfg.nLayer; i++) {
+      const b = `blk.${i}.`;
+      const layer: LayerWeights = {
+        attnNorm: await required(`${b}attn_norm.weight`),
+        wq: await matrix(`${b}attn_q.weight`),
+        wk: await matrix(`${b}attn_k.weight`),
+        wv: await matrix(`${b}attn_v.weight`),
+        wo: await matrix(`${b}attn_output.weight`),
+        ffnNorm: await required(`${b}ffn_norm.weight`),
+        wGate: await matrix(`${b}ffn_gate.weight`),
+        wUp: await matrix(`${b}ffn_up.weight`),
+        wDown: await matrix(`${b}ffn_down.weight`),
+      };
+      const opt = async <K extends keyof LayerWeights>(key: K, name: string) => {
+        const v = await vector(b + name);
+        if (v) (layer as unknown as Record<string, GPUBuffer>)[key] = v;
+      };
+      await opt('bq', 'attn_q.bias');
+      await opt('bk', 'attn_k.bias');
+      await opt('bv', 'attn_v.bias');
+      await opt('qNorm', 'attn_q_norm.weight');
+      await opt('kNorm', 'attn_k_norm.weight');
+      await opt('attnPostNorm', 'post_attention_norm.weight');
+      await opt('ffnPostNorm', 'post_ffw_norm.weight');
+      layers.push(layer);
+    }
+    return { tokenEmbd, output, outputNorm, ...(ropeFactors ? { ropeFactors } : {}), layers, bytes, destroy };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}

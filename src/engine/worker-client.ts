@@ -1,0 +1,90 @@
+/**
+ * The page side of workers/inference.worker.ts: a `ChatEngine` that UI code cannot tell apart from
+ * the in-worker engine. Chunks arrive through a proxied callback and are turned back into an async
+ * iterator; an AbortSignal becomes `abort(id)` in the worker.
+ */
+import * as Comlink from 'comlink';
+import type {
+  ChatEngine,
+  GenerateChunk,
+  GenerateRequest,
+  GenerateResult,
+  LoadProgress,
+  ModelInfo,
+} from './api.ts';
+import type { EngineOptions } from './engine.ts';
+import { fromErrorData } from './errors.ts';
+import type { InferenceWorkerApi, Outcome } from '../../workers/inference.worker.ts';
+
+function unwrap<T>(o: Outcome<T>): T {
+  if (!o.ok) throw fromErrorData(o.error);
+  return o.value;
+}
+
+let counter = 0;
+
+export class WorkerEngine implements ChatEngine {
+  readonly #worker: Worker;
+  readonly #api: Comlink.Remote<InferenceWorkerApi>;
+
+  constructor(
+    readonly options: EngineOptions = {},
+    worker?: Worker,
+  ) {
+    this.#worker =
+      worker ?? new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module' });
+    this.#api = Comlink.wrap<InferenceWorkerApi>(this.#worker);
+  }
+
+  async load(model: Blob | ArrayBuffer | string, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+    const cb = onProgress ? Comlink.proxy(onProgress) : undefined;
+    return unwrap(await this.#api.load(model, this.options, cb));
+  }
+
+  generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+    const api = this.#api;
+    const id = `req-${++counter}`;
+    const { signal, ...rest } = req;
+    return (async function* () {
+      const queue: GenerateChunk[] = [];
+      let wake: (() => void) | undefined;
+      const onChunk = Comlink.proxy((c: GenerateChunk) => {
+        queue.push(c);
+        wake?.();
+      });
+      const onAbort = () => void api.abort(id);
+      signal?.addEventListener('abort', onAbort);
+      if (signal?.aborted) onAbort();
+      let settled: Outcome<GenerateResult> | undefined;
+      const done = api.generate(id, rest, onChunk).then((o) => {
+        settled = o;
+        wake?.();
+      });
+      try {
+        for (;;) {
+          while (queue.length) yield queue.shift() as GenerateChunk;
+          if (settled) break;
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+        await done;
+        while (queue.length) yield queue.shift() as GenerateChunk;
+        return unwrap(settled as Outcome<GenerateResult>);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        // Stopping iteration early (break in for-await) cancels the request in the worker.
+        if (!settled) void api.abort(id);
+      }
+    })();
+  }
+
+  async reset(): Promise<void> {
+    await this.#api.reset();
+  }
+
+  async dispose(): Promise<void> {
+    await this.#api.dispose();
+    this.#api[Comlink.releaseProxy]();
+    this.#worker.terminate();
+  }
+}

@@ -1,0 +1,88 @@
+/// <reference lib="webworker" />
+/**
+ * The inference worker: Dure's WebGPU engine behind comlink, so the page never blocks on loading,
+ * prefill or decode. Streamed chunks go back through a proxied callback tagged by request id;
+ * cancellation is per request (`abort(id)` → that request's AbortController); errors cross as data.
+ */
+import * as Comlink from 'comlink';
+import type {
+  GenerateChunk,
+  GenerateRequest,
+  GenerateResult,
+  LoadProgress,
+  ModelInfo,
+} from '../src/engine/api.ts';
+import { WebGpuEngine, type EngineOptions } from '../src/engine/engine.ts';
+import { toErrorData, type ErrorData } from '../src/engine/errors.ts';
+import { requestBestDevice } from '../src/engine/gpu/device.ts';
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorData };
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    return { ok: false, error: toErrorData(e) };
+  }
+}
+
+let engine: WebGpuEngine | undefined;
+const controllers = new Map<string, AbortController>();
+
+const api = {
+  async load(
+    model: Blob | ArrayBuffer | string,
+    options: EngineOptions,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<Outcome<ModelInfo>> {
+    return attempt(async () => {
+      if (!engine) {
+        const gpu = await requestBestDevice(self.navigator.gpu, {
+          hint: 'Use a browser with WebGPU enabled (Chrome/Edge 113+), or the CPU path.',
+        });
+        engine = new WebGpuEngine(gpu.device, options);
+        const info = await engine.load(model, onProgress);
+        return { ...info, adapter: gpu.description };
+      }
+      return engine.load(model, onProgress);
+    });
+  },
+
+  async generate(
+    id: string,
+    req: Omit<GenerateRequest, 'signal'>,
+    onChunk: (c: GenerateChunk) => void,
+  ): Promise<Outcome<GenerateResult>> {
+    const ctl = new AbortController();
+    controllers.set(id, ctl);
+    try {
+      return await attempt(async () => {
+        if (!engine) throw new Error('no model loaded');
+        const it = engine.generate({ ...req, signal: ctl.signal });
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return r.value;
+          onChunk(r.value);
+        }
+      });
+    } finally {
+      controllers.delete(id);
+    }
+  },
+
+  abort(id: string): void {
+    controllers.get(id)?.abort();
+  },
+
+  async reset(): Promise<void> {
+    await engine?.reset();
+  },
+
+  async dispose(): Promise<void> {
+    await engine?.dispose();
+    engine = undefined;
+  },
+};
+
+export type InferenceWorkerApi = typeof api;
+Comlink.expose(api);
