@@ -1,0 +1,67 @@
+/**
+ * A GGUF byte source over a file on disk, read by position with `FileHandle.read`, so a model of
+ * any size is read only where needed.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { GgufTruncatedError } from '../engine/gguf/errors.ts';
+import { checkRange } from '../engine/gguf/sources.ts';
+import type { ByteSource } from '../engine/gguf/types.ts';
+
+/** The model file could not be opened (missing, unreadable, a directory). */
+export class FileOpenError extends DureError {
+  override name = 'FileOpenError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FILE_OPEN', message, options);
+  }
+}
+registerErrorClass('FileOpenError', FileOpenError);
+
+export class FileSource implements ByteSource {
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+    readonly path: string,
+  ) {}
+
+  /**
+   * Opens `path` for reading.
+   * @throws {FileOpenError} when the file cannot be opened or is not a regular file.
+   */
+  static async open(path: string): Promise<FileSource> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'unknown error';
+      throw new FileOpenError(`cannot open ${path}: ${code}`, { cause: e });
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new FileOpenError(`${path} is not a regular file`);
+      return new FileSource(handle, st.size, path);
+    } catch (e) {
+      await handle.close();
+      throw e instanceof FileOpenError ? e : new FileOpenError(`cannot read ${path}`, { cause: e });
+    }
+  }
+
+  /** @throws {GgufTruncatedError} when the range is past the end (or the file shrank). */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.size, offset, length);
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new GgufTruncatedError(`${this.path} ended after ${offset + done} bytes`);
+      }
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
