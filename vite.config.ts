@@ -1,10 +1,10 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
-import { entryFileNames, widgetCompileOptions, widgetInput } from './vite.widget.config.ts';
+import { entryFileNames, precacheManifest, widgetCompileOptions, widgetInput } from './vite.widget.config.ts';
 
 export default defineConfig({
-  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions })],
+  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions }), precacheManifest()],
   worker: { format: 'es' },
   build: {
     target: 'es2022',

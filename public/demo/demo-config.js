@@ -1,0 +1,26 @@
+/* global URLSearchParams, location */
+// Demo page only: `?model=…&sha256=…&lang=en&theme=dark&position=floating&autoload=1` override the
+// element's attributes before the widget starts. Real portals just write the attributes.
+(function () {
+  var params = new URLSearchParams(location.search);
+  var names = [
+    'model',
+    'sha256',
+    'lang',
+    'theme',
+    'position',
+    'max-tokens',
+    'temperature',
+    'conversation-id',
+  ];
+  document.addEventListener('DOMContentLoaded', function () {
+    var el = document.querySelector('dure-chat');
+    if (!el) return;
+    names.forEach(function (n) {
+      var v = params.get(n);
+      if (v !== null) el.setAttribute(n, v);
+    });
+    if (params.get('autoload') === '1') el.setAttribute('autoload', '');
+    if (params.get('lang') === 'en') document.documentElement.lang = 'en';
+  });
+})();

@@ -1,0 +1,47 @@
+/**
+ * Conversations survive reloads in IndexedDB (issue 6 §5), per conversation key, on the
+ * citizen's device only. Bounded: old turns beyond `MAX_MESSAGES` are dropped.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+
+export interface StoredMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  /** Assistant turns: how the answer ended. */
+  finish?: 'stop' | 'length' | 'abort' | 'eos' | 'error';
+  at: number;
+}
+
+interface ChatDb extends DBSchema {
+  conversations: { key: string; value: { key: string; messages: StoredMessage[]; updatedAt: number } };
+}
+
+export const MAX_MESSAGES = 200;
+const MAX_CONTENT = 32_000;
+
+let dbp: Promise<IDBPDatabase<ChatDb>> | null = null;
+function db(): Promise<IDBPDatabase<ChatDb>> {
+  dbp ??= openDB<ChatDb>('dure-chat', 1, {
+    upgrade(d) {
+      d.createObjectStore('conversations', { keyPath: 'key' });
+    },
+  });
+  return dbp;
+}
+
+export async function loadConversation(key: string): Promise<StoredMessage[]> {
+  const row = await (await db()).get('conversations', key);
+  return row?.messages ?? [];
+}
+
+export async function saveConversation(key: string, messages: readonly StoredMessage[]): Promise<void> {
+  const bounded = messages
+    .slice(-MAX_MESSAGES)
+    .map((m) => ({ ...m, content: m.content.slice(0, MAX_CONTENT) }));
+  await (await db()).put('conversations', { key, messages: bounded, updatedAt: Date.now() });
+}
+
+export async function clearConversation(key: string): Promise<void> {
+  await (await db()).delete('conversations', key);
+}
