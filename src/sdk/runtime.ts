@@ -99,11 +99,27 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
     onProgress: (p: DownloadProgress) => report({ phase: 'download', ...p }),
   });
   report({ phase: 'load', loadedBytes: downloaded.blob.size, totalBytes: downloaded.blob.size });
-  const engine =
-    decision.backend === 'webgpu' && webgpuFactory
-      ? webgpuFactory()
-      : new WllamaEngine({ contextLength: opts.contextLength ?? 2048 });
-  const info = await engine.load(downloaded.blob);
+  const cpu = () => new WllamaEngine({ contextLength: opts.contextLength ?? 2048 });
+  let engine: ChatEngine = decision.backend === 'webgpu' && webgpuFactory ? webgpuFactory() : cpu();
+  let info: ModelInfo;
+  try {
+    info = await engine.load(downloaded.blob);
+  } catch (e) {
+    // The WGSL engine refuses models it cannot run (architecture, quant type, limits): the same
+    // file still runs on llama.cpp's CPU path, and the citizen is told why.
+    if (decision.backend !== 'webgpu' || opts.backend === 'webgpu' || !hasWasm()) throw e;
+    await engine.dispose().catch(() => undefined);
+    const why = e instanceof Error ? e.message : String(e);
+    decision = {
+      backend: 'wasm-cpu',
+      reason: {
+        ko: `WebGPU 엔진이 이 모델을 실행할 수 없어 CPU(WebAssembly)로 실행합니다. (${why})`,
+        en: `The WebGPU engine cannot run this model (${why}). Running on the CPU (WebAssembly).`,
+      },
+    };
+    engine = cpu();
+    info = await engine.load(downloaded.blob);
+  }
   report({ phase: 'ready', loadedBytes: downloaded.blob.size, totalBytes: downloaded.blob.size });
   return {
     engine,
