@@ -183,21 +183,18 @@ export class WebGpuEngine implements ChatEngine {
     });
   }
 
-  generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
-    // The lock is taken lazily, when iteration starts, and released in the generator's finally.
-    const self = this;
-    return (async function* () {
-      let release!: () => void;
-      const turn = new Promise<void>((r) => (release = r));
-      const prev = self.#queue;
-      self.#queue = prev.then(() => turn);
-      await prev;
-      try {
-        return yield* self.#generate(req);
-      } finally {
-        release();
-      }
-    })();
+  /** One generation at a time: the lock is taken when iteration starts and released in finally. */
+  async *generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+    let release!: () => void;
+    const turn = new Promise<void>((r) => (release = r));
+    const prev = this.#queue;
+    this.#queue = prev.then(() => turn);
+    await prev;
+    try {
+      return yield* this.#generate(req);
+    } finally {
+      release();
+    }
   }
 
   async *#generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {

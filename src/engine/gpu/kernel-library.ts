@@ -27,17 +27,38 @@ export function kernelLabel(key: KernelKey): string {
   return [key.family, key.entryPoint, `wg${key.workgroupSize}`, ...defs].join(':');
 }
 
+const perDevice = new WeakMap<GPUDevice, KernelLibrary>();
+
 export class KernelLibrary {
-  readonly #cache = new Map<string, Kernel>();
+  readonly #cache = new Map<string, Promise<Kernel>>();
   constructor(readonly device: GPUDevice) {}
+
+  /** The device's shared library: pipelines compile once per device, not once per model load. */
+  static for(device: GPUDevice): KernelLibrary {
+    let lib = perDevice.get(device);
+    if (!lib) {
+      lib = new KernelLibrary(device);
+      perDevice.set(device, lib);
+    }
+    return lib;
+  }
 
   /**
    * @throws {ShaderError} when the WGSL does not compile (messages include line numbers).
    */
-  async get(key: KernelKey): Promise<Kernel> {
+  get(key: KernelKey): Promise<Kernel> {
     const label = kernelLabel(key);
-    const hit = this.#cache.get(label);
-    if (hit) return hit;
+    let hit = this.#cache.get(label);
+    if (!hit) {
+      hit = this.#compile(key, label);
+      this.#cache.set(label, hit);
+      // A failed compile is not cached, so a later call reports the error again.
+      hit.catch(() => this.#cache.delete(label));
+    }
+    return hit;
+  }
+
+  async #compile(key: KernelKey, label: string): Promise<Kernel> {
     const defines: Defines = { ...key.defines, WG_SIZE: key.workgroupSize };
     // `enable` directives must precede everything else in the module.
     const enables = [defines['SUBGROUPS'] ? 'enable subgroups;' : '', defines['F16'] ? 'enable f16;' : '']
@@ -61,8 +82,6 @@ export class KernelLibrary {
     });
     const err = await this.device.popErrorScope();
     if (err) throw new ShaderError(`${label}: ${err.message}`);
-    const kernel = { pipeline, workgroupSize: key.workgroupSize, label };
-    this.#cache.set(label, kernel);
-    return kernel;
+    return { pipeline, workgroupSize: key.workgroupSize, label };
   }
 }

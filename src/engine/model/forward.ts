@@ -37,7 +37,7 @@ export function forwardBytes(
   const q = cfg.nHead * cfg.headDim;
   const kvw = cfg.nKv * cfg.headDim;
   const kv = 2 * cfg.nLayer * o.contextLength * kvw * 4;
-  const act = o.maxBatch * (3 * cfg.nEmbd + 2 * q + 2 * kvw + 3 * cfg.nFf) * 4 + o.maxBatch * 4;
+  const act = o.maxBatch * (3 * cfg.nEmbd + 3 * q + 3 * kvw + 3 * cfg.nFf) * 4 + o.maxBatch * 4;
   return kv + act + o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
 }
 
@@ -70,7 +70,7 @@ export class ForwardPass {
       size: STEP_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    this.#ops = new Ops(new KernelLibrary(device), this.#arena, this.#stepBuffer, {
+    this.#ops = new Ops(KernelLibrary.for(device), this.#arena, this.#stepBuffer, {
       subgroups: opts.subgroups,
     });
     this.#ids = this.#storage('ids', opts.maxBatch * 4);
@@ -132,6 +132,9 @@ export class ForwardPass {
     const up = this.#storage('up', B * cfg.nFf * 4);
     const act = this.#storage('act', B * cfg.nFf * 4);
     const lastNorm = this.#storage('last-norm', cfg.nEmbd * 4);
+    // Qwen3 normalises q and k per head before RoPE; a kernel may not read and write one buffer.
+    const qn = cfg.qkNorm ? this.#storage('q-normed', B * q * 4) : qb;
+    const kn = cfg.qkNorm ? this.#storage('k-normed', B * kvw * 4) : kb;
     const table = ropeTable({
       positions: opts.contextLength,
       nRot: cfg.nRot,
@@ -155,26 +158,25 @@ export class ForwardPass {
       body.push(...(await ops.matmul({ weight: L.wk, x: xn, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
       body.push(...(await ops.matmul({ weight: L.wv, x: xn, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
       if (L.qNorm && L.kNorm) {
-        // In place: each workgroup reads its whole row before writing it.
         const hd = cfg.headDim;
         body.push(
           await ops.rmsnorm({
             x: qb,
             weight: L.qNorm,
-            out: qb,
+            out: qn,
             n: hd,
             eps: cfg.eps,
             rowsPerToken: cfg.nHead,
           }),
         );
         body.push(
-          await ops.rmsnorm({ x: kb, weight: L.kNorm, out: kb, n: hd, eps: cfg.eps, rowsPerToken: cfg.nKv }),
+          await ops.rmsnorm({ x: kb, weight: L.kNorm, out: kn, n: hd, eps: cfg.eps, rowsPerToken: cfg.nKv }),
         );
       }
       body.push(
         await ops.ropeStore({
-          q: qb,
-          k: kb,
+          q: qn,
+          k: kn,
           v: vb,
           kCache,
           vCache,
@@ -188,7 +190,7 @@ export class ForwardPass {
       );
       body.push(
         await ops.attention({
-          q: qb,
+          q: qn,
           kCache,
           vCache,
           out: attn,
