@@ -25,9 +25,9 @@ import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
-import { renderChat } from './chat.ts';
+import { ChatTemplateError, chatTemplateFromMetadata } from './chat-template/index.ts';
 import { Sampler } from './sampler.ts';
-import { createTokenizer, type Tokenizer } from './tokenizer/tokenizer.ts';
+import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
 
 export class ModelTooLargeError extends DureError {
   override name = 'ModelTooLargeError';
@@ -164,7 +164,15 @@ export class WebGpuEngine implements ChatEngine {
     const { tokenizer, file } = this.model;
     if (req.promptIds) return [...req.promptIds];
     if (req.messages) {
-      const text = renderChat(file.metadata, req.messages as ChatMessage[], tokenizer);
+      const template = chatTemplateFromMetadata(file.metadata);
+      if (!template) throw new ChatTemplateError('the model has no chat template (tokenizer.chat_template)');
+      const tokenText = (id: number | null) =>
+        id === null ? '' : new TextDecoder().decode(tokenizer.tokenBytes(id));
+      const text = template.render({
+        messages: req.messages as ChatMessage[],
+        bosToken: tokenText(tokenizer.bosId),
+        eosToken: tokenText(tokenizer.eosId),
+      });
       // Templates write BOS themselves where the model wants it; special tokens are parsed.
       return tokenizer.encode(text, { addBos: false, parseSpecial: true });
     }
@@ -209,7 +217,7 @@ export class WebGpuEngine implements ChatEngine {
     const sampler = new Sampler(req);
     const maxTokens = req.maxTokens ?? 256;
     const stops = (req.stop ?? []).filter((s) => s.length > 0);
-    const decoder = new TextDecoder('utf-8');
+    const decoder = new StreamingDecoder(tokenizer);
     const ids: number[] = [];
     let text = '';
     let emitted = 0;
@@ -244,8 +252,8 @@ export class WebGpuEngine implements ChatEngine {
         ids.push(token);
         recent.push(token);
         next = token;
-        // stream: true holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
-        text += decoder.decode(tokenizer.tokenBytes(token), { stream: true });
+        // The decoder holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
+        text += decoder.push(token);
         const hit = firstStop(text, stops);
         if (hit >= 0) {
           text = text.slice(0, hit);
@@ -262,7 +270,7 @@ export class WebGpuEngine implements ChatEngine {
     } finally {
       // On abort or error the cache still holds exactly #cached; nothing else to release.
     }
-    if (finish !== 'stop') text += decoder.decode();
+    if (finish !== 'stop') text += decoder.flush();
     if (text.length > emitted) yield { text: text.slice(emitted), ids: [] };
     return {
       text,
