@@ -12,6 +12,7 @@
     'max-tokens',
     'temperature',
     'conversation-id',
+    'backend',
   ];
   document.addEventListener('DOMContentLoaded', function () {
     var el = document.querySelector('dure-chat');

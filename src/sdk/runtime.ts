@@ -86,8 +86,9 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
   let decision = decideBackend({
     probe: probed,
     modelBytes: stored?.meta.totalBytes ?? 0,
-    webgpuEngineAvailable: webgpuFactory !== null && opts.backend !== 'wasm-cpu',
+    webgpuEngineAvailable: webgpuFactory !== null,
     wasmAvailable: hasWasm() && opts.backend !== 'webgpu',
+    forceCpu: opts.backend === 'wasm-cpu',
   });
   if (!decision.backend) throw new NoBackendError(`${decision.reason.ko} / ${decision.reason.en}`);
   const downloaded = await downloadModel({

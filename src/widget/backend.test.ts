@@ -35,6 +35,11 @@ describe('decideBackend', () => {
       /no Dure WebGPU engine/,
     );
   });
+  it('honours a portal that asks for the CPU path', () => {
+    const d = decideBackend({ ...base, forceCpu: true });
+    expect(d).toMatchObject({ backend: 'wasm-cpu' });
+    expect(d.reason.en).toMatch(/configured/);
+  });
   it('says what would help when neither path can run', () => {
     const d = decideBackend({ ...base, probe: new Error('no gpu'), wasmAvailable: false });
     expect(d.backend).toBeNull();

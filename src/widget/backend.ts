@@ -20,6 +20,8 @@ export interface DecideInput {
   modelBytes: number;
   webgpuEngineAvailable: boolean;
   wasmAvailable: boolean;
+  /** The portal asked for the CPU path (`backend="wasm-cpu"`). */
+  forceCpu?: boolean;
 }
 
 /**
@@ -49,6 +51,7 @@ export function decideBackend(input: DecideInput): BackendDecision {
           },
         };
   const p = input.probe;
+  if (input.forceCpu) return cpu('이 포털의 설정에 따라', 'As configured by this portal.');
   if (p instanceof Error)
     return cpu('이 기기에서는 WebGPU를 쓸 수 없어', `WebGPU is not available here (${p.message}).`);
   if (!p.dispatchOk)
