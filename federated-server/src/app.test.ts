@@ -1,17 +1,329 @@
-import { describe, expect, it } from 'vitest';
-import { buildServer } from './app.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../../src/protocol/safetensors.ts';
+import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
+import { HEADER_TIMESTAMP, signRequest } from '../../src/protocol/signing.ts';
+import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
+import type { InstitutionClient } from './testing/client.ts';
+import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
 
-describe('federated server', () => {
-  it('answers /healthz', async () => {
-    const app = buildServer();
-    const res = await app.inject({ method: 'GET', url: '/healthz' });
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'ok', service: 'dure-federated-server' });
-    await app.close();
+/** The global adapter of a task, shifted by `delta` on every trained value. */
+async function shiftedGlobal(
+  inst: InstitutionClient,
+  task: Task,
+  delta: number,
+  onlyB = false,
+): Promise<NamedTensor[]> {
+  const r = await inst.request('GET', `/v1/tasks/${task.id}/adapters/latest`);
+  expect(r.status).toBe(200);
+  const { tensors } = readSafetensors(r.body);
+  const names = adapterTensorSpecs(task.modelShape, task.lora, { a: !onlyB, b: true }).map((s) => s.name);
+  return names.map((n) => {
+    const t = tensors.get(n)!;
+    return { ...t, data: t.data.map((v) => v + delta) };
   });
-  it('404s unknown routes', async () => {
-    const app = buildServer();
-    expect((await app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
-    await app.close();
+}
+
+describe('federated server over HTTP (PGlite)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t.cleanup());
+
+  it('answers /healthz and 404s unknown routes', async () => {
+    const r = await t.send('GET', '/healthz', {});
+    expect(r.status).toBe(200);
+    expect(r.json()).toMatchObject({ status: 'ok', service: 'dure-federated-server', storage: 'pglite' });
+    expect((await t.send('GET', '/nope', {})).status).toBe(404);
+  });
+
+  it('requires the admin token on admin endpoints', async () => {
+    expect((await t.send('GET', '/v1/admin/tasks', {})).status).toBe(401);
+    const wrong = await t.send('GET', '/v1/admin/tasks', { authorization: 'Bearer wrong-token-wrong-token' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'wrong admin token' } });
+    expect((await t.admin.raw('GET', '/v1/admin/tasks')).status).toBe(200);
+  });
+
+  it('enrolls with a one-time code and rejects unsigned, replayed, stale, forged and tampered requests', async () => {
+    const { enrollmentCode } = await t.admin.call<{ enrollmentCode: string }>(
+      'POST',
+      '/v1/admin/institutions',
+      { name: '서울대병원' },
+    );
+    const inst = await t.enroll('국민건강보험공단');
+    // the code of another institution cannot be reused after enrolment
+    const { publicKey } = await (await import('../../src/protocol/signing.ts')).generateInstitutionKeyPair();
+    const enrollOnce = () =>
+      t.send(
+        'POST',
+        '/v1/enroll',
+        { 'content-type': 'application/json' },
+        JSON.stringify({ code: enrollmentCode, publicKey }),
+      );
+    expect((await enrollOnce()).status).toBe(200);
+    const reused = await enrollOnce();
+    expect(reused.status).toBe(401);
+    expect(reused.json<{ error: { code: string } }>().error.code).toBe('BAD_ENROLLMENT_CODE');
+
+    expect((await inst.request('GET', '/v1/tasks')).status).toBe(200);
+    const code = async (r: Promise<{ status: number; json<T>(): T }>) => {
+      const x = await r;
+      return [x.status, x.json<{ error?: { code: string } }>().error?.code];
+    };
+    expect(await code(t.send('GET', '/v1/tasks', {}))).toEqual([401, 'UNSIGNED']);
+    const headers = await inst.signedHeaders('GET', '/v1/tasks');
+    expect((await t.send('GET', '/v1/tasks', headers)).status).toBe(200);
+    expect(await code(t.send('GET', '/v1/tasks', headers))).toEqual([401, 'REPLAYED']);
+    const stale = await inst.signedHeaders('GET', '/v1/tasks', undefined, Date.now() - 10 * 60 * 1000);
+    expect(await code(t.send('GET', '/v1/tasks', stale))).toEqual([401, 'STALE_REQUEST']);
+    const otherPath = await inst.signedHeaders('GET', '/v1/tasks?x=1');
+    expect(await code(t.send('GET', '/v1/tasks', otherPath))).toEqual([401, 'BAD_SIGNATURE']);
+    const tampered = await inst.signedHeaders('GET', '/v1/tasks');
+    expect(
+      await code(
+        t.send('GET', '/v1/tasks', {
+          ...tampered,
+          [HEADER_TIMESTAMP]: String(Number(tampered[HEADER_TIMESTAMP]) + 1),
+        }),
+      ),
+    ).toEqual([401, 'BAD_SIGNATURE']);
+    // signed by a key that is not the institution's
+    const stranger = await (await import('../../src/protocol/signing.ts')).generateInstitutionKeyPair();
+    const forged = await signRequest(stranger.privateKey, inst.id, 'GET', '/v1/tasks');
+    expect(await code(t.send('GET', '/v1/tasks', forged))).toEqual([401, 'BAD_SIGNATURE']);
+  });
+
+  it('runs a FedAvg round: validates updates, weights by examples, publishes version 1 with lineage', async () => {
+    const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ rounds: 2 }));
+    expect(task.state).toBe('created');
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    const [a, b] = [await t.enroll('A 병원'), await t.enroll('B 구청')];
+    const work = (await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>();
+    expect(work.round).toMatchObject({ number: 1, state: 'open' });
+    expect(work.instructions).toMatchObject({
+      round: 1,
+      globalVersion: 0,
+      trainA: true,
+      proximalMu: 0,
+      localSteps: 10,
+    });
+
+    const ua = await shiftedGlobal(a, task, 1);
+    const ub = await shiftedGlobal(b, task, -3);
+    const ra = await a.uploadUpdate(task.id, 1, ua, 30, 2.0);
+    expect(ra.status).toBe(200);
+    expect(ra.json<UpdateReceipt>()).toMatchObject({ round: 1, duplicate: false });
+    // a retry of the same bytes is recognised; different bytes from the same institution are refused
+    expect((await a.uploadUpdate(task.id, 1, ua, 30, 2.0)).json<UpdateReceipt>().duplicate).toBe(true);
+    const again = await a.uploadUpdate(task.id, 1, ub, 30);
+    expect([again.status, again.json<{ error: { code: string } }>().error.code]).toEqual([
+      409,
+      'DUPLICATE_UPDATE',
+    ]);
+    expect((await b.uploadUpdate(task.id, 1, ub, 10, 4.0)).status).toBe(200);
+
+    await t.server.coordinator.tick(); // quorum 2 reached but not every active institution is in
+    expect((await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>().round?.number).toBe(1);
+    await t.server.coordinator.tick(Date.now() + 3601 * 1000); // deadline passed → aggregate
+    const detail = await t.admin.call<{
+      task: Task;
+      rounds: { state: string; metrics: Record<string, number> }[];
+      versions: { version: number; parentVersion: number; participants: string[] }[];
+    }>('GET', `/v1/admin/tasks/${task.id}`);
+    expect(detail.rounds.map((r) => r.state)).toEqual(['closed', 'open']);
+    expect(detail.rounds[0]!.metrics).toMatchObject({ participants: 2, numExamples: 40, trainLoss: 2.5 });
+    expect(detail.versions.map((v) => [v.version, v.parentVersion])).toEqual([
+      [0, null],
+      [1, 0],
+    ]);
+    expect(detail.versions[1]!.participants.sort()).toEqual([a.id, b.id].sort());
+
+    // v1 = (30·ua + 10·ub) / 40 per value, i.e. v0 + (30·1 − 10·3)/40 = v0 up to float32 rounding
+    const v0 = readSafetensors(
+      (await t.admin.raw('GET', `/v1/admin/tasks/${task.id}/adapters/0`)).body,
+    ).tensors;
+    const v1 = readSafetensors((await a.request('GET', `/v1/tasks/${task.id}/adapters/1`)).body).tensors;
+    ua.forEach((x, k) => {
+      const expected = x.data.map((v, i) => 0.75 * v + 0.25 * ub[k]!.data[i]!);
+      expect(Array.from(v1.get(x.name)!.data)).toEqual(Array.from(expected));
+      v0.get(x.name)!.data.forEach((v, i) => expect(v1.get(x.name)!.data[i]).toBeCloseTo(v, 5));
+    });
+    // a late update for the closed round is refused
+    const late = await b.uploadUpdate(task.id, 1, ub, 10);
+    expect([late.status, late.json<{ error: { code: string } }>().error.code]).toEqual([409, 'LATE_UPDATE']);
+    // not public: widgets cannot download without signing
+    expect((await t.send('GET', `/v1/public/tasks/${task.id}/adapters/latest`, {})).status).toBe(404);
+  });
+
+  it('refuses malformed, mis-shaped, non-finite, out-of-bound and oversized updates with reasons in the audit log', async () => {
+    const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ maxUpdateNorm: 5 }));
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    const c = await t.enroll('C 보건소');
+    const good = await shiftedGlobal(c, task, 0.1);
+    const reason = async (p: Promise<{ status: number; json<T>(): T }>) => {
+      const r = await p;
+      return [r.status, r.json<{ error: { code: string } }>().error.code];
+    };
+    const url = `/v1/tasks/${task.id}/rounds/1/updates`;
+    expect(await reason(c.request('POST', url, new Uint8Array([1, 2, 3])))).toEqual([400, 'BAD_SAFETENSORS']);
+    expect(await reason(c.uploadUpdate(task.id, 1, good.slice(1), 5))).toEqual([422, 'WRONG_TENSORS']);
+    const misShaped = good.map((x, i) => (i === 0 ? { ...x, shape: [x.shape[1]!, x.shape[0]!] } : x));
+    expect(await reason(c.uploadUpdate(task.id, 1, misShaped, 5))).toEqual([422, 'WRONG_SHAPE']);
+    const nan = good.map((x, i) => (i === 1 ? { ...x, data: x.data.map((v, j) => (j === 0 ? NaN : v)) } : x));
+    expect(await reason(c.uploadUpdate(task.id, 1, nan, 5))).toEqual([422, 'NON_FINITE']);
+    expect(await reason(c.uploadUpdate(task.id, 1, await shiftedGlobal(c, task, 10), 5))).toEqual([
+      422,
+      'NORM_EXCEEDED',
+    ]);
+    expect(await reason(c.uploadUpdate(task.id, 1, good, 0))).toEqual([422, 'BAD_METADATA']);
+    expect(await reason(c.uploadUpdate(task.id, 2, good, 5))).toEqual([409, 'WRONG_ROUND']);
+    const huge = writeSafetensors([{ name: 'x', shape: [100_000], data: new Float32Array(100_000) }]);
+    expect(await reason(c.request('POST', url, huge))).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(await reason(c.request('POST', url, JSON.stringify({ not: 'binary' })))).toEqual([
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ]);
+    // body swapped after signing
+    const headers = await c.signedHeaders('POST', url, writeSafetensors(good, { 'dure.num_examples': '5' }));
+    const swapped = await t.send(
+      'POST',
+      url,
+      { ...headers, 'content-type': 'application/octet-stream' },
+      writeSafetensors(good, { 'dure.num_examples': '6' }),
+    );
+    expect(swapped.status).toBe(401);
+    expect((await c.uploadUpdate(task.id, 1, good, 5)).status).toBe(200);
+
+    const audit = await t.admin.call<{ type: string; data: { reason?: string; taskId?: string } }[]>(
+      'GET',
+      '/v1/admin/audit?limit=1000',
+    );
+    const reasons = audit
+      .filter((e) => e.type === 'update.rejected' && e.data.taskId === task.id)
+      .map((e) => e.data.reason);
+    expect(reasons).toEqual([
+      'BAD_SAFETENSORS',
+      'WRONG_TENSORS',
+      'WRONG_SHAPE',
+      'NON_FINITE',
+      'NORM_EXCEEDED',
+      'BAD_METADATA',
+      'WRONG_ROUND',
+    ]);
+    expect(audit.some((e) => e.type === 'update.accepted' && e.data.taskId === task.id)).toBe(true);
+  });
+
+  it('fails a round without quorum at the deadline and restarts from the last global adapter', async () => {
+    const task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({ minParticipants: 2, roundDeadlineSeconds: 60 }),
+    );
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    const d = await t.enroll('D 시청');
+    expect((await d.uploadUpdate(task.id, 1, await shiftedGlobal(d, task, 0.5), 3)).status).toBe(200);
+    await t.server.coordinator.tick(Date.now() + 61_000);
+    const detail = await t.admin.call<{
+      rounds: { number: number; state: string; globalVersion: number; failureReason: string }[];
+    }>('GET', `/v1/admin/tasks/${task.id}`);
+    expect(detail.rounds[0]).toMatchObject({
+      state: 'failed',
+      globalVersion: 0,
+      failureReason: 'quorum not reached: 1 of 2 updates',
+    });
+    expect(detail.rounds[1]).toMatchObject({ number: 2, state: 'open', globalVersion: 0 });
+  });
+
+  it('revokes an institution: its requests are refused and its pending update is withdrawn', async () => {
+    const task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({ minParticipants: 1, roundDeadlineSeconds: 60 }),
+    );
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    const e = await t.enroll('E 의원');
+    expect((await e.uploadUpdate(task.id, 1, await shiftedGlobal(e, task, 0.5), 3)).status).toBe(200);
+    expect(
+      await t.admin.call('POST', `/v1/admin/institutions/${e.id}/revoke`, { reason: '키 유출' }),
+    ).toEqual({ withdrawnUpdates: 1 });
+    const r = await e.request('GET', `/v1/tasks/${task.id}/work`);
+    expect([r.status, r.json<{ error: { code: string } }>().error.code]).toEqual([403, 'REVOKED']);
+    await t.server.coordinator.tick(Date.now() + 61_000);
+    const detail = await t.admin.call<{ rounds: { state: string; participants: { status: string }[] }[] }>(
+      'GET',
+      `/v1/admin/tasks/${task.id}`,
+    );
+    expect(detail.rounds[0]!.state).toBe('failed');
+    expect(detail.rounds[0]!.participants.map((p) => p.status)).toEqual(['revoked']);
+  });
+
+  it('publishes adapters publicly only when the operator allows it', async () => {
+    const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ publicAdapters: true }));
+    const r = await t.send('GET', `/v1/public/tasks/${task.id}/adapters/latest`, {});
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dure-adapter-version']).toBe('0');
+    expect(readSafetensors(r.body).tensors.size).toBe(4);
+  });
+
+  it('serves an OpenAPI document listing every endpoint with its auth requirement', async () => {
+    const doc = (await t.send('GET', '/openapi.json', {})).json<{
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    }>();
+    const ops = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([m, op]) => ({ path, m, op })),
+    );
+    expect(ops.length).toBeGreaterThanOrEqual(18);
+    for (const { op } of ops) expect(op.security).toBeDefined();
+    const sec = (p: string, m: string) => JSON.stringify(doc.paths[p]![m]!.security);
+    expect(sec('/v1/admin/tasks', 'post')).toBe('[{"adminToken":[]}]');
+    expect(sec('/v1/tasks/{taskId}/rounds/{round}/updates', 'post')).toBe('[{"institutionSignature":[]}]');
+    expect(sec('/v1/enroll', 'post')).toBe('[]');
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const text = new TextDecoder().decode((await t.send('GET', '/metrics', {})).body);
+    expect(text).toMatch(/^# TYPE dure_updates_accepted_total counter$/m);
+    expect(text).toMatch(/^dure_updates_rejected_total\{reason="NORM_EXCEEDED"\} 1$/m);
+    expect(text).toMatch(/^dure_rounds_total\{outcome="closed"\} 1$/m);
+    expect(text).toMatch(/^dure_institutions\{status="active"\} \d+$/m);
+  });
+
+  it('answers CORS preflights only for allowed origins', async () => {
+    const pre = (origin: string) =>
+      t.server.app.inject({
+        method: 'OPTIONS',
+        url: '/v1/tasks',
+        headers: { origin, 'access-control-request-method': 'GET' },
+      });
+    expect((await pre('http://localhost:5173')).headers['access-control-allow-origin']).toBe(
+      'http://localhost:5173',
+    );
+    expect((await pre('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('keeps the audit chain valid', async () => {
+    const v = await t.admin.call<{ ok: boolean; entries: number }>('GET', '/v1/admin/audit/verify');
+    expect(v.ok).toBe(true);
+    expect(v.entries).toBeGreaterThan(30);
+  });
+});
+
+describe('admin token', () => {
+  it('is generated once on first start, stored hashed, and not re-generated', async () => {
+    const t = await startTestServer({ adminToken: null });
+    const token = t.server.generatedAdminToken!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const ok = await t.send('GET', '/v1/admin/tasks', { authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    const stored = await t.server.db.query<{ value: string }>(
+      `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
+    );
+    expect(stored[0]!.value).not.toContain(token);
+    expect(stored[0]!.value).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      (await t.send('GET', '/v1/admin/tasks', { authorization: `Bearer ${TEST_ADMIN_TOKEN}` })).status,
+    ).toBe(401);
+    await t.cleanup();
   });
 });

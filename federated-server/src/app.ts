@@ -1,24 +1,594 @@
 /**
- * The federated aggregation server as a Fastify instance, built without listening so tests
- * can use `inject` and launchers decide the port.
+ * The federated aggregation server as a Fastify instance, built without listening so tests can
+ * use `inject` and launchers decide the port. Wires storage, identity, the round engine, the
+ * registry, the audit log, metrics, OpenAPI and the admin dashboard together; the logic lives
+ * in the modules it imports.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DureError } from '../../src/engine/errors.ts';
+import {
+  AdapterVersionSchema,
+  CreateTaskRequestSchema,
+  EnrollRequestSchema,
+  EnrollResponseSchema,
+  ErrorResponseSchema,
+  TaskSchema,
+  UpdateReceiptSchema,
+  WorkResponseSchema,
+  type CreateTaskRequest,
+  type EnrollRequest,
+} from '../../src/protocol/schemas.ts';
+import {
+  HEADER_CONTENT_SHA256,
+  HEADER_INSTITUTION,
+  HEADER_NONCE,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+} from '../../src/protocol/signing.ts';
+import { listAudit, verifyAuditChain } from './audit.ts';
+import { Coordinator, type RoundEvent } from './coordinator.ts';
+import { AuthError, FederatedError, NotFoundError } from './errors.ts';
+import {
+  authenticateSigned,
+  createInstitution,
+  enroll,
+  ensureAdminToken,
+  listInstitutions,
+  pruneNonces,
+  revokeInstitution,
+  verifyAdmin,
+} from './identity.ts';
+import { Metrics } from './metrics.ts';
+import { BlobStore } from './storage/blobs.ts';
+import { openDatabase, type Database } from './storage/db.ts';
+import { migrate } from './storage/migrations.ts';
+
+export const SERVER_VERSION = '0.2.0';
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const JSON_BODY_LIMIT = 1024 * 1024;
 
 export interface ServerOptions {
-  /** Structured JSON logs; off in tests. */
+  /** Where PGlite (`pglite/`) and blobs (`blobs/`) live. */
+  dataDir: string;
+  /** Use PostgreSQL instead of PGlite. */
+  databaseUrl?: string | undefined;
+  /** A configured admin token; without one a token is generated on first start. */
+  adminToken?: string | undefined;
+  /** Structured JSON logs (pino); off in tests. */
   logger?: boolean;
+  /** Origins allowed by CORS (exact match). */
+  corsOrigins?: string[];
+  /** Requests per minute per client (IP + institution). */
+  rateLimitPerMinute?: number;
+  /** Round-progress check interval; 0 disables the timer (tests call `coordinator.tick()`). */
+  tickMs?: number;
+  /** Built web assets holding admin.html (Vite's dist/). */
+  dashboardDir?: string;
 }
 
-export const SERVER_VERSION = '0.1.0';
+export interface DureServer {
+  app: FastifyInstance;
+  coordinator: Coordinator;
+  db: Database;
+  /** Set only on the first start without a configured token: print it once, it is stored hashed. */
+  generatedAdminToken?: string;
+  close(): Promise<void>;
+}
 
-export function buildServer(opts: ServerOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024 });
+type Auth = 'admin' | 'institution' | 'public';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: Auth;
+  }
+  interface FastifyRequest {
+    institutionId?: string;
+    declaredSha256?: string;
+    bodyVerified?: boolean;
+    uploadLimit?: number;
+  }
+}
+
+const SECURITY: Record<Auth, Record<string, string[]>[]> = {
+  admin: [{ adminToken: [] }],
+  institution: [{ institutionSignature: [] }],
+  public: [],
+};
+
+interface Upload {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+const errorReply = (code: string, message: string) => ({ error: { code, message } });
+
+/**
+ * Opens storage, applies migrations, makes sure an admin token exists, and builds the app.
+ * @throws {StorageError} if the database cannot be opened or migrated.
+ */
+export async function buildServer(opts: ServerOptions): Promise<DureServer> {
+  await mkdir(opts.dataDir, { recursive: true });
+  const db = await openDatabase({ databaseUrl: opts.databaseUrl, pgliteDir: join(opts.dataDir, 'pglite') });
+  await migrate(db);
+  const { generated } = await ensureAdminToken(db, opts.adminToken);
+  const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'));
+  const metrics = new Metrics();
+  const coordinator = new Coordinator(db, blobs, metrics);
   const startedAt = Date.now();
-  app.get('/healthz', async () => ({
+  const corsOrigins = new Set(opts.corsOrigins ?? ['http://localhost:5173', 'http://127.0.0.1:5173']);
+
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: JSON_BODY_LIMIT,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Dure federated aggregation server',
+        version: SERVER_VERSION,
+        description:
+          'Coordinates federated LoRA rounds among enrolled institutions. Admin endpoints need `Authorization: Bearer <admin token>`; ' +
+          `institution endpoints need an Ed25519 signature (headers ${HEADER_INSTITUTION}, ${HEADER_TIMESTAMP}, ${HEADER_NONCE}, ` +
+          `${HEADER_CONTENT_SHA256}, ${HEADER_SIGNATURE}; see src/protocol/signing.ts).`,
+      },
+      components: {
+        securitySchemes: {
+          adminToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Admin token printed on first start (stored hashed).',
+          },
+          institutionSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: HEADER_SIGNATURE,
+            description:
+              'Ed25519 signature over method, path, institution, timestamp, nonce and body SHA-256.',
+          },
+        },
+      },
+    },
+  });
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, origin === undefined || corsOrigins.has(origin)),
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      HEADER_INSTITUTION,
+      HEADER_TIMESTAMP,
+      HEADER_NONCE,
+      HEADER_CONTENT_SHA256,
+      HEADER_SIGNATURE,
+    ],
+    methods: ['GET', 'POST'],
+  });
+  await app.register(rateLimit, {
+    max: opts.rateLimitPerMinute ?? 1200,
+    timeWindow: 60_000,
+    keyGenerator: (req) => `${req.ip}|${String(req.headers[HEADER_INSTITUTION] ?? '')}`,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      ...errorReply('RATE_LIMITED', `too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    }),
+  });
+
+  // ── body parsers: bodies of signed requests must match the declared hash ──────────────────
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
+    (req, body, done) => {
+      const text = body as string;
+      if (req.declaredSha256 !== undefined) {
+        if (createHash('sha256').update(text).digest('hex') !== req.declaredSha256) {
+          done(new AuthError(`body does not match ${HEADER_CONTENT_SHA256}`, 'BAD_SIGNATURE'), undefined);
+          return;
+        }
+        req.bodyVerified = true;
+      }
+      try {
+        done(null, text.length ? JSON.parse(text) : undefined);
+      } catch {
+        done(new FederatedError('BAD_JSON', 400, 'body is not valid JSON'), undefined);
+      }
+    },
+  );
+  app.addContentTypeParser(
+    'application/octet-stream',
+    async (req: FastifyRequest, payload: NodeJS.ReadableStream): Promise<Upload> => {
+      const limit = req.uploadLimit;
+      if (limit === undefined)
+        throw new FederatedError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          415,
+          'binary bodies are accepted only for updates',
+        );
+      const path = blobs.tempPath();
+      const hash = createHash('sha256');
+      let size = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > limit)
+            cb(new FederatedError('PAYLOAD_TOO_LARGE', 413, `update exceeds the task's ${limit}-byte bound`));
+          else {
+            hash.update(chunk);
+            cb(null, chunk);
+          }
+        },
+      });
+      try {
+        await pipeline(payload, meter, createWriteStream(path));
+      } catch (err) {
+        await rm(path, { force: true });
+        throw err;
+      }
+      const sha256 = hash.digest('hex');
+      if (sha256 !== req.declaredSha256) {
+        await rm(path, { force: true });
+        throw new AuthError(`body does not match ${HEADER_CONTENT_SHA256}`, 'BAD_SIGNATURE');
+      }
+      req.bodyVerified = true;
+      return { path, sha256, size };
+    },
+  );
+
+  // ── authentication: before the body is read ───────────────────────────────────────────────
+  app.addHook('onRequest', async (req) => {
+    const auth = req.routeOptions.config.auth ?? 'public';
+    if (auth === 'admin') await verifyAdmin(db, req.headers.authorization);
+    if (auth === 'institution') {
+      const { institutionId, contentSha256 } = await authenticateSigned(db, req.headers, req.method, req.url);
+      req.institutionId = institutionId;
+      req.declaredSha256 = contentSha256;
+    }
+  });
+  app.addHook('preHandler', async (req) => {
+    if (req.declaredSha256 !== undefined && !req.bodyVerified && req.declaredSha256 !== EMPTY_SHA256) {
+      throw new AuthError(`body does not match ${HEADER_CONTENT_SHA256}`, 'BAD_SIGNATURE');
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+    const body = req.body as Partial<Upload> | undefined;
+    if (body && typeof body === 'object' && typeof body.path === 'string' && body.path.endsWith('.part')) {
+      await rm(body.path, { force: true }); // an upload the handler never consumed
+    }
+  });
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof FederatedError)
+      return reply.status(err.status).send(errorReply(err.code, err.message));
+    if (err instanceof DureError) return reply.status(400).send(errorReply(err.code, err.message));
+    const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    if (e.validation)
+      return reply.status(400).send(errorReply('BAD_REQUEST', e.message ?? 'invalid request'));
+    if (e.statusCode === 429) return reply.status(429).send(err);
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.status(e.statusCode).send(errorReply(e.code ?? 'BAD_REQUEST', e.message ?? 'bad request'));
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(errorReply('INTERNAL', 'internal server error'));
+  });
+
+  const route = (auth: Auth, summary: string, extra: Record<string, unknown> = {}) => ({
+    config: { auth },
+    schema: {
+      summary,
+      tags: [auth],
+      security: SECURITY[auth],
+      ...(auth !== 'public' ? { response: { 401: ErrorResponseSchema } } : {}),
+      ...extra,
+    },
+  });
+  const TaskParams = Type.Object({ taskId: Type.String({ pattern: '^task_[A-Za-z0-9_-]{1,40}$' }) });
+  const VersionParams = Type.Object({
+    taskId: Type.String({ pattern: '^task_[A-Za-z0-9_-]{1,40}$' }),
+    version: Type.String({ pattern: '^([0-9]{1,9}|latest)$' }),
+  });
+  const parseVersion = (v: string) => (v === 'latest' ? 'latest' : Number(v));
+
+  const sendAdapter = async (reply: FastifyReply, taskId: string, version: string, needPublic: boolean) => {
+    const found = await coordinator.version(taskId, parseVersion(version));
+    if (needPublic && !found.publicAdapters)
+      throw new NotFoundError(`task ${taskId} does not publish adapters publicly`);
+    const size = (await stat(found.path)).size;
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', size)
+      .header('x-dure-adapter-version', found.version.version)
+      .header('x-dure-adapter-sha256', found.version.sha256)
+      .header('content-disposition', `attachment; filename="${taskId}-v${found.version.version}.safetensors"`)
+      .send(createReadStream(found.path));
+  };
+
+  // ── public ───────────────────────────────────────────────────────────────────────────────
+  app.get('/healthz', route('public', 'Liveness'), async () => ({
     status: 'ok',
     service: 'dure-federated-server',
     version: SERVER_VERSION,
+    storage: db.kind,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   }));
-  return app;
+  app.get('/metrics', route('public', 'Prometheus metrics'), async (_req, reply) => {
+    const inst = await db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::integer AS n FROM institutions GROUP BY status',
+    );
+    const rounds = await db.query<{ state: string; n: number }>(
+      'SELECT state, count(*)::integer AS n FROM rounds GROUP BY state',
+    );
+    const text = metrics.render([
+      {
+        name: 'dure_institutions',
+        help: 'Institutions by status.',
+        values: inst.map((r) => ({ labels: { status: r.status }, value: r.n })),
+      },
+      {
+        name: 'dure_rounds',
+        help: 'Rounds by state.',
+        values: rounds.map((r) => ({ labels: { state: r.state }, value: r.n })),
+      },
+      {
+        name: 'process_resident_memory_bytes',
+        help: 'Resident set size.',
+        values: [{ value: process.memoryUsage.rss() }],
+      },
+    ]);
+    return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text);
+  });
+  app.get('/openapi.json', route('public', 'This OpenAPI document'), async () => app.swagger());
+  app.post<{ Body: EnrollRequest }>(
+    '/v1/enroll',
+    route('public', 'Enroll an institution public key with a one-time code', {
+      body: EnrollRequestSchema,
+      response: { 200: EnrollResponseSchema },
+    }),
+    async (req) => {
+      const inst = await enroll(db, req.body.code, req.body.publicKey);
+      return { institutionId: inst.id, name: inst.name };
+    },
+  );
+  app.get<{ Params: { taskId: string; version: string } }>(
+    '/v1/public/tasks/:taskId/adapters/:version',
+    route('public', 'Download a global adapter (only for tasks that publish adapters)', {
+      params: VersionParams,
+    }),
+    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, true),
+  );
+
+  // ── admin ────────────────────────────────────────────────────────────────────────────────
+  app.post<{ Body: { name: string } }>(
+    '/v1/admin/institutions',
+    route('admin', 'Create an institution and its one-time enrollment code', {
+      body: Type.Object(
+        { name: Type.String({ minLength: 1, maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+    }),
+    async (req) => createInstitution(db, req.body.name),
+  );
+  app.get('/v1/admin/institutions', route('admin', 'List institutions'), async () => listInstitutions(db));
+  app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    '/v1/admin/institutions/:id/revoke',
+    route('admin', 'Revoke an institution (its requests and pending updates are refused)', {
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+    }),
+    async (req) => revokeInstitution(db, req.params.id, String(req.body?.reason ?? '').slice(0, 500)),
+  );
+  app.post<{ Body: CreateTaskRequest }>(
+    '/v1/admin/tasks',
+    route('admin', 'Create a federated task (version-0 adapter is seeded)', {
+      body: CreateTaskRequestSchema,
+      response: { 200: TaskSchema },
+    }),
+    async (req) => coordinator.createTask(req.body),
+  );
+  app.get('/v1/admin/tasks', route('admin', 'List tasks'), async () => coordinator.listTasks());
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId',
+    route('admin', 'A task with its rounds, participants, metrics and registry versions', {
+      params: TaskParams,
+    }),
+    async (req) => ({
+      task: await coordinator.getTask(req.params.taskId),
+      rounds: await coordinator.rounds(req.params.taskId),
+      versions: await coordinator.versions(req.params.taskId),
+    }),
+  );
+  app.post<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId/start',
+    route('admin', 'Start a task (opens round 1)', { params: TaskParams }),
+    async (req) => coordinator.startTask(req.params.taskId),
+  );
+  app.get<{ Params: { taskId: string; version: string } }>(
+    '/v1/admin/tasks/:taskId/adapters/:version',
+    route('admin', 'Download a global adapter version', { params: VersionParams }),
+    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, false),
+  );
+  app.get<{ Querystring: { after?: number; limit?: number } }>(
+    '/v1/admin/audit',
+    route('admin', 'Audit log entries after a sequence number', {
+      querystring: Type.Object({
+        after: Type.Optional(Type.Integer({ minimum: 0 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      }),
+    }),
+    async (req) => listAudit(db, req.query.after ?? 0, req.query.limit ?? 200),
+  );
+  app.get('/v1/admin/audit/verify', route('admin', 'Recompute the audit hash chain'), async () =>
+    verifyAuditChain(db),
+  );
+
+  // ── institutions (signed) ────────────────────────────────────────────────────────────────
+  app.get('/v1/tasks', route('institution', 'Running tasks'), async () =>
+    (await coordinator.listTasks())
+      .filter((t) => t.state === 'running')
+      .map((t) => ({ id: t.id, name: t.name, baseModel: t.baseModel })),
+  );
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/tasks/:taskId/work',
+    route('institution', 'What to do now for a task (poll)', {
+      params: TaskParams,
+      response: { 200: WorkResponseSchema },
+    }),
+    async (req) => coordinator.getWork(req.institutionId!, req.params.taskId),
+  );
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/tasks/:taskId/events',
+    route('institution', 'Round state changes as server-sent events (subscribe)', { params: TaskParams }),
+    async (req, reply) => {
+      await coordinator.getTask(req.params.taskId);
+      reply.hijack();
+      const origin = req.headers.origin;
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        ...(origin && corsOrigins.has(origin)
+          ? { 'access-control-allow-origin': origin, vary: 'Origin' }
+          : {}),
+      });
+      const send = (e: RoundEvent) => {
+        if (e.taskId === req.params.taskId) reply.raw.write(`event: round\ndata: ${JSON.stringify(e)}\n\n`);
+      };
+      const work = await coordinator.getWork(req.institutionId!, req.params.taskId);
+      if (work.round) send({ taskId: req.params.taskId, round: work.round.number, state: work.round.state });
+      coordinator.on('round', send);
+      const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
+      req.raw.on('close', () => {
+        clearInterval(heartbeat);
+        coordinator.off('round', send);
+      });
+    },
+  );
+  app.post<{ Params: { taskId: string; round: number }; Body: Upload }>(
+    '/v1/tasks/:taskId/rounds/:round/updates',
+    {
+      ...route(
+        'institution',
+        'Submit a round update (safetensors body, PEFT names, metadata dure.num_examples)',
+        {
+          params: Type.Object({ taskId: TaskParams.properties.taskId, round: Type.Integer({ minimum: 1 }) }),
+          response: { 200: UpdateReceiptSchema },
+        },
+      ),
+      bodyLimit: 1024 * 1024 * 1024, // the real bound is per task, enforced while streaming
+      onRequest: async (req: FastifyRequest<{ Params: { taskId: string } }>) => {
+        const limit = await coordinator.uploadLimit(req.params.taskId);
+        const declared = Number(req.headers['content-length'] ?? NaN);
+        if (declared > limit)
+          throw new FederatedError('PAYLOAD_TOO_LARGE', 413, `update exceeds the task's ${limit}-byte bound`);
+        req.uploadLimit = limit;
+      },
+    },
+    async (req) => {
+      const body = req.body as Upload | undefined;
+      if (!body || typeof body.path !== 'string') {
+        throw new FederatedError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          415,
+          'send the update as application/octet-stream',
+        );
+      }
+      return coordinator.submitUpdate(req.institutionId!, req.params.taskId, req.params.round, body);
+    },
+  );
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/tasks/:taskId/adapters',
+    route('institution', 'Registry: global adapter versions of a task', {
+      params: TaskParams,
+      response: { 200: Type.Array(AdapterVersionSchema) },
+    }),
+    async (req) => coordinator.versions(req.params.taskId),
+  );
+  app.get<{ Params: { taskId: string; version: string } }>(
+    '/v1/tasks/:taskId/adapters/:version',
+    route('institution', 'Download a global adapter version (safetensors)', { params: VersionParams }),
+    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, false),
+  );
+
+  // ── admin dashboard (the Vite-built admin.html and its assets) ───────────────────────────
+  const dashboardDir = resolve(opts.dashboardDir ?? join(import.meta.dirname, '../../dist'));
+  app.get(
+    '/admin',
+    route('public', 'Admin dashboard (the page itself; its API calls need the admin token)'),
+    async (_req, reply) => {
+      const page = join(dashboardDir, 'admin.html');
+      if (!existsSync(page)) throw new NotFoundError('dashboard not built: run `npm run build`');
+      return reply.header('content-type', 'text/html; charset=utf-8').send(await readFile(page));
+    },
+  );
+  app.get<{ Params: { file: string } }>(
+    '/assets/:file',
+    {
+      ...route('public', 'Dashboard assets', {
+        params: Type.Object({ file: Type.String({ pattern: '^[A-Za-z0-9._-]{1,200}$' }) }),
+      }),
+      schema: { hide: true },
+    },
+    async (req, reply) => {
+      const file = join(dashboardDir, 'assets', req.params.file);
+      if (req.params.file.includes('..') || !existsSync(file)) throw new NotFoundError('no such asset');
+      const type = file.endsWith('.js')
+        ? 'text/javascript'
+        : file.endsWith('.css')
+          ? 'text/css'
+          : 'application/octet-stream';
+      return reply
+        .header('content-type', type)
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .send(createReadStream(file));
+    },
+  );
+
+  // ── round progression timer ──────────────────────────────────────────────────────────────
+  const tickMs = opts.tickMs ?? 1000;
+  let timer: NodeJS.Timeout | undefined;
+  let ticks = 0;
+  if (tickMs > 0) {
+    const loop = () => {
+      void coordinator
+        .tick()
+        .then(() => (++ticks % 60 === 0 ? pruneNonces(db) : undefined))
+        .catch((err: unknown) => app.log.error({ err }, 'round tick failed'))
+        .finally(() => {
+          if (timer) timer = setTimeout(loop, tickMs);
+        });
+    };
+    timer = setTimeout(loop, 0); // resumes rounds a crash left behind
+  }
+
+  let closed = false;
+  return {
+    app,
+    coordinator,
+    db,
+    ...(generated ? { generatedAdminToken: generated } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await app.close();
+      await coordinator.tick().catch(() => undefined);
+      await db.close();
+    },
+  };
 }

@@ -1,0 +1,143 @@
+/**
+ * Append-only, hash-chained audit log (after NVIDIA FLARE's audit trail, with a chain so an
+ * auditor can prove nothing was edited or removed). Entry n stores
+ * hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of {seq, at, type, actor, data}),
+ * where prev_hash is entry n−1's hash (64 zeros for the first). Entries are appended in the
+ * same transaction as the event they record, so the log and the state never disagree.
+ */
+import { createHash } from 'node:crypto';
+import type { Database, Queryable } from './storage/db.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type AuditType =
+  | 'server.admin_token_created'
+  | 'institution.created'
+  | 'institution.enrolled'
+  | 'institution.revoked'
+  | 'task.created'
+  | 'task.started'
+  | 'task.completed'
+  | 'task.failed'
+  | 'round.opened'
+  | 'round.aggregating'
+  | 'round.closed'
+  | 'round.failed'
+  | 'update.accepted'
+  | 'update.rejected'
+  | 'adapter.published';
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  type: string;
+  actor: string;
+  data: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+/** JSON with object keys sorted at every level, so equal values always hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+    .join(',')}}`;
+}
+
+export function entryHash(
+  prevHash: string,
+  e: { seq: number; at: number; type: string; actor: string; data: string },
+): string {
+  const body = canonicalJson({ seq: e.seq, at: e.at, type: e.type, actor: e.actor, data: e.data });
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+}
+
+/** Appends one entry inside the caller's transaction (which serialises appends). */
+export async function appendAudit(
+  tx: Queryable,
+  type: AuditType,
+  actor: string,
+  data: unknown,
+): Promise<AuditEntry> {
+  const [last] = await tx.query<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+  );
+  const seq = (last?.seq ?? 0) + 1;
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  const at = Date.now();
+  const text = canonicalJson(data);
+  const hash = entryHash(prevHash, { seq, at, type, actor, data: text });
+  await tx.query(
+    'INSERT INTO audit_log (seq, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [seq, at, type, actor, text, prevHash, hash],
+  );
+  return { seq, at, type, actor, data, prevHash, hash };
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  /** Hash of the last entry: an auditor who noted it earlier can detect truncation of the tail. */
+  headHash: string;
+  /** First entry that fails, with why. */
+  problem?: { seq: number; reason: string };
+}
+
+/** Recomputes the whole chain; any edited, inserted, reordered or deleted entry breaks it. */
+export async function verifyAuditChain(db: Queryable): Promise<AuditVerification> {
+  const rows = await db.query<{
+    seq: number;
+    at: number;
+    type: string;
+    actor: string;
+    data: string;
+    prev_hash: string;
+    hash: string;
+  }>('SELECT seq, at, type, actor, data, prev_hash, hash FROM audit_log ORDER BY seq');
+  let prev = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const r of rows) {
+    const fail = (reason: string): AuditVerification => ({
+      ok: false,
+      entries: rows.length,
+      headHash: prev,
+      problem: { seq: r.seq, reason },
+    });
+    if (r.seq !== expectedSeq) return fail(`entry ${expectedSeq} is missing (found ${r.seq})`);
+    if (r.prev_hash !== prev) return fail('prev_hash does not match the previous entry');
+    if (entryHash(prev, r) !== r.hash) return fail('content does not match its hash (edited)');
+    prev = r.hash;
+    expectedSeq++;
+  }
+  return { ok: true, entries: rows.length, headHash: prev };
+}
+
+/** Entries after `afterSeq`, oldest first, for the dashboard and auditors. */
+export async function listAudit(db: Database, afterSeq = 0, limit = 200): Promise<AuditEntry[]> {
+  const rows = await db.query<{
+    seq: number;
+    at: number;
+    type: string;
+    actor: string;
+    data: string;
+    prev_hash: string;
+    hash: string;
+  }>(
+    'SELECT seq, at, type, actor, data, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+    [afterSeq, Math.min(Math.max(limit, 1), 1000)],
+  );
+  return rows.map((r) => ({
+    seq: r.seq,
+    at: r.at,
+    type: r.type,
+    actor: r.actor,
+    data: JSON.parse(r.data),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }));
+}

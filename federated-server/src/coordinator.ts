@@ -1,0 +1,770 @@
+/**
+ * The round engine: tasks, rounds, updates and the adapter registry, all state in the database
+ * so a restarted server resumes where it stopped (after NVIDIA FLARE's resumable server state).
+ *
+ * Round states and transitions (issue 7):
+ *   open ──first accepted update──▶ collecting ──quorum and (deadline or everyone in)──▶ aggregating ──▶ closed
+ *   open/collecting ──deadline without quorum──▶ failed            aggregating ──error──▶ failed
+ * After `closed` or `failed` the next round opens from the task's latest global adapter.
+ *
+ * Crash safety: an update's blob is durable (fsync + rename) before the row accepting it commits,
+ * and the row's UNIQUE(round, institution) means a retry is recognised, never counted twice.
+ * Aggregation is deterministic from committed rows and blobs, and its result is published in one
+ * transaction, so a crash during `aggregating` simply re-runs it on restart.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import {
+  adapterTensorSpecs,
+  initialAdapter,
+  KNOWN_TARGET_MODULES,
+  parameterCount,
+  type TensorSpec,
+} from '../../src/protocol/lora.ts';
+import { encodeHeader, writeSafetensors } from '../../src/protocol/safetensors.ts';
+import type {
+  AdapterVersion,
+  CreateTaskRequest,
+  FitInstructions,
+  RoundState,
+  Task,
+  TaskState,
+  UpdateReceipt,
+  WorkResponse,
+} from '../../src/protocol/schemas.ts';
+import { toBase64Url } from '../../src/protocol/base64url.ts';
+import { createStrategy, type Strategy, type Tensors, type UpdateSource } from './aggregation/strategies.ts';
+import { openSafetensors, readAdapterFile, type SafetensorsFile } from './adapter-files.ts';
+import { appendAudit } from './audit.ts';
+import { ConflictError, FederatedError, NotFoundError, UpdateRejectedError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import type { BlobStore } from './storage/blobs.ts';
+import type { Database, Queryable } from './storage/db.ts';
+import { validateUpdateFile } from './update-validation.ts';
+
+/** Rounds failing in a row before the task itself is marked failed. */
+export const MAX_CONSECUTIVE_FAILURES = 3;
+/** Largest adapter a task may declare (float32 values): 64 Mi values = 256 MiB. */
+export const MAX_ADAPTER_PARAMETERS = 64 * 1024 * 1024;
+
+interface TaskRow {
+  id: string;
+  name: string;
+  spec: string;
+  state: TaskState;
+  completed_rounds: number;
+  consecutive_failures: number;
+  latest_version: number;
+  created_at: number;
+}
+interface RoundRow {
+  id: number;
+  task_id: string;
+  number: number;
+  state: RoundState;
+  global_version: number;
+  opened_at: number;
+  deadline_at: number;
+  closed_at: number | null;
+  failure_reason: string | null;
+  metrics: string | null;
+}
+interface UpdateRow {
+  id: number;
+  round_id: number;
+  institution_id: string;
+  sha256: string;
+  num_examples: number;
+  train_loss: number | null;
+  eval_loss: number | null;
+  norm: number;
+  status: 'accepted' | 'revoked';
+  received_at: number;
+}
+interface VersionRow {
+  task_id: string;
+  version: number;
+  parent_version: number | null;
+  round: number | null;
+  sha256: string;
+  state_sha256: string | null;
+  participants: string;
+  metrics: string;
+  created_at: number;
+}
+
+/** What the engine knows about a task beyond its row, derived once. */
+interface TaskContext {
+  spec: CreateTaskRequest;
+  strategy: Strategy;
+  /** Tensors clients send (all, or lora_B only in FFA-LoRA). */
+  trained: TensorSpec[];
+  /** Upper bound on an upload's size in bytes. */
+  maxUploadBytes: number;
+}
+
+export interface RoundEvent {
+  taskId: string;
+  round: number;
+  state: RoundState;
+}
+
+export interface RoundDetail {
+  number: number;
+  state: RoundState;
+  globalVersion: number;
+  openedAt: number;
+  deadlineAt: number;
+  closedAt: number | null;
+  failureReason: string | null;
+  metrics: Record<string, number> | null;
+  participants: {
+    institutionId: string;
+    status: string;
+    numExamples: number;
+    norm: number;
+    trainLoss: number | null;
+    receivedAt: number;
+  }[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function toTask(r: TaskRow): Task {
+  const spec = JSON.parse(r.spec) as CreateTaskRequest;
+  return {
+    ...spec,
+    id: r.id,
+    state: r.state,
+    completedRounds: r.completed_rounds,
+    latestVersion: r.latest_version,
+    createdAt: iso(r.created_at),
+  };
+}
+
+function toVersion(r: VersionRow): AdapterVersion {
+  return {
+    taskId: r.task_id,
+    version: r.version,
+    parentVersion: r.parent_version,
+    round: r.round,
+    sha256: r.sha256,
+    participants: JSON.parse(r.participants) as string[],
+    metrics: JSON.parse(r.metrics) as Record<string, number>,
+    createdAt: iso(r.created_at),
+  };
+}
+
+export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
+  private readonly contexts = new Map<string, TaskContext>();
+  private readonly globals = new Map<string, { version: number; tensors: Promise<Tensors> }>();
+  private ticking: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly metrics: Metrics,
+  ) {
+    super();
+  }
+
+  // ── tasks ────────────────────────────────────────────────────────────────────────────────
+
+  private context(taskId: string, spec: CreateTaskRequest): TaskContext {
+    let c = this.contexts.get(taskId);
+    if (!c) {
+      const strategy = createStrategy(spec.strategy);
+      const trainA = strategy.configureFit(1).trainA;
+      const trained = adapterTensorSpecs(spec.modelShape, spec.lora, { a: trainA, b: true });
+      // Header size is bounded by the tensor table plus a little metadata.
+      const { header } = encodeHeader(trained, { pad: 'x'.repeat(4096) });
+      const maxUploadBytes = header.byteLength + parameterCount(trained) * 4;
+      c = { spec, strategy, trained, maxUploadBytes };
+      this.contexts.set(taskId, c);
+    }
+    return c;
+  }
+
+  private async taskRow(q: Queryable, taskId: string): Promise<TaskRow> {
+    const [t] = await q.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [taskId]);
+    if (!t) throw new NotFoundError(`no task ${taskId}`);
+    return t;
+  }
+
+  /**
+   * Creates a task and its version-0 adapter (seeded A, zero B).
+   * @throws {FederatedError} INVALID_TASK if the LoRA config does not fit the model shape or is too large.
+   */
+  async createTask(spec: CreateTaskRequest): Promise<Task> {
+    for (const m of spec.lora.targetModules) {
+      if (!KNOWN_TARGET_MODULES.includes(m))
+        throw new FederatedError('INVALID_TASK', 400, `unknown target module ${m}`);
+      if (!spec.modelShape.modules[m])
+        throw new FederatedError('INVALID_TASK', 400, `modelShape has no dimensions for ${m}`);
+    }
+    const params = parameterCount(adapterTensorSpecs(spec.modelShape, spec.lora));
+    if (params > MAX_ADAPTER_PARAMETERS) {
+      throw new FederatedError(
+        'INVALID_TASK',
+        400,
+        `adapter of ${params} parameters exceeds ${MAX_ADAPTER_PARAMETERS}`,
+      );
+    }
+    const id = `task_${toBase64Url(randomBytes(9))}`;
+    const bytes = writeSafetensors(initialAdapter(spec.modelShape, spec.lora), {
+      'dure.task': id,
+      'dure.version': '0',
+    });
+    const sha = await this.blobs.put(bytes);
+    const row = await this.db.transaction(async (tx) => {
+      const now = Date.now();
+      const [t] = await tx.query<TaskRow>(
+        `INSERT INTO tasks (id, name, spec, state, created_at) VALUES ($1, $2, $3, 'created', $4) RETURNING *`,
+        [id, spec.name, JSON.stringify(spec), now],
+      );
+      await tx.query(
+        `INSERT INTO adapter_versions (task_id, version, parent_version, round, sha256, participants, metrics, created_at)
+         VALUES ($1, 0, NULL, NULL, $2, '[]', '{}', $3)`,
+        [id, sha, now],
+      );
+      await appendAudit(tx, 'task.created', 'admin', {
+        taskId: id,
+        name: spec.name,
+        strategy: spec.strategy.name,
+        initialSha256: sha,
+      });
+      return t!;
+    });
+    return toTask(row);
+  }
+
+  async listTasks(): Promise<Task[]> {
+    return (await this.db.query<TaskRow>('SELECT * FROM tasks ORDER BY created_at')).map(toTask);
+  }
+
+  async getTask(taskId: string): Promise<Task> {
+    return toTask(await this.taskRow(this.db, taskId));
+  }
+
+  /**
+   * Starts a created task by opening its first round.
+   * @throws {NotFoundError} for an unknown task; {ConflictError} if it was already started.
+   */
+  async startTask(taskId: string): Promise<Task> {
+    const events: RoundEvent[] = [];
+    const task = await this.db.transaction(async (tx) => {
+      const t = await this.taskRow(tx, taskId);
+      if (t.state !== 'created')
+        throw new ConflictError(`task ${taskId} is ${t.state}`, 'TASK_NOT_STARTABLE');
+      await tx.query(`UPDATE tasks SET state = 'running' WHERE id = $1`, [taskId]);
+      await appendAudit(tx, 'task.started', 'admin', { taskId });
+      events.push(await this.openRound(tx, t, 1));
+      return this.taskRow(tx, taskId);
+    });
+    events.forEach((e) => this.emit('round', e));
+    return toTask(task);
+  }
+
+  private async openRound(tx: Queryable, t: TaskRow, number: number): Promise<RoundEvent> {
+    const spec = JSON.parse(t.spec) as CreateTaskRequest;
+    const now = Date.now();
+    await tx.query(
+      `INSERT INTO rounds (task_id, number, state, global_version, opened_at, deadline_at) VALUES ($1, $2, 'open', $3, $4, $5)`,
+      [t.id, number, t.latest_version, now, now + spec.roundDeadlineSeconds * 1000],
+    );
+    await appendAudit(tx, 'round.opened', 'server', {
+      taskId: t.id,
+      round: number,
+      globalVersion: t.latest_version,
+    });
+    return { taskId: t.id, round: number, state: 'open' };
+  }
+
+  private async currentRound(q: Queryable, taskId: string): Promise<RoundRow | undefined> {
+    const [r] = await q.query<RoundRow>(
+      'SELECT * FROM rounds WHERE task_id = $1 ORDER BY number DESC LIMIT 1',
+      [taskId],
+    );
+    return r;
+  }
+
+  // ── clients ──────────────────────────────────────────────────────────────────────────────
+
+  /** What an institution should do now for a task (Flower's configure_fit, pulled). */
+  async getWork(institutionId: string, taskId: string): Promise<WorkResponse> {
+    const t = await this.taskRow(this.db, taskId);
+    const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
+    if (!r) return { taskState: t.state, round: null, instructions: null, submitted: false };
+    const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
+    const [mine] = await this.db.query<{ id: number }>(
+      `SELECT id FROM updates WHERE round_id = $1 AND institution_id = $2 AND status = 'accepted'`,
+      [r.id, institutionId],
+    );
+    const [global] = await this.db.query<{ sha256: string }>(
+      'SELECT sha256 FROM adapter_versions WHERE task_id = $1 AND version = $2',
+      [taskId, r.global_version],
+    );
+    const fit = ctx.strategy.configureFit(r.number);
+    const accepting = r.state === 'open' || r.state === 'collecting';
+    const instructions: FitInstructions | null = accepting
+      ? {
+          taskId,
+          round: r.number,
+          globalVersion: r.global_version,
+          globalSha256: global!.sha256,
+          localEpochs: ctx.spec.localEpochs,
+          localSteps: ctx.spec.localSteps,
+          proximalMu: fit.proximalMu,
+          trainA: fit.trainA,
+          deadline: iso(r.deadline_at),
+        }
+      : null;
+    return {
+      taskState: t.state,
+      round: { number: r.number, state: r.state, deadline: iso(r.deadline_at) },
+      instructions,
+      submitted: Boolean(mine),
+    };
+  }
+
+  /** Largest upload accepted for a task (used to bound the request body before reading it). */
+  async uploadLimit(taskId: string): Promise<number> {
+    const t = await this.taskRow(this.db, taskId);
+    return this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest).maxUploadBytes;
+  }
+
+  private globalTensors(taskId: string, version: number, sha: string): Promise<Tensors> {
+    const cached = this.globals.get(taskId);
+    if (cached?.version === version) return cached.tensors;
+    const tensors = readAdapterFile(this.blobs.path(sha));
+    tensors.catch(() => this.globals.delete(taskId));
+    this.globals.set(taskId, { version, tensors }); // one adapter per task in memory
+    return tensors;
+  }
+
+  /**
+   * Validates and accepts one update. The upload is a complete temp file whose SHA-256 is known;
+   * it is consumed (moved into the blob store or deleted).
+   * @throws {UpdateRejectedError} when validation fails; {ConflictError} for late, duplicate or
+   * wrong-round updates; {NotFoundError} for an unknown task.
+   */
+  async submitUpdate(
+    institutionId: string,
+    taskId: string,
+    roundNumber: number,
+    upload: { path: string; sha256: string },
+    receivedAt: number = Date.now(),
+  ): Promise<UpdateReceipt> {
+    let consumed = false;
+    try {
+      const t = await this.taskRow(this.db, taskId);
+      const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
+      const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
+      const [existing] = r
+        ? await this.db.query<UpdateRow>(
+            'SELECT * FROM updates WHERE round_id = $1 AND institution_id = $2',
+            [r.id, institutionId],
+          )
+        : [];
+      if (r && r.number === roundNumber && existing)
+        return this.duplicateOf(existing, upload.sha256, r.number);
+      if (!r || r.number !== roundNumber) {
+        throw new ConflictError(
+          `round ${roundNumber} is not the task's current round`,
+          r && roundNumber < r.number ? 'LATE_UPDATE' : 'WRONG_ROUND',
+        );
+      }
+      if ((r.state !== 'open' && r.state !== 'collecting') || receivedAt > r.deadline_at) {
+        throw new ConflictError(`round ${roundNumber} no longer accepts updates`, 'LATE_UPDATE');
+      }
+      const [g] = await this.db.query<{ sha256: string }>(
+        'SELECT sha256 FROM adapter_versions WHERE task_id = $1 AND version = $2',
+        [taskId, r.global_version],
+      );
+      const global = await this.globalTensors(taskId, r.global_version, g!.sha256);
+      const v = await validateUpdateFile(upload.path, ctx.trained, global, {
+        round: r.number,
+        maxNorm: ctx.spec.maxUpdateNorm,
+      });
+      // Durable before the row that accepts it commits.
+      await this.blobs.commitTemp(upload.path, upload.sha256);
+      consumed = true;
+      const receipt = await this.db.transaction(async (tx) => {
+        const [fresh] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [r.id]);
+        if (!fresh || (fresh.state !== 'open' && fresh.state !== 'collecting')) {
+          throw new ConflictError(
+            `round ${roundNumber} closed while the update was validated`,
+            'LATE_UPDATE',
+          );
+        }
+        const [inst] = await tx.query<{ status: string }>('SELECT status FROM institutions WHERE id = $1', [
+          institutionId,
+        ]);
+        if (inst?.status !== 'active') throw new ConflictError('institution is not active', 'REVOKED');
+        const [dup] = await tx.query<UpdateRow>(
+          'SELECT * FROM updates WHERE round_id = $1 AND institution_id = $2',
+          [r.id, institutionId],
+        );
+        if (dup) return this.duplicateOf(dup, upload.sha256, r.number);
+        const [row] = await tx.query<{ id: number }>(
+          `INSERT INTO updates (round_id, institution_id, sha256, num_examples, train_loss, eval_loss, norm, status, received_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8) RETURNING id`,
+          [r.id, institutionId, upload.sha256, v.numExamples, v.trainLoss, v.evalLoss, v.norm, receivedAt],
+        );
+        if (fresh.state === 'open')
+          await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1`, [r.id]);
+        await appendAudit(tx, 'update.accepted', institutionId, {
+          taskId,
+          round: r.number,
+          updateId: row!.id,
+          sha256: upload.sha256,
+          numExamples: v.numExamples,
+          norm: v.norm,
+        });
+        return {
+          updateId: row!.id,
+          round: r.number,
+          sha256: upload.sha256,
+          duplicate: false,
+          opened: fresh.state === 'open',
+        };
+      });
+      if (receipt.opened) this.emit('round', { taskId, round: r.number, state: 'collecting' });
+      if (!receipt.duplicate) this.metrics.updatesAccepted.inc();
+      void this.tick(); // everyone may be in: close early
+      return {
+        updateId: receipt.updateId,
+        round: receipt.round,
+        sha256: receipt.sha256,
+        duplicate: receipt.duplicate,
+      };
+    } catch (err) {
+      if (err instanceof FederatedError)
+        await this.recordRejection(institutionId, taskId, roundNumber, upload.sha256, err);
+      throw err;
+    } finally {
+      if (!consumed) await rm(upload.path, { force: true });
+    }
+  }
+
+  private duplicateOf(existing: UpdateRow, sha: string, round: number): UpdateReceipt & { opened: false } {
+    if (existing.sha256 !== sha || existing.status !== 'accepted') {
+      throw new ConflictError(
+        `an update for round ${round} was already received from this institution`,
+        'DUPLICATE_UPDATE',
+      );
+    }
+    return { updateId: existing.id, round, sha256: sha, duplicate: true, opened: false };
+  }
+
+  private async recordRejection(
+    institutionId: string,
+    taskId: string,
+    round: number,
+    sha256: string,
+    err: FederatedError,
+  ) {
+    this.metrics.updatesRejected.inc({ reason: err.code });
+    await this.db
+      .transaction((tx) =>
+        appendAudit(tx, 'update.rejected', institutionId, {
+          taskId,
+          round,
+          sha256,
+          reason: err.code,
+          message: err.message,
+        }),
+      )
+      .catch(() => undefined); // the refusal itself stands even if the audit write fails (e.g. shutting down)
+  }
+
+  // ── round progression ────────────────────────────────────────────────────────────────────
+
+  /**
+   * Advances every running task's current round: closes at quorum + deadline (or when every active
+   * institution has submitted), fails rounds whose deadline passed without quorum, and resumes
+   * rounds a crash left in `aggregating`. Calls are serialised.
+   */
+  tick(now?: number): Promise<void> {
+    const run = (this.ticking ?? Promise.resolve()).then(() => this.tickOnce(now ?? Date.now()));
+    this.ticking = run.catch(() => undefined);
+    return run;
+  }
+
+  private async tickOnce(now: number): Promise<void> {
+    const running = await this.db.query<TaskRow>(
+      `SELECT * FROM tasks WHERE state = 'running' ORDER BY created_at`,
+    );
+    const [{ n: activeInstitutions } = { n: 0 }] = await this.db.query<{ n: number }>(
+      `SELECT count(*)::integer AS n FROM institutions WHERE status = 'active'`,
+    );
+    for (const t of running) {
+      const r = await this.currentRound(this.db, t.id);
+      if (!r) continue;
+      const spec = JSON.parse(t.spec) as CreateTaskRequest;
+      if (r.state === 'aggregating') {
+        await this.aggregate(t.id, r.id);
+        continue;
+      }
+      if (r.state !== 'open' && r.state !== 'collecting') continue;
+      const [{ n } = { n: 0 }] = await this.db.query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM updates WHERE round_id = $1 AND status = 'accepted'`,
+        [r.id],
+      );
+      const quorum = n >= spec.minParticipants;
+      if (quorum && (now >= r.deadline_at || n >= activeInstitutions)) await this.aggregate(t.id, r.id);
+      else if (now >= r.deadline_at)
+        await this.failRound(t.id, r.id, `quorum not reached: ${n} of ${spec.minParticipants} updates`);
+    }
+  }
+
+  private async failRound(taskId: string, roundId: number, reason: string): Promise<void> {
+    const events: RoundEvent[] = [];
+    await this.db.transaction(async (tx) => {
+      const t = await this.taskRow(tx, taskId);
+      const [r] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
+      if (!r || r.state === 'closed' || r.state === 'failed') return;
+      await tx.query(
+        `UPDATE rounds SET state = 'failed', closed_at = $2, failure_reason = $3 WHERE id = $1`,
+        [roundId, Date.now(), reason],
+      );
+      await appendAudit(tx, 'round.failed', 'server', { taskId, round: r.number, reason });
+      events.push({ taskId, round: r.number, state: 'failed' });
+      const failures = t.consecutive_failures + 1;
+      if (failures >= MAX_CONSECUTIVE_FAILURES) {
+        await tx.query(`UPDATE tasks SET state = 'failed', consecutive_failures = $2 WHERE id = $1`, [
+          taskId,
+          failures,
+        ]);
+        await appendAudit(tx, 'task.failed', 'server', {
+          taskId,
+          reason: `${failures} rounds failed in a row`,
+        });
+      } else {
+        await tx.query(`UPDATE tasks SET consecutive_failures = $2 WHERE id = $1`, [taskId, failures]);
+        events.push(await this.openRound(tx, t, r.number + 1)); // from the last global adapter
+      }
+    });
+    this.metrics.rounds.inc({ outcome: 'failed' });
+    events.forEach((e) => this.emit('round', e));
+  }
+
+  private async aggregate(taskId: string, roundId: number): Promise<void> {
+    const started = performance.now();
+    const [r0] = await this.db.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
+    if (!r0 || r0.state === 'closed' || r0.state === 'failed') return;
+    if (r0.state !== 'aggregating') {
+      await this.db.transaction(async (tx) => {
+        await tx.query(`UPDATE rounds SET state = 'aggregating' WHERE id = $1`, [roundId]);
+        await appendAudit(tx, 'round.aggregating', 'server', { taskId, round: r0.number });
+      });
+      this.emit('round', { taskId, round: r0.number, state: 'aggregating' });
+    }
+    const t = await this.taskRow(this.db, taskId);
+    const ctx = this.context(taskId, JSON.parse(t.spec) as CreateTaskRequest);
+    const updates = await this.db.query<UpdateRow>(
+      `SELECT * FROM updates WHERE round_id = $1 AND status = 'accepted' ORDER BY id`,
+      [roundId],
+    );
+    const [parent] = await this.db.query<VersionRow>(
+      'SELECT * FROM adapter_versions WHERE task_id = $1 AND version = $2',
+      [taskId, r0.global_version],
+    );
+    if (updates.length < ctx.spec.minParticipants) {
+      // Possible when revocations withdrew updates after quorum was counted.
+      await this.failRound(
+        taskId,
+        roundId,
+        `quorum lost: ${updates.length} of ${ctx.spec.minParticipants} updates remain`,
+      );
+      return;
+    }
+    const files: SafetensorsFile[] = [];
+    let adapterSha: string;
+    let stateSha: string | null = null;
+    let metrics: Record<string, number>;
+    try {
+      const sources: UpdateSource[] = [];
+      for (const u of updates) {
+        const f = await openSafetensors(this.blobs.path(u.sha256));
+        files.push(f);
+        sources.push({
+          institutionId: u.institution_id,
+          numExamples: u.num_examples,
+          trainLoss: u.train_loss,
+          evalLoss: u.eval_loss,
+          norm: u.norm,
+          readSlice: (name, start, count) => f.readSlice(name, start, count),
+        });
+      }
+      const global = await this.globalTensors(taskId, r0.global_version, parent!.sha256);
+      const state = parent!.state_sha256
+        ? await readAdapterFile(this.blobs.path(parent!.state_sha256))
+        : undefined;
+      const result = await ctx.strategy.aggregateFit({
+        global,
+        trained: ctx.trained,
+        updates: sources,
+        state,
+      });
+      const version = r0.global_version + 1;
+      const all = adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora);
+      adapterSha = await this.blobs.put(
+        writeSafetensors(
+          all.map((s) => ({ ...s, data: result.adapter.get(s.name)! })),
+          { 'dure.task': taskId, 'dure.version': String(version), 'dure.round': String(r0.number) },
+        ),
+      );
+      if (result.state) {
+        stateSha = await this.blobs.put(
+          writeSafetensors([...result.state].map(([name, data]) => ({ name, shape: [data.length], data }))),
+        );
+      }
+      const train = ctx.strategy.aggregateEvaluate(
+        updates.map((u) => ({ numExamples: u.num_examples, loss: u.train_loss })),
+      );
+      const evaluation = ctx.strategy.aggregateEvaluate(
+        updates.map((u) => ({ numExamples: u.num_examples, loss: u.eval_loss })),
+      );
+      const norms = updates.map((u) => u.norm);
+      metrics = {
+        participants: updates.length,
+        numExamples: train.numExamples,
+        meanUpdateNorm: norms.reduce((a, b) => a + b, 0) / norms.length,
+        maxUpdateNorm: Math.max(...norms),
+        ...(train.loss !== null ? { trainLoss: train.loss } : {}),
+        ...(evaluation.loss !== null ? { evalLoss: evaluation.loss } : {}),
+      };
+    } catch (err) {
+      await Promise.all(files.map((f) => f.close()));
+      await this.failRound(taskId, roundId, `aggregation failed: ${(err as Error).message}`);
+      return;
+    }
+    await Promise.all(files.map((f) => f.close()));
+    const seconds = (performance.now() - started) / 1000;
+    const events: RoundEvent[] = [];
+    await this.db.transaction(async (tx) => {
+      const [r] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
+      if (!r || r.state !== 'aggregating') return;
+      const task = await this.taskRow(tx, taskId);
+      const version = r.global_version + 1;
+      const participants = updates.map((u) => u.institution_id);
+      const now = Date.now();
+      await tx.query(
+        `INSERT INTO adapter_versions (task_id, version, parent_version, round, sha256, state_sha256, participants, metrics, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          taskId,
+          version,
+          r.global_version,
+          r.number,
+          adapterSha,
+          stateSha,
+          JSON.stringify(participants),
+          JSON.stringify(metrics),
+          now,
+        ],
+      );
+      await tx.query(`UPDATE rounds SET state = 'closed', closed_at = $2, metrics = $3 WHERE id = $1`, [
+        roundId,
+        now,
+        JSON.stringify({ ...metrics, aggregationSeconds: seconds }),
+      ]);
+      const completed = task.completed_rounds + 1;
+      const done = completed >= (JSON.parse(task.spec) as CreateTaskRequest).rounds;
+      await tx.query(
+        `UPDATE tasks SET latest_version = $2, completed_rounds = $3, consecutive_failures = 0, state = $4 WHERE id = $1`,
+        [taskId, version, completed, done ? 'completed' : 'running'],
+      );
+      await appendAudit(tx, 'round.closed', 'server', {
+        taskId,
+        round: r.number,
+        participants,
+        updateIds: updates.map((u) => u.id),
+        metrics,
+      });
+      await appendAudit(tx, 'adapter.published', 'server', {
+        taskId,
+        version,
+        parentVersion: r.global_version,
+        sha256: adapterSha,
+      });
+      events.push({ taskId, round: r.number, state: 'closed' });
+      if (done)
+        await appendAudit(tx, 'task.completed', 'server', {
+          taskId,
+          rounds: completed,
+          latestVersion: version,
+        });
+      else events.push(await this.openRound(tx, { ...task, latest_version: version }, r.number + 1));
+    });
+    this.metrics.rounds.inc({ outcome: 'closed' });
+    this.metrics.aggregationSeconds.observe(seconds);
+    events.forEach((e) => this.emit('round', e));
+  }
+
+  // ── dashboard and registry ───────────────────────────────────────────────────────────────
+
+  async rounds(taskId: string): Promise<RoundDetail[]> {
+    await this.taskRow(this.db, taskId);
+    const rounds = await this.db.query<RoundRow>('SELECT * FROM rounds WHERE task_id = $1 ORDER BY number', [
+      taskId,
+    ]);
+    const updates = await this.db.query<UpdateRow>(
+      'SELECT u.* FROM updates u JOIN rounds r ON r.id = u.round_id WHERE r.task_id = $1 ORDER BY u.id',
+      [taskId],
+    );
+    return rounds.map((r) => ({
+      number: r.number,
+      state: r.state,
+      globalVersion: r.global_version,
+      openedAt: r.opened_at,
+      deadlineAt: r.deadline_at,
+      closedAt: r.closed_at,
+      failureReason: r.failure_reason,
+      metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, number>) : null,
+      participants: updates
+        .filter((u) => u.round_id === r.id)
+        .map((u) => ({
+          institutionId: u.institution_id,
+          status: u.status,
+          numExamples: u.num_examples,
+          norm: u.norm,
+          trainLoss: u.train_loss,
+          receivedAt: u.received_at,
+        })),
+    }));
+  }
+
+  async versions(taskId: string): Promise<AdapterVersion[]> {
+    await this.taskRow(this.db, taskId);
+    return (
+      await this.db.query<VersionRow>('SELECT * FROM adapter_versions WHERE task_id = $1 ORDER BY version', [
+        taskId,
+      ])
+    ).map(toVersion);
+  }
+
+  /**
+   * One registry version and the path of its safetensors blob; `latest` resolves to the newest.
+   * @throws {NotFoundError} for an unknown task or version.
+   */
+  async version(
+    taskId: string,
+    version: number | 'latest',
+  ): Promise<{ version: AdapterVersion; path: string; publicAdapters: boolean }> {
+    const t = await this.taskRow(this.db, taskId);
+    const v = version === 'latest' ? t.latest_version : version;
+    const [row] = await this.db.query<VersionRow>(
+      'SELECT * FROM adapter_versions WHERE task_id = $1 AND version = $2',
+      [taskId, v],
+    );
+    if (!row) throw new NotFoundError(`task ${taskId} has no adapter version ${v}`);
+    return {
+      version: toVersion(row),
+      path: this.blobs.path(row.sha256),
+      publicAdapters: (JSON.parse(t.spec) as CreateTaskRequest).publicAdapters,
+    };
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Who may call the server: one operator (admin token) and enrolled institutions (Ed25519 keys).
+ *
+ * - The admin token is random, shown once, and stored only as a SHA-256 hash.
+ * - An institution is created by the admin with a one-time enrollment code (hashed, expiring);
+ *   its browser enrolls a public key with the code; every later request is signed
+ *   (../../src/protocol/signing.ts) and checked for freshness and replay (nonce table).
+ * - Revocation refuses the institution's requests and its pending updates.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { toBase64Url } from '../../src/protocol/base64url.ts';
+import {
+  HEADER_CONTENT_SHA256,
+  HEADER_INSTITUTION,
+  HEADER_NONCE,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  importPublicKey,
+  SIGNATURE_WINDOW_MS,
+  verifySignature,
+} from '../../src/protocol/signing.ts';
+import { appendAudit } from './audit.ts';
+import { AuthError, ConflictError, NotFoundError } from './errors.ts';
+import type { Database } from './storage/db.ts';
+
+const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function randomToken(bytes = 32): string {
+  return toBase64Url(randomBytes(bytes));
+}
+
+/**
+ * Makes sure an admin token exists. A configured token replaces the stored hash; otherwise one is
+ * generated on first start and returned (once) so the launcher can print it.
+ */
+export async function ensureAdminToken(db: Database, configured?: string): Promise<{ generated?: string }> {
+  if (configured) {
+    await db.query(
+      `INSERT INTO settings (key, value) VALUES ('admin_token_sha256', $1) ON CONFLICT (key) DO UPDATE SET value = $1`,
+      [sha256(configured)],
+    );
+    return {};
+  }
+  const [row] = await db.query<{ value: string }>(
+    `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
+  );
+  if (row) return {};
+  const token = randomToken();
+  await db.transaction(async (tx) => {
+    await tx.query(`INSERT INTO settings (key, value) VALUES ('admin_token_sha256', $1)`, [sha256(token)]);
+    await appendAudit(tx, 'server.admin_token_created', 'server', {});
+  });
+  return { generated: token };
+}
+
+/**
+ * Checks an `Authorization: Bearer <token>` header against the stored hash.
+ * @throws {AuthError} if missing or wrong.
+ */
+export async function verifyAdmin(db: Database, authorization: string | undefined): Promise<void> {
+  const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization ?? '');
+  if (!m) throw new AuthError('admin token required (Authorization: Bearer …)');
+  const [row] = await db.query<{ value: string }>(
+    `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
+  );
+  const given = Buffer.from(sha256(m[1]!), 'hex');
+  if (!row || !timingSafeEqual(given, Buffer.from(row.value, 'hex')))
+    throw new AuthError('wrong admin token');
+}
+
+export interface Institution {
+  id: string;
+  name: string;
+  status: 'pending' | 'active' | 'revoked';
+  createdAt: number;
+  enrolledAt: number | null;
+  revokedAt: number | null;
+}
+
+interface InstitutionRow {
+  id: string;
+  name: string;
+  status: Institution['status'];
+  public_key: string | null;
+  created_at: number;
+  enrolled_at: number | null;
+  revoked_at: number | null;
+}
+
+const toInstitution = (r: InstitutionRow): Institution => ({
+  id: r.id,
+  name: r.name,
+  status: r.status,
+  createdAt: r.created_at,
+  enrolledAt: r.enrolled_at,
+  revokedAt: r.revoked_at,
+});
+
+/** Creates a pending institution and its one-time enrollment code (returned once, stored hashed). */
+export async function createInstitution(
+  db: Database,
+  name: string,
+): Promise<{ institution: Institution; enrollmentCode: string }> {
+  const id = `inst_${randomToken(9)}`;
+  const code = randomToken(24);
+  const now = Date.now();
+  const row = await db.transaction(async (tx) => {
+    const [r] = await tx.query<InstitutionRow>(
+      `INSERT INTO institutions (id, name, status, enrollment_code_hash, enrollment_expires_at, created_at)
+       VALUES ($1, $2, 'pending', $3, $4, $5) RETURNING *`,
+      [id, name, sha256(code), now + ENROLLMENT_TTL_MS, now],
+    );
+    await appendAudit(tx, 'institution.created', 'admin', { institutionId: id, name });
+    return r!;
+  });
+  return { institution: toInstitution(row), enrollmentCode: code };
+}
+
+/**
+ * Binds a public key to the institution that owns `code`; the code then stops working.
+ * @throws {AuthError} for an unknown, used or expired code; {SignatureError} for a bad key.
+ */
+export async function enroll(db: Database, code: string, publicKey: string): Promise<Institution> {
+  await importPublicKey(publicKey); // validates the key before anything is stored
+  return db.transaction(async (tx) => {
+    const [r] = await tx.query<InstitutionRow & { enrollment_expires_at: number }>(
+      `SELECT * FROM institutions WHERE enrollment_code_hash = $1 AND status = 'pending'`,
+      [sha256(code)],
+    );
+    if (!r || r.enrollment_expires_at < Date.now())
+      throw new AuthError('unknown, used or expired enrollment code', 'BAD_ENROLLMENT_CODE');
+    const [u] = await tx.query<InstitutionRow>(
+      `UPDATE institutions SET status = 'active', public_key = $2, enrollment_code_hash = NULL, enrolled_at = $3
+       WHERE id = $1 RETURNING *`,
+      [r.id, publicKey, Date.now()],
+    );
+    await appendAudit(tx, 'institution.enrolled', r.id, {
+      institutionId: r.id,
+      publicKeySha256: sha256(publicKey),
+    });
+    return toInstitution(u!);
+  });
+}
+
+/**
+ * Revokes an institution: later requests fail and its updates in rounds not yet aggregated are
+ * withdrawn from aggregation.
+ * @throws {NotFoundError} for an unknown institution; {ConflictError} if already revoked.
+ */
+export async function revokeInstitution(
+  db: Database,
+  id: string,
+  reason: string,
+): Promise<{ withdrawnUpdates: number }> {
+  return db.transaction(async (tx) => {
+    const [r] = await tx.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1', [id]);
+    if (!r) throw new NotFoundError(`no institution ${id}`);
+    if (r.status === 'revoked')
+      throw new ConflictError(`institution ${id} is already revoked`, 'ALREADY_REVOKED');
+    await tx.query(
+      `UPDATE institutions SET status = 'revoked', revoked_at = $2, enrollment_code_hash = NULL WHERE id = $1`,
+      [id, Date.now()],
+    );
+    const withdrawn = await tx.query<{ id: number }>(
+      `UPDATE updates SET status = 'revoked' WHERE institution_id = $1 AND status = 'accepted'
+       AND round_id IN (SELECT id FROM rounds WHERE state IN ('open', 'collecting')) RETURNING id`,
+      [id],
+    );
+    await appendAudit(tx, 'institution.revoked', 'admin', {
+      institutionId: id,
+      reason,
+      withdrawnUpdates: withdrawn.map((w) => w.id),
+    });
+    return { withdrawnUpdates: withdrawn.length };
+  });
+}
+
+export async function listInstitutions(db: Database): Promise<Institution[]> {
+  return (await db.query<InstitutionRow>('SELECT * FROM institutions ORDER BY created_at')).map(
+    toInstitution,
+  );
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function header(h: Headers, name: string): string | undefined {
+  const v = h[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Public keys imported once per institution (importing is the slow part of verification). */
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * Authenticates a signed request before its body is read: known active institution, fresh
+ * timestamp, valid signature, unseen nonce (recorded). Returns the institution id and the
+ * declared body hash, which the body parser must then match.
+ * @throws {AuthError} for unsigned, stale, replayed, wrongly signed or revoked requests.
+ */
+export async function authenticateSigned(
+  db: Database,
+  headers: Headers,
+  method: string,
+  path: string,
+  now: number = Date.now(),
+): Promise<{ institutionId: string; contentSha256: string }> {
+  const institutionId = header(headers, HEADER_INSTITUTION);
+  const timestamp = header(headers, HEADER_TIMESTAMP);
+  const nonce = header(headers, HEADER_NONCE);
+  const contentSha256 = header(headers, HEADER_CONTENT_SHA256);
+  const signature = header(headers, HEADER_SIGNATURE);
+  if (!institutionId || !timestamp || !nonce || !contentSha256 || !signature) {
+    throw new AuthError('request is not signed', 'UNSIGNED');
+  }
+  if (
+    !/^[0-9]{1,16}$/.test(timestamp) ||
+    !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) ||
+    !/^[0-9a-f]{64}$/.test(contentSha256)
+  ) {
+    throw new AuthError('malformed signature headers', 'BAD_SIGNATURE');
+  }
+  if (Math.abs(now - Number(timestamp)) > SIGNATURE_WINDOW_MS)
+    throw new AuthError('request timestamp is outside the allowed window', 'STALE_REQUEST');
+  const [inst] = await db.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1', [institutionId]);
+  if (!inst || !inst.public_key) throw new AuthError('unknown institution', 'BAD_SIGNATURE');
+  if (inst.status === 'revoked') throw new AuthError('institution is revoked', 'REVOKED', 403);
+  let key = keyCache.get(inst.public_key);
+  if (!key) {
+    key = importPublicKey(inst.public_key);
+    keyCache.set(inst.public_key, key);
+  }
+  const ok = await verifySignature(
+    await key,
+    { method, path, institutionId, timestamp, nonce, contentSha256 },
+    signature,
+  );
+  if (!ok) throw new AuthError('signature does not verify', 'BAD_SIGNATURE');
+  const inserted = await db.query(
+    'INSERT INTO nonces (institution_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING nonce',
+    [institutionId, nonce, now],
+  );
+  if (inserted.length === 0) throw new AuthError('nonce already used (replayed request)', 'REPLAYED');
+  return { institutionId, contentSha256 };
+}
+
+/** Forgets nonces old enough that their timestamps would be rejected anyway. */
+export async function pruneNonces(db: Database, now: number = Date.now()): Promise<void> {
+  await db.query('DELETE FROM nonces WHERE seen_at < $1', [now - 2 * SIGNATURE_WINDOW_MS]);
+}

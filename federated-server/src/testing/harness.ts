@@ -1,0 +1,90 @@
+/** Test servers on temp data directories, with a known admin token and signed clients. */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InjectOptions } from 'fastify';
+import { buildServer, type DureServer } from '../app.ts';
+import type { CreateTaskRequest } from '../../../src/protocol/schemas.ts';
+import { AdminClient, InstitutionClient, makeReply, type Transport } from './client.ts';
+import { freshPgliteDir, tempDir } from './databases.ts';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestServer {
+  server: DureServer;
+  send: Transport;
+  admin: AdminClient;
+  dataDir: string;
+  enroll(name: string): Promise<InstitutionClient>;
+  cleanup(): Promise<void>;
+}
+
+/** A data directory whose pglite/ is a copy of the cached template (fast). */
+export async function freshDataDir(): Promise<string> {
+  const dataDir = tempDir('dure-server-');
+  const pg = await freshPgliteDir();
+  mkdirSync(dataDir, { recursive: true });
+  renameSync(pg, join(dataDir, 'pglite'));
+  return dataDir;
+}
+
+/** Builds a server with the round timer off (tests drive `coordinator.tick`). */
+export async function startTestServer(
+  opts: { databaseUrl?: string; adminToken?: string | null } = {},
+): Promise<TestServer> {
+  const dataDir = await freshDataDir();
+  const server = await buildServer({
+    dataDir,
+    databaseUrl: opts.databaseUrl,
+    adminToken: opts.adminToken === null ? undefined : (opts.adminToken ?? TEST_ADMIN_TOKEN),
+    tickMs: 0,
+    rateLimitPerMinute: 100_000,
+  });
+  const send: Transport = async (method, url, headers, body) => {
+    const r = await server.app.inject({
+      method: method as InjectOptions['method'],
+      url,
+      headers,
+      ...(body !== undefined
+        ? {
+            payload:
+              typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+          }
+        : {}),
+    });
+    return makeReply(r.statusCode, new Uint8Array(r.rawPayload), r.headers as Record<string, string>);
+  };
+  const admin = new AdminClient(send, TEST_ADMIN_TOKEN);
+  return {
+    server,
+    send,
+    admin,
+    dataDir,
+    enroll: (name) => InstitutionClient.enroll(send, admin, name),
+    async cleanup() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A tiny task: 1 layer, q_proj 4→4, rank 2 (16 + 8… values), FedAvg unless overridden. */
+export function tinyTask(overrides: Partial<CreateTaskRequest> = {}): CreateTaskRequest {
+  return {
+    name: '민원 상담 어댑터',
+    baseModel: { id: 'tiny-test', sha256: 'a'.repeat(64) },
+    modelShape: {
+      numLayers: 1,
+      modules: { q_proj: { inFeatures: 4, outFeatures: 4 }, v_proj: { inFeatures: 4, outFeatures: 2 } },
+    },
+    lora: { rank: 2, alpha: 4, targetModules: ['q_proj', 'v_proj'], seed: 42 },
+    strategy: { name: 'fedavg' },
+    rounds: 2,
+    localEpochs: 1,
+    localSteps: 10,
+    minParticipants: 2,
+    roundDeadlineSeconds: 3600,
+    maxUpdateNorm: 100,
+    publicAdapters: false,
+    ...overrides,
+  };
+}
