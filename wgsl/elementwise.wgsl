@@ -17,3 +17,4 @@ fn add(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (i >= params.n) { return; }
   out[i] = a[i] + params.scale * b[i];
 }
+

@@ -5,6 +5,7 @@
  */
 import activation from '../../../wgsl/activation.wgsl?raw';
 import attention from '../../../wgsl/attention.wgsl?raw';
+import copy from '../../../wgsl/copy.wgsl?raw';
 import elementwise from '../../../wgsl/elementwise.wgsl?raw';
 import embedding from '../../../wgsl/embedding.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
@@ -17,6 +18,7 @@ import sampling from '../../../wgsl/sampling.wgsl?raw';
 export const kernelFamilies = {
   activation,
   attention,
+  copy,
   elementwise,
   embedding,
   matmul,

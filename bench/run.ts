@@ -1,0 +1,40 @@
+/**
+ * `npm run bench [-- --quick]`: measures Dure on this machine's WebGPU adapter and writes
+ * bench/results/latest.json plus a readable table. Ratios are taken within one run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { requestNodeGpu } from '../src/node/webgpu.ts';
+import { roofline } from './roofline.ts';
+
+const quick = process.argv.includes('--quick');
+const gpu = await requestNodeGpu();
+const features = [...gpu.device.features].sort();
+console.error(`bench: adapter ${gpu.description} (${features.join(', ')})${quick ? ' [quick]' : ''}`);
+
+const roof = await roofline(gpu.device, {
+  sizes: quick ? [2048] : [2048, 4096],
+  iters: quick ? 5 : 15,
+  subgroups: gpu.device.features.has('subgroups'),
+});
+
+const results = {
+  date: new Date().toISOString(),
+  quick,
+  adapter: { description: gpu.description, features },
+  roofline: roof,
+};
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
+
+const lines = [
+  `Roofline (${roof.timing}); copy ${roof.copy_gbps.toFixed(2)} GB/s`,
+  'type   size        MB     ms      GB/s   ratio-to-copy',
+  ...roof.kernels.map(
+    (k) =>
+      `${k.type.padEnd(6)} ${`${k.rows}x${k.cols}`.padEnd(10)} ${(k.weight_bytes / 1e6).toFixed(1).padStart(6)} ` +
+      `${k.ms.toFixed(2).padStart(7)} ${k.gbps.toFixed(2).padStart(8)} ${k.ratio_to_copy.toFixed(3).padStart(8)}`,
+  ),
+];
+writeFileSync(new URL('./results/latest.txt', import.meta.url), lines.join('\n') + '\n');
+console.log(lines.join('\n'));
+process.exit(0);
