@@ -37,7 +37,7 @@ import { toBase64Url } from '../../src/protocol/base64url.ts';
 import { createStrategy, type Strategy, type Tensors, type UpdateSource } from './aggregation/strategies.ts';
 import { openSafetensors, readAdapterFile, type SafetensorsFile } from './adapter-files.ts';
 import { appendAudit } from './audit.ts';
-import { ConflictError, FederatedError, NotFoundError, UpdateRejectedError } from './errors.ts';
+import { ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import type { BlobStore } from './storage/blobs.ts';
 import type { Database, Queryable } from './storage/db.ts';
