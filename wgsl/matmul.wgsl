@@ -1,11 +1,20 @@
 // out[t, r] (+)= sum_k W[r, k] * x[t, k]  (+ bias[r])
-// One workgroup per output row and tile of TILE tokens: each weight unit is decoded once and used
-// for every token of the tile, so prefill reads the weights T/TILE times instead of T times, and
-// decode (T = 1) reads each weight byte once. Threads stride over the row's 32-element units and
-// the partial sums are reduced across the workgroup (subgroups when available).
+//
+// Decode (one token) fuses dequantisation into vec4 dot products (dot_unit); prefill decodes each
+// 32-element weight unit once into registers and uses it for every token of a TILE, so weights are
+// read T/TILE times instead of T times. Lanes stride over a row's units and their partial sums are
+// reduced:
+//  - SUBGROUPS: one subgroup per row, SG_ROWS rows per workgroup, reduced with subgroupAdd — no
+//    workgroup barrier at all (as llama.cpp's mul_mat_vec shaders do);
+//  - otherwise: one row per workgroup, reduced through workgroup memory.
 
+diagnostic(off, subgroup_uniformity);
+
+#define DOT_UNIT
 #include "quant"
+#ifndef SUBGROUPS
 #include "reduce"
+#endif
 
 struct MatmulParams {
   k: u32,            // row length (elements), a multiple of 32
@@ -30,13 +39,56 @@ struct Step {
 };
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> X4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: MatmulParams;
 @group(0) @binding(4) var<uniform> step: Step;
 #ifdef BIAS
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 #endif
+
+/** Partial sums of this lane over units lane, lane+stride, … for up to TILE tokens from t0. */
+fn row_partials(row: u32, lane: u32, stride: u32, first: u32, t0: u32, n_tok: u32) -> array<f32, TILE> {
+  let upr = params.k / 32u;
+  var acc: array<f32, TILE>;
+  if (n_tok == 1u) {
+    let xb = first * (params.x_stride / 4u);
+    for (var u = lane; u < upr; u += stride) {
+      acc[0] += dot_unit(row, u, upr, params.aux, xb + u * 8u);
+    }
+    return acc;
+  }
+  var w: array<f32, 32>;
+  for (var u = lane; u < upr; u += stride) {
+    decode_unit(row, u, upr, params.aux, &w);
+    for (var t = 0u; t < TILE; t++) {
+      if (t0 + t >= n_tok) { break; }
+      let xb = ((first + t0 + t) * params.x_stride + u * 32u) / 4u;
+      var s = 0.0;
+      for (var i = 0u; i < 8u; i++) {
+        s += dot(vec4<f32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), X4[xb + i]);
+      }
+      acc[t] += s;
+    }
+  }
+  return acc;
+}
+
+fn write_out(row: u32, t: u32, total: f32) {
+  let o = t * params.out_stride + params.row_offset + row;
+  var v = total;
+#ifdef BIAS
+  v += bias[params.row_offset + row];
+#endif
+#ifdef SOFTCAP
+  v = params.softcap * tanh(v / params.softcap);
+#endif
+#ifdef ACCUMULATE
+  out[o] = out[o] + v;
+#else
+  out[o] = v;
+#endif
+}
 
 @compute @workgroup_size(WG_SIZE)
 fn main(
@@ -47,51 +99,30 @@ fn main(
   @builtin(subgroup_size) sg_size: u32,
 #endif
 ) {
-  let row = wid.x + wid.y * params.grid_x;
-  let in_range = row < params.rows;
   var n_tok = step.n_tokens;
   var first = 0u;
   if (params.x_row == 1u) { first = step.n_tokens - 1u; n_tok = 1u; }
   let t0 = wid.z * TILE;
-  let upr = params.k / 32u;
-
-  var acc: array<f32, TILE>;
-  var w: array<f32, 32>;
-  if (in_range) {
-    for (var u = lid; u < upr; u += WG_SIZE) {
-      decode_unit(row, u, upr, params.aux, &w);
-      for (var t = 0u; t < TILE; t++) {
-        if (t0 + t >= n_tok) { break; }
-        let xb = (first + t0 + t) * params.x_stride + u * 32u;
-        var s = 0.0;
-        for (var i = 0u; i < 32u; i += 4u) {
-          s += dot(vec4<f32>(w[i], w[i + 1u], w[i + 2u], w[i + 3u]),
-                   vec4<f32>(x[xb + i], x[xb + i + 1u], x[xb + i + 2u], x[xb + i + 3u]));
-        }
-        acc[t] += s;
-      }
-    }
-  }
-  for (var t = 0u; t < TILE; t++) {
+  let group = wid.x + wid.y * params.grid_x;
 #ifdef SUBGROUPS
-    let total = reduce_sum(acc[t], lid, sg_lane, sg_size);
-#else
-    let total = reduce_sum(acc[t], lid);
-#endif
-    if (lid == 0u && in_range && t0 + t < n_tok) {
-      let o = (t0 + t) * params.out_stride + params.row_offset + row;
-      var v = total;
-#ifdef BIAS
-      v += bias[params.row_offset + row];
-#endif
-#ifdef SOFTCAP
-      v = params.softcap * tanh(v / params.softcap);
-#endif
-#ifdef ACCUMULATE
-      out[o] = out[o] + v;
-#else
-      out[o] = v;
-#endif
+  let n_sg = WG_SIZE / sg_size;
+  for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
+    let row = group * SG_ROWS + rr;
+    if (row >= params.rows) { break; }
+    let acc = row_partials(row, sg_lane, sg_size, first, t0, n_tok);
+    for (var t = 0u; t < TILE; t++) {
+      let total = subgroupAdd(acc[t]);
+      if (sg_lane == 0u && t0 + t < n_tok) { write_out(row, t0 + t, total); }
     }
   }
+#else
+  let row = group;
+  let in_range = row < params.rows;
+  var acc: array<f32, TILE>;
+  if (in_range) { acc = row_partials(row, lid, WG_SIZE, first, t0, n_tok); }
+  for (var t = 0u; t < TILE; t++) {
+    let total = reduce_sum(acc[t], lid);
+    if (lid == 0u && in_range && t0 + t < n_tok) { write_out(row, t0 + t, total); }
+  }
+#endif
 }

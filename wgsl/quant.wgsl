@@ -6,8 +6,11 @@
 // structure-of-arrays form: the quant payload of every block first, then the f16 scales packed
 // two per u32 at word offset `aux`. Layouts of the payloads follow ggml-common.h bit for bit.
 //
-// The including kernel declares `W: array<u32>` and calls
-//   decode_unit(row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements.
+// The including kernel declares `W: array<u32>` and may call
+//   decode_unit(row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements, or
+//   dot_unit(row, unit, units_per_row, aux, xb)     → Σ w[i]·X4[xb + i/4][i%4] (X4: array<vec4<f32>>),
+// the decode path: weights are decoded straight into vec4 dot products, four per u32 load, with no
+// private array (which costs registers or memory on every GPU, and dearly on software adapters).
 
 fn f16_at(word_index_base: u32, i: u32) -> f32 {
   // i-th f16 in a region of packed halves starting at word `word_index_base`.
@@ -24,6 +27,18 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
   let base = (row * upr + unit) * 32u;
   for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[base + i]); }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let base = (row * upr + unit) * 32u;
+  var s = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let w = bitcast<vec4<f32>>(vec4<u32>(W[base + 4u * j], W[base + 4u * j + 1u], W[base + 4u * j + 2u], W[base + 4u * j + 3u]));
+    s += dot(w, X4[xb + j]);
+  }
+  return s;
+}
+#endif
 #endif
 
 #ifdef QTYPE_F16
@@ -35,6 +50,18 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     (*w)[2u * i + 1u] = v.y;
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let base = (row * upr + unit) * 16u;
+  var s = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let w = vec4<f32>(unpack2x16float(W[base + 2u * j]), unpack2x16float(W[base + 2u * j + 1u]));
+    s += dot(w, X4[xb + j]);
+  }
+  return s;
+}
+#endif
 #endif
 
 #ifdef QTYPE_BF16
@@ -46,6 +73,20 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     (*w)[2u * i + 1u] = bitcast<f32>(p & 0xffff0000u);
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let base = (row * upr + unit) * 16u;
+  var s = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let p = W[base + 2u * j];
+    let q = W[base + 2u * j + 1u];
+    let w = bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
+    s += dot(w, X4[xb + j]);
+  }
+  return s;
+}
+#endif
 #endif
 
 #ifdef QTYPE_Q8_0
@@ -61,6 +102,17 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     (*w)[4u * i + 3u] = d * f32(q.w);
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let blk = row * upr + unit;
+  var s = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    s += dot(vec4<f32>(unpack4xI8(W[blk * 8u + j])), X4[xb + j]);
+  }
+  return f16_at(aux, blk) * s;
+}
+#endif
 #endif
 
 #ifdef QTYPE_Q4_0
@@ -78,6 +130,20 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     }
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let blk = row * upr + unit;
+  var s = 0.0;
+  for (var j = 0u; j < 4u; j++) {
+    let word = W[blk * 4u + j];
+    let lo = vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0;
+    let hi = vec4<f32>(unpack4xU8((word >> 4u) & 0x0f0f0f0fu)) - 8.0;
+    s += dot(lo, X4[xb + j]) + dot(hi, X4[xb + 4u + j]);
+  }
+  return f16_at(aux, blk) * s;
+}
+#endif
 #endif
 
 #ifdef QTYPE_Q4_K
@@ -111,6 +177,37 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     }
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let sb = unit >> 3u;
+  let j = unit & 7u;
+  let base = (row * (upr >> 3u) + sb) * 36u;
+  let dm = unpack2x16float(W[base]);
+  let sbytes = base + 1u;
+  var sc: u32;
+  var m: u32;
+  if (j < 4u) {
+    sc = byte_at(sbytes, j) & 63u;
+    m = byte_at(sbytes, j + 4u) & 63u;
+  } else {
+    sc = (byte_at(sbytes, j + 4u) & 0xfu) | ((byte_at(sbytes, j - 4u) >> 6u) << 4u);
+    m = (byte_at(sbytes, j + 4u) >> 4u) | ((byte_at(sbytes, j) >> 6u) << 4u);
+  }
+  let qbase = base + 4u + (j >> 1u) * 8u;
+  let shift = (j & 1u) * 4u;
+  var sq = 0.0;
+  var sx = 0.0;
+  for (var i = 0u; i < 8u; i++) {
+    let q = vec4<f32>(unpack4xU8((W[qbase + i] >> shift) & 0x0f0f0f0fu));
+    let xv = X4[xb + i];
+    sq += dot(q, xv);
+    sx += xv.x + xv.y + xv.z + xv.w;
+  }
+  // value = d·sc·q − dmin·m, so the min term factors out of the sum.
+  return dm.x * f32(sc) * sq - dm.y * f32(m) * sx;
+}
+#endif
 #endif
 
 #ifdef QTYPE_Q6_K
@@ -143,4 +240,30 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     }
   }
 }
+
+#ifdef DOT_UNIT
+fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let sb = unit >> 3u;
+  let u8 = unit & 7u;
+  let blk = row * (upr >> 3u) + sb;
+  let base = blk * 52u;
+  let n = u8 >> 2u;
+  let qq = u8 & 3u;
+  let qlw = base + (64u * n + 32u * (qq & 1u)) / 4u;
+  let qhw = base + 32u + (32u * n) / 4u;
+  let lshift = 4u * (qq >> 1u);
+  let hshift = 2u * qq;
+  let sc0 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
+  let sc1 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
+  var s0 = 0.0;
+  var s1 = 0.0;
+  for (var i = 0u; i < 8u; i++) {
+    let lo = (W[qlw + i] >> lshift) & 0x0f0f0f0fu;
+    let hi = (W[qhw + i] >> hshift) & 0x03030303u;
+    let d = dot(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, X4[xb + i]);
+    if (i < 4u) { s0 += d; } else { s1 += d; }
+  }
+  return f16_at(aux, blk) * (sc0 * s0 + sc1 * s1);
+}
+#endif
 #endif

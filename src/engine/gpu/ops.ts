@@ -21,6 +21,13 @@ export interface OpsOptions {
   subgroups: boolean;
 }
 
+/** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
+function subgroupRows(device: GPUDevice): number {
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo;
+  const max = info?.subgroupMaxSize ?? 32;
+  return Math.max(1, Math.floor(WG / Math.max(1, max)));
+}
+
 /** Matmul: token tile per workgroup (weights decoded once per tile). */
 export const MATMUL_TILE = 4;
 const WG = 64;
@@ -72,6 +79,7 @@ export class Ops {
     softcap?: number;
   }): Promise<Dispatch[]> {
     const w = o.weight;
+    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
     const kernel = await this.#kernel({
       family: 'matmul',
       entryPoint: 'main',
@@ -79,14 +87,16 @@ export class Ops {
       defines: {
         [quantDefine(w.type)]: true,
         TILE: MATMUL_TILE,
+        SG_ROWS: rowsPerGroup,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
       },
     });
     return w.parts.map((part) => {
-      const gridX = Math.min(part.rows, MAX_GRID);
-      const gridY = Math.ceil(part.rows / gridX);
+      const groups = Math.ceil(part.rows / rowsPerGroup);
+      const gridX = Math.min(groups, MAX_GRID);
+      const gridY = Math.ceil(groups / gridX);
       const params = this.arena.add(
         P.encodeMatmulParams({
           k: w.k,
