@@ -75,34 +75,44 @@ class ByteWriter {
   }
 
   u8(v: number): void {
-    this.view.setUint8(this.reserve(1), v);
+    const o = this.reserve(1); // may replace this.view
+    this.view.setUint8(o, v);
   }
   i8(v: number): void {
-    this.view.setInt8(this.reserve(1), v);
+    const o = this.reserve(1); // may replace this.view
+    this.view.setInt8(o, v);
   }
   u16(v: number): void {
-    this.view.setUint16(this.reserve(2), v, true);
+    const o = this.reserve(2); // may replace this.view
+    this.view.setUint16(o, v, true);
   }
   i16(v: number): void {
-    this.view.setInt16(this.reserve(2), v, true);
+    const o = this.reserve(2); // may replace this.view
+    this.view.setInt16(o, v, true);
   }
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    const o = this.reserve(4); // may replace this.view
+    this.view.setUint32(o, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.reserve(4), v, true);
+    const o = this.reserve(4); // may replace this.view
+    this.view.setInt32(o, v, true);
   }
   f32(v: number): void {
-    this.view.setFloat32(this.reserve(4), v, true);
+    const o = this.reserve(4); // may replace this.view
+    this.view.setFloat32(o, v, true);
   }
   f64(v: number): void {
-    this.view.setFloat64(this.reserve(8), v, true);
+    const o = this.reserve(8); // may replace this.view
+    this.view.setFloat64(o, v, true);
   }
   u64(v: bigint): void {
-    this.view.setBigUint64(this.reserve(8), v, true);
+    const o = this.reserve(8); // may replace this.view
+    this.view.setBigUint64(o, v, true);
   }
   i64(v: bigint): void {
-    this.view.setBigInt64(this.reserve(8), v, true);
+    const o = this.reserve(8); // may replace this.view
+    this.view.setBigInt64(o, v, true);
   }
   bytes(b: Uint8Array): void {
     const o = this.reserve(b.byteLength); // may replace this.buf, so reserve first

