@@ -276,7 +276,7 @@ export class ForwardPass {
   #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits'): void {
     const n = ids.length;
     if (n === 0 || n > this.opts.maxBatch)
-      throw new RangeError(`batch of ${n} tokens (max ${this.opts.maxBatch})`);
+      throw new DureError('BATCH_SIZE', `batch of ${n} tokens (max ${this.opts.maxBatch})`);
     if (pos + n > this.opts.contextLength) {
       throw new ContextOverflowError(
         `positions ${pos}..${pos + n - 1} exceed the context of ${this.opts.contextLength}`,
@@ -284,7 +284,7 @@ export class ForwardPass {
     }
     for (const id of ids) {
       if (id >= this.cfg.nVocab)
-        throw new RangeError(`token id ${id} outside the vocabulary (${this.cfg.nVocab})`);
+        throw new DureError('TOKEN_ID', `token id ${id} is outside the vocabulary of ${this.cfg.nVocab}`);
     }
     const q = this.#device.queue;
     q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
