@@ -14,14 +14,13 @@
     'conversation-id',
     'backend',
   ];
-  document.addEventListener('DOMContentLoaded', function () {
-    var el = document.querySelector('dure-chat');
-    if (!el) return;
-    names.forEach(function (n) {
-      var v = params.get(n);
-      if (v !== null) el.setAttribute(n, v);
-    });
-    if (params.get('autoload') === '1') el.setAttribute('autoload', '');
-    if (params.get('lang') === 'en') document.documentElement.lang = 'en';
+  // Runs right after the element is parsed, before the deferred widget module upgrades it.
+  var el = document.querySelector('dure-chat');
+  if (!el) return;
+  names.forEach(function (n) {
+    var v = params.get(n);
+    if (v !== null) el.setAttribute(n, v);
   });
+  if (params.get('autoload') === '1') el.setAttribute('autoload', '');
+  if (params.get('lang') === 'en') document.documentElement.lang = 'en';
 })();

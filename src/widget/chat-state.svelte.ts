@@ -50,6 +50,7 @@ export class ChatState {
   readonly lastAssistant = $derived(this.messages.findLast((m) => m.role === 'assistant') ?? null);
 
   private engine: ChatEngine | null = null;
+  private loadedUrl = '';
   private abort: AbortController | null = null;
   private starting: Promise<void> | null = null;
 
@@ -61,9 +62,18 @@ export class ChatState {
   /** Restores the saved conversation and starts the model at once if it is already stored. */
   async restore(autoload: boolean): Promise<void> {
     const cfg = this.config();
+    const url = cfg.model ? absoluteUrl(cfg.model) : '';
+    if (this.engine && this.loadedUrl !== url) {
+      // The portal pointed the element at another model: drop the old one.
+      this.stop();
+      await this.engine.dispose();
+      this.engine = null;
+      this.info = null;
+      this.phase = 'idle';
+    }
     this.messages = await loadConversation(cfg.conversationKey).catch(() => []);
     await this.refreshModels();
-    const url = cfg.model ? absoluteUrl(cfg.model) : '';
+    if (this.engine) return;
     const stored = this.storedModels.some((m) => m.meta.url === url && m.meta.complete);
     if (cfg.model && (autoload || stored)) await this.start();
   }
@@ -90,6 +100,7 @@ export class ChatState {
         },
       });
       this.engine = started.engine;
+      this.loadedUrl = absoluteUrl(cfg.model);
       this.decision = started.decision;
       this.info = started.info;
       this.phase = 'ready';

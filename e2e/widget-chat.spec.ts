@@ -1,0 +1,111 @@
+import { expect, test } from '@playwright/test';
+import { askAndWait, chat, waitReady, watchForeignRequests } from './widget-helpers.ts';
+import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
+
+let model: WidgetModel;
+test.beforeAll(async () => {
+  model = await publishWidgetModel();
+});
+
+test('demo portal: probe, verified download with progress, Korean streaming chat, abort, reload, offline', async ({
+  page,
+  context,
+  baseURL,
+}) => {
+  const origin = new URL(baseURL ?? '').origin;
+  const foreign = watchForeignRequests(page, origin);
+  const modelRequests: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('.gguf')) modelRequests.push(r.url());
+  });
+  await page.goto(`/demo/?model=${model.url}&sha256=${model.sha256}&max-tokens=24&conversation-id=e2e-main`);
+  await expect(page.getByRole('heading', { name: '무엇을 도와드릴까요?' })).toBeVisible();
+  // Capture the widget's DOM events from the page's point of view.
+  await page.evaluate(() => {
+    const w = window as unknown as { dureEvents: { type: string; detail: unknown }[] };
+    w.dureEvents = [];
+    for (const type of ['dure-ready', 'dure-progress', 'dure-message', 'dure-error'])
+      document.addEventListener(type, (e) => w.dureEvents.push({ type, detail: (e as CustomEvent).detail }));
+  });
+
+  await chat(page)
+    .getByRole('button', { name: /AI 상담 시작/ })
+    .click();
+  await waitReady(page);
+  const events = await page.evaluate(
+    () =>
+      (window as unknown as { dureEvents: { type: string; detail: Record<string, unknown> }[] }).dureEvents,
+  );
+  const downloads = events.filter((e) => e.type === 'dure-progress' && e.detail['phase'] === 'download');
+  expect(downloads.length).toBeGreaterThan(0);
+  expect(downloads.at(-1)?.detail).toMatchObject({ loadedBytes: model.bytes, totalBytes: model.bytes });
+  expect(events.filter((e) => e.type === 'dure-progress').map((e) => e.detail['phase'])).toEqual(
+    expect.arrayContaining(['probe', 'download', 'load']),
+  );
+  const ready = events.find((e) => e.type === 'dure-ready');
+  expect(ready?.detail).toMatchObject({ fromCache: false });
+  const backend = String(ready?.detail['backend']);
+  expect(['webgpu', 'wasm-cpu']).toContain(backend);
+  // The citizen is told which path runs.
+  await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', backend);
+  await expect(chat(page).locator('.backend')).toContainText('실행 방식');
+
+  // Korean question, streamed answer: the log is busy while tokens arrive, then done.
+  const box = chat(page).getByRole('textbox');
+  await box.fill('전입신고는 어디에서 하나요?');
+  await box.press('Enter');
+  const log = chat(page).getByRole('log');
+  const first = chat(page).locator('article[data-role=assistant]').first();
+  await expect(first.locator('.md')).not.toBeEmpty({ timeout: 60_000 });
+  const lengths: number[] = [];
+  for (let i = 0; i < 40 && (await first.getAttribute('data-finish')) === ''; i++) {
+    lengths.push((await first.locator('.md').innerText()).length);
+    await page.waitForTimeout(50);
+  }
+  await expect(first).not.toHaveAttribute('data-finish', '', { timeout: 90_000 });
+  await expect(log).toHaveAttribute('aria-busy', 'false');
+  expect(new Set(lengths).size, 'the answer grew while streaming').toBeGreaterThan(1);
+  await expect(first.locator('.ai-label')).toHaveText('AI가 생성한 답변');
+  await expect(chat(page).locator('article[data-role=user]').first()).toContainText(
+    '전입신고는 어디에서 하나요?',
+  );
+
+  // Stop mid-answer: the partial answer stays, marked as stopped; focus returns to the input.
+  await chat(page).evaluate((el) => el.setAttribute('max-tokens', '2000'));
+  await box.fill('여권을 다시 발급받으려면 무엇이 필요한가요? 자세히 알려 주세요.');
+  await box.press('Enter');
+  const second = chat(page).locator('article[data-role=assistant]').nth(1);
+  await expect(second.locator('.md')).not.toBeEmpty({ timeout: 60_000 });
+  await chat(page).getByRole('button', { name: '멈추기' }).click();
+  await expect(second).toHaveAttribute('data-finish', 'abort');
+  await expect(second).toContainText('답변을 멈췄습니다');
+  await expect(box).toBeFocused();
+  await chat(page).evaluate((el) => el.setAttribute('max-tokens', '16'));
+
+  // Disclaimer and human handoff are always there.
+  await expect(chat(page).locator('.disclaimer')).toContainText('AI가 생성한 답변은 틀릴 수 있습니다');
+  await expect(chat(page).getByRole('link', { name: /상담원 연결/ })).toHaveAttribute('href', 'tel:120');
+
+  // Reload: the conversation comes back from IndexedDB and the model from OPFS, with no download.
+  await page.evaluate(() => (window as unknown as { dureServiceWorker: Promise<unknown> }).dureServiceWorker);
+  const downloadedBefore = modelRequests.length;
+  await page.reload();
+  await waitReady(page);
+  expect(modelRequests.length).toBe(downloadedBefore);
+  await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(2);
+  await expect(chat(page).locator('article[data-role=assistant]').nth(1)).toHaveAttribute(
+    'data-finish',
+    'abort',
+  );
+
+  // Offline: the service worker serves the shell, OPFS the model; the chat goes on.
+  await context.setOffline(true);
+  await page.reload();
+  await waitReady(page);
+  const third = await askAndWait(page, '오프라인에서도 답할 수 있나요?');
+  await expect(third.locator('.md')).not.toBeEmpty();
+  await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(3);
+  await context.setOffline(false);
+
+  expect(foreign, 'no request left the portal origin').toEqual([]);
+});
