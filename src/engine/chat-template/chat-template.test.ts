@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../api.ts';
 import { GgufValueType } from '../gguf/types.ts';
-import { metadataFromHf, type HfFixtureOptions, type HfTokenizerJson } from '../tokenizer/hf-fixture.ts';
+import { tokenizerMetadata } from '../../testing/test-models.ts';
 import { createTokenizer } from '../tokenizer/tokenizer.ts';
 import { ChatTemplate, chatTemplateFromMetadata } from './chat-template.ts';
 import { encodeChat } from './encode-chat.ts';
@@ -96,11 +96,8 @@ describe('ChatTemplate errors and metadata', () => {
   });
 });
 
-describe('encodeChat', () => {
-  const opts: HfFixtureOptions = { model: 'gpt2', pre: 'qwen2', eos: '<|im_end|>' };
-  const qwen = createTokenizer(
-    metadataFromHf(JSON.parse(pkgFile('qwen3', 'tokenizer.json')) as HfTokenizerJson, opts),
-  );
+describe('encodeChat', async () => {
+  const qwen = createTokenizer(new Map(await tokenizerMetadata('qwen3')));
   const template = templateOf('qwen3');
   const imStart = qwen.tokenId('<|im_start|>') as number;
   const imEnd = qwen.tokenId('<|im_end|>') as number;
