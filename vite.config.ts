@@ -16,6 +16,8 @@ export default defineConfig({
         ...widgetInput,
       },
       output: { entryFileNames },
+      // Keep the embed's exports (`import { createDure } from '/dure-chat.js'`).
+      preserveEntrySignatures: 'exports-only',
     },
   },
   server: { host: '127.0.0.1' },

@@ -146,11 +146,17 @@ export function wrapEngine(engine: ChatEngine, info: ModelInfo, backend: Backend
     p: ChatCompletionCreateParams,
   ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
     validate(p);
+    // Already cancelled: answer nothing rather than start work nobody waits for.
+    if (p.signal?.aborted && !p.stream)
+      return completion({ text: '', ids: [], finishReason: 'abort', promptTokens: 0, completionTokens: 0 });
     if (p.stream) return stream(p);
     const gen = engine.generate(request(p));
     let r = await gen.next();
     while (!r.done) r = await gen.next();
-    const res = r.value;
+    return completion(r.value);
+  }
+
+  function completion(res: GenerateResult): ChatCompletion {
     return {
       id: newId(),
       object: 'chat.completion',
