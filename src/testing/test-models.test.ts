@@ -1,10 +1,21 @@
-import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TokenizerLoader } from '@lenml/tokenizers';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTensor } from '../engine/gguf/metadata.ts';
 import { dequantize } from '../engine/gguf/quant/index.ts';
 import { readGguf, readTensorBytes } from '../engine/gguf/reader.ts';
 import { FileSource } from '../node/file-source.ts';
-import { TEST_ARCHS, TEST_DIMS, TEST_QUANTS, testModelPath, type TestModelSpec } from './test-models.ts';
+import {
+  corpusBpeTokenizer,
+  corpusDir,
+  TEST_ARCHS,
+  TEST_DIMS,
+  TEST_QUANTS,
+  testModelPath,
+  type TestModelSpec,
+} from './test-models.ts';
 
 const TEXT = '대한민국 정부는 인공지능 서비스를 공공 부문에 도입한다.';
 
@@ -16,14 +27,43 @@ afterAll(async () => {
   await llama?.dispose();
 });
 
-/** Loads `spec` in llama.cpp and returns the raw logits after evaluating `TEXT`. */
+interface HfTokenizer {
+  encode(text: string, opts: { add_special_tokens: boolean }): number[];
+}
+
+/** Korean lines from the shared corpus plus edge cases (mixed scripts, emoji, jamo, specials). */
+let lines: string[] | undefined;
+async function sampleLines(): Promise<string[]> {
+  if (!lines) {
+    const dir = corpusDir();
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
+    const text = await readFile(join(dir, files[0]!), 'utf8');
+    lines = text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(0, 120);
+    lines.push(
+      'Hello 世界! 안녕하세요 😀 ㄱㄴㄷ ᄀᄂ  spaces   and\ttabs 123456789 ＡＢＣ，。',
+      '<|im_start|>user\n안녕하세요<|im_end|>\n',
+      '  leading and trailing  ',
+    );
+  }
+  return lines;
+}
+
+/**
+ * Loads `spec` in llama.cpp and returns the raw logits after evaluating `TEXT`; with `keep`, the
+ * model stays loaded and is returned (the caller disposes it).
+ */
 async function llamaLogits(
   spec: TestModelSpec,
-): Promise<{ logits: Float32Array; tokens: Token[]; path: string }> {
+  keep = false,
+): Promise<{ logits: Float32Array; tokens: Token[]; path: string; model?: LlamaModel }> {
   const path = await testModelPath(spec);
   const model = await llama.loadModel({ modelPath: path });
   try {
-    const ctx = await model.createContext({ contextSize: 128, batchSize: 64 });
+    // One thread: the models are tiny and the test machine is shared.
+    const ctx = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1 });
     try {
       const tokens = model.tokenize(TEXT);
       const input = tokens.map((t, i) =>
@@ -38,12 +78,12 @@ async function llamaLogits(
       for (const tok of raw.keys()) n = Math.max(n, (tok as number) + 1);
       const logits = new Float32Array(n);
       for (const [tok, v] of raw) logits[tok as number] = v;
-      return { logits, tokens, path };
+      return keep ? { logits, tokens, path, model } : { logits, tokens, path };
     } finally {
       await ctx.dispose();
     }
   } finally {
-    await model.dispose();
+    if (!keep) await model.dispose();
   }
 }
 
@@ -80,18 +120,57 @@ describe('llama.cpp loads every generated test model', () => {
     }
   }
 
+  // Real vocabularies: the model loads and evaluates, and llama.cpp tokenizes our converted
+  // vocabulary exactly as the Hugging Face tokenizer does with the original tokenizer.json.
   for (const [arch, quant, tokenizer] of [
     ['qwen3', 'Q4_K_M', 'qwen3'],
     ['llama', 'Q8_0', 'llama3'],
     ['gemma2', 'Q4_K', 'gemma3'],
   ] as const) {
     it(`${arch} ${quant} with the real ${tokenizer} tokenizer`, async () => {
-      const { logits, tokens } = await llamaLogits({ arch, quant, tokenizer });
-      expect(tokens.length).toBeGreaterThan(3);
-      expect(logits.every(Number.isFinite)).toBe(true);
-      expect(stats(logits).std).toBeGreaterThan(0.5);
+      const { logits, tokens, model } = await llamaLogits({ arch, quant, tokenizer }, true);
+      try {
+        expect(tokens.length).toBeGreaterThan(3);
+        expect(logits.every(Number.isFinite)).toBe(true);
+        expect(stats(logits).std).toBeGreaterThan(0.5);
+        const hf = (
+          (await import(`@lenml/tokenizer-${tokenizer}`)) as { fromPreTrained(): HfTokenizer }
+        ).fromPreTrained();
+        const mismatches = (await sampleLines()).filter(
+          (line) =>
+            model!.tokenize(line, true).join() !== hf.encode(line, { add_special_tokens: false }).join(),
+        );
+        expect(mismatches).toEqual([]);
+      } finally {
+        await model?.dispose();
+      }
     });
   }
+
+  it('the corpus BPE vocabulary tokenizes in llama.cpp as in the Hugging Face tokenizer', async () => {
+    const { tokenizer, config } = await corpusBpeTokenizer();
+    const hf = TokenizerLoader.fromPreTrained({
+      tokenizerJSON: tokenizer as never,
+      tokenizerConfig: config as never,
+    }) as unknown as HfTokenizer;
+    const model = await llama.loadModel({
+      modelPath: await testModelPath({ arch: 'qwen2', quant: 'Q8_0' }),
+      vocabOnly: true,
+    });
+    try {
+      const lines = await sampleLines();
+      const mismatches = lines.filter(
+        (line) => model.tokenize(line, true).join() !== hf.encode(line, { add_special_tokens: false }).join(),
+      );
+      expect(mismatches).toEqual([]);
+      // A vocabulary learned from the corpus should compress it well (≈ 2+ bytes per token).
+      const bytes = lines.reduce((a, l) => a + new TextEncoder().encode(l).length, 0);
+      const toks = lines.reduce((a, l) => a + model.tokenize(l, true).length, 0);
+      expect(bytes / toks).toBeGreaterThan(2);
+    } finally {
+      await model.dispose();
+    }
+  });
 });
 
 describe('llama.cpp reads our quantized bytes as our dequantizer does', () => {
