@@ -4,15 +4,19 @@
  * Hugging Face tokenizer (@lenml/tokenizers, the tokenizer.json that metadata was converted from).
  * Every corpus line and edge case is compared; the counts are printed.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildTestModel,
   corpusBpeTokenizer,
   testModelPath,
   tokenizerMetadata,
   type TestModelSpec,
 } from '../../testing/test-models.ts';
+import { kv, writeGguf } from '../gguf/writer.ts';
 import { referenceLines } from './reference-lines.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer.ts';
 
@@ -80,6 +84,12 @@ describe.each(VOCABULARIES)('$name vocabulary', ({ name, model: spec, hfNfc }) =
 
   it('encodes every line exactly as llama.cpp does (parse_special on and off)', () => {
     const bad: string[] = [];
+    // Printed, not asserted: speed belongs to benchmarks, but the figure is worth seeing.
+    const t0 = performance.now();
+    for (const line of lines) dure.encode(line, { parseSpecial: true });
+    const ms = performance.now() - t0;
+    const mb = new TextEncoder().encode(lines.join('\n')).length / 1e6;
+    console.log(`${name}: Dure encoded ${lines.length} lines (${mb.toFixed(2)} MB) in ${ms.toFixed(0)} ms`);
     for (const line of lines) {
       const ours = dure.encode(line, { parseSpecial: true });
       if (!same(ours, model.tokenize(line, true))) bad.push(line);
@@ -122,6 +132,39 @@ describe.each(VOCABULARIES)('$name vocabulary', ({ name, model: spec, hfNfc }) =
       if (dure.decode(ids) !== model.detokenize(ids as Token[], true)) bad.push(line);
     }
     console.log(`${name}: ${lines.length} detokenizations vs llama.cpp, ${bad.length} mismatches`);
+    expect(bad).toEqual([]);
+  });
+});
+
+// The other pre-tokenizers Dure must support, each checked against llama.cpp on the whole corpus:
+// the corpus BPE vocabulary written into a model with a different tokenizer.ggml.pre.
+describe.each(['gpt-2', 'llama-bpe', 'exaone', 'default'])('pre-tokenizer %s', (pre) => {
+  let dure: Tokenizer;
+  let model: LlamaModel;
+
+  beforeAll(async () => {
+    const tok = (await tokenizerMetadata('corpus-bpe')).map(
+      ([k, v]) => [k, k === 'tokenizer.ggml.pre' ? kv.str(pre) : v] as [string, typeof v],
+    );
+    dure = createTokenizer(new Map(tok));
+    const dir = fileURLToPath(new URL('../../../node_modules/.cache/dure/tokenizer/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const path = `${dir}corpus-bpe-pre-${pre}.gguf`;
+    writeFileSync(
+      path,
+      writeGguf(buildTestModel({ arch: 'qwen2', quant: 'Q8_0', tokenizer: 'corpus-bpe' }, tok)),
+    );
+    model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+  });
+  afterAll(async () => {
+    await model?.dispose();
+  });
+
+  it('splits and merges every line exactly as llama.cpp does', () => {
+    const bad = lines.filter(
+      (line) => !same(dure.encode(line, { parseSpecial: true }), model.tokenize(line, true)),
+    );
+    console.log(`pre ${pre}: ${lines.length} lines vs llama.cpp, ${bad.length} mismatches`);
     expect(bad).toEqual([]);
   });
 });
