@@ -164,6 +164,23 @@ describe('readGguf ↔ writeGguf', () => {
     }
   });
 
+  it('round-trips a vocabulary-sized header (the writer grows its buffer mid-value)', async () => {
+    const tokens = Array.from({ length: 20000 }, (_, i) => `tok${i}_${'가'.repeat(i % 7)}`);
+    const scores = Float32Array.from(tokens, (_, i) => -i / 3);
+    const bytes = writeGguf({
+      metadata: [
+        ['tokenizer.ggml.tokens', kv.strs(tokens)],
+        ['tokenizer.ggml.scores', kv.f32s(scores)],
+        ['x.after', kv.u64(123n)],
+      ],
+      tensors: [f32Tensor('t', [32], (i) => i)],
+    });
+    const file = await readGguf(new MemorySource(bytes), { initialChunkBytes: 100 });
+    expect(getStringArray(file, 'tokenizer.ggml.tokens')).toEqual(tokens);
+    expect(getNumberArray(file, 'tokenizer.ggml.scores')).toEqual(scores);
+    expect(file.metadata.get('x.after')?.value).toBe(123n);
+  });
+
   it('reads GGUF version 2 (same layout)', async () => {
     const bytes = sample().slice();
     new DataView(bytes.buffer).setUint32(4, 2, true);
