@@ -28,6 +28,15 @@ export class TokenIdError extends DureError {
   }
 }
 
+/** Text too large to tokenize in one call. */
+export class TokenizerInputError extends DureError {
+  override name = 'TokenizerInputError';
+  constructor(message: string) {
+    super('TOKENIZER_INPUT', message);
+  }
+}
+
+registerErrorClass('TokenizerInputError', TokenizerInputError);
 registerErrorClass('TokenizerUnsupportedError', TokenizerUnsupportedError);
 registerErrorClass('TokenizerMetadataError', TokenizerMetadataError);
 registerErrorClass('TokenIdError', TokenIdError);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { fromErrorData, toErrorData } from '../errors.ts';
 import { GgufValueType } from '../gguf/types.ts';
-import { TokenIdError, TokenizerMetadataError, TokenizerUnsupportedError } from './errors.ts';
+import {
+  TokenIdError,
+  TokenizerInputError,
+  TokenizerMetadataError,
+  TokenizerUnsupportedError,
+} from './errors.ts';
 import { byteBpeMetadata, spmMetadata } from './test-vocab.ts';
 import { createTokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab.ts';
@@ -172,5 +177,12 @@ describe('tokenizer metadata errors', () => {
     const back = fromErrorData(structuredClone(toErrorData(err)));
     expect(back).toBeInstanceOf(TokenizerUnsupportedError);
     expect(back.code).toBe('TOKENIZER_UNSUPPORTED');
+  });
+});
+
+describe('input bounds', () => {
+  it('refuses text over the size limit with a typed error instead of running out of memory', () => {
+    const tok = bpe('gpt-2');
+    expect(() => tok.encode('a'.repeat(64 * 1024 * 1024 + 1))).toThrow(TokenizerInputError);
   });
 });

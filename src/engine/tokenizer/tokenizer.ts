@@ -3,7 +3,12 @@
  * for the same file. Pipeline (DESIGN.md §5): special-token split → normalizer → pre-tokenizer →
  * model → decoder, each stage a small class chosen by a factory that rejects unknown types.
  */
-import { TokenIdError, TokenizerMetadataError, TokenizerUnsupportedError } from './errors.ts';
+import {
+  TokenIdError,
+  TokenizerInputError,
+  TokenizerMetadataError,
+  TokenizerUnsupportedError,
+} from './errors.ts';
 import { cleanSpaces, ByteLevelDecoder, SpmDecoder, type PieceDecoder } from './decoders.ts';
 import { optString, optStringArray, type Metadata } from './metadata.ts';
 import { createModel, type TokenizerModel } from './models.ts';
@@ -121,11 +126,11 @@ export class Tokenizer {
   /**
    * Text → token ids, identical to llama.cpp's `llama_tokenize(text, add_special, parse_special)`.
    * @throws {TokenizerMetadataError} when `addBos`/`addEos` is asked of a vocabulary without one.
-   * @throws {RangeError} never; inputs longer than 64 Mi characters throw TokenizerMetadataError.
+   * @throws {TokenizerInputError} when the input is longer than 64 Mi characters.
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (text.length > MAX_INPUT_CHARS) {
-      throw new TokenizerMetadataError(
+      throw new TokenizerInputError(
         `input of ${text.length} characters exceeds the ${MAX_INPUT_CHARS} limit`,
       );
     }
