@@ -160,7 +160,12 @@ export function trainByteLevelBpe(texts: readonly string[], opts: TrainBpeOption
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_PRETOKENIZER_PATTERN }, behavior: 'Isolated', invert: false },
+        {
+          type: 'Split',
+          pattern: { Regex: QWEN2_PRETOKENIZER_PATTERN },
+          behavior: 'Isolated',
+          invert: false,
+        },
         byteLevel,
       ],
     },

@@ -174,7 +174,9 @@ function specialVocab(
     const v = add.get(typ);
     if (v !== undefined) out.push([`tokenizer.ggml.add_${typ}_token`, kv.bool(v)]);
   }
-  if (typeof config.chat_template === 'string') out.push(['tokenizer.chat_template', kv.str(config.chat_template)]);
+  if (typeof config.chat_template === 'string') {
+    out.push(['tokenizer.chat_template', kv.str(config.chat_template)]);
+  }
   return out;
 }
 
@@ -207,7 +209,8 @@ export function convertBpeTokenizer(
   config: HfTokenizerConfig,
   opts: ConvertOptions = {},
 ): KvList {
-  if (json.model.type !== 'BPE') throw new TokenizerConversionError(`expected a BPE model, got ${json.model.type}`);
+  if (json.model.type !== 'BPE')
+    throw new TokenizerConversionError(`expected a BPE model, got ${json.model.type}`);
   if (!opts.pre) throw new TokenizerConversionError('tokenizer.ggml.pre must be given for a BPE vocabulary');
   const n = vocabSizeOf(json, opts);
   const reverse = new Map<number, string>();
