@@ -35,3 +35,36 @@ export async function askAndWait(page: Page, text: string): Promise<Locator> {
   await expect(answer).not.toHaveAttribute('data-finish', '', { timeout: 90_000 });
   return answer;
 }
+
+export interface SeedMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+/** Writes a saved conversation straight into the widget's IndexedDB (as a previous visit would). */
+export async function seedConversation(page: Page, key: string, messages: SeedMessage[]): Promise<void> {
+  await page.evaluate(
+    async ({ key, messages }) => {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open('dure-chat', 1);
+        r.onupgradeneeded = () => r.result.createObjectStore('conversations', { keyPath: 'key' });
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      const rows = messages.map((m, i) => ({
+        id: `s${i}`,
+        ...m,
+        finish: m.role === 'assistant' ? 'eos' : undefined,
+        at: i,
+      }));
+      await new Promise<void>((res, rej) => {
+        const tx = db.transaction('conversations', 'readwrite');
+        tx.objectStore('conversations').put({ key, messages: rows, updatedAt: Date.now() });
+        tx.oncomplete = () => res();
+        tx.onerror = () => rej(tx.error);
+      });
+      db.close();
+    },
+    { key, messages },
+  );
+}
