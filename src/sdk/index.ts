@@ -73,6 +73,7 @@ export class InvalidRequestError extends DureError {
 }
 
 const MAX_MESSAGES = 256;
+
 const MAX_CHARS = 64_000;
 
 function validate(p: ChatCompletionCreateParams): void {
