@@ -206,7 +206,8 @@ describe('llama.cpp reads our quantized bytes as our dequantizer does', () => {
           maxErr = Math.max(maxErr, Math.abs(acc - logits[j]!));
           maxRef = Math.max(maxRef, Math.abs(acc));
         }
-        const tol = quant === 'F32' ? 1e-4 : quant === 'F16' || quant === 'BF16' ? 2e-2 : 5e-2;
+        // Measured: F32 1e-7, F16 2e-4, BF16 2e-3, Q8_0..Q6_K 5-6e-3 (activation quantization).
+        const tol = quant === 'F32' ? 1e-5 : quant === 'F16' ? 1e-3 : quant === 'BF16' ? 5e-3 : 2e-2;
         expect(maxErr / maxRef).toBeLessThan(tol);
       } finally {
         await src.close();
