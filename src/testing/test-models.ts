@@ -74,7 +74,8 @@ export class TestModelError extends DureError {
 registerErrorClass('TestModelError', TestModelError);
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CACHE_DIR = join(REPO_ROOT, 'node_modules/.cache/dure');
+/** Generated files live here (DURE_CACHE_DIR overrides, e.g. to time a cold cache). */
+const CACHE_DIR = process.env.DURE_CACHE_DIR ?? join(REPO_ROOT, 'node_modules/.cache/dure');
 
 /** Where the shared Korean corpus lives (override with DURE_CORPUS_DIR). */
 export function corpusDir(): string {
