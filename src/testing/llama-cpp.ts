@@ -23,6 +23,8 @@ async function withSequence<T>(
     contextSize: ctxLen,
     batchSize: ctxLen,
     flashAttention: false,
+    // One thread: llama.cpp's workers spin-wait, which collapses on a loaded 2-core machine.
+    threads: 1,
     experimentalKvCacheKeyType: 'F32',
     experimentalKvCacheValueType: 'F32',
   });
