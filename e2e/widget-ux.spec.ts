@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { askAndWait, chat, waitReady } from './widget-helpers.ts';
+import { askAndWait, chat, waitReady, watchForeignRequests } from './widget-helpers.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
 let model: WidgetModel;
@@ -249,4 +249,28 @@ test('model manager: integrity failure in Korean, then verified copy listed and 
   // A chat still works from the loaded engine; answers keep their label.
   const a = await askAndWait(page, '삭제 후에도 답하나요?');
   await expect(a.locator('.ai-label')).toHaveText('AI가 생성한 답변');
+});
+
+test('CPU fallback: the same GGUF on llama.cpp in WebAssembly, wasm served from the portal origin', async ({
+  page,
+  baseURL,
+}) => {
+  const origin = new URL(baseURL ?? '').origin;
+  const foreign = watchForeignRequests(page, origin);
+  const wasm: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('.wasm')) wasm.push(r.url());
+  });
+  await page.goto(
+    `/demo/?model=${model.url}&sha256=${model.sha256}&backend=wasm-cpu&autoload=1&max-tokens=8&lang=en&conversation-id=cpu`,
+  );
+  await waitReady(page);
+  await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', 'wasm-cpu');
+  await expect(chat(page).locator('.backend')).toContainText('Runs on: CPU (WebAssembly)');
+  const a = await askAndWait(page, '주민등록등본은 어디서 발급하나요?');
+  await expect(a.locator('.md')).not.toBeEmpty();
+  await expect(a.locator('.ai-label')).toHaveText('AI-generated answer');
+  expect(wasm.length).toBeGreaterThan(0);
+  for (const u of wasm) expect(new URL(u).origin).toBe(origin);
+  expect(foreign).toEqual([]);
 });

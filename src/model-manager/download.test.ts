@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadModel, type DownloadProgress } from './download.ts';
-import { ModelDownloadError, ModelIntegrityError, ModelOriginError } from './errors.ts';
+import { ModelDownloadError, ModelIntegrityError, ModelOriginError, ModelQuotaError } from './errors.ts';
 import { MemoryModelStore } from './store.ts';
 
 // A real HTTP server with Range support that can cut the connection after N bytes, as a flaky
@@ -178,5 +178,37 @@ describe('downloadModel', () => {
     }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ModelDownloadError);
     expect((e as Error).message).toContain('404');
+  });
+
+  it('turns a full disk into a typed bilingual quota error and keeps what was stored', async () => {
+    reset();
+    // The browser's own failure when storage is full is a QuotaExceededError DOMException.
+    class FullStore extends MemoryModelStore {
+      override async entry(key: string) {
+        const e = await super.entry(key);
+        return {
+          ...e,
+          append: async (bytes: Uint8Array) => {
+            if ((await e.size()) + bytes.byteLength > 100_000)
+              throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+            await e.append(bytes);
+          },
+        };
+      }
+    }
+    const store = new FullStore();
+    const err = await downloadModel({
+      url: `${origin}/model.gguf`,
+      store,
+      allowedOrigins: [origin],
+      writeChunkBytes: 10_000,
+    }).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(ModelQuotaError);
+    expect((err as ModelQuotaError).code).toBe('MODEL_QUOTA');
+    expect((err as Error).message).toMatch(/저장 공간이 부족/);
+    expect((err as Error).message).toMatch(/ran out of storage/);
+    const [partial] = await store.list();
+    expect(partial?.meta.complete).toBe(false);
+    expect(partial?.size).toBeLessThanOrEqual(100_000);
   });
 });
