@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import {
@@ -86,6 +87,46 @@ describe('convertBpeTokenizer (convert_hf_to_gguf _set_vocab_gpt2)', () => {
     expect(doesTokenLookSpecial('<mask>')).toBe(true);
     expect(doesTokenLookSpecial('<think>')).toBe(false);
   });
+});
+
+/**
+ * sha256 (first 128 bits) of the vocabularies in llama.cpp's own converter outputs
+ * `models/ggml-vocab-llama-bpe.gguf` (Llama 3) and `models/ggml-vocab-qwen2.gguf` (Qwen2: its
+ * first 151643 tokens are Qwen3's base vocabulary, the merges are shared), read with readGguf from
+ * the llama.cpp sources bundled in node-llama-cpp. Tokens and merges are hashed joined by "\n",
+ * token types as little-endian i32.
+ */
+const LLAMA_CPP_VOCABS = {
+  llama3: {
+    n: 128256,
+    tokens: '14c6e88c6be772fbbd7848fcda37c2ad',
+    types: 'c1c2e055fda0cf38738c73b23eed1705',
+    merges: '0cd100e0ab7dbd83c3b668a7cfb2aed1',
+  },
+  qwen3: {
+    n: 151643,
+    tokens: '36c3749fd3c87e2402f612459b45ae4e',
+    types: '4d59402aaad46c3d46c28e150431a057',
+    merges: 'bbeef245f0b03a9613753068e5799c24',
+  },
+} as const;
+
+const hash = (x: string[] | Int32Array): string =>
+  createHash('sha256')
+    .update(Array.isArray(x) ? x.join('\n') : new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    .digest('hex')
+    .slice(0, 32);
+
+describe('matches llama.cpp converter output', () => {
+  for (const [name, want] of Object.entries(LLAMA_CPP_VOCABS)) {
+    it(`${name}: tokens, token types and merges hash like llama.cpp's vocab file`, async () => {
+      const { json, config } = await load(name);
+      const kvs = convertBpeTokenizer(json, config, { pre: 'x' });
+      expect(hash((get(kvs, 'tokenizer.ggml.tokens') as string[]).slice(0, want.n))).toBe(want.tokens);
+      expect(hash((get(kvs, 'tokenizer.ggml.token_type') as Int32Array).slice(0, want.n))).toBe(want.types);
+      expect(hash(get(kvs, 'tokenizer.ggml.merges') as string[])).toBe(want.merges);
+    });
+  }
 });
 
 describe('convertSentencePieceTokenizer (Gemma)', () => {
