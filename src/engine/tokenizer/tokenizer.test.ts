@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromErrorData, toErrorData } from '../errors.ts';
+import { GgufMetadataError } from '../gguf/errors.ts';
 import { GgufValueType } from '../gguf/types.ts';
 import {
   TokenIdError,
@@ -158,7 +159,8 @@ describe('tokenizer metadata errors', () => {
       arrayType: GgufValueType.INT32,
       value: Int32Array.of(1, 2),
     });
-    expect(() => createTokenizer(wrongType)).toThrow(TokenizerMetadataError);
+    // Wrongly typed keys fail in the shared GGUF metadata getters.
+    expect(() => createTokenizer(wrongType)).toThrow(GgufMetadataError);
     const noMerges = base();
     noMerges.delete('tokenizer.ggml.merges');
     expect(() => createTokenizer(noMerges)).toThrow(TokenizerMetadataError);

@@ -219,7 +219,8 @@ export class Tokenizer {
 /**
  * Builds the tokenizer described by a GGUF file's `tokenizer.ggml.*` metadata.
  * @throws {TokenizerUnsupportedError} for an unknown `tokenizer.ggml.model` or `tokenizer.ggml.pre`.
- * @throws {TokenizerMetadataError} for missing or malformed tokenizer metadata.
+ * @throws {TokenizerMetadataError} for missing or inconsistent tokenizer metadata.
+ * @throws {GgufMetadataError} when a tokenizer key holds the wrong GGUF type.
  */
 export function createTokenizer(md: Metadata): Tokenizer {
   const type = modelName(md);

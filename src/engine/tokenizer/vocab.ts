@@ -196,8 +196,9 @@ export function utf8Length(s: string): number {
 
 /**
  * Builds the vocabulary from GGUF metadata.
- * @throws {TokenizerMetadataError} on a missing/invalid token list, duplicate tokens, short
+ * @throws {TokenizerMetadataError} on a missing or empty token list, duplicate tokens, short
  *   score/type arrays or special ids outside the vocabulary.
+ * @throws {GgufMetadataError} when a tokenizer key holds the wrong GGUF type.
  */
 export function vocabFromMetadata(md: Metadata, kind: ModelKind): Vocab {
   const tokens = optStringArray(md, 'tokenizer.ggml.tokens');
