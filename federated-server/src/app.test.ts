@@ -5,6 +5,7 @@ import { HEADER_TIMESTAMP, signRequest } from '../../src/protocol/signing.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import type { InstitutionClient } from './testing/client.ts';
 import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
+import { startPostgres, type PostgresInstance } from './testing/databases.ts';
 
 /** The global adapter of a task, shifted by `delta` on every trained value. */
 async function shiftedGlobal(
@@ -325,5 +326,48 @@ describe('admin token', () => {
       (await t.send('GET', '/v1/admin/tasks', { authorization: `Bearer ${TEST_ADMIN_TOKEN}` })).status,
     ).toBe(401);
     await t.cleanup();
+  });
+});
+
+describe('the same server on PostgreSQL (DATABASE_URL)', () => {
+  let pg: PostgresInstance;
+  let t: TestServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    t = await startTestServer({ databaseUrl: pg.url });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+    pg?.stop();
+  });
+
+  it('runs enrollment, a round, the registry and the audit chain', async () => {
+    expect((await t.send('GET', '/healthz', {})).json()).toMatchObject({ storage: 'postgres' });
+    const task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({ strategy: { name: 'ffa-lora' }, rounds: 1 }),
+    );
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    const [a, b] = [await t.enroll('가 기관'), await t.enroll('나 기관')];
+    const work = (await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>();
+    expect(work.instructions?.trainA).toBe(false);
+    // FFA-LoRA: only lora_B is sent; sending A too is refused
+    expect((await a.uploadUpdate(task.id, 1, await shiftedGlobal(a, task, 0.5), 1)).status).toBe(422);
+    expect((await a.uploadUpdate(task.id, 1, await shiftedGlobal(a, task, 0.5, true), 1)).status).toBe(200);
+    expect((await b.uploadUpdate(task.id, 1, await shiftedGlobal(b, task, 0.1, true), 3)).status).toBe(200);
+    await t.server.coordinator.tick(); // everyone is in: closes without waiting for the deadline
+    const detail = await t.admin.call<{ task: Task; versions: { version: number }[] }>(
+      'GET',
+      `/v1/admin/tasks/${task.id}`,
+    );
+    expect(detail.task.state).toBe('completed');
+    const v0 = readSafetensors((await a.request('GET', `/v1/tasks/${task.id}/adapters/0`)).body).tensors;
+    const v1 = readSafetensors((await a.request('GET', `/v1/tasks/${task.id}/adapters/1`)).body).tensors;
+    for (const [name, x] of v0) {
+      const shift = name.includes('lora_A') ? 0 : (1 * 0.5 + 3 * 0.1) / 4;
+      x.data.forEach((v, i) => expect(v1.get(name)!.data[i]).toBeCloseTo(v + shift, 6));
+    }
+    expect(await t.admin.call('GET', '/v1/admin/audit/verify')).toMatchObject({ ok: true });
   });
 });
