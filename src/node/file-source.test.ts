@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GgufTruncatedError } from '../engine/gguf/errors.ts';
+import { GgufReadError, GgufTruncatedError } from '../engine/gguf/errors.ts';
 import { getString } from '../engine/gguf/metadata.ts';
 import { quantize } from '../engine/gguf/quant/index.ts';
 import { readGguf, readTensorBytes } from '../engine/gguf/reader.ts';
@@ -42,6 +42,12 @@ describe('FileSource', () => {
     } finally {
       await src.close();
     }
+  });
+
+  it('turns I/O failures into GgufReadError', async () => {
+    const src = await FileSource.open(path);
+    await src.close();
+    await expect(src.read(0, 4)).rejects.toThrow(GgufReadError);
   });
 
   it('reports files that cannot be opened with a typed error', async () => {

@@ -4,7 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { DureError, registerErrorClass } from '../engine/errors.ts';
-import { GgufTruncatedError } from '../engine/gguf/errors.ts';
+import { GgufReadError, GgufTruncatedError } from '../engine/gguf/errors.ts';
 import { checkRange } from '../engine/gguf/sources.ts';
 import type { ByteSource } from '../engine/gguf/types.ts';
 
@@ -46,13 +46,22 @@ export class FileSource implements ByteSource {
     }
   }
 
-  /** @throws {GgufTruncatedError} when the range is past the end (or the file shrank). */
+  /**
+   * @throws {GgufTruncatedError} when the range is past the end (or the file shrank).
+   * @throws {GgufReadError} on an I/O error (including reading after `close`).
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this.size, offset, length);
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.handle.read(out, done, length - done, offset + done));
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? String(e);
+        throw new GgufReadError(`cannot read ${this.path}: ${code}`, { cause: e });
+      }
       if (bytesRead === 0) {
         throw new GgufTruncatedError(`${this.path} ended after ${offset + done} bytes`);
       }

@@ -80,7 +80,16 @@ export class GgufInvalidError extends DureError {
   }
 }
 
+/** The bytes could not be read at all (file removed or changed while reading, I/O error). */
+export class GgufReadError extends DureError {
+  override name = 'GgufReadError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('GGUF_READ', message, options);
+  }
+}
+
 registerErrorClass('GgufTruncatedError', GgufTruncatedError);
+registerErrorClass('GgufReadError', GgufReadError);
 registerErrorClass('GgufBadMagicError', GgufBadMagicError);
 registerErrorClass('GgufUnsupportedVersionError', GgufUnsupportedVersionError);
 registerErrorClass('GgufUnknownTypeError', GgufUnknownTypeError);

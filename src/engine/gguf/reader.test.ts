@@ -4,6 +4,7 @@ import {
   GgufInvalidError,
   GgufLimitError,
   GgufMetadataError,
+  GgufReadError,
   GgufTensorOutOfBoundsError,
   GgufTruncatedError,
   GgufUnknownArchError,
@@ -202,6 +203,15 @@ describe('readGguf ↔ writeGguf', () => {
     const data = await readTensorBytes(file, file.tensors[0]!);
     expect(src.reads).toEqual([[file.dataOffset, 4 << 20]]);
     expect(data.byteLength).toBe(4 << 20);
+  });
+
+  it('a Blob that cannot be read gives GgufReadError', async () => {
+    class BrokenBlob extends Blob {
+      override slice(): Blob {
+        return { arrayBuffer: () => Promise.reject(new Error('NotReadableError')) } as unknown as Blob;
+      }
+    }
+    await expect(readGguf(new BlobSource(new BrokenBlob([sample().slice()])))).rejects.toThrow(GgufReadError);
   });
 
   it('reads through a Blob', async () => {

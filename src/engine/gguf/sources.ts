@@ -2,7 +2,7 @@
  * Platform-neutral byte sources for the GGUF reader: memory and Blob (a browser `File`, or an OPFS
  * file from `FileSystemFileHandle.getFile()`). The Node file source lives in src/node/file-source.ts.
  */
-import { GgufInvalidError, GgufTruncatedError } from './errors.ts';
+import { GgufInvalidError, GgufReadError, GgufTruncatedError } from './errors.ts';
 import type { ByteSource } from './types.ts';
 
 /**
@@ -53,10 +53,18 @@ export class BlobSource implements ByteSource {
     this.size = blob.size;
   }
 
-  /** @throws {GgufTruncatedError} when the range is past the end (or the blob shrank). */
+  /**
+   * @throws {GgufTruncatedError} when the range is past the end (or the blob shrank).
+   * @throws {GgufReadError} when the browser cannot read the file (e.g. it changed on disk).
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this.size, offset, length);
-    const buf = await this.blob.slice(offset, offset + length).arrayBuffer();
+    let buf: ArrayBuffer;
+    try {
+      buf = await this.blob.slice(offset, offset + length).arrayBuffer();
+    } catch (e) {
+      throw new GgufReadError(`cannot read ${length} bytes at offset ${offset}: ${String(e)}`, { cause: e });
+    }
     if (buf.byteLength !== length) {
       throw new GgufTruncatedError(`blob returned ${buf.byteLength} of ${length} bytes at offset ${offset}`);
     }
