@@ -32,9 +32,11 @@ export function uploadWeight(
   bytes: Uint8Array,
   rows: number,
   k: number,
+  /** Largest part in bytes; the device limit unless a test forces splitting. */
+  maxBindingBytes = device.limits.maxStorageBufferBindingSize,
 ): GpuWeight {
   const rowBytes = weightBytes(type, 1, k);
-  const maxRows = Math.max(1, Math.floor(device.limits.maxStorageBufferBindingSize / (rowBytes + 2)));
+  const maxRows = Math.max(1, Math.floor(maxBindingBytes / (rowBytes + 2)));
   const parts: GpuWeightPart[] = [];
   let total = 0;
   for (let rowStart = 0; rowStart < rows; rowStart += maxRows) {

@@ -96,6 +96,35 @@ for (const subgroups of [true, false]) {
       });
     });
 
+    it.each([GgmlType.Q8_0, GgmlType.Q6_K])(
+      'weights split across bindings (%s) give the same products and lookups',
+      async (type) => {
+        const rows = 45;
+        const k = 256;
+        const { bytes, deq } = randomWeight(type, rows, k, 99);
+        // Parts of at most 16 rows: three bindings, the last one partial.
+        const rowBytes = bytes.byteLength / rows;
+        const weight = uploadWeight(h.device, 'split', type, bytes, rows, k, 16 * (rowBytes + 2));
+        expect(weight.parts.map((p) => p.rows)).toEqual([16, 16, 13]);
+        const x = randn(2 * k, rng(5));
+        const out = h.storage(2 * rows * 4);
+        h.run(await h.ops.matmul({ weight, x: h.storage(x), out }), { nTokens: 2, pos: 0 });
+        expect(relL2(await h.readF32(out, 2 * rows), matmulRef(deq, x, rows, k, 2))).toBeLessThan(1e-5);
+        const ids = Uint32Array.from([44, 0, 17, 31]);
+        const emb = h.storage(ids.length * k * 4);
+        h.run(await h.ops.embedding({ table: weight, ids: h.storage(ids), out: emb, scale: 1 }), {
+          nTokens: ids.length,
+          pos: 0,
+        });
+        const got = await h.readF32(emb, ids.length * k);
+        ids.forEach((id, t) => {
+          expect(relL2(got.subarray(t * k, (t + 1) * k), deq.subarray(id * k, (id + 1) * k))).toBeLessThan(
+            1e-6,
+          );
+        });
+      },
+    );
+
     it.each(TYPES)('embedding lookup %s', async (type) => {
       const rows = 50;
       const k = 256;
