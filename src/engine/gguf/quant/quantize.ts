@@ -173,6 +173,10 @@ function quantQ8_0(x: Float32Array, xo: number, out: Uint8Array, o: number): voi
   }
 }
 
+/** Scratch for makeQkx2 (sub-blocks are 32 wide); Float32Array stores round to f32 like C. */
+const LAUX = new Uint8Array(32);
+const DIFFS = new Float32Array(32);
+
 /**
  * ggml's `make_qkx2_quants`: fits `x ≈ scale·L − min` with L in [0, nmax] by weighted least squares
  * over a small search of candidate scales. Writes L into `L[lo..lo+n)`; returns [scale, min].
@@ -189,7 +193,8 @@ function makeQkx2(
   rdelta: number,
   nstep: number,
 ): [number, number] {
-  const laux = new Uint8Array(n);
+  const laux = LAUX;
+  const diffs = DIFFS;
   let min = x[xo]!;
   let max = x[xo]!;
   let sumW = w[0]!;
@@ -215,13 +220,15 @@ function makeQkx2(
     const diff = fr(fr(fr(scale * l) + min) - x[xo + i]!);
     bestError = fr(bestError + fr(w[i]! * fr(diff * diff)));
   }
+  // x - min only changes when a better min is found, so it is computed once per change.
+  for (let i = 0; i < n; i++) diffs[i] = x[xo + i]! - min;
   for (let is = 0; is <= nstep; is++) {
     iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
+      const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * diffs[i]!))));
       laux[i] = l;
       const wl = fr(w[i]! * l);
       sumL = fr(sumL + wl);
@@ -246,6 +253,7 @@ function makeQkx2(
         bestError = curError;
         scale = thisScale;
         min = thisMin;
+        for (let i = 0; i < n; i++) diffs[i] = x[xo + i]! - min;
       }
     }
   }
