@@ -12,6 +12,7 @@ export default defineConfig({
       input: {
         main: resolve(import.meta.dirname, 'index.html'),
         diagnostics: resolve(import.meta.dirname, 'diagnostics.html'),
+        admin: resolve(import.meta.dirname, 'admin.html'),
         playground: resolve(import.meta.dirname, 'playground.html'),
         ...widgetInput,
       },
