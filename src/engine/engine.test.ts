@@ -136,6 +136,42 @@ describe('generation', () => {
     expect(relL2(reused, fresh)).toBeLessThan(1e-6);
   });
 
+  it('stops at a stop string without ever streaming part of it', async () => {
+    const collect = async (stop?: string[]) => {
+      const chunks: string[] = [];
+      const g = engine.generate({
+        promptIds: PROMPT,
+        maxTokens: 24,
+        greedy: true,
+        ...(stop ? { stop } : {}),
+      });
+      for (;;) {
+        const r = await g.next();
+        if (r.done) return { res: r.value, chunks };
+        chunks.push(r.value.text);
+      }
+    };
+    const free = await collect();
+    const text = free.res.text;
+    // A stop string from the middle of the free-running text (greedy output is deterministic).
+    const at = Math.floor(text.length / 2);
+    const stop = text.slice(at, at + 3);
+    const stopped = await collect([stop]);
+    expect(stopped.res.finishReason).toBe('stop');
+    expect(stopped.res.text).toBe(text.slice(0, text.indexOf(stop)));
+    expect(stopped.chunks.join('')).toBe(stopped.res.text);
+  });
+
+  it('frees the model on dispose and can load again', async () => {
+    const e = await engineFor({ arch: 'qwen3', quant: 'Q4_0' });
+    const before = await e.logits(PROMPT);
+    await e.dispose();
+    expect(() => e.model).toThrow(DureError);
+    await e.loadSource(await FileSource.open(await testModelPath({ arch: 'qwen3', quant: 'Q4_0' })));
+    expect(relL2(await e.logits(PROMPT), before)).toBe(0);
+    await e.dispose();
+  });
+
   it('rejects a prompt longer than the context with a typed error', async () => {
     const tooLong = Array.from({ length: 300 }, (_, i) => (i % 200) + 1);
     const g = engine.generate({ promptIds: tooLong, maxTokens: 1 });
