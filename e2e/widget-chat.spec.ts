@@ -109,3 +109,43 @@ test('demo portal: probe, verified download with progress, Korean streaming chat
 
   expect(foreign, 'no request left the portal origin').toEqual([]);
 });
+
+test('a download cut by a page reload resumes with an HTTP Range request and is verified', async ({
+  page,
+  context,
+}) => {
+  const ranges: (string | null)[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('.gguf')) ranges.push(r.headers()['range'] ?? null);
+  });
+  // A slow line (≈400 KB/s), so the reload lands mid-download.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: 400_000,
+    uploadThroughput: -1,
+  });
+  const url = `/demo/?model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=4&conversation-id=resume`;
+  await page.goto(url);
+  const progress = chat(page).locator('.progress-text');
+  await expect(progress).toContainText(/^(1|2)\.\d MB \//, { timeout: 30_000 });
+  await page.reload();
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
+  await waitReady(page);
+  expect(ranges[0]).toBeNull();
+  const resumed = ranges.at(-1);
+  expect(resumed).toMatch(/^bytes=\d+-$/);
+  const from = Number(/\d+/.exec(resumed ?? '')?.[0]);
+  expect(from).toBeGreaterThanOrEqual(1 << 20);
+  expect(from).toBeLessThan(model.bytes);
+  // Verified end to end: the SHA-256 attribute matched, so the model loaded and answers.
+  const a = await askAndWait(page, '이어받기 후에도 답하나요?');
+  await expect(a.locator('.md')).not.toBeEmpty();
+});

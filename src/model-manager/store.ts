@@ -82,7 +82,13 @@ export class MemoryModelStore implements ModelStore {
 
 const DIR = 'dure-models';
 
-/** OPFS: `dure-models/<key>.gguf` plus `<key>.json` metadata. */
+/**
+ * OPFS: one directory per model, `dure-models/<key>/`, holding the bytes as numbered part files
+ * plus `meta.json`. Appending writes a new part and never rewrites earlier bytes (a writable with
+ * `keepExistingData` copies the whole file first, which is quadratic over a 1 GB download), and a
+ * part only counts once its write closed, so a reload mid-download resumes after the last
+ * complete part. `blob()` joins the parts lazily: no copy of the model is made.
+ */
 export class OpfsModelStore implements ModelStore {
   readonly kind = 'opfs' as const;
   constructor(private readonly root: FileSystemDirectoryHandle) {}
@@ -92,39 +98,54 @@ export class OpfsModelStore implements ModelStore {
     return new OpfsModelStore(await top.getDirectoryHandle(DIR, { create: true }));
   }
 
+  private static async parts(dir: FileSystemDirectoryHandle): Promise<File[]> {
+    const names: string[] = [];
+    // `keys()` is missing from TS's DOM lib typings for directory handles.
+    for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys())
+      if (/^part-\d{6}$/.test(n)) names.push(n);
+    names.sort();
+    const files: File[] = [];
+    // Parts are written in order; stop at the first gap so a torn write never counts.
+    for (let i = 0; i < names.length && names[i] === partName(i); i++)
+      files.push(await (await dir.getFileHandle(names[i] ?? '')).getFile());
+    return files;
+  }
+
   async entry(key: string): Promise<ModelEntry> {
     checkKey(key);
-    const file = await this.root.getFileHandle(`${key}.gguf`, { create: true });
-    const root = this.root;
+    const dir = await this.root.getDirectoryHandle(key, { create: true });
+    const parts = () => OpfsModelStore.parts(dir);
     return {
       key,
-      size: async () => (await file.getFile()).size,
+      size: async () => (await parts()).reduce((n, f) => n + f.size, 0),
       async append(bytes) {
-        const size = (await file.getFile()).size;
-        const w = await file.createWritable({ keepExistingData: true });
+        const index = (await parts()).length;
+        // A writable's data lands in the file only on close(); an interrupted part is removed.
+        const h = await dir.getFileHandle(partName(index), { create: true });
+        const w = await h.createWritable({ keepExistingData: false });
         try {
-          await w.write({ type: 'write', position: size, data: bytes as BufferSource });
+          await w.write(bytes as BufferSource);
           await w.close();
         } catch (e) {
           await w.abort().catch(() => undefined);
+          await dir.removeEntry(partName(index)).catch(() => undefined);
           throw e;
         }
       },
       async truncate() {
-        const w = await file.createWritable({ keepExistingData: false });
-        await w.close();
+        for (const f of await parts()) await dir.removeEntry(f.name).catch(() => undefined);
       },
-      blob: async () => file.getFile(),
+      blob: async () => new Blob(await parts()),
       async readMeta() {
         try {
-          const h = await root.getFileHandle(`${key}.json`);
+          const h = await dir.getFileHandle('meta.json');
           return JSON.parse(await (await h.getFile()).text()) as StoredModelMeta;
         } catch {
           return null;
         }
       },
       async writeMeta(meta) {
-        const h = await root.getFileHandle(`${key}.json`, { create: true });
+        const h = await dir.getFileHandle('meta.json', { create: true });
         const w = await h.createWritable();
         await w.write(JSON.stringify(meta));
         await w.close();
@@ -134,12 +155,9 @@ export class OpfsModelStore implements ModelStore {
 
   async list(): Promise<StoredModel[]> {
     const out: StoredModel[] = [];
-    // `entries()` is missing from TS's DOM lib typings for directory handles.
-    const dir = this.root as unknown as { keys(): AsyncIterable<string> };
-    for await (const name of dir.keys()) {
-      if (!name.endsWith('.json')) continue;
-      const key = name.slice(0, -5);
-      const e = await this.entry(key);
+    for await (const name of (this.root as unknown as { keys(): AsyncIterable<string> }).keys()) {
+      if (!SAFE_KEY.test(name)) continue;
+      const e = await this.entry(name);
       const meta = await e.readMeta();
       if (meta) out.push({ meta, size: await e.size() });
     }
@@ -148,9 +166,12 @@ export class OpfsModelStore implements ModelStore {
 
   async delete(key: string): Promise<void> {
     checkKey(key);
-    for (const name of [`${key}.gguf`, `${key}.json`])
-      await this.root.removeEntry(name).catch(() => undefined);
+    await this.root.removeEntry(key, { recursive: true }).catch(() => undefined);
   }
+}
+
+function partName(i: number): string {
+  return `part-${String(i).padStart(6, '0')}`;
 }
 
 /** Cache API fallback: chunks are separate responses, so appending never rewrites old bytes. */
