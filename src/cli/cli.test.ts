@@ -22,9 +22,14 @@ interface Result {
 }
 
 async function dure(...args: string[]): Promise<Result> {
+  return dureWithEnv(process.env, ...args);
+}
+
+async function dureWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Result> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       encoding: 'utf8',
+      env,
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -58,6 +63,18 @@ describe('npx dure', () => {
     expect(r.stdout).toContain('사용법 / usage');
     for (const c of ['inspect', 'tokenize', 'detokenize', 'generate', 'logits'])
       expect(r.stdout).toContain(c);
+  });
+
+  it('re-spawns itself with SwiftShader settings when started without them, keeping output and exit code', async () => {
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    delete env.LD_LIBRARY_PATH;
+    const ok = await dureWithEnv(env, 'tokenize', '--model', model, '--text', '두레', '--json');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ ids: tokenizer.encode('두레') });
+    const bad = await dureWithEnv(env, 'no-such-command');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error CLI_ARGS: /);
   });
 
   it('tokenizes a text file: special tokens parsed, no BOS unless --add-bos', async () => {
