@@ -15,7 +15,8 @@ console.log('');
 console.log(`  두레 Dure is running`);
 console.log(`  PWA:               ${webUrl}/`);
 console.log(`  WebGPU diagnostics: ${webUrl}/diagnostics.html`);
-console.log(`  Federated server:  ${server.url}  (health: ${server.url}/healthz)`);
+console.log(`  Federated server:  ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`);
+console.log(`  Federated admin:   ${server.url}/admin`);
 console.log('  Ctrl+C to stop.');
 
 const stop = async () => {
