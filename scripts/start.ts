@@ -15,7 +15,9 @@ console.log('');
 console.log(`  두레 Dure is running`);
 console.log(`  PWA:               ${webUrl}/`);
 console.log(`  WebGPU diagnostics: ${webUrl}/diagnostics.html`);
-console.log(`  Federated server:  ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`);
+console.log(
+  `  Federated server:  ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`,
+);
 console.log(`  Federated admin:   ${server.url}/admin`);
 console.log('  Ctrl+C to stop.');
 
