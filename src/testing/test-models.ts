@@ -13,7 +13,7 @@
  * that two layers do not saturate. With std-1 logits over 4k tokens the top-2 gap is typically
  * ≈ 0.2–0.3, far above the ≲0.02 logit error of Q4 weights.
  */
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DureError, registerErrorClass } from '../engine/errors.ts';
@@ -196,23 +196,20 @@ export async function corpusBpeTokenizer(): Promise<{
   config: HfTokenizerConfig;
 }> {
   const path = join(CACHE_DIR, `tokenizers/corpus-bpe-v${CORPUS_BPE_VERSION}-${CORPUS_BPE_VOCAB_SIZE}.json`);
-  try {
-    return await readJson(path);
-  } catch {
-    // not cached yet
-  }
-  const dir = corpusDir();
-  let files: string[];
-  try {
-    files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
-  } catch {
-    throw new TestModelError(`corpus directory ${dir} is missing (set DURE_CORPUS_DIR)`);
-  }
-  if (files.length === 0) throw new TestModelError(`no .txt files in corpus directory ${dir}`);
-  const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
-  const trained = trainByteLevelBpe(texts, { vocabSize: CORPUS_BPE_VOCAB_SIZE });
-  await writeAtomic(path, new TextEncoder().encode(JSON.stringify(trained)));
-  return trained;
+  await ensureCached(path, async () => {
+    const dir = corpusDir();
+    let files: string[];
+    try {
+      files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
+    } catch {
+      throw new TestModelError(`corpus directory ${dir} is missing (set DURE_CORPUS_DIR)`);
+    }
+    if (files.length === 0) throw new TestModelError(`no .txt files in corpus directory ${dir}`);
+    const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
+    const trained = trainByteLevelBpe(texts, { vocabSize: CORPUS_BPE_VOCAB_SIZE });
+    return new TextEncoder().encode(JSON.stringify(trained));
+  });
+  return readJson(path);
 }
 
 async function loadTokenizerMetadata(name: TestTokenizer): Promise<KvList> {
@@ -367,10 +364,68 @@ export function testModelFileName(spec: TestModelSpec): string {
 
 async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  // Unique temp name, then rename: parallel test workers may generate the same file.
+  // Unique temp name, then rename: readers never see a half-written file.
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(tmp, bytes);
   await rename(tmp, path);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the process that wrote `lockDir/pid` is gone (so its lock is stale). */
+async function lockIsStale(lockDir: string): Promise<boolean> {
+  try {
+    const pid = Number(await readFile(join(lockDir, 'pid'), 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return (await stat(lockDir)).mtimeMs < Date.now() - 10_000;
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ESRCH';
+  }
+}
+
+const inProcess = new Map<string, Promise<void>>();
+
+/**
+ * Makes sure `path` exists, producing it at most once across the parallel test processes that
+ * vitest forks: the first takes a directory lock (mkdir is atomic), the others wait for the file.
+ * A lock whose owner died is taken over.
+ */
+function ensureCached(path: string, produce: () => Promise<Uint8Array>): Promise<void> {
+  let p = inProcess.get(path);
+  if (!p) {
+    p = (async () => {
+      if (await isFile(path)) return;
+      await mkdir(dirname(path), { recursive: true });
+      const lock = `${path}.lock`;
+      for (;;) {
+        try {
+          await mkdir(lock);
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EEXIST') throw e;
+        }
+        if (await isFile(path)) return;
+        if (await lockIsStale(lock)) await rm(lock, { recursive: true, force: true });
+        else await new Promise((r) => setTimeout(r, 200));
+      }
+      try {
+        await writeFile(join(lock, 'pid'), String(process.pid));
+        if (!(await isFile(path))) await writeAtomic(path, await produce());
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
+    })();
+    inProcess.set(path, p);
+    p.catch(() => inProcess.delete(path));
+  }
+  return p;
 }
 
 /**
@@ -380,12 +435,8 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
 export async function testModelPath(spec: TestModelSpec): Promise<string> {
   checkSpec(spec);
   const path = join(CACHE_DIR, 'models', testModelFileName(spec));
-  try {
-    if ((await stat(path)).isFile()) return path;
-  } catch {
-    // not generated yet
-  }
-  const tok = await tokenizerMetadata(spec.tokenizer ?? 'corpus-bpe');
-  await writeAtomic(path, writeGguf(buildTestModel(spec, tok)));
+  await ensureCached(path, async () =>
+    writeGguf(buildTestModel(spec, await tokenizerMetadata(spec.tokenizer ?? 'corpus-bpe'))),
+  );
   return path;
 }
