@@ -5,7 +5,7 @@
  * The wasm binary is bundled by Vite from the npm package and served from the portal's own
  * origin; wllama's CDN "compat" build is switched off so nothing else is ever contacted.
  */
-import { Wllama, type WllamaChatMessage } from '@wllama/wllama';
+import { Wllama, type WllamaChatMessage } from '@wllama/wllama/esm/index.js';
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import type {
   ChatEngine,
