@@ -25,7 +25,7 @@ import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
-import { ChatTemplateError, chatTemplateFromMetadata } from './chat-template/index.ts';
+import { ChatTemplateError, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
 
@@ -166,15 +166,9 @@ export class WebGpuEngine implements ChatEngine {
     if (req.messages) {
       const template = chatTemplateFromMetadata(file.metadata);
       if (!template) throw new ChatTemplateError('the model has no chat template (tokenizer.chat_template)');
-      const tokenText = (id: number | null) =>
-        id === null ? '' : new TextDecoder().decode(tokenizer.tokenBytes(id));
-      const text = template.render({
-        messages: req.messages as ChatMessage[],
-        bosToken: tokenText(tokenizer.bosId),
-        eosToken: tokenText(tokenizer.eosId),
-      });
-      // Templates write BOS themselves where the model wants it; special tokens are parsed.
-      return tokenizer.encode(text, { addBos: false, parseSpecial: true });
+      // Templates write BOS themselves where the model wants it. encodeChat parses the template's
+      // special tokens but not the users': typing "<|im_end|>" cannot forge a turn boundary.
+      return encodeChat(template, tokenizer, { messages: req.messages as ChatMessage[] }, { addBos: false });
     }
     return tokenizer.encode(req.prompt ?? '', { addBos: tokenizer.shouldAddBos, parseSpecial: false });
   }
