@@ -8,7 +8,7 @@ import { DureError, registerErrorClass } from '../engine/errors.ts';
 import type { ProbeResult } from '../engine/gpu/probe.ts';
 import { WllamaEngine } from '../engine/wllama/wllama-engine.ts';
 import { WorkerEngine } from '../engine/worker-client.ts';
-import { downloadModel, type DownloadProgress } from '../model-manager/download.ts';
+import { checkOrigin, downloadModel, type DownloadProgress } from '../model-manager/download.ts';
 import { openModelStore, type ModelStore } from '../model-manager/store.ts';
 import { decideBackend, hasWasm, type BackendDecision } from '../widget/backend.ts';
 import { probeInWorker } from '../app/gpu-probe-client.ts';
@@ -62,6 +62,22 @@ export function registerWebGpuEngine(factory: EngineFactory): void {
   webgpuFactory = factory;
 }
 
+/**
+ * The model's size before downloading it (a HEAD request to the same allowed origin), so the
+ * limits check happens first; 0 when the server does not say.
+ */
+async function announcedSize(opts: StartOptions): Promise<number> {
+  try {
+    const allowed = [location.origin, ...(opts.allowedOrigins ?? [])];
+    const url = checkOrigin(opts.model, allowed);
+    const res = await fetch(url, { method: 'HEAD', cache: 'no-store', credentials: 'same-origin' });
+    return res.ok ? Number(res.headers.get('content-length') ?? 0) : 0;
+  } catch {
+    // Offline or origin refused: downloadModel reports that properly.
+    return 0;
+  }
+}
+
 async function probe(): Promise<ProbeResult | Error> {
   try {
     return await probeInWorker();
@@ -85,7 +101,7 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
   const stored = (await store.list()).find((m) => m.meta.url === new URL(opts.model, location.href).href);
   let decision = decideBackend({
     probe: probed,
-    modelBytes: stored?.meta.totalBytes ?? 0,
+    modelBytes: stored?.meta.totalBytes || (await announcedSize(opts)),
     webgpuEngineAvailable: webgpuFactory !== null,
     wasmAvailable: hasWasm() && opts.backend !== 'webgpu',
     forceCpu: opts.backend === 'wasm-cpu',
