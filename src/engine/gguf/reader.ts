@@ -69,7 +69,8 @@ function isValueType(t: number): t is GgufValueType {
 }
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const utf8 = new TextDecoder('utf-8');
+// ignoreBOM: a leading U+FEFF is content (Gemma's vocabulary has "\uFEFF//" beside "//"), not a byte-order mark.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * A forward-only cursor over the header. `need(n)` makes the next `n` bytes available (reading a
