@@ -68,7 +68,8 @@ const everyType: [string, GgufKv][] = [
   ['t.arr.i32', kv.i32s(new Int32Array([1, -1, 3]))],
   ['t.arr.f32', kv.f32s(new Float32Array([0.25, -2]))],
   ['t.arr.bool', kv.bools([true, false, true])],
-  ['t.arr.string', kv.strs(['가', '', 'Ġhello', '<|im_end|>'])],
+  // A leading U+FEFF is content (Gemma has a token "\uFEFF//"), not a byte-order mark to drop.
+  ['t.arr.string', kv.strs(['가', '', 'Ġhello', '<|im_end|>', '\uFEFF//'])],
   [
     't.arr.u64',
     {
@@ -217,7 +218,7 @@ describe('readGguf ↔ writeGguf', () => {
   it('reads through a Blob', async () => {
     const bytes = sample();
     const file = await readGguf(new BlobSource(new Blob([bytes.slice()])), { initialChunkBytes: 16 });
-    expect(getStringArray(file, 't.arr.string')).toEqual(['가', '', 'Ġhello', '<|im_end|>']);
+    expect(getStringArray(file, 't.arr.string')).toEqual(['가', '', 'Ġhello', '<|im_end|>', '\uFEFF//']);
     const a = getTensor(file, 'a');
     expect(await readTensorBytes(file, a)).toEqual(bytes.subarray(a.offset, a.offset + 24));
   });
