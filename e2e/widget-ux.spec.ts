@@ -119,6 +119,15 @@ test('keyboard only, floating launcher, Hangul IME never sends early, PII warnin
   );
   await expect(chat(page).getByRole('button', { name: '복사' })).toHaveCount(2);
 
+  // Clear history: gone from the screen and from IndexedDB (still gone after a reload).
+  await chat(page).getByRole('button', { name: '대화 기록 지우기' }).click();
+  await expect(chat(page).locator('article')).toHaveCount(0);
+  await expect(chat(page).getByRole('status').last()).toHaveText('대화 기록을 모두 지웠습니다.');
+  await page.reload();
+  await launcher.click();
+  await waitReady(page);
+  await expect(chat(page).locator('article')).toHaveCount(0);
+
   // Escape closes the floating panel and gives focus back to the launcher.
   await box.focus();
   await page.keyboard.press('Escape');
