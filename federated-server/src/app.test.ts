@@ -259,6 +259,35 @@ describe('federated server over HTTP (PGlite)', () => {
     expect(detail.rounds[0]!.participants.map((p) => p.status)).toEqual(['revoked']);
   });
 
+  it('streams round state changes to a subscribed institution (server-sent events)', async () => {
+    const task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({ minParticipants: 1, rounds: 1 }),
+    );
+    const f = await t.enroll('F 구청');
+    await t.server.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.server.app.server.address() as { port: number };
+    const url = `/v1/tasks/${task.id}/events`;
+    const res = await fetch(`http://127.0.0.1:${port}${url}`, { headers: await f.signedHeaders('GET', url) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (needle: string) => {
+      while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+    await until('"state":"open"');
+    expect((await f.uploadUpdate(task.id, 1, await shiftedGlobal(f, task, 0.1), 2)).status).toBe(200);
+    await until('"state":"collecting"');
+    await t.server.coordinator.tick(Date.now() + 3601 * 1000);
+    await until('"state":"closed"');
+    expect(text).toMatch(/event: round\ndata: \{"taskId":"task_[^"]+","round":1,"state":"open"\}/);
+    expect(text.indexOf('"aggregating"')).toBeLessThan(text.indexOf('"closed"'));
+    await reader.cancel();
+  });
+
   it('publishes adapters publicly only when the operator allows it', async () => {
     const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ publicAdapters: true }));
     const r = await t.send('GET', `/v1/public/tasks/${task.id}/adapters/latest`, {});
@@ -286,7 +315,7 @@ describe('federated server over HTTP (PGlite)', () => {
     const text = new TextDecoder().decode((await t.send('GET', '/metrics', {})).body);
     expect(text).toMatch(/^# TYPE dure_updates_accepted_total counter$/m);
     expect(text).toMatch(/^dure_updates_rejected_total\{reason="NORM_EXCEEDED"\} 1$/m);
-    expect(text).toMatch(/^dure_rounds_total\{outcome="closed"\} 1$/m);
+    expect(text).toMatch(/^dure_rounds_total\{outcome="closed"\} 2$/m);
     expect(text).toMatch(/^dure_institutions\{status="active"\} \d+$/m);
   });
 
