@@ -28,6 +28,8 @@ async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
 
 let engine: WebGpuEngine | undefined;
 const controllers = new Map<string, AbortController>();
+/** Aborts that arrived before their request started (an already-aborted signal on the page). */
+const earlyAborts = new Set<string>();
 
 const api = {
   async load(
@@ -55,6 +57,7 @@ const api = {
   ): Promise<Outcome<GenerateResult>> {
     const ctl = new AbortController();
     controllers.set(id, ctl);
+    if (earlyAborts.delete(id)) ctl.abort();
     try {
       return await attempt(async () => {
         if (!engine) throw new Error('no model loaded');
@@ -71,7 +74,9 @@ const api = {
   },
 
   abort(id: string): void {
-    controllers.get(id)?.abort();
+    const ctl = controllers.get(id);
+    if (ctl) ctl.abort();
+    else earlyAborts.add(id);
   },
 
   async reset(): Promise<void> {

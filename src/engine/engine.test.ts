@@ -172,6 +172,12 @@ describe('generation', () => {
     await e.dispose();
   });
 
+  it('renders chat messages with ChatML when the file has no template, as llama.cpp does', () => {
+    const ids = engine.promptIds({ messages: [{ role: 'user', content: '전입신고 방법' }] });
+    const text = '<|im_start|>user\n전입신고 방법<|im_end|>\n<|im_start|>assistant\n';
+    expect(ids).toEqual(engine.model.tokenizer.encode(text, { parseSpecial: true }));
+  });
+
   it('rejects a prompt longer than the context with a typed error', async () => {
     const tooLong = Array.from({ length: 300 }, (_, i) => (i % 200) + 1);
     const g = engine.generate({ promptIds: tooLong, maxTokens: 1 });

@@ -25,7 +25,7 @@ import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
-import { ChatTemplateError, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
+import { ChatTemplate, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
 
@@ -64,6 +64,11 @@ interface Loaded {
 }
 
 const MiB = 1024 * 1024;
+
+const CHATML = new ChatTemplate(
+  "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+);
 
 export class WebGpuEngine implements ChatEngine {
   #model: Loaded | undefined;
@@ -164,8 +169,8 @@ export class WebGpuEngine implements ChatEngine {
     const { tokenizer, file } = this.model;
     if (req.promptIds) return [...req.promptIds];
     if (req.messages) {
-      const template = chatTemplateFromMetadata(file.metadata);
-      if (!template) throw new ChatTemplateError('the model has no chat template (tokenizer.chat_template)');
+      // Without a template in the file, ChatML, as llama.cpp falls back to.
+      const template = chatTemplateFromMetadata(file.metadata) ?? CHATML;
       // Templates write BOS themselves where the model wants it. encodeChat parses the template's
       // special tokens but not the users': typing "<|im_end|>" cannot forge a turn boundary.
       return encodeChat(template, tokenizer, { messages: req.messages as ChatMessage[] }, { addBos: false });
