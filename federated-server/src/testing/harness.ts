@@ -18,10 +18,10 @@ export interface TestServer {
   cleanup(): Promise<void>;
 }
 
-/** A data directory whose pglite/ is a copy of the cached template (fast). */
+/** A data directory whose pglite/ is a copy of the cached, migrated template (fast). */
 export async function freshDataDir(): Promise<string> {
   const dataDir = tempDir('dure-server-');
-  const pg = await freshPgliteDir();
+  const pg = await freshPgliteDir({ migrated: true });
   mkdirSync(dataDir, { recursive: true });
   renameSync(pg, join(dataDir, 'pglite'));
   return dataDir;
