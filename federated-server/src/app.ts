@@ -465,6 +465,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
           ? { 'access-control-allow-origin': origin, vary: 'Origin' }
           : {}),
       });
+      reply.raw.write('retry: 5000\n\n'); // sends the headers now, so subscribers see the stream open
       const send = (e: RoundEvent) => {
         if (e.taskId === req.params.taskId) reply.raw.write(`event: round\ndata: ${JSON.stringify(e)}\n\n`);
       };

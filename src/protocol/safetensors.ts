@@ -175,8 +175,12 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** True on little-endian hosts (all current browsers' and Node's platforms), where F32 is a plain copy. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Decodes little-endian tensor bytes of `dtype` to float32 (copying, so alignment never matters). */
 export function decodeTensorData(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
+  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength / DTYPE_BYTES[dtype];
   const out = new Float32Array(n);
@@ -233,7 +237,10 @@ export function writeSafetensors(
     const n = t.shape.reduce((a, d) => a * d, 1);
     if (n !== t.data.length)
       throw new SafetensorsError(`tensor ${t.name}: ${t.data.length} values for shape ${t.shape}`);
-    for (let i = 0; i < n; i++, pos += 4) view.setFloat32(pos, t.data[i]!, true);
+    if (LITTLE_ENDIAN) {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4), pos);
+      pos += n * 4;
+    } else for (let i = 0; i < n; i++, pos += 4) view.setFloat32(pos, t.data[i]!, true);
   }
   return out;
 }
