@@ -8,12 +8,7 @@ struct ActParams {
   _pad2: u32,
 };
 
-struct Step {
-  n_tokens: u32,
-  pos: u32,
-  kv_len: u32,
-  _pad: u32,
-};
+#include "step"
 
 @group(0) @binding(0) var<storage, read> gate: array<f32>;
 @group(0) @binding(1) var<storage, read> up: array<f32>;

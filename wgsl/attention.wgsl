@@ -20,12 +20,7 @@ struct AttnParams {
   _pad1: u32,
 };
 
-struct Step {
-  n_tokens: u32,
-  pos: u32,
-  kv_len: u32,
-  _pad: u32,
-};
+#include "step"
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k_cache: array<f32>;

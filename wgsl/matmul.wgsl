@@ -31,12 +31,7 @@ struct MatmulParams {
   _pad2: u32,
 };
 
-struct Step {
-  n_tokens: u32,
-  pos: u32,
-  kv_len: u32,
-  _pad: u32,
-};
+#include "step"
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X4: array<vec4<f32>>;

@@ -42,7 +42,7 @@ describe('uniform encoders match their WGSL structs', () => {
     ],
     ['activation.wgsl', 'ActParams', P.encodeActParams({ nFf: 1 })],
     ['sampling.wgsl', 'ArgmaxParams', P.encodeArgmaxParams({ n: 1 })],
-    ['matmul.wgsl', 'Step', P.encodeStep({ nTokens: 1, pos: 0 })],
+    ['step.wgsl', 'Step', P.encodeStep({ nTokens: 1, pos: 0 })],
   ];
   it.each(cases)('%s %s', (file, struct, buf) => {
     expect(buf.byteLength).toBe(wgslStructBytes(file, struct));

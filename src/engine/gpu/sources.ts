@@ -14,6 +14,7 @@ import quant from '../../../wgsl/quant.wgsl?raw';
 import reduce from '../../../wgsl/reduce.wgsl?raw';
 import rope from '../../../wgsl/rope.wgsl?raw';
 import sampling from '../../../wgsl/sampling.wgsl?raw';
+import step from '../../../wgsl/step.wgsl?raw';
 
 export const kernelFamilies = {
   activation,
@@ -29,4 +30,4 @@ export const kernelFamilies = {
 export type KernelFamily = keyof typeof kernelFamilies;
 
 /** Snippets that families may `#include`. */
-export const wgslIncludes: Readonly<Record<string, string>> = { quant, reduce };
+export const wgslIncludes: Readonly<Record<string, string>> = { quant, reduce, step };
