@@ -4,6 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
+import { benchModelPath } from './bench-model.ts';
+import { benchDecode } from './decode.ts';
 import { roofline } from './roofline.ts';
 
 const quick = process.argv.includes('--quick');
@@ -17,11 +19,19 @@ const roof = await roofline(gpu.device, {
   subgroups: gpu.device.features.has('subgroups'),
 });
 
+const decode = await benchDecode(gpu.device, await benchModelPath(), {
+  decodeTokens: quick ? 8 : 64,
+  // The software adapter needs minutes for a 256-token prefill of the bench model; quick mode
+  // measures 64 (the JSON says how many).
+  prefillTokens: quick ? 64 : 256,
+});
+
 const results = {
   date: new Date().toISOString(),
   quick,
   adapter: { description: gpu.description, features },
   roofline: roof,
+  decode,
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
@@ -34,6 +44,11 @@ const lines = [
       `${k.type.padEnd(6)} ${`${k.rows}x${k.cols}`.padEnd(10)} ${(k.weight_bytes / 1e6).toFixed(1).padStart(6)} ` +
       `${k.ms.toFixed(2).padStart(7)} ${k.gbps.toFixed(2).padStart(8)} ${k.ratio_to_copy.toFixed(3).padStart(8)}`,
   ),
+  '',
+  `Decode: ${decode.model}`,
+  `  decode ${decode.tok_s.toFixed(2)} tok/s · prefill(${decode.prefill_tokens}) ${decode.prefill_tok_s.toFixed(1)} tok/s · TTFT ${decode.ttft_ms.toFixed(0)} ms`,
+  `  dispatches/layer ${decode.dispatches_per_layer} · readbacks/token ${decode.readbacks_per_token.toFixed(2)} · JS ms/token ${decode.js_ms_per_token.toFixed(2)}`,
+  `  GPU memory ${(decode.gpu_bytes / 2 ** 20).toFixed(1)} MiB for weights+KV ${(decode.weights_plus_kv_bytes / 2 ** 20).toFixed(1)} MiB (ratio ${(decode.gpu_bytes / decode.weights_plus_kv_bytes).toFixed(3)})`,
 ];
 writeFileSync(new URL('./results/latest.txt', import.meta.url), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
