@@ -13,12 +13,14 @@ const web = await preview({ preview: { port: webPort, strictPort: true, host: '1
 const webUrl = `http://localhost:${webPort}`;
 console.log('');
 console.log(`  두레 Dure is running`);
-console.log(`  PWA:               ${webUrl}/`);
+console.log(`  PWA:                ${webUrl}/`);
+console.log(`  Demo portal (민원): ${webUrl}/demo/`);
+console.log(`  Engine playground:  ${webUrl}/playground.html`);
 console.log(`  WebGPU diagnostics: ${webUrl}/diagnostics.html`);
 console.log(
-  `  Federated server:  ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`,
+  `  Federated server:   ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`,
 );
-console.log(`  Federated admin:   ${server.url}/admin`);
+console.log(`  Federated admin:    ${server.url}/admin`);
 console.log('  Ctrl+C to stop.');
 
 const stop = async () => {
