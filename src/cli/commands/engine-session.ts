@@ -3,7 +3,6 @@
  * machine without a GPU) announced on stderr, and the model opened lazily from disk.
  */
 import { WebGpuEngine } from '../../engine/engine.ts';
-import { DureError } from '../../engine/errors.ts';
 import { FileSource } from '../../node/file-source.ts';
 import { requestNodeGpu } from '../../node/webgpu.ts';
 
@@ -13,22 +12,4 @@ export async function openEngine(modelPath: string): Promise<WebGpuEngine> {
   const engine = new WebGpuEngine(gpu.device);
   await engine.loadSource(await FileSource.open(modelPath));
   return engine;
-}
-
-export function parseIds(s: string): number[] {
-  const ids = s.split(',').map((x) => x.trim());
-  if (ids.some((x) => !/^\d+$/.test(x)))
-    throw new DureError('CLI_ARGS', `--prompt-ids must be comma-separated integers`);
-  return ids.map(Number);
-}
-
-export function usageError(message: string): DureError {
-  return new DureError('CLI_ARGS', message);
-}
-
-/** Prints `error <CODE>: message` and returns the exit code. */
-export function reportError(e: unknown): number {
-  const code = e instanceof DureError ? e.code : 'INTERNAL';
-  process.stderr.write(`error ${code}: ${(e as Error).message ?? String(e)}\n`);
-  return code === 'CLI_ARGS' ? 2 : 1;
 }

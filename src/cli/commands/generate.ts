@@ -4,7 +4,8 @@
  * Prints `{ "ids": [...], "text": "..." }` with --json, else streams the text.
  */
 import { parseArgs } from 'node:util';
-import { openEngine, parseIds, reportError, usageError } from './engine-session.ts';
+import { CliArgsError, parseIdList, reportError } from '../args.ts';
+import { openEngine } from './engine-session.ts';
 
 export async function run(argv: string[]): Promise<number> {
   try {
@@ -25,21 +26,21 @@ export async function run(argv: string[]): Promise<number> {
       },
       strict: true,
     });
-    if (!v.model) throw usageError('--model is required');
+    if (!v.model) throw new CliArgsError('--model is required');
     if ((v.prompt === undefined) === (v['prompt-ids'] === undefined)) {
-      throw usageError('give exactly one of --prompt or --prompt-ids');
+      throw new CliArgsError('give exactly one of --prompt or --prompt-ids');
     }
-    if (v.chat && v['prompt-ids']) throw usageError('--chat needs --prompt');
+    if (v.chat && v['prompt-ids']) throw new CliArgsError('--chat needs --prompt');
     const maxTokens = Number(v['max-tokens']);
     if (!Number.isInteger(maxTokens) || maxTokens < 0)
-      throw usageError('--max-tokens must be a whole number');
+      throw new CliArgsError('--max-tokens must be a whole number');
     const temperature = v.greedy || v.temperature === undefined ? 0 : Number(v.temperature);
     const engine = await openEngine(v.model);
     try {
       const it = engine.generate({
         ...(v.chat ? { messages: [{ role: 'user', content: v.prompt ?? '' }] } : {}),
         ...(!v.chat && v.prompt !== undefined ? { prompt: v.prompt } : {}),
-        ...(v['prompt-ids'] ? { promptIds: parseIds(v['prompt-ids']) } : {}),
+        ...(v['prompt-ids'] ? { promptIds: parseIdList(v['prompt-ids']) } : {}),
         maxTokens,
         greedy: temperature <= 0,
         temperature,

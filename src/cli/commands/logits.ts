@@ -3,7 +3,8 @@
  * of the last prompt position (as llama.cpp's, for outside agreement checks).
  */
 import { parseArgs } from 'node:util';
-import { openEngine, parseIds, reportError, usageError } from './engine-session.ts';
+import { CliArgsError, parseIdList, reportError } from '../args.ts';
+import { openEngine } from './engine-session.ts';
 
 export async function run(argv: string[]): Promise<number> {
   try {
@@ -16,10 +17,10 @@ export async function run(argv: string[]): Promise<number> {
       },
       strict: true,
     });
-    if (!v.model) throw usageError('--model is required');
-    if (!v['prompt-ids']) throw usageError('--prompt-ids is required');
-    const ids = parseIds(v['prompt-ids']);
-    if (ids.length === 0) throw usageError('--prompt-ids is empty');
+    if (!v.model) throw new CliArgsError('--model is required');
+    if (!v['prompt-ids']) throw new CliArgsError('--prompt-ids is required');
+    const ids = parseIdList(v['prompt-ids']);
+    if (ids.length === 0) throw new CliArgsError('--prompt-ids is empty');
     const engine = await openEngine(v.model);
     try {
       const logits = await engine.logits(ids);
