@@ -103,8 +103,10 @@ export class ChatState {
       this.loadedUrl = absoluteUrl(cfg.model);
       this.decision = started.decision;
       this.info = started.info;
-      this.phase = 'ready';
       await this.refreshModels();
+      // Ready state and dure-ready together: the event is dispatched synchronously, the DOM
+      // update follows, so anyone who sees data-phase="ready" has also received dure-ready.
+      this.phase = 'ready';
       this.emit('dure-ready', {
         backend: started.info.backend,
         reason: started.decision.reason,
