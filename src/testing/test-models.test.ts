@@ -1,3 +1,4 @@
+import { KO_LINES } from '../engine/tokenizer/fixtures/ko-lines.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
@@ -36,8 +37,12 @@ let lines: string[] | undefined;
 async function sampleLines(): Promise<string[]> {
   if (!lines) {
     const dir = corpusDir();
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
-    const text = await readFile(join(dir, files[0]!), 'utf8');
+    const files = await readdir(dir).then(
+      (f) => f.filter((n) => n.endsWith('.txt')).sort(),
+      () => [] as string[],
+    );
+    if (files.length === 0) console.warn(`note: ${dir} not found; comparing on Dure's own Korean fixtures`);
+    const text = files.length ? await readFile(join(dir, files[0]!), 'utf8') : KO_LINES.join('\n');
     lines = text
       .split('\n')
       .filter((l) => l.trim() !== '')

@@ -13,6 +13,7 @@
  * that two layers do not saturate. With std-1 logits over 4k tokens the top-2 gap is typically
  * ≈ 0.2–0.3, far above the ≲0.02 logit error of Q4 weights.
  */
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,8 @@ import {
 } from '../engine/gguf/hf-tokenizer.ts';
 import { quantize } from '../engine/gguf/quant/index.ts';
 import { lcg } from '../engine/gguf/quant/test-vectors.ts';
+import { EDGE_CASES } from '../engine/tokenizer/fixtures/edge-cases.ts';
+import { KO_LINES } from '../engine/tokenizer/fixtures/ko-lines.ts';
 import { GgmlType, GgufValueType } from '../engine/gguf/types.ts';
 import { kv, writeGguf, type GgufTensorInput } from '../engine/gguf/writer.ts';
 
@@ -187,26 +190,51 @@ async function readJson<T>(path: string): Promise<T> {
 const CORPUS_BPE_VERSION = 1;
 export const CORPUS_BPE_VOCAB_SIZE = 4096;
 
+function corpusPresent(): boolean {
+  try {
+    return readdirSync(corpusDir()).some((f) => f.endsWith('.txt'));
+  } catch {
+    return false;
+  }
+}
+
+/** The .txt files of the shared corpus, or null when the directory is absent or empty. */
+async function corpusTexts(): Promise<string[] | null> {
+  const dir = corpusDir();
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
+  } catch {
+    return null;
+  }
+  if (files.length === 0) return null;
+  return Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
+}
+
 /**
  * The corpus BPE vocabulary as HF tokenizer.json + tokenizer_config.json, learned once and cached.
- * @throws {TestModelError} when the corpus directory is missing or empty.
+ * Without ../shared/corpus (a clone on its own) it is learned from Dure's own Korean fixtures
+ * instead — a smaller vocabulary, cached under another name — and the test output says so.
  */
 export async function corpusBpeTokenizer(): Promise<{
   tokenizer: HfTokenizerJson;
   config: HfTokenizerConfig;
 }> {
-  const path = join(CACHE_DIR, `tokenizers/corpus-bpe-v${CORPUS_BPE_VERSION}-${CORPUS_BPE_VOCAB_SIZE}.json`);
+  const texts = await corpusTexts();
+  const source = texts ? '' : '-fixtures';
+  if (!texts) {
+    console.warn(
+      `note: ${corpusDir()} not found; the test vocabulary is learned from Dure's own Korean fixtures`,
+    );
+  }
+  const path = join(
+    CACHE_DIR,
+    `tokenizers/corpus-bpe-v${CORPUS_BPE_VERSION}-${CORPUS_BPE_VOCAB_SIZE}${source}.json`,
+  );
   await ensureCached(path, async () => {
-    const dir = corpusDir();
-    let files: string[];
-    try {
-      files = (await readdir(dir)).filter((f) => f.endsWith('.txt')).sort();
-    } catch {
-      throw new TestModelError(`corpus directory ${dir} is missing (set DURE_CORPUS_DIR)`);
-    }
-    if (files.length === 0) throw new TestModelError(`no .txt files in corpus directory ${dir}`);
-    const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
-    const trained = trainByteLevelBpe(texts, { vocabSize: CORPUS_BPE_VOCAB_SIZE });
+    const trained = trainByteLevelBpe(texts ?? [[...KO_LINES, ...EDGE_CASES].join('\n')], {
+      vocabSize: CORPUS_BPE_VOCAB_SIZE,
+    });
     return new TextEncoder().encode(JSON.stringify(trained));
   });
   return readJson(path);
@@ -359,7 +387,10 @@ function checkSpec(spec: TestModelSpec): void {
 /** The cache file name of a spec (the version is part of it). */
 export function testModelFileName(spec: TestModelSpec): string {
   const probe = spec.identityBlocks ? '-identity' : '';
-  return `v${TEST_MODEL_VERSION}-${spec.arch}-${spec.quant}-${spec.tokenizer ?? 'corpus-bpe'}-s${spec.seed ?? 1}${probe}.gguf`;
+  const tok = spec.tokenizer ?? 'corpus-bpe';
+  // Models whose vocabulary came from the fixtures (no corpus) must not be reused once it appears.
+  const vocab = tok === 'corpus-bpe' && !corpusPresent() ? '-fixtures' : '';
+  return `v${TEST_MODEL_VERSION}-${spec.arch}-${spec.quant}-${tok}${vocab}-s${spec.seed ?? 1}${probe}.gguf`;
 }
 
 async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
