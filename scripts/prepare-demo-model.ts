@@ -1,8 +1,8 @@
 /**
  * Makes sure the demo portal has a model at public/models/demo.gguf before `npm start` builds the
  * PWA. Until Dure's trained Korean demo model is committed (issue #8), this is a placeholder: the
- * tiny random-weight llama model with the Korean BPE vocabulary learned from ../shared/corpus (or
- * Dure's own fixtures), so the whole path — download, verify, WebGPU worker, streaming — runs, and
+ * tiny random-weight llama model with the Korean BPE vocabulary learned from ../shared/corpus (or,
+ * without it, Dure's own fixtures), so the whole path — download, verify, WebGPU worker, streaming — runs, and
  * the output is Korean-looking babble.
  */
 import { copyFile, mkdir, stat } from 'node:fs/promises';
