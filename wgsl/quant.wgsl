@@ -150,7 +150,15 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 // block_q4_K (256 elements, 144 bytes, word aligned, kept as is): d, dmin (f16), scales[12]
 // (6-bit scale and min per 32-element sub-block), qs[128]: sub-blocks 2p and 2p+1 share qs[32p..32p+31],
 // low and high nibbles. value = d*sc*q - dmin*m.
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+// Location and dequantization constants of one 32-element sub-block: x = d·q − m.
+struct Q4kUnit {
+  qbase: u32,   // first word of the sub-block's quants (shared with its pair, see shift)
+  shift: u32,   // 0: low nibbles, 4: high nibbles
+  d: f32,       // d · scale
+  m: f32,       // dmin · min
+};
+
+fn q4k_unit(row: u32, unit: u32, upr: u32) -> Q4kUnit {
   let sb = unit >> 3u;              // super-block within the row
   let j = unit & 7u;                // sub-block within the super-block
   let base = (row * (upr >> 3u) + sb) * 36u;
@@ -165,10 +173,16 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
     sc = (byte_at(sbytes, j + 4u) & 0xfu) | ((byte_at(sbytes, j - 4u) >> 6u) << 4u);
     m = (byte_at(sbytes, j + 4u) >> 4u) | ((byte_at(sbytes, j) >> 6u) << 4u);
   }
-  let d = dm.x * f32(sc);
-  let mn = dm.y * f32(m);
-  let qbase = base + 4u + (j >> 1u) * 8u; // qs start at byte 16 = word 4
-  let shift = (j & 1u) * 4u;
+  // qs start at byte 16 = word 4; sub-blocks 2p and 2p+1 share 8 words.
+  return Q4kUnit(base + 4u + (j >> 1u) * 8u, (j & 1u) * 4u, dm.x * f32(sc), dm.y * f32(m));
+}
+
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let k = q4k_unit(row, unit, upr);
+  let qbase = k.qbase;
+  let shift = k.shift;
+  let d = k.d;
+  let mn = k.m;
   for (var i = 0u; i < 8u; i++) {
     let word = W[qbase + i];
     for (var b = 0u; b < 4u; b++) {
@@ -180,32 +194,17 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 
 #ifdef DOT_UNIT
 fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
-  let sb = unit >> 3u;
-  let j = unit & 7u;
-  let base = (row * (upr >> 3u) + sb) * 36u;
-  let dm = unpack2x16float(W[base]);
-  let sbytes = base + 1u;
-  var sc: u32;
-  var m: u32;
-  if (j < 4u) {
-    sc = byte_at(sbytes, j) & 63u;
-    m = byte_at(sbytes, j + 4u) & 63u;
-  } else {
-    sc = (byte_at(sbytes, j + 4u) & 0xfu) | ((byte_at(sbytes, j - 4u) >> 6u) << 4u);
-    m = (byte_at(sbytes, j + 4u) >> 4u) | ((byte_at(sbytes, j) >> 6u) << 4u);
-  }
-  let qbase = base + 4u + (j >> 1u) * 8u;
-  let shift = (j & 1u) * 4u;
+  let k = q4k_unit(row, unit, upr);
   var sq = 0.0;
   var sx = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let q = vec4<f32>(unpack4xU8((W[qbase + i] >> shift) & 0x0f0f0f0fu));
+    let q = vec4<f32>(unpack4xU8((W[k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
     let xv = X4[xb + i];
     sq += dot(q, xv);
     sx += xv.x + xv.y + xv.z + xv.w;
   }
   // value = d·sc·q − dmin·m, so the min term factors out of the sum.
-  return dm.x * f32(sc) * sq - dm.y * f32(m) * sx;
+  return k.d * sq - k.m * sx;
 }
 #endif
 #endif
@@ -215,27 +214,43 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 // d (f16). Repacked: the first 208 bytes of each block (52 words), then d at `aux`.
 // Element l + 32*qq of half n (qq in 0..3) = d * sc[8n + 2qq + l/16] * (q - 32), where
 // q = ((ql[64n + 32*(qq&1) + l] >> 4*(qq>>1)) & 15) | (((qh[32n + l] >> 2qq) & 3) << 4).
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
-  let sb = unit >> 3u;
-  let u8 = unit & 7u;
-  let blk = row * (upr >> 3u) + sb;
+// Location and scales of one 32-element unit: the two 16-element halves have their own i8 scale.
+struct Q6kUnit {
+  qlw: u32,      // first word of the low 4 bits
+  qhw: u32,      // first word of the high 2 bits
+  lshift: u32,
+  hshift: u32,
+  s0: f32,       // d · scale of elements 0..15
+  s1: f32,       // d · scale of elements 16..31
+};
+
+fn q6k_unit(row: u32, unit: u32, upr: u32, aux: u32) -> Q6kUnit {
+  let blk = row * (upr >> 3u) + (unit >> 3u);
   let base = blk * 52u;
   let d = f16_at(aux, blk);
-  let n = u8 >> 2u;
-  let qq = u8 & 3u;
-  let qlw = base + (64u * n + 32u * (qq & 1u)) / 4u;
-  let qhw = base + 32u + (32u * n) / 4u;
-  let lshift = 4u * (qq >> 1u);
-  let hshift = 2u * qq;
+  let n = (unit & 7u) >> 2u;
+  let qq = unit & 3u;
   let sc0 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
   let sc1 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
+  return Q6kUnit(
+    base + (64u * n + 32u * (qq & 1u)) / 4u,
+    base + 32u + (32u * n) / 4u,
+    4u * (qq >> 1u),
+    2u * qq,
+    d * sc0,
+    d * sc1,
+  );
+}
+
+fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let k = q6k_unit(row, unit, upr, aux);
   for (var i = 0u; i < 8u; i++) {
-    let lw = W[qlw + i];
-    let hw = W[qhw + i];
-    let s = select(sc1, sc0, i < 4u) * d;
+    let lw = W[k.qlw + i];
+    let hw = W[k.qhw + i];
+    let s = select(k.s1, k.s0, i < 4u);
     for (var b = 0u; b < 4u; b++) {
-      let lo = (lw >> (8u * b + lshift)) & 0xfu;
-      let hi = (hw >> (8u * b + hshift)) & 3u;
+      let lo = (lw >> (8u * b + k.lshift)) & 0xfu;
+      let hi = (hw >> (8u * b + k.hshift)) & 3u;
       (*w)[4u * i + b] = s * (f32(lo | (hi << 4u)) - 32.0);
     }
   }
@@ -243,27 +258,16 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 
 #ifdef DOT_UNIT
 fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
-  let sb = unit >> 3u;
-  let u8 = unit & 7u;
-  let blk = row * (upr >> 3u) + sb;
-  let base = blk * 52u;
-  let n = u8 >> 2u;
-  let qq = u8 & 3u;
-  let qlw = base + (64u * n + 32u * (qq & 1u)) / 4u;
-  let qhw = base + 32u + (32u * n) / 4u;
-  let lshift = 4u * (qq >> 1u);
-  let hshift = 2u * qq;
-  let sc0 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
-  let sc1 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
+  let k = q6k_unit(row, unit, upr, aux);
   var s0 = 0.0;
   var s1 = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let lo = (W[qlw + i] >> lshift) & 0x0f0f0f0fu;
-    let hi = (W[qhw + i] >> hshift) & 0x03030303u;
+    let lo = (W[k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
+    let hi = (W[k.qhw + i] >> k.hshift) & 0x03030303u;
     let d = dot(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, X4[xb + i]);
     if (i < 4u) { s0 += d; } else { s1 += d; }
   }
-  return f16_at(aux, blk) * (sc0 * s0 + sc1 * s1);
+  return k.s0 * s0 + k.s1 * s1;
 }
 #endif
 #endif
