@@ -227,6 +227,7 @@ export class WebGpuEngine implements ChatEngine {
     let pos = prompt.length - 1;
     let next = prompt[pos] as number;
     const recent = [...prompt];
+    const one = new Uint32Array(1); // the fed token, reused every step
     try {
       while (ids.length < maxTokens) {
         if (req.signal?.aborted) {
@@ -237,10 +238,11 @@ export class WebGpuEngine implements ChatEngine {
           finish = 'length';
           break;
         }
+        one[0] = next;
         const token =
           sampler.greedy && (req.repetitionPenalty ?? 1) === 1
-            ? await forward.runArgmax(Uint32Array.of(next), pos)
-            : sampler.sample(await forward.runLogits(Uint32Array.of(next), pos), recent.slice(-64));
+            ? await forward.runArgmax(one, pos)
+            : sampler.sample(await forward.runLogits(one, pos), recent.slice(-64));
         this.#cached.length = pos;
         this.#cached.push(next);
         pos++;

@@ -25,8 +25,14 @@ export interface StepValues {
   pos: number;
 }
 export const STEP_BYTES = 16;
-export function encodeStep(s: StepValues): ArrayBuffer {
-  return encode([s.nTokens, s.pos, s.pos + s.nTokens, 0]);
+/** @param into optional buffer to reuse (forward steps pass one, so decoding allocates nothing). */
+export function encodeStep(s: StepValues, into: ArrayBuffer = new ArrayBuffer(STEP_BYTES)): ArrayBuffer {
+  const v = new DataView(into);
+  v.setUint32(0, s.nTokens, true);
+  v.setUint32(4, s.pos, true);
+  v.setUint32(8, s.pos + s.nTokens, true);
+  v.setUint32(12, 0, true);
+  return into;
 }
 
 export interface MatmulParams {

@@ -47,6 +47,8 @@ export class ForwardPass {
   readonly #arena: UniformArena;
   readonly #ops: Ops;
   readonly #stepBuffer: GPUBuffer;
+  /** Reused for every step's uniform upload: nothing is allocated per token. */
+  readonly #stepData = new ArrayBuffer(STEP_BYTES);
   readonly #ids: GPUBuffer;
   readonly #logits: GPUBuffer;
   readonly #sampled: GPUBuffer;
@@ -288,7 +290,7 @@ export class ForwardPass {
     }
     const q = this.#device.queue;
     q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
-    q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }));
+    q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }, this.#stepData));
     const enc = this.#device.createCommandEncoder({ label: 'forward' });
     const pass = enc.beginComputePass();
     recordDispatches(pass, this.#body, n);
