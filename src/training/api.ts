@@ -1,0 +1,64 @@
+/**
+ * The contract between LoRA training (src/training, workers/training.worker.ts), the federated
+ * round client (src/fl) and the tools that train Dure's demo model. Platform-neutral: Node (Dawn)
+ * and the browser worker run the same trainer.
+ */
+
+/** One tokenised training sequence. Loss is taken only where `lossMask` is 1 (answer tokens). */
+export interface TrainExample {
+  /** Token ids of prompt + answer (+ EOS), at most the trainer's `maxSeqLen`. */
+  ids: Uint32Array;
+  /** Same length as `ids`; `lossMask[t] = 1` means token `ids[t]` is predicted from ids[0..t-1]. */
+  lossMask: Uint8Array;
+}
+
+/** A LoRA adapter in PEFT naming (see src/protocol/lora.ts `peftTensorName`), float32. */
+export interface LoraTensors {
+  rank: number;
+  alpha: number;
+  targetModules: string[];
+  /** PEFT tensor name → row-major data (lora_A: [rank, in], lora_B: [out, rank]). */
+  tensors: Map<string, Float32Array>;
+}
+
+export interface OptimizerOptions {
+  learningRate: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Micro-batches whose gradients are summed before one AdamW step. */
+  accumulationSteps?: number;
+  /** False in FFA-LoRA: lora_A stays frozen; only lora_B is trained. */
+  trainA?: boolean;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy over the masked tokens of the step's examples. */
+  loss: number;
+  /** Number of masked (trained-on) tokens. */
+  tokens: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  perplexity: number;
+  tokens: number;
+}
+
+/** LoRA trainer over a frozen (quantized) base model on a GPUDevice. */
+export interface LoraTrainer {
+  readonly maxSeqLen: number;
+  /** Replace the adapter (e.g. the round's global adapter); resets optimizer state. */
+  setAdapter(adapter: LoraTensors): Promise<void>;
+  /** Current adapter weights (a copy). */
+  getAdapter(): Promise<LoraTensors>;
+  /** Forward + backward over the examples as one accumulation group, then one AdamW step. */
+  step(examples: TrainExample[]): Promise<StepResult>;
+  /** Loss and gradients without updating anything (for tests and checks). */
+  gradients(
+    examples: TrainExample[],
+  ): Promise<{ loss: number; tokens: number; grads: Map<string, Float32Array> }>;
+  evaluate(examples: TrainExample[]): Promise<EvalResult>;
+  dispose(): void;
+}
