@@ -62,3 +62,14 @@ export interface LoraTrainer {
   evaluate(examples: TrainExample[]): Promise<EvalResult>;
   dispose(): void;
 }
+
+/** Options of `createLoraTrainer(device, source, options)` in src/training/trainer.ts. */
+export interface TrainerOptions {
+  /** Starting adapter (e.g. `initialAdapter()` from src/protocol/lora.ts, or the round's global one). */
+  adapter: LoraTensors;
+  /** Longest example in tokens; activations are sized for it. */
+  maxSeqLen: number;
+  optimizer: OptimizerOptions;
+  /** Use subgroup reductions when the device has them (default: when available). */
+  subgroups?: boolean;
+}
