@@ -108,6 +108,7 @@ describe('federated server over HTTP (PGlite)', () => {
       trainA: true,
       proximalMu: 0,
       localSteps: 10,
+      maxUpdateNorm: 100,
     });
 
     const ua = await shiftedGlobal(a, task, 1);

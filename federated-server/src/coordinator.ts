@@ -23,15 +23,16 @@ import {
   type TensorSpec,
 } from '../../src/protocol/lora.ts';
 import { encodeHeader, writeSafetensors } from '../../src/protocol/safetensors.ts';
-import type {
-  AdapterVersion,
-  CreateTaskRequest,
-  FitInstructions,
-  RoundState,
-  Task,
-  TaskState,
-  UpdateReceipt,
-  WorkResponse,
+import {
+  ADAPTER_META,
+  type AdapterVersion,
+  type CreateTaskRequest,
+  type FitInstructions,
+  type RoundState,
+  type Task,
+  type TaskState,
+  type UpdateReceipt,
+  type WorkResponse,
 } from '../../src/protocol/schemas.ts';
 import { toBase64Url } from '../../src/protocol/base64url.ts';
 import { createStrategy, type Strategy, type Tensors, type UpdateSource } from './aggregation/strategies.ts';
@@ -129,6 +130,15 @@ export interface RoundDetail {
   }[];
 }
 
+/** The LoRA configuration every published adapter file carries (see ADAPTER_META). */
+function adapterConfigMetadata(spec: CreateTaskRequest): Record<string, string> {
+  return {
+    [ADAPTER_META.rank]: String(spec.lora.rank),
+    [ADAPTER_META.alpha]: String(spec.lora.alpha),
+    [ADAPTER_META.targetModules]: JSON.stringify(spec.lora.targetModules),
+  };
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function toTask(r: TaskRow): Task {
@@ -213,8 +223,9 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     }
     const id = `task_${toBase64Url(randomBytes(9))}`;
     const bytes = writeSafetensors(initialAdapter(spec.modelShape, spec.lora), {
-      'dure.task': id,
-      'dure.version': '0',
+      ...adapterConfigMetadata(spec),
+      [ADAPTER_META.task]: id,
+      [ADAPTER_META.version]: '0',
     });
     const sha = await this.blobs.put(bytes);
     const row = await this.db.transaction(async (tx) => {
@@ -317,6 +328,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           localSteps: ctx.spec.localSteps,
           proximalMu: fit.proximalMu,
           trainA: fit.trainA,
+          maxUpdateNorm: ctx.spec.maxUpdateNorm,
           deadline: iso(r.deadline_at),
         }
       : null;
@@ -613,7 +625,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       adapterSha = await this.blobs.put(
         writeSafetensors(
           all.map((s) => ({ ...s, data: result.adapter.get(s.name)! })),
-          { 'dure.task': taskId, 'dure.version': String(version), 'dure.round': String(r0.number) },
+          {
+            ...adapterConfigMetadata(ctx.spec),
+            [ADAPTER_META.task]: taskId,
+            [ADAPTER_META.version]: String(version),
+            [ADAPTER_META.round]: String(r0.number),
+          },
         ),
       );
       if (result.state) {

@@ -123,6 +123,11 @@ export const FitInstructionsSchema = Type.Object({
   proximalMu: Type.Number(),
   /** False in FFA-LoRA: A stays frozen at the seeded value and only lora_B tensors are sent. */
   trainA: Type.Boolean(),
+  /**
+   * The task's L2 bound on an update's distance from the global adapter: clients clip to it
+   * before uploading (the server refuses updates beyond it with NORM_EXCEEDED).
+   */
+  maxUpdateNorm: Type.Number(),
   deadline: Type.String(),
 });
 export type FitInstructions = Static<typeof FitInstructionsSchema>;
@@ -177,6 +182,21 @@ export const UPDATE_META = {
   trainLoss: 'dure.train_loss',
   evalLoss: 'dure.eval_loss',
   round: 'dure.round',
+} as const;
+
+/**
+ * Keys the server puts in every global adapter's safetensors `__metadata__`, so an adapter file
+ * describes itself (a widget or client needs alpha to scale B·A; rank and targets follow from the
+ * tensors but are stated too). Covered by the file's SHA-256, unlike response headers.
+ */
+export const ADAPTER_META = {
+  task: 'dure.task',
+  version: 'dure.version',
+  round: 'dure.round',
+  rank: 'dure.lora_rank',
+  alpha: 'dure.lora_alpha',
+  /** JSON array of module names, e.g. `["q_proj","v_proj"]`. */
+  targetModules: 'dure.lora_target_modules',
 } as const;
 
 export const ErrorResponseSchema = Type.Object({
