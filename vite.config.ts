@@ -14,6 +14,7 @@ export default defineConfig({
         diagnostics: resolve(import.meta.dirname, 'diagnostics.html'),
         admin: resolve(import.meta.dirname, 'admin.html'),
         playground: resolve(import.meta.dirname, 'playground.html'),
+        console: resolve(import.meta.dirname, 'console.html'),
         ...widgetInput,
       },
       output: { entryFileNames },

@@ -32,6 +32,14 @@ describe('parseDatasetLine', () => {
     expect(parseDatasetLine(JSON.stringify(chat), 2)).toEqual({ kind: 'chat', ...chat });
   });
 
+  it('never quotes the line in a JSON error (it may hold unscrubbed identifiers)', () => {
+    for (const bad of ['{"instruction": 900101-1234568', '{"a":1,}', '010-1234-5678']) {
+      const r = parseDatasetLine(bad, 1) as LineIssue;
+      expect(r.code).toBe('json');
+      expect(`${r.ko} ${r.en}`).not.toMatch(/1234|instruction/);
+    }
+  });
+
   it.each<[string, LineIssue['code'], RegExp]>([
     ['{"instruction": "x", ', 'json', /JSON/],
     ['[1,2]', 'not-object', /객체/],

@@ -111,8 +111,17 @@ export function parseDatasetLine(
   try {
     value = JSON.parse(text);
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    return issue(line, 'json', `JSON 형식이 아닙니다 (${why}).`, `not valid JSON (${why}).`);
+    // Only the position: engines quote the offending text in their message, and that text may
+    // hold the very identifiers the scrubber has not yet seen.
+    const pos = /position (\d+)/.exec(e instanceof Error ? e.message : '')?.[1];
+    return pos === undefined
+      ? issue(line, 'json', 'JSON 형식이 아닙니다.', 'not valid JSON.')
+      : issue(
+          line,
+          'json',
+          `JSON 형식이 아닙니다 (${Number(pos) + 1}번째 글자 부근).`,
+          `not valid JSON (near character ${Number(pos) + 1}).`,
+        );
   }
   if (!isPlainObject(value))
     return issue(line, 'not-object', 'JSON 객체({…})가 아닙니다.', 'not a JSON object ({…}).');

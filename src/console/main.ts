@@ -1,0 +1,6 @@
+/** Entry of the institution console page (console.html, issue 8 §7). */
+import { mount } from 'svelte';
+import Console from './Console.svelte';
+import { createBrowserDriver } from './driver.ts';
+
+mount(Console, { target: document.getElementById('console')!, props: { driver: createBrowserDriver() } });

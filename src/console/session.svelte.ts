@@ -1,0 +1,218 @@
+/**
+ * The console's state and behaviour outside the markup (DESIGN.md §5): `$state.raw` values
+ * replaced on change, and every side effect (dataset reading, enrollment, rounds) in methods the
+ * components call. The federated work itself is behind `ConsoleDriver` (src/console/driver.ts
+ * adapts the round client and the training worker), so the dataset never reaches this layer's
+ * network code: the driver gets records, the server gets only signed updates.
+ */
+import { toErrorData, type ErrorData } from '../engine/errors.ts';
+import { loadDataset, type LoadedDataset, type NumberedRecord } from '../fl/dataset.ts';
+
+export interface Identity {
+  serverUrl: string;
+  institutionId: string;
+  name: string;
+}
+
+export type RoundPhase =
+  | 'idle'
+  | 'waiting'
+  | 'downloading'
+  | 'loading'
+  | 'evaluating'
+  | 'training'
+  | 'uploading'
+  | 'submitted'
+  | 'retrying'
+  | 'done'
+  | 'error';
+
+export interface RoundInfo {
+  taskId: string;
+  taskName: string;
+  round: number | null;
+  roundState: string | null;
+  deadline: string | null;
+}
+
+export interface EvalPoint {
+  loss: number;
+  perplexity: number;
+}
+
+/** One update this browser contributed, as the server acknowledged it. */
+export interface Contribution {
+  taskId: string;
+  round: number;
+  examples: number;
+  trainLoss: number;
+  before: EvalPoint | null;
+  after: EvalPoint | null;
+  sha256: string;
+  updateId: number;
+  at: string;
+}
+
+/** What a driver tells the console while it takes part in rounds. */
+export type DriverEvent =
+  | { kind: 'round'; info: RoundInfo }
+  | { kind: 'phase'; phase: RoundPhase; detail?: string }
+  | { kind: 'step'; step: number; total: number; loss: number }
+  | { kind: 'eval'; which: 'before' | 'after'; result: EvalPoint }
+  | { kind: 'contribution'; contribution: Contribution };
+
+export interface ParticipateOptions {
+  /** Scrubbed records; the driver tokenises and trains on them inside the browser. */
+  train: NumberedRecord[];
+  validation: NumberedRecord[];
+  signal: AbortSignal;
+  onEvent: (e: DriverEvent) => void;
+}
+
+export interface ConsoleDriver {
+  /** The enrollment kept in this browser, if any. */
+  identity(): Promise<Identity | null>;
+  /** @throws {DureError} when the code is wrong, used or the server unreachable. */
+  enroll(serverUrl: string, code: string): Promise<Identity>;
+  forget(): Promise<void>;
+  /** Contributions recorded in this browser (newest last). */
+  history(): Promise<Contribution[]>;
+  /** Takes part in the running task's rounds until the task ends or `signal` aborts. */
+  participate(opts: ParticipateOptions): Promise<void>;
+}
+
+export class ConsoleSession {
+  identity: Identity | null = $state.raw(null);
+  enrolling = $state(false);
+  dataset: LoadedDataset | null = $state.raw(null);
+  fileName = $state('');
+  reading = $state(false);
+  round: RoundInfo | null = $state.raw(null);
+  phase: RoundPhase = $state('idle');
+  phaseDetail = $state('');
+  steps: { x: number; y: number }[] = $state.raw([]);
+  totalSteps = $state(0);
+  before: EvalPoint | null = $state.raw(null);
+  after: EvalPoint | null = $state.raw(null);
+  history: Contribution[] = $state.raw([]);
+  error: ErrorData | null = $state.raw(null);
+  running = $state(false);
+
+  readonly canJoin = $derived(
+    this.identity !== null && (this.dataset?.train.length ?? 0) > 0 && !this.running,
+  );
+  readonly roundLoss = $derived(
+    this.history.filter((c) => c.after).map((c) => ({ x: c.round, y: c.after!.loss })),
+  );
+
+  private abort: AbortController | null = null;
+
+  constructor(private readonly driver: ConsoleDriver) {}
+
+  async init(): Promise<void> {
+    try {
+      this.identity = await this.driver.identity();
+      this.history = await this.driver.history();
+    } catch (e) {
+      this.error = toErrorData(e);
+    }
+  }
+
+  async enroll(serverUrl: string, code: string): Promise<void> {
+    this.error = null;
+    this.enrolling = true;
+    try {
+      this.identity = await this.driver.enroll(serverUrl.trim(), code.trim());
+    } catch (e) {
+      this.error = toErrorData(e);
+    } finally {
+      this.enrolling = false;
+    }
+  }
+
+  async forget(): Promise<void> {
+    this.leave();
+    await this.driver.forget();
+    this.identity = null;
+  }
+
+  /** Reads, validates, scrubs and splits the picked file, all in this page. */
+  async loadFile(file: File): Promise<void> {
+    this.error = null;
+    this.reading = true;
+    this.fileName = file.name;
+    try {
+      this.dataset = await loadDataset(file);
+    } catch (e) {
+      this.dataset = null;
+      this.error = toErrorData(e);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Starts taking part in rounds with the current dataset. */
+  async join(): Promise<void> {
+    const ds = this.dataset;
+    if (!this.canJoin || !ds) return;
+    this.error = null;
+    this.running = true;
+    this.abort = new AbortController();
+    try {
+      await this.driver.participate({
+        train: ds.train,
+        validation: ds.validation,
+        signal: this.abort.signal,
+        onEvent: (e) => this.onEvent(e),
+      });
+    } catch (e) {
+      if (!this.abort.signal.aborted) {
+        this.error = toErrorData(e);
+        this.phase = 'error';
+      }
+    } finally {
+      this.running = false;
+      this.abort = null;
+      if (this.phase !== 'error' && this.phase !== 'done') this.phase = 'idle';
+    }
+  }
+
+  leave(): void {
+    this.abort?.abort();
+  }
+
+  private onEvent(e: DriverEvent): void {
+    switch (e.kind) {
+      case 'round':
+        if (e.info.round !== this.round?.round) {
+          this.steps = [];
+          this.before = null;
+          this.after = null;
+        }
+        this.round = e.info;
+        break;
+      case 'phase':
+        this.phase = e.phase;
+        this.phaseDetail = e.detail ?? '';
+        break;
+      case 'step':
+        this.totalSteps = e.total;
+        this.steps = [...this.steps, { x: e.step, y: e.loss }];
+        break;
+      case 'eval':
+        if (e.which === 'before') this.before = e.result;
+        else this.after = e.result;
+        break;
+      case 'contribution':
+        this.history = [
+          ...this.history.filter((c) => c.updateId !== e.contribution.updateId),
+          e.contribution,
+        ];
+        break;
+      default: {
+        const never: never = e;
+        throw new Error(`unknown driver event ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
