@@ -6,13 +6,14 @@
  */
 import * as Comlink from 'comlink';
 import type {
+  EngineAdapter,
   GenerateChunk,
   GenerateRequest,
   GenerateResult,
   LoadProgress,
   ModelInfo,
 } from '../src/engine/api.ts';
-import { WebGpuEngine, type EngineOptions } from '../src/engine/engine.ts';
+import { EngineStateError, WebGpuEngine, type EngineOptions } from '../src/engine/engine.ts';
 import { toErrorData, type ErrorData } from '../src/engine/errors.ts';
 import { requestBestDevice } from '../src/engine/gpu/device.ts';
 
@@ -81,6 +82,14 @@ const api = {
 
   async reset(): Promise<void> {
     await engine?.reset();
+  },
+
+  /** Hot-swaps LoRA adapters; the page transfers the tensors' buffers, so nothing is copied twice. */
+  async setAdapters(adapters: EngineAdapter[]): Promise<Outcome<void>> {
+    return attempt(async () => {
+      if (!engine) throw new EngineStateError('no model is loaded');
+      await engine.setAdapters(adapters);
+    });
   },
 
   async dispose(): Promise<void> {

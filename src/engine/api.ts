@@ -3,6 +3,7 @@
  * client that talks to the worker — so UI code cannot tell them apart (DESIGN.md §5).
  */
 import type { DureError } from './errors.ts';
+import type { LoraTensors } from '../training/api.ts';
 
 export type Role = 'system' | 'user' | 'assistant';
 export interface ChatMessage {
@@ -72,6 +73,22 @@ export interface ChatEngine {
   /** Forget the conversation's KV cache. */
   reset(): Promise<void>;
   dispose(): Promise<void>;
+  /**
+   * Replaces the active LoRA adapters (empty list: the base model) without reloading the base
+   * weights; the KV cache is forgotten. Absent on backends that cannot apply adapters.
+   * @throws {import('./lora/errors.ts').LoraAdapterError} when an adapter does not fit the model
+   *   (nothing changes then).
+   */
+  setAdapters?(adapters: EngineAdapter[]): Promise<void>;
 }
 
-export type { DureError };
+/** A LoRA adapter to apply at inference: y = W·x + scale · (alpha / rank) · B·(A·x). */
+export interface EngineAdapter {
+  /** Shown to users and in errors (e.g. the registry's adapter id and version). */
+  name: string;
+  lora: LoraTensors;
+  /** Multiplier on alpha / rank (default 1), as llama.cpp's `--lora-scaled`. */
+  scale?: number;
+}
+
+export type { DureError, LoraTensors };

@@ -11,6 +11,7 @@
 import type {
   ChatEngine,
   ChatMessage,
+  EngineAdapter,
   FinishReason,
   GenerateChunk,
   GenerateRequest,
@@ -26,6 +27,8 @@ import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
 import { ChatTemplate, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
+import { LORA_LIMITS, stackAdapters, validateAdapter } from './lora/adapter.ts';
+import { LoraAdapterError } from './lora/errors.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
 
@@ -76,6 +79,7 @@ export class WebGpuEngine implements ChatEngine {
   #cached: number[] = [];
   /** Serialises requests: one generation at a time per engine. */
   #queue: Promise<unknown> = Promise.resolve();
+  #adapters: string[] = [];
 
   constructor(
     readonly device: GPUDevice,
@@ -160,6 +164,7 @@ export class WebGpuEngine implements ChatEngine {
     };
     this.#model = { file, cfg, tokenizer, weights, forward, info };
     this.#cached = [];
+    this.#adapters = [];
     onProgress?.({ phase: 'ready', loadedBytes: total, totalBytes: total });
     return info;
   }
@@ -307,6 +312,44 @@ export class WebGpuEngine implements ChatEngine {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Applies LoRA adapters (PEFT names; stacked when several) on top of the loaded base weights, or
+   * the base model alone for an empty list. Everything is validated before anything changes; the
+   * base weights stay on the GPU, only the adapters' small matrices are (re)built, and the KV
+   * prefix cache is dropped because it holds keys/values computed with the previous adapters.
+   * Runs between generations (it waits for the current one).
+   * @throws {LoraAdapterError} for a malformed adapter or one that does not fit the model.
+   * @throws {EngineStateError} when no model is loaded.
+   */
+  async setAdapters(adapters: EngineAdapter[]): Promise<void> {
+    await this.#exclusive(async () => {
+      const { cfg, forward } = this.model;
+      if (!Array.isArray(adapters)) throw new LoraAdapterError('setAdapters expects an array of adapters');
+      if (adapters.length > LORA_LIMITS.maxAdapters)
+        throw new LoraAdapterError(
+          `at most ${LORA_LIMITS.maxAdapters} adapters at once, got ${adapters.length}`,
+        );
+      const names = new Set<string>();
+      const valid = adapters.map((a) => {
+        if (names.has(a.name)) throw new LoraAdapterError(`two adapters are named ${JSON.stringify(a.name)}`);
+        names.add(a.name);
+        return validateAdapter(a.name, a.lora, cfg, a.scale ?? 1);
+      });
+      const stacked = stackAdapters(valid, cfg);
+      if (stacked.some((s) => s.rank > LORA_LIMITS.maxRank * LORA_LIMITS.maxAdapters))
+        throw new LoraAdapterError('stacked rank too large');
+      // Whatever happens next, cached keys/values may no longer match the weights in use.
+      this.#cached = [];
+      await forward.setLora(stacked);
+      this.#adapters = valid.map((v) => v.name);
+    });
+  }
+
+  /** Names of the adapters in use (empty: the base model). */
+  get adapters(): readonly string[] {
+    return this.#adapters;
   }
 
   async reset(): Promise<void> {

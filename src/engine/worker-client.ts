@@ -6,6 +6,7 @@
 import * as Comlink from 'comlink';
 import type {
   ChatEngine,
+  EngineAdapter,
   GenerateChunk,
   GenerateRequest,
   GenerateResult,
@@ -80,6 +81,21 @@ export class WorkerEngine implements ChatEngine {
 
   async reset(): Promise<void> {
     await this.#api.reset();
+  }
+
+  /**
+   * Hot-swaps LoRA adapters in the worker. The tensors' ArrayBuffers are transferred, not copied:
+   * after the call the caller's Float32Arrays are detached (empty); keep a copy if you need them.
+   * @throws {import('./lora/errors.ts').LoraAdapterError} when an adapter does not fit the model.
+   */
+  async setAdapters(adapters: EngineAdapter[]): Promise<void> {
+    const buffers = new Set<ArrayBuffer>();
+    for (const a of adapters) {
+      for (const t of a.lora.tensors.values()) {
+        if (t.buffer instanceof ArrayBuffer && t.buffer.byteLength > 0) buffers.add(t.buffer);
+      }
+    }
+    unwrap(await this.#api.setAdapters(Comlink.transfer(adapters, [...buffers])));
   }
 
   async dispose(): Promise<void> {

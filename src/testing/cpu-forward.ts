@@ -5,6 +5,16 @@
 import { dequantize } from '../engine/gguf/quant/index.ts';
 import type { GgufFile } from '../engine/gguf/types.ts';
 import { layerWindow, modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import { LORA_MODULES, parsePeftName } from '../engine/lora/adapter.ts';
+import type { LoraTensors } from '../training/api.ts';
+
+/** One adapter's term on one weight: y += factor · B·(A·x), A [rank, in], B [out, rank]. */
+interface RefLoraTerm {
+  a: Float32Array;
+  b: Float32Array;
+  rank: number;
+  factor: number;
+}
 
 type Vec = Float64Array;
 
@@ -13,6 +23,8 @@ export class CpuReferenceModel {
   readonly #t = new Map<string, Float32Array>();
   #kCache: Vec[][] = [];
   #vCache: Vec[][] = [];
+  /** LoRA terms by GGUF weight name (`blk.N.attn_q.weight`), applied in float64, unstacked. */
+  #lora = new Map<string, RefLoraTerm[]>();
 
   private constructor(cfg: ModelConfig) {
     this.cfg = cfg;
@@ -25,6 +37,29 @@ export class CpuReferenceModel {
     }
     m.reset();
     return m;
+  }
+
+  /**
+   * Adds LoRA adapters to every matmul they target (an empty list restores the base model).
+   * Written independently of the engine's stacking: each adapter's term is computed on its own.
+   */
+  setAdapters(adapters: ReadonlyArray<{ lora: LoraTensors; scale?: number }>): void {
+    this.#lora = new Map();
+    for (const { lora, scale = 1 } of adapters) {
+      const factor = (scale * lora.alpha) / lora.rank;
+      for (const [name, a] of lora.tensors) {
+        const p = parsePeftName(name);
+        if (!p) throw new Error(`reference: ${name} is not a PEFT LoRA name`);
+        if (p.which !== 'A') continue;
+        const b = lora.tensors.get(name.replace('lora_A', 'lora_B'));
+        if (!b) throw new Error(`reference: ${name} has no lora_B`);
+        const key = `blk.${p.layer}.${LORA_MODULES[p.module].gguf}.weight`;
+        const terms = this.#lora.get(key) ?? [];
+        terms.push({ a, b, rank: lora.rank, factor });
+        this.#lora.set(key, terms);
+      }
+    }
+    this.reset();
   }
 
   reset(): void {
@@ -47,6 +82,19 @@ export class CpuReferenceModel {
       let s = 0;
       for (let i = 0; i < k; i++) s += (w[r * k + i] as number) * (x[i] as number);
       y[r] = s;
+    }
+    for (const t of this.#lora.get(name) ?? []) {
+      const mid = new Float64Array(t.rank);
+      for (let j = 0; j < t.rank; j++) {
+        let s = 0;
+        for (let i = 0; i < k; i++) s += (t.a[j * k + i] as number) * (x[i] as number);
+        mid[j] = s;
+      }
+      for (let r = 0; r < out; r++) {
+        let s = 0;
+        for (let j = 0; j < t.rank; j++) s += (t.b[r * t.rank + j] as number) * (mid[j] as number);
+        y[r] = (y[r] as number) + t.factor * s;
+      }
     }
     const bias = this.#t.get(name.replace('.weight', '.bias'));
     if (bias) for (let r = 0; r < out; r++) y[r] = (y[r] as number) + (bias[r] as number);

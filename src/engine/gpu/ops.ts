@@ -261,6 +261,48 @@ export class Ops {
     };
   }
 
+  /**
+   * LoRA term after a base matmul: out[t, :] += B · (A · x[t, :]) with A [rank, in] and B [out, rank]
+   * (f32, row-major; scales already folded into B). `tmp` holds rank floats per token.
+   * @param arena where the two uniforms go; adapters are swapped at run time, so the caller may pass
+   *   an arena it frees on the next swap instead of the model's.
+   */
+  async lora(o: {
+    a: GPUBuffer;
+    b: GPUBuffer;
+    x: GPUBuffer;
+    tmp: GPUBuffer;
+    out: GPUBuffer;
+    inFeatures: number;
+    outFeatures: number;
+    rank: number;
+    arena?: UniformArena;
+  }): Promise<Dispatch[]> {
+    const arena = o.arena ?? this.arena;
+    const shrink = await this.#kernel({
+      family: 'lora',
+      entryPoint: 'shrink',
+      workgroupSize: WG,
+      defines: { SHRINK: true },
+    });
+    const expand = await this.#kernel({ family: 'lora', entryPoint: 'expand', workgroupSize: WG });
+    const params = arena.add(
+      P.encodeLoraParams({ inFeatures: o.inFeatures, rank: o.rank, outFeatures: o.outFeatures }),
+    );
+    return [
+      {
+        kernel: shrink,
+        bindGroup: this.#bind(shrink, [o.a, o.x, o.tmp, params, this.step]),
+        grid: (n: number) => [o.rank, n, 1],
+      },
+      {
+        kernel: expand,
+        bindGroup: this.#bind(expand, [o.b, o.tmp, o.out, params, this.step]),
+        grid: (n: number) => [Math.ceil(o.outFeatures / WG), n, 1],
+      },
+    ];
+  }
+
   async argmax(o: { logits: GPUBuffer; result: GPUBuffer; n: number }): Promise<Dispatch> {
     const kernel = await this.lib.get({ family: 'sampling', entryPoint: 'argmax', workgroupSize: 256 });
     const params = this.arena.add(P.encodeArgmaxParams({ n: o.n }));

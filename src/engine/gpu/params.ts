@@ -113,3 +113,14 @@ export function encodeActParams(p: { nFf: number }): ArrayBuffer {
 export function encodeArgmaxParams(p: { n: number }): ArrayBuffer {
   return encode([p.n, 0, 0, 0]);
 }
+
+/** LoRA shrink/expand (`struct LoraParams` in lora.wgsl). */
+export interface LoraParams {
+  inFeatures: number;
+  /** Stacked rank of all adapters. */
+  rank: number;
+  outFeatures: number;
+}
+export function encodeLoraParams(p: LoraParams): ArrayBuffer {
+  return encode([p.inFeatures, p.rank, p.outFeatures, 0]);
+}

@@ -8,6 +8,7 @@ import attention from '../../../wgsl/attention.wgsl?raw';
 import copy from '../../../wgsl/copy.wgsl?raw';
 import elementwise from '../../../wgsl/elementwise.wgsl?raw';
 import embedding from '../../../wgsl/embedding.wgsl?raw';
+import lora from '../../../wgsl/lora.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
 import norm from '../../../wgsl/norm.wgsl?raw';
 import quant from '../../../wgsl/quant.wgsl?raw';
@@ -22,6 +23,7 @@ export const kernelFamilies = {
   copy,
   elementwise,
   embedding,
+  lora,
   matmul,
   norm,
   rope,

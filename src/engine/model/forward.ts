@@ -10,6 +10,7 @@ import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
+import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { layerWindow, type ModelConfig } from './config.ts';
 import { ropeTable } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
@@ -19,6 +20,21 @@ export class ContextOverflowError extends DureError {
   constructor(message: string) {
     super('CONTEXT_OVERFLOW', message);
   }
+}
+
+/** Where a LoRA term goes: right after the base matmul of `module` in `layer`, before any consumer. */
+interface LoraHook {
+  hook: `${number}:${LoraModule}`;
+  x: GPUBuffer;
+  out: GPUBuffer;
+}
+
+/** GPU state of the active adapters, replaced as a whole on every swap. */
+interface LoraState {
+  buffers: GPUBuffer[];
+  arena: UniformArena;
+  dispatches: Map<string, Dispatch[]>;
+  bytes: number;
 }
 
 export interface ForwardOptions {
@@ -55,6 +71,9 @@ export class ForwardPass {
   readonly #readId: GPUBuffer;
   readonly #readLogits: GPUBuffer;
   #body: Dispatch[] = [];
+  /** The body with LoRA hooks; #body is this with the active adapters' dispatches spliced in. */
+  #base: (Dispatch | LoraHook)[] = [];
+  #lora: LoraState | undefined;
   #head: Dispatch[] = [];
   #argmax: Dispatch[] = [];
   readonly kvBytes: number;
@@ -147,7 +166,10 @@ export class ForwardPass {
     const cosSin = this.#storage('rope-cos-sin', table.byteLength);
     this.#device.queue.writeBuffer(cosSin, 0, table);
 
-    const body: Dispatch[] = [];
+    const body: (Dispatch | LoraHook)[] = [];
+    const hook = (layer: number, module: LoraModule, x: GPUBuffer, out: GPUBuffer): void => {
+      body.push({ hook: `${layer}:${module}`, x, out });
+    };
     body.push(
       ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: hidden, scale: cfg.embedScale })),
     );
@@ -157,8 +179,11 @@ export class ForwardPass {
       const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * 4);
       body.push(await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }));
       body.push(...(await ops.matmul({ weight: L.wq, x: xn, out: qb, ...(L.bq ? { bias: L.bq } : {}) })));
+      hook(i, 'q_proj', xn, qb);
       body.push(...(await ops.matmul({ weight: L.wk, x: xn, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
+      hook(i, 'k_proj', xn, kb);
       body.push(...(await ops.matmul({ weight: L.wv, x: xn, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
+      hook(i, 'v_proj', xn, vb);
       if (L.qNorm && L.kNorm) {
         const hd = cfg.headDim;
         body.push(
@@ -206,6 +231,7 @@ export class ForwardPass {
       );
       if (L.attnPostNorm) {
         body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: tmp })));
+        hook(i, 'o_proj', attn, tmp);
         body.push(
           await ops.rmsnorm({
             x: tmp,
@@ -218,13 +244,17 @@ export class ForwardPass {
         );
       } else {
         body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: hidden, accumulate: true })));
+        hook(i, 'o_proj', attn, hidden);
       }
       body.push(await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }));
       body.push(...(await ops.matmul({ weight: L.wGate, x: xn, out: gate })));
+      hook(i, 'gate_proj', xn, gate);
       body.push(...(await ops.matmul({ weight: L.wUp, x: xn, out: up })));
+      hook(i, 'up_proj', xn, up);
       body.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
       if (L.ffnPostNorm) {
         body.push(...(await ops.matmul({ weight: L.wDown, x: act, out: tmp })));
+        hook(i, 'down_proj', act, tmp);
         body.push(
           await ops.rmsnorm({
             x: tmp,
@@ -237,9 +267,11 @@ export class ForwardPass {
         );
       } else {
         body.push(...(await ops.matmul({ weight: L.wDown, x: act, out: hidden, accumulate: true })));
+        hook(i, 'down_proj', act, hidden);
       }
     }
-    this.#body = body;
+    this.#base = body;
+    this.#assemble();
     this.#head = [
       await ops.rmsnorm({
         x: hidden,
@@ -257,6 +289,84 @@ export class ForwardPass {
       })),
     ];
     this.#argmax = [await ops.argmax({ logits: this.#logits, result: this.#sampled, n: cfg.nVocab })];
+  }
+
+  /** The step's body: base dispatches with the active adapters' terms after their matmuls. */
+  #assemble(): void {
+    const lora = this.#lora;
+    this.#body = this.#base.flatMap((e) => ('hook' in e ? (lora?.dispatches.get(e.hook) ?? []) : [e]));
+  }
+
+  /**
+   * Replaces the LoRA terms (an empty list restores the base model). Only the adapters' small
+   * buffers, uniforms and bind groups are built; base weights and the KV cache buffers stay.
+   * The caller must forget cached keys/values: they were computed with the previous adapters.
+   */
+  async setLora(stacked: readonly StackedLora[]): Promise<void> {
+    const old = this.#lora;
+    if (stacked.length === 0) {
+      this.#lora = undefined;
+    } else {
+      const hooks = new Map<string, LoraHook>();
+      for (const e of this.#base) if ('hook' in e) hooks.set(e.hook, e);
+      const state: LoraState = {
+        buffers: [],
+        arena: new UniformArena(this.#device),
+        dispatches: new Map(),
+        bytes: 0,
+      };
+      const buffer = (label: string, data: Float32Array | number): GPUBuffer => {
+        const bytes = typeof data === 'number' ? data : data.byteLength;
+        const b = this.#device.createBuffer({
+          label,
+          size: Math.max(16, Math.ceil(bytes / 16) * 16),
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+        });
+        state.buffers.push(b);
+        state.bytes += b.size;
+        if (typeof data !== 'number')
+          this.#device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, bytes);
+        return b;
+      };
+      try {
+        const maxRank = Math.max(...stacked.map((s) => s.rank));
+        const tmp = buffer('lora-t', this.opts.maxBatch * maxRank * 4);
+        for (const s of stacked) {
+          const key = `${s.layer}:${s.module}` as const;
+          const h = hooks.get(key);
+          if (!h)
+            throw new DureError('LORA_TARGET', `the forward pass has no ${s.module} in layer ${s.layer}`);
+          const dispatches = await this.#ops.lora({
+            a: buffer(`lora-a-${key}`, s.a),
+            b: buffer(`lora-b-${key}`, s.b),
+            x: h.x,
+            tmp,
+            out: h.out,
+            inFeatures: s.inFeatures,
+            outFeatures: s.outFeatures,
+            rank: s.rank,
+            arena: state.arena,
+          });
+          state.dispatches.set(key, dispatches);
+        }
+      } catch (e) {
+        for (const b of state.buffers) b.destroy();
+        state.arena.destroy();
+        throw e;
+      }
+      this.#lora = state;
+    }
+    this.#assemble();
+    // Work already submitted keeps the old buffers alive until it completes (WebGPU defers destroy).
+    if (old) {
+      for (const b of old.buffers) b.destroy();
+      old.arena.destroy();
+    }
+  }
+
+  /** GPU bytes of the active adapters. */
+  get loraBytes(): number {
+    return this.#lora ? this.#lora.bytes + this.#lora.arena.bytes : 0;
   }
 
   /** Dispatches per forward step for one token (for benchmarks). */
@@ -331,6 +441,11 @@ export class ForwardPass {
   }
 
   destroy(): void {
+    if (this.#lora) {
+      for (const b of this.#lora.buffers) b.destroy();
+      this.#lora.arena.destroy();
+      this.#lora = undefined;
+    }
     for (const b of this.#buffers) b.destroy();
     this.#buffers.length = 0;
     this.#readId.destroy();
