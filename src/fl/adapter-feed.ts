@@ -1,0 +1,167 @@
+/**
+ * Global adapters from the federated server as the engine and trainer take them: safetensors bytes
+ * → `LoraTensors` plus a PEFT `adapter_config.json`-shaped config, read from the metadata the
+ * server writes into every adapter file (src/protocol/schemas.ts `ADAPTER_META`).
+ *
+ * `fetchLatestAdapter` is for the citizen widget: tasks that publish adapters serve them without a
+ * signature (`GET /v1/public/tasks/:taskId/adapters/latest`), so a widget can hot-load each new
+ * global adapter. The file's SHA-256 is computed here and checked against the server's header
+ * when the header is readable (cross-origin pages may not see it).
+ */
+import { readSafetensors } from '../protocol/safetensors.ts';
+import { ADAPTER_META } from '../protocol/schemas.ts';
+import { sha256Hex } from '../protocol/signing.ts';
+import type { LoraTensors } from '../training/api.ts';
+import { AdapterIntegrityError } from './errors.ts';
+import { requestWithRetry, type RetryOptions } from './retry.ts';
+
+/** PEFT's adapter_config.json fields for this adapter. */
+export interface PeftAdapterConfig {
+  peft_type: 'LORA';
+  r: number;
+  lora_alpha: number;
+  target_modules: string[];
+}
+
+export interface GlobalAdapter {
+  /** Registry version (`dure.version`), or null when the file does not say. */
+  version: number | null;
+  /** Lower-case hex SHA-256 of `bytes`. */
+  sha256: string;
+  bytes: Uint8Array;
+  config: PeftAdapterConfig;
+  lora: LoraTensors;
+  /** Tensor shapes by PEFT name, in file order. */
+  shapes: Map<string, number[]>;
+}
+
+/** Largest adapter accepted by default: 256 MiB, the server's own task bound. */
+export const MAX_ADAPTER_BYTES = 256 * 1024 * 1024;
+
+const LORA_NAME =
+  /^base_model\.model\.model\.layers\.\d+\.(?:self_attn|mlp)\.([a-z_]+)\.lora_([AB])\.weight$/;
+
+/**
+ * Parses a global adapter file and checks that its tensors agree with its stated configuration.
+ * @throws {AdapterIntegrityError} for malformed safetensors, missing or inconsistent LoRA metadata,
+ * tensors that are not PEFT LoRA names, or shapes that disagree with the rank.
+ */
+export async function parseGlobalAdapter(bytes: Uint8Array): Promise<GlobalAdapter> {
+  let file;
+  try {
+    file = readSafetensors(bytes);
+  } catch (cause) {
+    throw new AdapterIntegrityError('the adapter is not a valid safetensors file', { cause });
+  }
+  const meta = file.metadata;
+  const rank = Number(meta[ADAPTER_META.rank]);
+  const alpha = Number(meta[ADAPTER_META.alpha]);
+  let targets: unknown;
+  try {
+    targets = JSON.parse(meta[ADAPTER_META.targetModules] ?? 'null');
+  } catch {
+    targets = null;
+  }
+  if (!Number.isInteger(rank) || rank < 1 || !(alpha > 0) || !Number.isFinite(alpha)) {
+    throw new AdapterIntegrityError(
+      `the adapter does not state its LoRA rank and alpha (${ADAPTER_META.rank}, ${ADAPTER_META.alpha})`,
+    );
+  }
+  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => typeof t === 'string')) {
+    throw new AdapterIntegrityError(`the adapter does not state its ${ADAPTER_META.targetModules}`);
+  }
+  const targetModules = targets as string[];
+  const tensors = new Map<string, Float32Array>();
+  const shapes = new Map<string, number[]>();
+  for (const [name, t] of file.tensors) {
+    const m = LORA_NAME.exec(name);
+    if (!m || !targetModules.includes(m[1]!))
+      throw new AdapterIntegrityError(`unexpected tensor ${name} in the adapter`);
+    const rankDim = m[2] === 'A' ? t.shape[0] : t.shape[1];
+    if (t.shape.length !== 2 || rankDim !== rank)
+      throw new AdapterIntegrityError(`tensor ${name} has shape [${t.shape}], not rank ${rank}`);
+    tensors.set(name, t.data);
+    shapes.set(name, t.shape);
+  }
+  if (tensors.size === 0) throw new AdapterIntegrityError('the adapter has no tensors');
+  const version = meta[ADAPTER_META.version] !== undefined ? Number(meta[ADAPTER_META.version]) : NaN;
+  return {
+    version: Number.isSafeInteger(version) ? version : null,
+    sha256: await sha256Hex(bytes),
+    bytes,
+    config: { peft_type: 'LORA', r: rank, lora_alpha: alpha, target_modules: [...targetModules] },
+    lora: { rank, alpha, targetModules: [...targetModules], tensors },
+    shapes,
+  };
+}
+
+/**
+ * Reads a response body up to `maxBytes`.
+ * @throws {AdapterIntegrityError} when the body is larger.
+ */
+export async function readBounded(res: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new AdapterIntegrityError(`the adapter is ${declared} bytes, more than the ${maxBytes}-byte bound`);
+  }
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new AdapterIntegrityError(`the adapter exceeds the ${maxBytes}-byte bound`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+export interface FeedOptions {
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  retry?: RetryOptions;
+  maxBytes?: number;
+}
+
+/**
+ * The newest global adapter of a task that publishes its adapters (no signature needed).
+ * @throws {ServerRefusedError} NOT_FOUND when the task does not exist or does not publish adapters.
+ * @throws {NetworkError} when the server stays unreachable.
+ * @throws {AdapterIntegrityError} when the bytes do not match the server's SHA-256 header, exceed
+ * `maxBytes`, or are not a well-formed adapter.
+ */
+export async function fetchLatestAdapter(
+  serverUrl: string,
+  taskId: string,
+  opts: FeedOptions = {},
+): Promise<GlobalAdapter> {
+  const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const url = `${serverUrl.replace(/\/+$/, '')}/v1/public/tasks/${encodeURIComponent(taskId)}/adapters/latest`;
+  const res = await requestWithRetry(
+    'downloading the latest adapter',
+    () => doFetch(url, { ...(opts.signal ? { signal: opts.signal } : {}), cache: 'no-store' }),
+    opts.retry,
+    opts.signal,
+  );
+  const bytes = await readBounded(res, opts.maxBytes ?? MAX_ADAPTER_BYTES);
+  const adapter = await parseGlobalAdapter(bytes);
+  const announced = res.headers.get('x-dure-adapter-sha256');
+  if (announced !== null && announced !== adapter.sha256) {
+    throw new AdapterIntegrityError(
+      `adapter SHA-256 ${adapter.sha256} differs from the announced ${announced}`,
+    );
+  }
+  return adapter;
+}

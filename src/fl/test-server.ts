@@ -1,0 +1,58 @@
+/**
+ * The real federated server listening on loopback for the round client's tests and the federation
+ * demo: real HTTP, so the client's own `fetch`, signing, retries and streaming are exercised.
+ * PGlite starts from the server tests' cached, migrated template (freshDataDir).
+ */
+import { rmSync } from 'node:fs';
+import { buildServer, type DureServer } from '../../federated-server/src/app.ts';
+import { AdminClient, httpTransport } from '../../federated-server/src/testing/client.ts';
+import { freshDataDir, TEST_ADMIN_TOKEN } from '../../federated-server/src/testing/harness.ts';
+import type { CreateTaskRequest, Task } from '../protocol/schemas.ts';
+
+export interface ListeningServer {
+  url: string;
+  server: DureServer;
+  admin: AdminClient;
+  dataDir: string;
+  /** A new institution's one-time enrollment code. */
+  enrollmentCode(name: string): Promise<string>;
+  /** Creates and starts a task. */
+  startTask(spec: CreateTaskRequest): Promise<Task>;
+  /** Stops listening; with `keepData` the data directory stays for a restart. */
+  close(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Starts the server on an ephemeral loopback port (or `port`), round timer every `tickMs`. */
+export async function listenServer(
+  opts: { tickMs?: number; dataDir?: string; port?: number } = {},
+): Promise<ListeningServer> {
+  const dataDir = opts.dataDir ?? (await freshDataDir());
+  const server = await buildServer({
+    dataDir,
+    adminToken: TEST_ADMIN_TOKEN,
+    tickMs: opts.tickMs ?? 50,
+    rateLimitPerMinute: 1_000_000,
+  });
+  await server.app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
+  const addr = server.app.server.address();
+  const url = `http://127.0.0.1:${addr && typeof addr === 'object' ? addr.port : 0}`;
+  const admin = new AdminClient(httpTransport(url), TEST_ADMIN_TOKEN);
+  return {
+    url,
+    server,
+    admin,
+    dataDir,
+    async enrollmentCode(name) {
+      return (await admin.call<{ enrollmentCode: string }>('POST', '/v1/admin/institutions', { name }))
+        .enrollmentCode;
+    },
+    async startTask(spec) {
+      const task = await admin.call<Task>('POST', '/v1/admin/tasks', spec);
+      return admin.call<Task>('POST', `/v1/admin/tasks/${task.id}/start`);
+    },
+    async close(o = {}) {
+      await server.close();
+      if (!o.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
