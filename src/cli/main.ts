@@ -33,6 +33,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '프롬프트의 로짓 출력 (WebGPU)',
     en: 'print the logits of a prompt (WebGPU)',
   },
+  'lora-to-gguf': {
+    file: 'lora-to-gguf.ts',
+    ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',
+    en: 'convert a PEFT LoRA adapter to llama.cpp LoRA GGUF',
+  },
 };
 
 export function helpText(): string {

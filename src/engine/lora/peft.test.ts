@@ -53,6 +53,13 @@ describe('loraFromSafetensors', () => {
     for (const [k, v] of lora.tensors) expect(got.tensors.get(k)).toEqual(v);
   });
 
+  it('reads a Node Buffer from a pooled allocation (Buffer.slice does not copy)', () => {
+    const { lora, bytes } = files();
+    const pooled = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(bytes)]).subarray(3);
+    const got = loraFromSafetensors(pooled, CONFIG);
+    for (const [k, v] of lora.tensors) expect(got.tensors.get(k)).toEqual(v);
+  });
+
   it('accepts target_modules "all-linear" and a parsed config object; defaults lora_alpha to 8', () => {
     expect(parseAdapterConfig({ r: 2, target_modules: 'all-linear' })).toEqual({
       rank: 2,

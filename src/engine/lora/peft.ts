@@ -93,7 +93,9 @@ export function loraFromSafetensors(bytes: Uint8Array, configJson: string | obje
   const cfg = parseAdapterConfig(configJson);
   let file;
   try {
-    file = readSafetensors(bytes, {
+    // A plain Uint8Array view: Node's Buffer.slice() does not copy, which readSafetensors relies on.
+    const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    file = readSafetensors(plain, {
       ...DEFAULT_SAFETENSORS_LIMITS,
       maxTotalBytes: LORA_LIMITS.maxValues * 4 + DEFAULT_SAFETENSORS_LIMITS.maxHeaderBytes,
       maxTensors: 7 * 2 * 1024,
