@@ -2,3 +2,4 @@
 export { loraFromSafetensors, parseAdapterConfig, type PeftLoraConfig } from './peft.ts';
 export { LORA_LIMITS, LORA_MODULES, validateAdapter, type LoraModule } from './adapter.ts';
 export { LoraAdapterError, LoraUnsupportedError } from './errors.ts';
+export { applyAdapters, supportsAdapters } from './apply.ts';
