@@ -5,9 +5,12 @@
  */
 import type { ChatEngine, ChatMessage, ModelInfo } from '../engine/api.ts';
 import { DureError, toErrorData, type ErrorData } from '../engine/errors.ts';
+import { fetchLatestAdapter } from '../fl/adapter-feed.ts';
+import { checkOrigin } from '../model-manager/download.ts';
 import { openModelStore, type StoredModel } from '../model-manager/store.ts';
 import { startEngine, type DureProgress } from '../sdk/runtime.ts';
 import { detectPii, maskPii, type PiiFinding } from '../safety/pii.ts';
+import { AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
 import type { BackendDecision } from './backend.ts';
 import { absoluteUrl } from './format.ts';
 import { clearConversation, loadConversation, saveConversation, type StoredMessage } from './history.ts';
@@ -23,10 +26,17 @@ export interface WidgetConfig {
   temperature: number;
   conversationKey: string;
   backend: 'auto' | 'webgpu' | 'wasm-cpu';
+  /**
+   * Hot-load the newest public global adapter of this federated task (issue 8 §6), polled from
+   * `adapterServer` (same origin as the page unless listed in `allowedOrigins`). Empty: off.
+   */
+  adapterTask: string;
+  adapterServer: string;
+  adapterIntervalMs: number;
 }
 
 export type Emit = (
-  type: 'dure-ready' | 'dure-message' | 'dure-error' | 'dure-progress',
+  type: 'dure-ready' | 'dure-message' | 'dure-error' | 'dure-progress' | 'dure-adapter',
   detail: unknown,
 ) => void;
 
@@ -44,6 +54,9 @@ export class ChatState {
   pii: { text: string; findings: PiiFinding[] } | null = $state.raw(null);
   storedModels: StoredModel[] = $state.raw([]);
   notice = $state('');
+  /** The global adapter the engine applies now (null: the base model). */
+  adapter: ActiveAdapter | null = $state.raw(null);
+  adapterError: ErrorData | null = $state.raw(null);
 
   readonly generating = $derived(this.streamingId !== null);
   readonly canSend = $derived(this.phase === 'ready' && this.streamingId === null);
@@ -53,6 +66,7 @@ export class ChatState {
   private loadedUrl = '';
   private abort: AbortController | null = null;
   private starting: Promise<void> | null = null;
+  private watcher: AdapterWatcher | null = null;
 
   constructor(
     private readonly config: () => WidgetConfig,
@@ -66,6 +80,7 @@ export class ChatState {
     if (this.engine && this.loadedUrl !== url) {
       // The portal pointed the element at another model: drop the old one.
       this.stop();
+      this.stopAdapterWatch();
       await this.engine.dispose();
       this.engine = null;
       this.info = null;
@@ -112,6 +127,7 @@ export class ChatState {
         reason: started.decision.reason,
         fromCache: started.fromCache,
       });
+      this.startAdapterWatch();
     } catch (e) {
       this.fail(e);
     }
@@ -222,8 +238,52 @@ export class ChatState {
     }
   }
 
+  /** Starts polling for the task's adapter when configured and the engine can apply adapters. */
+  private startAdapterWatch(): void {
+    const cfg = this.config();
+    const engine = this.engine;
+    if (!cfg.adapterTask || !engine) return;
+    this.stopAdapterWatch();
+    try {
+      const server = checkOrigin(cfg.adapterServer || location.origin, [
+        location.origin,
+        ...cfg.allowedOrigins,
+      ]);
+      if (!engine.setAdapters)
+        throw new DureError(
+          'ADAPTERS_UNSUPPORTED',
+          '이 실행 방식은 어댑터를 적용할 수 없어 기본 모델로 답합니다 / this backend cannot apply adapters; answering with the base model',
+        );
+      const setAdapters = engine.setAdapters.bind(engine);
+      this.watcher = new AdapterWatcher({
+        serverUrl: server.origin + server.pathname.replace(/\/+$/, ''),
+        taskId: cfg.adapterTask,
+        intervalMs: cfg.adapterIntervalMs,
+        fetchLatest: (url, task, signal) => fetchLatestAdapter(url, task, { signal, retry: { attempts: 2 } }),
+        apply: (a) => setAdapters([{ name: `${cfg.adapterTask}@v${a.version ?? '?'}`, lora: a.lora }]),
+        busy: () => this.streamingId !== null,
+        onChange: (a) => {
+          this.adapter = a;
+          this.adapterError = null;
+          this.emit('dure-adapter', a);
+        },
+        onError: (e) => (this.adapterError = e),
+      });
+      this.watcher.start();
+    } catch (e) {
+      this.adapterError = toErrorData(e);
+    }
+  }
+
+  private stopAdapterWatch(): void {
+    this.watcher?.stop();
+    this.watcher = null;
+    this.adapter = null;
+  }
+
   async dispose(): Promise<void> {
     this.stop();
+    this.stopAdapterWatch();
     await this.engine?.dispose();
     this.engine = null;
   }

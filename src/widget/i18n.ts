@@ -39,6 +39,9 @@ export const widgetStrings = {
     eta: '남은 시간',
     seconds: '초',
     offline: '오프라인 상태입니다. 저장된 모델로 계속 대화할 수 있습니다.',
+    adapterActive: '적용된 연합학습 어댑터:',
+    adapterBase: '기본 모델로 답합니다 (연합학습 어댑터 확인 중)',
+    adapterError: '새 어댑터를 받지 못했습니다',
   },
   en: {
     title: 'AI public service assistant',
@@ -79,6 +82,9 @@ export const widgetStrings = {
     eta: 'Time left',
     seconds: 's',
     offline: 'You are offline. You can keep chatting with the stored model.',
+    adapterActive: 'Federated adapter in use:',
+    adapterBase: 'Answering with the base model (checking for a federated adapter)',
+    adapterError: 'could not get the new adapter',
   },
 } as const satisfies Record<'ko' | 'en', Record<string, string>>;
 

@@ -1,0 +1,121 @@
+/**
+ * Widget hot-load of a federated adapter (issue 8 §6) in Chromium: a `<dure-chat>` configured with
+ * `adapter-task` polls the real federated server, applies version 0 (B = 0: the base model), then
+ * — without a page reload — picks up version 1 once a round is aggregated, shows it, and its
+ * greedy answer to the same question changes.
+ */
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from '@playwright/test';
+import { httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
+import { adapterTensorSpecs, seededLoraA } from '../src/protocol/lora.ts';
+import type { CreateTaskRequest, Task } from '../src/protocol/schemas.ts';
+import { TEST_DIMS } from '../src/testing/test-models.ts';
+import { startFlServer, type E2eServer } from './console-server.ts';
+import { askAndWait, chat, waitReady } from './widget-helpers.ts';
+import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+let model: WidgetModel;
+let server: E2eServer;
+
+test.beforeAll(async ({ baseURL }) => {
+  model = await publishWidgetModel();
+  server = await startFlServer(new URL(baseURL ?? '').origin);
+});
+test.afterAll(() => server?.stop());
+
+const D = TEST_DIMS;
+const task: CreateTaskRequest = {
+  name: '민원 안내 어댑터',
+  baseModel: { id: 'widget-test', sha256: 'a'.repeat(64) },
+  modelShape: {
+    numLayers: D.nLayer,
+    modules: {
+      q_proj: { inFeatures: D.nEmbd, outFeatures: D.nHead * D.headDim },
+      v_proj: { inFeatures: D.nEmbd, outFeatures: D.nHeadKv * D.headDim },
+    },
+  },
+  lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 7 },
+  strategy: { name: 'fedavg' },
+  rounds: 1,
+  localEpochs: 1,
+  localSteps: 1,
+  minParticipants: 1,
+  roundDeadlineSeconds: 600,
+  maxUpdateNorm: 1e6,
+  publicAdapters: true,
+};
+
+/** The seeded A of the task and a large deterministic B: an update that surely moves the logits. */
+function strongUpdate() {
+  let s = 12345;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  return adapterTensorSpecs(task.modelShape, task.lora).map((spec) => ({
+    ...spec,
+    data: spec.name.includes('lora_A')
+      ? seededLoraA(task.lora.seed, spec.name, spec.shape[0]!, spec.shape[1]!)
+      : Float32Array.from({ length: spec.shape[0]! * spec.shape[1]! }, () => rnd() * 3),
+  }));
+}
+
+test('widget hot-loads each new global adapter without a reload; greedy answer changes', async ({
+  page,
+  baseURL,
+}, testInfo) => {
+  const created = await server.admin.call<Task>('POST', '/v1/admin/tasks', task);
+  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
+
+  // A minimal portal page written into the preview server's root (a page fulfilled by
+  // page.route would count as a public address space, and Chromium's Local Network Access would
+  // then refuse its requests to the loopback federated server).
+  const pageName = 'e2e-adapter-portal.html';
+  await writeFile(
+    join(ROOT, 'dist', pageName),
+    `<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>어댑터 시험</title>
+<script type="module" src="/dure-chat.js"></script></head><body><main>
+<dure-chat model="${model.url}" sha256="${model.sha256}" autoload temperature="0" max-tokens="12"
+  conversation-id="e2e-adapter" adapter-task="${created.id}" adapter-server="${server.url}"
+  allowed-origins="${server.url}" adapter-interval="1"></dure-chat></main></body></html>`,
+  );
+  const pageUrl = `${baseURL}/${pageName}`;
+  await page.goto(pageUrl);
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  await waitReady(page);
+  const status = chat(page).getByTestId('adapter-status');
+  await expect(status).toHaveAttribute('data-adapter-version', '0', { timeout: 20_000 });
+  await expect(status).toContainText('적용된 연합학습 어댑터: v0');
+
+  const question = '여권은 어디에서 발급받나요?';
+  const answer = async () => {
+    await chat(page).getByRole('button', { name: '대화 기록 지우기' }).click();
+    return (await (await askAndWait(page, question)).locator('.md').innerText()).trim();
+  };
+  const before = await answer();
+  // Greedy decoding is deterministic: the same question gives the same answer while v0 is active.
+  expect(await answer()).toBe(before);
+
+  // One institution contributes a strong update; the round aggregates into version 1.
+  const inst = await InstitutionClient.enroll(httpTransport(server.url), server.admin, '행복시청');
+  const r = await inst.uploadUpdate(created.id, 1, strongUpdate(), 10, 1.5);
+  expect(r.status, new TextDecoder().decode(r.body)).toBe(200);
+  await expect
+    .poll(
+      async () =>
+        (await server.admin.call<{ task: Task }>('GET', `/v1/admin/tasks/${created.id}`)).task.latestVersion,
+      {
+        timeout: 20_000,
+      },
+    )
+    .toBe(1);
+
+  await expect(status).toHaveAttribute('data-adapter-version', '1', { timeout: 20_000 });
+  await expect(status).toContainText('v1');
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+
+  const after = await answer();
+  testInfo.annotations.push({ type: 'answers', description: JSON.stringify({ before, after }) });
+  expect(after).not.toBe(before);
+  await page.screenshot({ path: testInfo.outputPath('widget-adapter-v1.png') });
+});
