@@ -27,10 +27,10 @@ export interface OptimizerOptions {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
-  /** Micro-batches whose gradients are summed before one AdamW step. */
-  accumulationSteps?: number;
   /** False in FFA-LoRA: lora_A stays frozen; only lora_B is trained. */
   trainA?: boolean;
+  /** FedProx: pull μ·(p − p_global) towards the adapter last set with setAdapter (0: off). */
+  proximalMu?: number;
 }
 
 export interface StepResult {
@@ -72,4 +72,6 @@ export interface TrainerOptions {
   optimizer: OptimizerOptions;
   /** Use subgroup reductions when the device has them (default: when available). */
   subgroups?: boolean;
+  /** Benchmarks: run each dispatch alone and add its wall time (ms) here by kernel label. */
+  profile?: Map<string, number>;
 }

@@ -4,29 +4,45 @@
  * `scripts/raw-loader.mjs` does it for Node (CLI, bench).
  */
 import activation from '../../../wgsl/activation.wgsl?raw';
+import activationBackward from '../../../wgsl/activation-backward.wgsl?raw';
+import attentionBackward from '../../../wgsl/attention-backward.wgsl?raw';
 import attention from '../../../wgsl/attention.wgsl?raw';
 import copy from '../../../wgsl/copy.wgsl?raw';
 import elementwise from '../../../wgsl/elementwise.wgsl?raw';
 import embedding from '../../../wgsl/embedding.wgsl?raw';
+import gemm from '../../../wgsl/gemm.wgsl?raw';
+import loss from '../../../wgsl/loss.wgsl?raw';
 import lora from '../../../wgsl/lora.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
+import matmulBackward from '../../../wgsl/matmul-backward.wgsl?raw';
 import norm from '../../../wgsl/norm.wgsl?raw';
+import normBackward from '../../../wgsl/norm-backward.wgsl?raw';
+import optimizer from '../../../wgsl/optimizer.wgsl?raw';
 import quant from '../../../wgsl/quant.wgsl?raw';
 import reduce from '../../../wgsl/reduce.wgsl?raw';
 import rope from '../../../wgsl/rope.wgsl?raw';
+import ropeBackward from '../../../wgsl/rope-backward.wgsl?raw';
 import sampling from '../../../wgsl/sampling.wgsl?raw';
 import step from '../../../wgsl/step.wgsl?raw';
 
 export const kernelFamilies = {
   activation,
+  activationBackward,
   attention,
+  attentionBackward,
   copy,
   elementwise,
   embedding,
+  gemm,
+  loss,
   lora,
   matmul,
+  matmulBackward,
   norm,
+  normBackward,
+  optimizer,
   rope,
+  ropeBackward,
   sampling,
 } as const;
 export type KernelFamily = keyof typeof kernelFamilies;

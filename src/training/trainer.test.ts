@@ -1,0 +1,210 @@
+/**
+ * The WebGPU LoRA trainer on tiny generated models: its loss equals the float64 CPU reference's
+ * cross-entropy, its gradients are the loss's derivatives (central differences of the trainer's own
+ * loss), AdamW steps lower the loss, FFA-LoRA leaves lora_A alone, and bad input is refused with
+ * typed errors. (The comparison with the independent tfjs implementation is gradients.test.ts.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileSource } from '../node/file-source.ts';
+import { readGguf } from '../engine/gguf/reader.ts';
+import { CpuReferenceModel } from '../testing/cpu-forward.ts';
+import { testGpu } from '../testing/node-gpu.ts';
+import { testModelPath, type TestModelSpec } from '../testing/test-models.ts';
+import { KNOWN_TARGET_MODULES } from '../protocol/lora.ts';
+import type { LoraTensors, LoraTrainer, OptimizerOptions, TrainExample } from './api.ts';
+import { AdapterMismatchError, TrainingDataError, TrainingUnsupportedError } from './errors.ts';
+import { loraLayout } from './lora-layout.ts';
+import { createLoraTrainer } from './trainer.ts';
+import { modelConfig } from '../engine/model/config.ts';
+
+const RANK = 4;
+const ALPHA = 8;
+
+/** A seeded adapter with non-zero A and B, so every gradient path is exercised. */
+function randomAdapter(cfg: ReturnType<typeof modelConfig>, seed: number, scaleB = 0.05): LoraTensors {
+  const layout = loraLayout(cfg, { rank: RANK, alpha: ALPHA, targetModules: KNOWN_TARGET_MODULES });
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296 - 0.5;
+  };
+  const tensors = new Map<string, Float32Array>();
+  for (const sl of layout.slots) {
+    tensors.set(
+      sl.nameA,
+      Float32Array.from({ length: RANK * sl.inFeatures }, () => rnd() * 0.2),
+    );
+    tensors.set(
+      sl.nameB,
+      Float32Array.from({ length: sl.outFeatures * RANK }, () => rnd() * scaleB),
+    );
+  }
+  return { rank: RANK, alpha: ALPHA, targetModules: [...KNOWN_TARGET_MODULES], tensors };
+}
+
+function example(ids: number[], promptLen: number): TrainExample {
+  return {
+    ids: Uint32Array.from(ids),
+    lossMask: Uint8Array.from(ids, (_, i) => (i >= promptLen ? 1 : 0)),
+  };
+}
+
+const BATCH = [
+  example([1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3, 8], 4),
+  example([2, 40, 41, 42, 43, 300, 301, 5], 3),
+  example([9, 9, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116], 10),
+];
+
+async function setup(spec: TestModelSpec, opt: Partial<OptimizerOptions> = {}, seed = 7) {
+  const path = await testModelPath(spec);
+  const src = await FileSource.open(path);
+  const file = await readGguf(src);
+  const cfg = modelConfig(file);
+  const adapter = randomAdapter(cfg, seed);
+  const { device } = await testGpu();
+  const trainer = await createLoraTrainer(device, await FileSource.open(path), {
+    adapter,
+    maxSeqLen: 24,
+    optimizer: { learningRate: 1e-2, ...opt },
+  });
+  return { trainer, adapter, file, cfg, src };
+}
+
+describe('LoRA trainer (llama F32)', () => {
+  let trainer: LoraTrainer;
+  let adapter: LoraTensors;
+  let ref: CpuReferenceModel;
+  beforeAll(async () => {
+    const s = await setup({ arch: 'llama', quant: 'F32' });
+    trainer = s.trainer;
+    adapter = s.adapter;
+    ref = await CpuReferenceModel.load(s.file);
+    ref.setAdapters([{ lora: adapter }]);
+    await s.src.close();
+  }, 120_000);
+  afterAll(() => trainer?.dispose());
+
+  it('evaluates the same cross-entropy as the float64 CPU reference with the adapter', async () => {
+    let nll = 0;
+    let n = 0;
+    for (const ex of BATCH) {
+      ref.reset();
+      for (let t = 0; t + 1 < ex.ids.length; t++) {
+        const z = ref.step(ex.ids[t]!, t);
+        if (!ex.lossMask[t + 1]) continue;
+        let m = -Infinity;
+        for (const v of z) m = Math.max(m, v);
+        let s = 0;
+        for (const v of z) s += Math.exp(v - m);
+        nll += m + Math.log(s) - z[ex.ids[t + 1]!]!;
+        n++;
+      }
+    }
+    const got = await trainer.evaluate(BATCH);
+    expect(got.tokens).toBe(n);
+    expect(Math.abs(got.loss - nll / n) / (nll / n)).toBeLessThan(1e-5);
+    const g = await trainer.gradients(BATCH);
+    expect(Math.abs(g.loss - nll / n) / (nll / n)).toBeLessThan(1e-5);
+  }, 120_000);
+
+  it('returns gradients that match central differences of the loss', async () => {
+    const { grads } = await trainer.gradients(BATCH);
+    // Along each tensor's own gradient direction u = g/|g|, dL/dε at ε = 0 is |g|: a derivative
+    // large enough to stand far above float32 noise in the loss, for every module and both factors.
+    for (const name of [
+      'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight',
+      'base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight',
+      'base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight',
+      'base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight',
+      'base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight',
+      'base_model.model.model.layers.1.mlp.gate_proj.lora_B.weight',
+      'base_model.model.model.layers.0.mlp.up_proj.lora_A.weight',
+      'base_model.model.model.layers.1.mlp.down_proj.lora_B.weight',
+    ]) {
+      const g = grads.get(name)!;
+      const norm = Math.hypot(...g);
+      expect(norm, name).toBeGreaterThan(0);
+      const base = adapter.tensors.get(name)!;
+      const eps = 1e-2;
+      const at = async (e: number) => {
+        const t = new Map(adapter.tensors);
+        t.set(
+          name,
+          base.map((v, i) => v + (e * g[i]!) / norm),
+        );
+        await trainer.setAdapter({ ...adapter, tensors: t });
+        return (await trainer.evaluate(BATCH)).loss;
+      };
+      const fd = ((await at(eps)) - (await at(-eps))) / (2 * eps);
+      expect(Math.abs(fd - norm) / norm, `${name}: |g| ${norm} vs numeric ${fd}`).toBeLessThan(2e-2);
+    }
+    await trainer.setAdapter(adapter);
+  }, 240_000);
+
+  it('lowers the training loss with AdamW steps and returns the trained adapter', async () => {
+    const before = (await trainer.evaluate(BATCH)).loss;
+    for (let i = 0; i < 8; i++) await trainer.step(BATCH);
+    const after = (await trainer.evaluate(BATCH)).loss;
+    expect(after).toBeLessThan(before - 0.1);
+    const trained = await trainer.getAdapter();
+    const b0 = 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight';
+    expect(trained.tensors.get(b0)).not.toEqual(adapter.tensors.get(b0));
+    await trainer.setAdapter(adapter);
+    expect((await trainer.evaluate(BATCH)).loss).toBeCloseTo(before, 5);
+  }, 240_000);
+
+  it('refuses bad examples and adapters with typed errors, and keeps working', async () => {
+    await expect(
+      trainer.step([
+        example(
+          Array.from({ length: 30 }, (_, i) => i + 1),
+          2,
+        ),
+      ]),
+    ).rejects.toThrow(TrainingDataError);
+    await expect(trainer.step([example([1, 2, 3], 3)])).rejects.toThrow(/no answer tokens/);
+    await expect(trainer.step([example([1, 999999, 3], 1)])).rejects.toThrow(/vocabulary/);
+    const bad = new Map(adapter.tensors);
+    bad.set('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', new Float32Array(3));
+    await expect(trainer.setAdapter({ ...adapter, tensors: bad })).rejects.toThrow(AdapterMismatchError);
+    const nan = new Map(adapter.tensors);
+    const t = nan.get('base_model.model.model.layers.1.mlp.up_proj.lora_B.weight')!.slice();
+    t[0] = NaN;
+    nan.set('base_model.model.model.layers.1.mlp.up_proj.lora_B.weight', t);
+    await expect(trainer.setAdapter({ ...adapter, tensors: nan })).rejects.toThrow(/non-finite/);
+    expect(Number.isFinite((await trainer.evaluate(BATCH)).loss)).toBe(true);
+  });
+});
+
+describe('LoRA trainer variants', () => {
+  it('FFA-LoRA (trainA: false) trains lora_B only and leaves lora_A bit-identical', async () => {
+    const { trainer, adapter, src } = await setup({ arch: 'llama', quant: 'Q8_0' }, { trainA: false });
+    await src.close();
+    try {
+      const before = (await trainer.evaluate(BATCH)).loss;
+      for (let i = 0; i < 5; i++) await trainer.step(BATCH);
+      expect((await trainer.evaluate(BATCH)).loss).toBeLessThan(before);
+      const after = await trainer.getAdapter();
+      for (const [name, v] of adapter.tensors) {
+        if (name.includes('lora_A')) expect(after.tensors.get(name)).toEqual(v);
+      }
+      const g = await trainer.gradients(BATCH);
+      expect([...g.grads.keys()].every((n) => n.includes('lora_B'))).toBe(true);
+    } finally {
+      trainer.dispose();
+    }
+  }, 240_000);
+
+  it('refuses architectures it cannot train yet', async () => {
+    const path = await testModelPath({ arch: 'gemma2', quant: 'F32' });
+    const file = await readGguf(await FileSource.open(path));
+    const { device } = await testGpu();
+    await expect(
+      createLoraTrainer(device, await FileSource.open(path), {
+        adapter: randomAdapter(modelConfig(file), 1),
+        maxSeqLen: 16,
+        optimizer: { learningRate: 1e-3 },
+      }),
+    ).rejects.toThrow(TrainingUnsupportedError);
+  });
+});

@@ -1,0 +1,801 @@
+/**
+ * LoRA training on WebGPU over a frozen, quantized base model (issue #8). One sequence at a time
+ * runs forward (activations of every layer kept), cross-entropy over the answer tokens, and
+ * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
+ * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
+ * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
+ */
+import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
+import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
+import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
+import { UniformArena } from '../engine/gpu/uniform-arena.ts';
+import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
+import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import { ropeTable } from '../engine/model/rope-table.ts';
+import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
+import type {
+  EvalResult,
+  LoraTensors,
+  LoraTrainer,
+  OptimizerOptions,
+  StepResult,
+  TrainerOptions,
+  TrainExample,
+} from './api.ts';
+import { TrainingDataError, TrainingUnsupportedError } from './errors.ts';
+import { loraLayout, packAdapter, unpackAdapter, type LoraLayout, type LoraSlot } from './lora-layout.ts';
+import { encodeAdamParams, TrainOps, type Binding } from './train-ops.ts';
+
+const F32 = 4;
+const ADAM_BYTES = 48;
+
+/**
+ * Creates a trainer for `source` (a GGUF) with the given starting adapter.
+ * @throws {TrainingUnsupportedError} for architectures without a training path (gemma2, qwen3).
+ * @throws {import('./errors.ts').AdapterMismatchError} when the adapter does not fit the model.
+ */
+export async function createLoraTrainer(
+  device: GPUDevice,
+  source: ByteSource,
+  options: TrainerOptions,
+): Promise<LoraTrainer> {
+  const file = await readGguf(source);
+  const cfg = modelConfig(file);
+  checkTrainable(cfg);
+  const layout = loraLayout(cfg, options.adapter);
+  const packed = packAdapter(layout, options.adapter);
+  if (!Number.isInteger(options.maxSeqLen) || options.maxSeqLen < 2)
+    throw new TrainingDataError(`maxSeqLen ${options.maxSeqLen} must be an integer ≥ 2`);
+  const weights = await uploadModelWeights(device, cfg, file);
+  const subgroups = (options.subgroups ?? true) && device.features.has('subgroups');
+  const t = new WebGpuLoraTrainer(device, cfg, weights, layout, options, subgroups);
+  try {
+    await t.build();
+    t.writeAdapter(packed);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
+  return t;
+}
+
+function checkTrainable(cfg: ModelConfig): void {
+  const why: string[] = [];
+  if (cfg.qkNorm) why.push('per-head q/k norms');
+  if (cfg.gelu) why.push('GELU');
+  if (cfg.attnSoftcap > 0 || cfg.finalSoftcap > 0) why.push('soft-capping');
+  if (cfg.slidingWindow > 0) why.push('sliding-window attention');
+  if (cfg.embedScale !== 1) why.push('scaled embeddings');
+  if (cfg.headDim > 256) why.push(`head_dim ${cfg.headDim} > 256`);
+  if (why.length)
+    throw new TrainingUnsupportedError(
+      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2 and exaone are supported`,
+    );
+}
+
+class WebGpuLoraTrainer implements LoraTrainer {
+  readonly maxSeqLen: number;
+  readonly #device: GPUDevice;
+  readonly #arena: UniformArena;
+  readonly #stepUniform: GPUBuffer;
+  readonly #stepData = new ArrayBuffer(STEP_BYTES);
+  readonly #ops: Ops;
+  readonly #train: TrainOps;
+  readonly #buffers: GPUBuffer[] = [];
+  readonly #opt: Required<OptimizerOptions>;
+  #adamSteps = 0;
+  /** When set, every dispatch runs alone and its wall time is added here by kernel label (slow). */
+  readonly #profile: Map<string, number> | undefined;
+  // Packed LoRA state.
+  #pA!: GPUBuffer;
+  #pB!: GPUBuffer;
+  #gA!: GPUBuffer;
+  #gB!: GPUBuffer;
+  #mA!: GPUBuffer;
+  #vA!: GPUBuffer;
+  #mB!: GPUBuffer;
+  #vB!: GPUBuffer;
+  #anchorA!: GPUBuffer;
+  #anchorB!: GPUBuffer;
+  #adamUniformA!: GPUBuffer;
+  #adamUniformB!: GPUBuffer;
+  #adamGridA = 1;
+  #adamGridB = 1;
+  // Per-sequence inputs and the loss.
+  #ids!: GPUBuffer;
+  #targets!: GPUBuffer;
+  #weights!: GPUBuffer;
+  #total!: GPUBuffer;
+  #readTotal!: GPUBuffer;
+  #forward: Dispatch[] = [];
+  #loss: Dispatch[] = [];
+  #backward: Dispatch[] = [];
+  #adamA!: Dispatch;
+  #adamB!: Dispatch;
+
+  constructor(
+    device: GPUDevice,
+    readonly cfg: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly layout: LoraLayout,
+    options: TrainerOptions,
+    subgroups: boolean,
+  ) {
+    this.#device = device;
+    this.maxSeqLen = options.maxSeqLen;
+    this.#profile = options.profile;
+    this.#arena = new UniformArena(device);
+    this.#stepUniform = device.createBuffer({
+      label: 'train-step',
+      size: STEP_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const lib = KernelLibrary.for(device);
+    this.#ops = new Ops(lib, this.#arena, this.#stepUniform, { subgroups });
+    this.#train = new TrainOps(lib, this.#arena, this.#stepUniform, subgroups);
+    const o = options.optimizer;
+    this.#opt = {
+      learningRate: o.learningRate,
+      beta1: o.beta1 ?? 0.9,
+      beta2: o.beta2 ?? 0.999,
+      eps: o.eps ?? 1e-8,
+      weightDecay: o.weightDecay ?? 0,
+      trainA: o.trainA ?? true,
+      proximalMu: o.proximalMu ?? 0,
+    };
+  }
+
+  #storage(label: string, floats: number): GPUBuffer {
+    const b = this.#device.createBuffer({
+      label,
+      size: Math.max(16, Math.ceil((floats * F32) / 16) * 16),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
+    this.#buffers.push(b);
+    return b;
+  }
+
+  #uniform(label: string, bytes: number): GPUBuffer {
+    const b = this.#device.createBuffer({
+      label,
+      size: bytes,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#buffers.push(b);
+    return b;
+  }
+
+  async build(): Promise<void> {
+    const { cfg, layout } = this;
+    const w = this.weights;
+    const ops = this.#ops;
+    const tr = this.#train;
+    const S = this.maxSeqLen;
+    const d = cfg.nEmbd;
+    const q = cfg.nHead * cfg.headDim;
+    const kvw = cfg.nKv * cfg.headDim;
+    const ff = cfg.nFf;
+    const r = layout.rank;
+
+    this.#pA = this.#storage('lora-a', layout.floatsA);
+    this.#pB = this.#storage('lora-b', layout.floatsB);
+    this.#gA = this.#storage('grad-a', layout.floatsA);
+    this.#gB = this.#storage('grad-b', layout.floatsB);
+    this.#mA = this.#storage('adam-m-a', layout.floatsA);
+    this.#vA = this.#storage('adam-v-a', layout.floatsA);
+    this.#mB = this.#storage('adam-m-b', layout.floatsB);
+    this.#vB = this.#storage('adam-v-b', layout.floatsB);
+    this.#anchorA = this.#storage('anchor-a', layout.floatsA);
+    this.#anchorB = this.#storage('anchor-b', layout.floatsB);
+    this.#adamUniformA = this.#uniform('adam-a', ADAM_BYTES);
+    this.#adamUniformB = this.#uniform('adam-b', ADAM_BYTES);
+    this.#ids = this.#storage('ids', S);
+    this.#targets = this.#storage('targets', S);
+    this.#weights = this.#storage('loss-weights', S);
+    this.#total = this.#storage('loss-total', 4);
+    this.#readTotal = this.#device.createBuffer({
+      label: 'read-loss',
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+
+    const table = ropeTable({
+      positions: S,
+      nRot: cfg.nRot,
+      freqBase: cfg.ropeBase,
+      freqScale: cfg.ropeScale,
+      ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+    });
+    const cosSin = this.#storage('rope-cos-sin', table.length);
+    this.#device.queue.writeBuffer(cosSin, 0, table);
+
+    // Shared scratch.
+    const kb = this.#storage('k', S * kvw);
+    const vb = this.#storage('v', S * kvw);
+    const u = this.#storage('lora-u', S * r);
+    const logits = this.#storage('logits', S * cfg.nVocab);
+    const tokenLoss = this.#storage('token-loss', S);
+    const finalNorm = this.#storage('final-norm', S * d);
+    const dH = this.#storage('d-hidden', S * d);
+    const dXn = this.#storage('d-normed', S * d);
+    const dAttn = this.#storage('d-attn', S * q);
+    const dq = this.#storage('d-q', S * q);
+    const dk = this.#storage('d-k', S * kvw);
+    const dv = this.#storage('d-v', S * kvw);
+    const dAct = this.#storage('d-act', S * ff);
+    const dGate = this.#storage('d-gate', S * ff);
+    const dUp = this.#storage('d-up', S * ff);
+    const pBuf = this.#storage('attn-p', cfg.nHead * S * S);
+    const dsBuf = this.#storage('attn-ds', cfg.nHead * S * S);
+
+    const slot = (layer: number, module: string): LoraSlot | undefined =>
+      layout.slots.find((s) => s.layer === layer && s.module === module);
+    const range = (buf: GPUBuffer, offset: number, floats: number): GPUBufferBinding => ({
+      buffer: buf,
+      offset: offset * F32,
+      size: floats * F32,
+    });
+    const loraT = new Map<LoraSlot, GPUBuffer>();
+    for (const s of layout.slots) loraT.set(s, this.#storage(`lora-t-${s.layer}-${s.module}`, S * r));
+
+    /** Forward LoRA term: y += scale · (x Aᵀ) Bᵀ, with x Aᵀ kept for backward. */
+    const loraForward = async (s: LoraSlot | undefined, x: GPUBuffer, y: GPUBuffer): Promise<Dispatch[]> => {
+      if (!s) return [];
+      const tBuf = loraT.get(s)!;
+      return [
+        await tr.gemm({
+          a: x,
+          b: range(this.#pA, s.offsetA, r * s.inFeatures),
+          c: tBuf,
+          m: S,
+          n: r,
+          k: s.inFeatures,
+          lda: s.inFeatures,
+          ldb: s.inFeatures,
+          ldc: r,
+          transA: false,
+          transB: true,
+          alpha: 1,
+          beta: 0,
+          tokensDim: 'm',
+        }),
+        await tr.gemm({
+          a: tBuf,
+          b: range(this.#pB, s.offsetB, s.outFeatures * r),
+          c: y,
+          m: S,
+          n: s.outFeatures,
+          k: r,
+          lda: r,
+          ldb: r,
+          ldc: s.outFeatures,
+          transA: false,
+          transB: true,
+          alpha: layout.scale,
+          beta: 1,
+          tokensDim: 'm',
+        }),
+      ];
+    };
+
+    /** Backward LoRA term: dB += s·dyᵀ t, u = s·dy B, dA += uᵀ x, dx += u A. */
+    const loraBackward = async (
+      s: LoraSlot | undefined,
+      x: GPUBuffer,
+      dy: GPUBuffer,
+      dx: GPUBuffer,
+    ): Promise<Dispatch[]> => {
+      if (!s) return [];
+      const A = range(this.#pA, s.offsetA, r * s.inFeatures);
+      const B = range(this.#pB, s.offsetB, s.outFeatures * r);
+      const out: Dispatch[] = [
+        await tr.gemm({
+          a: dy,
+          b: loraT.get(s)!,
+          c: range(this.#gB, s.offsetB, s.outFeatures * r),
+          m: s.outFeatures,
+          n: r,
+          k: S,
+          lda: s.outFeatures,
+          ldb: r,
+          ldc: r,
+          transA: true,
+          transB: false,
+          alpha: layout.scale,
+          beta: 1,
+          tokensDim: 'k',
+        }),
+        await tr.gemm({
+          a: dy,
+          b: B,
+          c: u,
+          m: S,
+          n: r,
+          k: s.outFeatures,
+          lda: s.outFeatures,
+          ldb: r,
+          ldc: r,
+          transA: false,
+          transB: false,
+          alpha: layout.scale,
+          beta: 0,
+          tokensDim: 'm',
+        }),
+      ];
+      if (this.#opt.trainA) {
+        out.push(
+          await tr.gemm({
+            a: u,
+            b: x,
+            c: range(this.#gA, s.offsetA, r * s.inFeatures),
+            m: r,
+            n: s.inFeatures,
+            k: S,
+            lda: r,
+            ldb: s.inFeatures,
+            ldc: s.inFeatures,
+            transA: true,
+            transB: false,
+            alpha: 1,
+            beta: 1,
+            tokensDim: 'k',
+          }),
+        );
+      }
+      out.push(
+        await tr.gemm({
+          a: u,
+          b: A,
+          c: dx,
+          m: S,
+          n: s.inFeatures,
+          k: r,
+          lda: r,
+          ldb: s.inFeatures,
+          ldc: s.inFeatures,
+          transA: false,
+          transB: false,
+          alpha: 1,
+          beta: 1,
+          tokensDim: 'm',
+        }),
+      );
+      return out;
+    };
+
+    const copy = async (src: GPUBuffer, dst: GPUBuffer): Promise<Dispatch> => {
+      const kernel = await ops.lib.get({ family: 'copy', entryPoint: 'copy4', workgroupSize: 256 });
+      const bindGroup = this.#device.createBindGroup({
+        label: kernel.label,
+        layout: kernel.pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: src } },
+          { binding: 1, resource: { buffer: dst } },
+        ],
+      });
+      const groups = Math.ceil(dst.size / 16 / 256);
+      return { kernel, bindGroup, grid: () => [groups, 1, 1] };
+    };
+
+    // ---- forward, keeping every layer's activations ----
+    const res: GPUBuffer[] = [this.#storage('res-0', S * d)];
+    const fwd: Dispatch[] = [];
+    fwd.push(
+      ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: res[0]!, scale: cfg.embedScale })),
+    );
+    interface Saved {
+      resMid: GPUBuffer;
+      xn1: GPUBuffer;
+      qb: GPUBuffer;
+      kCache: GPUBuffer;
+      vCache: GPUBuffer;
+      attn: GPUBuffer;
+      xn2: GPUBuffer;
+      gate: GPUBuffer;
+      up: GPUBuffer;
+      act: GPUBuffer;
+    }
+    const saved: Saved[] = [];
+    for (let i = 0; i < cfg.nLayer; i++) {
+      const L = w.layers[i]!;
+      const sv: Saved = {
+        resMid: this.#storage(`res-mid-${i}`, S * d),
+        xn1: this.#storage(`xn1-${i}`, S * d),
+        qb: this.#storage(`q-${i}`, S * q),
+        kCache: this.#storage(`k-cache-${i}`, S * kvw),
+        vCache: this.#storage(`v-cache-${i}`, S * kvw),
+        attn: this.#storage(`attn-${i}`, S * q),
+        xn2: this.#storage(`xn2-${i}`, S * d),
+        gate: this.#storage(`gate-${i}`, S * ff),
+        up: this.#storage(`up-${i}`, S * ff),
+        act: this.#storage(`act-${i}`, S * ff),
+      };
+      saved.push(sv);
+      const next = this.#storage(`res-${i + 1}`, S * d);
+      res.push(next);
+      const x = res[i]!;
+      fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm, out: sv.xn1, n: d, eps: cfg.eps }));
+      fwd.push(
+        ...(await ops.matmul({ weight: L.wq, x: sv.xn1, out: sv.qb, ...(L.bq ? { bias: L.bq } : {}) })),
+      );
+      fwd.push(...(await loraForward(slot(i, 'q_proj'), sv.xn1, sv.qb)));
+      fwd.push(...(await ops.matmul({ weight: L.wk, x: sv.xn1, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
+      fwd.push(...(await loraForward(slot(i, 'k_proj'), sv.xn1, kb)));
+      fwd.push(...(await ops.matmul({ weight: L.wv, x: sv.xn1, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
+      fwd.push(...(await loraForward(slot(i, 'v_proj'), sv.xn1, vb)));
+      fwd.push(
+        await ops.ropeStore({
+          q: sv.qb,
+          k: kb,
+          v: vb,
+          kCache: sv.kCache,
+          vCache: sv.vCache,
+          cosSin,
+          neox: cfg.ropeNeox,
+          nHead: cfg.nHead,
+          nKv: cfg.nKv,
+          headDim: cfg.headDim,
+          nRot: cfg.nRot,
+        }),
+      );
+      fwd.push(
+        await ops.attention({
+          q: sv.qb,
+          kCache: sv.kCache,
+          vCache: sv.vCache,
+          out: sv.attn,
+          nHead: cfg.nHead,
+          nKv: cfg.nKv,
+          headDim: cfg.headDim,
+          scale: cfg.attnScale,
+        }),
+      );
+      fwd.push(await copy(x, sv.resMid));
+      fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: sv.resMid, accumulate: true })));
+      fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, sv.resMid)));
+      fwd.push(await ops.rmsnorm({ x: sv.resMid, weight: L.ffnNorm, out: sv.xn2, n: d, eps: cfg.eps }));
+      fwd.push(...(await ops.matmul({ weight: L.wGate, x: sv.xn2, out: sv.gate })));
+      fwd.push(...(await loraForward(slot(i, 'gate_proj'), sv.xn2, sv.gate)));
+      fwd.push(...(await ops.matmul({ weight: L.wUp, x: sv.xn2, out: sv.up })));
+      fwd.push(...(await loraForward(slot(i, 'up_proj'), sv.xn2, sv.up)));
+      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: false }));
+      fwd.push(await copy(sv.resMid, next));
+      fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: next, accumulate: true })));
+      fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, next)));
+    }
+    const last = res[cfg.nLayer]!;
+    fwd.push(await ops.rmsnorm({ x: last, weight: w.outputNorm, out: finalNorm, n: d, eps: cfg.eps }));
+    fwd.push(...(await ops.matmul({ weight: w.output, x: finalNorm, out: logits })));
+    this.#forward = fwd;
+    this.#loss = await tr.crossEntropy({
+      logits,
+      targets: this.#targets,
+      weights: this.#weights,
+      tokenLoss,
+      total: this.#total,
+      nVocab: cfg.nVocab,
+    });
+
+    // ---- backward ----
+    const bwd: Dispatch[] = [];
+    bwd.push(...(await tr.matmulBackward({ weight: w.output, dy: logits, dx: dXn, accumulate: false })));
+    bwd.push(
+      await tr.normBackward({
+        x: last,
+        weight: w.outputNorm,
+        dy: dXn,
+        dx: dH,
+        n: d,
+        eps: cfg.eps,
+        add: false,
+      }),
+    );
+    for (let i = cfg.nLayer - 1; i >= 0; i--) {
+      const L = w.layers[i]!;
+      const sv = saved[i]!;
+      // FFN: next = resMid + down(act(gate) · up)
+      bwd.push(...(await tr.matmulBackward({ weight: L.wDown, dy: dH, dx: dAct, accumulate: false })));
+      bwd.push(...(await loraBackward(slot(i, 'down_proj'), sv.act, dH, dAct)));
+      bwd.push(await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff }));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wGate, dy: dGate, dx: dXn, accumulate: false })));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wUp, dy: dUp, dx: dXn, accumulate: true })));
+      bwd.push(...(await loraBackward(slot(i, 'gate_proj'), sv.xn2, dGate, dXn)));
+      bwd.push(...(await loraBackward(slot(i, 'up_proj'), sv.xn2, dUp, dXn)));
+      bwd.push(
+        await tr.normBackward({
+          x: sv.resMid,
+          weight: L.ffnNorm,
+          dy: dXn,
+          dx: dH,
+          n: d,
+          eps: cfg.eps,
+          add: true,
+        }),
+      );
+      // Attention: resMid = res + o(attention(rope(q), rope(k), v))
+      bwd.push(...(await tr.matmulBackward({ weight: L.wo, dy: dH, dx: dAttn, accumulate: false })));
+      bwd.push(...(await loraBackward(slot(i, 'o_proj'), sv.attn, dH, dAttn)));
+      bwd.push(
+        ...(await tr.attentionBackward({
+          q: sv.qb,
+          kCache: sv.kCache,
+          vCache: sv.vCache,
+          dOut: dAttn,
+          dq,
+          dk,
+          dv,
+          p: pBuf,
+          ds: dsBuf,
+          nHead: cfg.nHead,
+          nKv: cfg.nKv,
+          headDim: cfg.headDim,
+          seq: S,
+          scale: cfg.attnScale,
+        })),
+      );
+      bwd.push(
+        await tr.ropeBackward({
+          dq,
+          dk,
+          cosSin,
+          neox: cfg.ropeNeox,
+          nHead: cfg.nHead,
+          nKv: cfg.nKv,
+          headDim: cfg.headDim,
+          nRot: cfg.nRot,
+        }),
+      );
+      bwd.push(...(await tr.matmulBackward({ weight: L.wq, dy: dq, dx: dXn, accumulate: false })));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wk, dy: dk, dx: dXn, accumulate: true })));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wv, dy: dv, dx: dXn, accumulate: true })));
+      bwd.push(...(await loraBackward(slot(i, 'q_proj'), sv.xn1, dq, dXn)));
+      bwd.push(...(await loraBackward(slot(i, 'k_proj'), sv.xn1, dk, dXn)));
+      bwd.push(...(await loraBackward(slot(i, 'v_proj'), sv.xn1, dv, dXn)));
+      bwd.push(
+        await tr.normBackward({
+          x: res[i]!,
+          weight: L.attnNorm,
+          dy: dXn,
+          dx: dH,
+          n: d,
+          eps: cfg.eps,
+          add: true,
+        }),
+      );
+    }
+    this.#backward = bwd;
+
+    const a = await tr.adamw({
+      params: this.#pA,
+      grads: this.#gA,
+      m: this.#mA,
+      v: this.#vA,
+      anchor: this.#anchorA,
+      uniform: this.#adamUniformA,
+      n: layout.floatsA,
+    });
+    const b = await tr.adamw({
+      params: this.#pB,
+      grads: this.#gB,
+      m: this.#mB,
+      v: this.#vB,
+      anchor: this.#anchorB,
+      uniform: this.#adamUniformB,
+      n: layout.floatsB,
+    });
+    this.#adamA = a.dispatch;
+    this.#adamGridA = a.gridX;
+    this.#adamB = b.dispatch;
+    this.#adamGridB = b.gridX;
+  }
+
+  /** Writes packed adapter values, makes them the proximal anchor and resets the optimizer. */
+  writeAdapter(p: { a: Float32Array; b: Float32Array }): void {
+    const q = this.#device.queue;
+    for (const [buf, data] of [
+      [this.#pA, p.a],
+      [this.#anchorA, p.a],
+      [this.#pB, p.b],
+      [this.#anchorB, p.b],
+    ] as const) {
+      q.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
+    }
+    const enc = this.#device.createCommandEncoder({ label: 'reset-optimizer' });
+    for (const b of [this.#mA, this.#vA, this.#mB, this.#vB]) enc.clearBuffer(b);
+    q.submit([enc.finish()]);
+    this.#adamSteps = 0;
+  }
+
+  async setAdapter(adapter: LoraTensors): Promise<void> {
+    this.writeAdapter(packAdapter(this.layout, adapter));
+    await this.#device.queue.onSubmittedWorkDone();
+  }
+
+  async getAdapter(): Promise<LoraTensors> {
+    const [a, b] = await Promise.all([this.#read(this.#pA), this.#read(this.#pB)]);
+    return {
+      rank: this.layout.rank,
+      alpha: this.layout.alpha,
+      targetModules: [...this.layout.targetModules],
+      tensors: unpackAdapter(this.layout, a, b),
+    };
+  }
+
+  async #read(buf: GPUBuffer): Promise<Float32Array> {
+    const staging = this.#device.createBuffer({
+      size: buf.size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const enc = this.#device.createCommandEncoder();
+      enc.copyBufferToBuffer(buf, 0, staging, 0, buf.size);
+      this.#device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Checks examples and returns the number of trained tokens. */
+  #check(examples: TrainExample[]): number {
+    if (examples.length === 0) throw new TrainingDataError('no examples');
+    let tokens = 0;
+    examples.forEach((ex, e) => {
+      const n = ex.ids.length;
+      if (n < 2 || n > this.maxSeqLen)
+        throw new TrainingDataError(`example ${e} has ${n} tokens; the trainer takes 2..${this.maxSeqLen}`);
+      if (ex.lossMask.length !== n)
+        throw new TrainingDataError(
+          `example ${e}: lossMask has ${ex.lossMask.length} entries for ${n} tokens`,
+        );
+      for (let t = 0; t < n; t++) {
+        if (ex.ids[t]! >= this.cfg.nVocab)
+          throw new TrainingDataError(`example ${e}: token id ${ex.ids[t]} is outside the vocabulary`);
+        if (t > 0 && ex.lossMask[t]) tokens++;
+      }
+    });
+    if (tokens === 0) throw new TrainingDataError('the examples have no answer tokens to train on');
+    return tokens;
+  }
+
+  /**
+   * Runs every example forward (and backward when `backward`), summing the weighted token losses
+   * into the total; returns the total. Gradients accumulate into the grad buffers.
+   */
+  async #run(
+    examples: TrainExample[],
+    weight: number,
+    backward: boolean,
+    clearGrads: boolean,
+  ): Promise<number> {
+    const q = this.#device.queue;
+    const S = this.maxSeqLen;
+    const targets = new Uint32Array(S);
+    const weights = new Float32Array(S);
+    for (const [e, ex] of examples.entries()) {
+      const n = ex.ids.length;
+      targets.fill(0);
+      weights.fill(0);
+      for (let t = 0; t + 1 < n; t++) {
+        targets[t] = ex.ids[t + 1]!;
+        weights[t] = ex.lossMask[t + 1] ? weight : 0;
+      }
+      q.writeBuffer(this.#ids, 0, ex.ids.buffer, ex.ids.byteOffset, ex.ids.byteLength);
+      q.writeBuffer(this.#targets, 0, targets);
+      q.writeBuffer(this.#weights, 0, weights);
+      q.writeBuffer(this.#stepUniform, 0, encodeStep({ nTokens: n, pos: 0 }, this.#stepData));
+      const enc = this.#device.createCommandEncoder({ label: backward ? 'train-sequence' : 'eval-sequence' });
+      if (e === 0) {
+        enc.clearBuffer(this.#total);
+        if (clearGrads) {
+          enc.clearBuffer(this.#gA);
+          enc.clearBuffer(this.#gB);
+        }
+      }
+      const all = [...this.#forward, ...this.#loss, ...(backward ? this.#backward : [])];
+      const prof = this.#profile;
+      if (prof) {
+        q.submit([enc.finish()]);
+        for (const d of all) {
+          const t0 = performance.now();
+          const e2 = this.#device.createCommandEncoder();
+          const ps = e2.beginComputePass();
+          recordDispatches(ps, [d], n);
+          ps.end();
+          q.submit([e2.finish()]);
+          await q.onSubmittedWorkDone();
+          prof.set(d.kernel.label, (prof.get(d.kernel.label) ?? 0) + performance.now() - t0);
+        }
+        continue;
+      }
+      const pass = enc.beginComputePass();
+      recordDispatches(pass, all, n);
+      pass.end();
+      q.submit([enc.finish()]);
+    }
+    return this.#readLoss();
+  }
+
+  async #readLoss(): Promise<number> {
+    const enc = this.#device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.#total, 0, this.#readTotal, 0, 4);
+    this.#device.queue.submit([enc.finish()]);
+    await this.#readTotal.mapAsync(GPUMapMode.READ);
+    try {
+      return new Float32Array(this.#readTotal.getMappedRange(0, 4))[0]!;
+    } finally {
+      this.#readTotal.unmap();
+    }
+  }
+
+  async gradients(
+    examples: TrainExample[],
+  ): Promise<{ loss: number; tokens: number; grads: Map<string, Float32Array> }> {
+    const tokens = this.#check(examples);
+    const loss = await this.#run(examples, 1 / tokens, true, true);
+    const [a, b] = await Promise.all([
+      this.#opt.trainA ? this.#read(this.#gA) : Promise.resolve(undefined),
+      this.#read(this.#gB),
+    ]);
+    return { loss, tokens, grads: unpackAdapter(this.layout, a, b) };
+  }
+
+  /**
+   * One optimizer step. Gradient accumulation is built in: every example is its own micro-batch
+   * (one sequence's activations in memory at a time) and their gradients are summed, each trained
+   * token weighted 1/N over the whole step, before AdamW.
+   */
+  async step(examples: TrainExample[]): Promise<StepResult> {
+    const tokens = this.#check(examples);
+    const loss = await this.#run(examples, 1 / tokens, true, true);
+    this.#adamSteps++;
+    const o = this.#opt;
+    const common = {
+      lr: o.learningRate,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      biasCorrection1: 1 - Math.pow(o.beta1, this.#adamSteps),
+      biasCorrection2: 1 - Math.pow(o.beta2, this.#adamSteps),
+      mu: o.proximalMu,
+    };
+    const q = this.#device.queue;
+    q.writeBuffer(
+      this.#adamUniformA,
+      0,
+      encodeAdamParams({ ...common, n: this.layout.floatsA, gridX: this.#adamGridA }),
+    );
+    q.writeBuffer(
+      this.#adamUniformB,
+      0,
+      encodeAdamParams({ ...common, n: this.layout.floatsB, gridX: this.#adamGridB }),
+    );
+    const enc = this.#device.createCommandEncoder({ label: 'adamw' });
+    const pass = enc.beginComputePass();
+    recordDispatches(pass, o.trainA ? [this.#adamA, this.#adamB] : [this.#adamB], 1);
+    pass.end();
+    q.submit([enc.finish()]);
+    await q.onSubmittedWorkDone();
+    return { loss, tokens };
+  }
+
+  async evaluate(examples: TrainExample[]): Promise<EvalResult> {
+    const tokens = this.#check(examples);
+    const total = await this.#run(examples, 1, false, false);
+    const loss = total / tokens;
+    return { loss, perplexity: Math.exp(loss), tokens };
+  }
+
+  dispose(): void {
+    for (const b of this.#buffers) b.destroy();
+    this.#buffers.length = 0;
+    this.#readTotal?.destroy();
+    this.#stepUniform.destroy();
+    this.#arena.destroy();
+    this.weights.destroy();
+  }
+}
+
+export type { Binding };
