@@ -5,6 +5,7 @@ import {
   parseDatasetLine,
   scrubRecords,
   splitDataset,
+  toInstructionRecord,
   type LineIssue,
   type NumberedRecord,
 } from './dataset.ts';
@@ -58,6 +59,32 @@ describe('parseDatasetLine', () => {
     expect(r.ko).toMatch(/^7번째 줄: /);
     expect(r.ko).toMatch(ko);
     expect(r.en).toMatch(/^line 7: /);
+  });
+});
+
+describe('toInstructionRecord', () => {
+  it('keeps instruction records and turns a chat into question, context and answer', () => {
+    expect(toInstructionRecord({ kind: 'instruction', instruction: 'a', input: 'b', output: 'c' })).toEqual({
+      instruction: 'a',
+      input: 'b',
+      output: 'c',
+    });
+    expect(
+      toInstructionRecord({
+        kind: 'chat',
+        messages: [
+          { role: 'system', content: '민원 안내원' },
+          { role: 'user', content: '등본?' },
+          { role: 'assistant', content: '정부24' },
+          { role: 'user', content: '수수료는?' },
+          { role: 'assistant', content: '무료입니다' },
+        ],
+      }),
+    ).toEqual({
+      instruction: '수수료는?',
+      input: 'system: 민원 안내원\nuser: 등본?\nassistant: 정부24',
+      output: '무료입니다',
+    });
   });
 });
 

@@ -228,6 +228,33 @@ export function parseDatasetLine(
   );
 }
 
+/**
+ * A record as one instruction → answer pair, the form `toTrainExamples` (src/fl/examples.ts)
+ * takes: a chat's last assistant turn is the answer, its last user turn the instruction, and the
+ * turns before it (system included) the context in `input`, so nothing the file says is dropped.
+ */
+export function toInstructionRecord(record: DatasetRecord): {
+  instruction: string;
+  input: string;
+  output: string;
+} {
+  if (record.kind === 'instruction')
+    return { instruction: record.instruction, input: record.input, output: record.output };
+  const msgs = record.messages;
+  const answer = msgs.length - 1;
+  let question = -1;
+  for (let i = answer - 1; i >= 0; i--)
+    if (msgs[i]!.role === 'user') {
+      question = i;
+      break;
+    }
+  const context = msgs
+    .filter((_, i) => i !== question && i !== answer)
+    .map((m) => `${m.role}: ${m.content}`)
+    .join('\n');
+  return { instruction: msgs[question]?.content ?? '', input: context, output: msgs[answer]?.content ?? '' };
+}
+
 // ── PII scrubbing ───────────────────────────────────────────────────────────────────────────
 
 /**
