@@ -1,6 +1,7 @@
 // Developer playground: the WebGPU engine in its worker, driven from the page. End-to-end tests use
 // `window.dure` to reach the same WorkerEngine the UI uses.
 import { WorkerEngine } from '../engine/worker-client.ts';
+import { TrainingWorker } from '../training/worker-client.ts';
 
 const engine = new WorkerEngine({ contextLength: 512 });
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -9,6 +10,8 @@ const output = $('output');
 let current: AbortController | undefined;
 
 (window as unknown as { dure: WorkerEngine }).dure = engine;
+// The LoRA training worker, for end-to-end tests (the institution console is its real user).
+(window as unknown as { DureTrainingWorker: typeof TrainingWorker }).DureTrainingWorker = TrainingWorker;
 
 $<HTMLFormElement>('load').addEventListener('submit', (e) => {
   e.preventDefault();
