@@ -322,6 +322,7 @@ export class WebGpuEngine implements ChatEngine {
    * Runs between generations (it waits for the current one).
    * @throws {LoraAdapterError} for a malformed adapter or one that does not fit the model.
    * @throws {EngineStateError} when no model is loaded.
+   * @throws {ModelTooLargeError} when the GPU runs out of memory for the adapters (the base model stays).
    */
   async setAdapters(adapters: EngineAdapter[]): Promise<void> {
     await this.#exclusive(async () => {
@@ -342,7 +343,19 @@ export class WebGpuEngine implements ChatEngine {
         throw new LoraAdapterError('stacked rank too large');
       // Whatever happens next, cached keys/values may no longer match the weights in use.
       this.#cached = [];
-      await forward.setLora(stacked);
+      this.device.pushErrorScope('out-of-memory');
+      let oom: GPUError | null = null;
+      try {
+        await forward.setLora(stacked);
+      } finally {
+        oom = await this.device.popErrorScope();
+      }
+      if (oom) {
+        // Back to the base model rather than half-built adapter buffers.
+        await forward.setLora([]);
+        this.#adapters = [];
+        throw new ModelTooLargeError(`the GPU ran out of memory for the adapters: ${oom.message}`);
+      }
       this.#adapters = valid.map((v) => v.name);
     });
   }

@@ -39,6 +39,10 @@ describe('engine with LoRA vs the float64 CPU reference', () => {
     ['qwen2', 'F32'],
     ['llama', 'Q8_0'],
     ['qwen2', 'Q4_K'],
+    // q/k norms after the adapted projections; sandwich norms after o/down; exaone's own names.
+    ['qwen3', 'F32'],
+    ['gemma2', 'Q8_0'],
+    ['exaone', 'Q4_K_M'],
   ];
   for (const [arch, quant] of cases) {
     it(`${arch} ${quant}: all seven modules, rank 8`, async () => {
