@@ -20,34 +20,20 @@ const DB_VERSION = 1;
  * Opens the store named `name` (one per server/console profile).
  * @throws {ClientStoreError} when IndexedDB is unavailable or blocked.
  */
-export async function openIdbStore(name = 'dure-fl-client', factory?: IDBFactory): Promise<ClientStore> {
+export async function openIdbStore(name = 'dure-fl-client'): Promise<ClientStore> {
   let db: IDBPDatabase<ClientDb>;
   try {
-    const open = () =>
-      openDB<ClientDb>(name, DB_VERSION, {
-        upgrade(d) {
-          d.createObjectStore('identity');
-          const rounds = d.createObjectStore('rounds', { keyPath: ['taskId', 'round'] });
-          rounds.createIndex('byTask', 'taskId');
-        },
-      });
-    db = factory ? await withFactory(factory, open) : await open();
+    db = await openDB<ClientDb>(name, DB_VERSION, {
+      upgrade(d) {
+        d.createObjectStore('identity');
+        const rounds = d.createObjectStore('rounds', { keyPath: ['taskId', 'round'] });
+        rounds.createIndex('byTask', 'taskId');
+      },
+    });
   } catch (cause) {
     throw new ClientStoreError(`cannot open IndexedDB database ${name}`, { cause });
   }
   return new IdbStore(db);
-}
-
-/** `idb` opens through the global `indexedDB`; tests pass another factory. */
-async function withFactory<T>(factory: IDBFactory, fn: () => Promise<T>): Promise<T> {
-  const g = globalThis as { indexedDB?: IDBFactory };
-  const previous = g.indexedDB;
-  g.indexedDB = factory;
-  try {
-    return await fn();
-  } finally {
-    g.indexedDB = previous;
-  }
 }
 
 class IdbStore implements ClientStore {

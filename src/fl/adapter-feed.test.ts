@@ -1,0 +1,86 @@
+/**
+ * The widget's adapter feed against the real server: a task that publishes adapters serves its
+ * latest global adapter without a signature, self-described (rank, alpha, targets in its metadata);
+ * a private task answers NOT_FOUND; a tampered body or an over-large one is refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyTask } from '../../federated-server/src/testing/harness.ts';
+import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
+import { writeSafetensors } from '../protocol/safetensors.ts';
+import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
+import { fetchLatestAdapter, parseGlobalAdapter } from './adapter-feed.ts';
+import { listenServer, type ListeningServer } from './test-server.ts';
+
+describe('fetchLatestAdapter', () => {
+  let srv: ListeningServer;
+  beforeAll(async () => {
+    srv = await listenServer({ tickMs: 0 });
+  });
+  afterAll(() => srv.close());
+
+  it('downloads a public task adapter unsigned, with its LoRA config and a verified SHA-256', async () => {
+    const spec = tinyTask({
+      publicAdapters: true,
+      lora: { rank: 2, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 7 },
+    });
+    const task = await srv.startTask(spec);
+    const a = await fetchLatestAdapter(srv.url + '/', task.id);
+    expect(a.version).toBe(0);
+    expect(a.config).toEqual({
+      peft_type: 'LORA',
+      r: 2,
+      lora_alpha: 8,
+      target_modules: ['q_proj', 'v_proj'],
+    });
+    expect(a.lora).toMatchObject({ rank: 2, alpha: 8, targetModules: ['q_proj', 'v_proj'] });
+    // exactly the server's seeded version 0: A from the seed, B zero
+    const expected = initialAdapter(spec.modelShape, spec.lora);
+    expect([...a.lora.tensors.keys()]).toEqual(expected.map((t) => t.name));
+    for (const t of expected) expect(a.lora.tensors.get(t.name)).toEqual(t.data);
+    const { versions } = await srv.admin.call<{ versions: { sha256: string }[] }>(
+      'GET',
+      `/v1/admin/tasks/${task.id}`,
+    );
+    expect(a.sha256).toBe(versions[0]!.sha256);
+    expect(a.shapes.get(adapterTensorSpecs(spec.modelShape, spec.lora)[1]!.name)).toEqual([4, 2]);
+  });
+
+  it('answers NOT_FOUND for a task that does not publish, and refuses tampered or over-large bodies', async () => {
+    const priv = await srv.startTask(tinyTask({ publicAdapters: false }));
+    const err = await fetchLatestAdapter(srv.url, priv.id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServerRefusedError);
+    expect(err).toMatchObject({ status: 404, serverCode: 'NOT_FOUND' });
+
+    const pub = await srv.startTask(tinyTask({ publicAdapters: true }));
+    const tamper: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const body = new Uint8Array(await res.arrayBuffer());
+      body[body.length - 1]! ^= 0x40; // one bit of one float
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    await expect(fetchLatestAdapter(srv.url, pub.id, { fetch: tamper })).rejects.toThrow(
+      /differs from the announced/,
+    );
+    await expect(fetchLatestAdapter(srv.url, pub.id, { maxBytes: 100 })).rejects.toBeInstanceOf(
+      AdapterIntegrityError,
+    );
+  });
+
+  it('refuses adapter files without their LoRA config or with foreign tensors', async () => {
+    const t = {
+      name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
+      shape: [2, 4],
+      data: new Float32Array(8),
+    };
+    await expect(parseGlobalAdapter(writeSafetensors([t]))).rejects.toThrow(/rank and alpha/);
+    const meta = { 'dure.lora_rank': '2', 'dure.lora_alpha': '4', 'dure.lora_target_modules': '["q_proj"]' };
+    expect((await parseGlobalAdapter(writeSafetensors([t], meta))).lora.rank).toBe(2);
+    await expect(
+      parseGlobalAdapter(writeSafetensors([{ ...t, name: 'model.embed_tokens.weight' }], meta)),
+    ).rejects.toThrow(/unexpected tensor/);
+    await expect(parseGlobalAdapter(writeSafetensors([{ ...t, shape: [4, 2] }], meta))).rejects.toThrow(
+      /not rank 2/,
+    );
+    await expect(parseGlobalAdapter(new Uint8Array([1, 2, 3]))).rejects.toBeInstanceOf(AdapterIntegrityError);
+  });
+});
