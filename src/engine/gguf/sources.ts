@@ -27,7 +27,11 @@ export class MemorySource implements ByteSource {
   private readonly bytes: Uint8Array;
 
   constructor(bytes: Uint8Array | ArrayBuffer) {
-    this.bytes = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    // A plain Uint8Array view even for a Node Buffer, whose slice() is a view, not a copy.
+    this.bytes =
+      bytes instanceof Uint8Array
+        ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        : new Uint8Array(bytes);
     this.size = this.bytes.byteLength;
   }
 

@@ -155,7 +155,7 @@ export async function uploadModelWeights(
     const raw = await read(t);
     const values =
       t.type === GgmlType.F32
-        ? new Float32Array(raw.slice().buffer, 0, t.elements)
+        ? new Float32Array(Uint8Array.from(raw).buffer, 0, t.elements)
         : dequantize(t.type, raw, t.elements);
     const b = uploadF32(device, name, values);
     vectors.push(b);
