@@ -49,6 +49,8 @@ export interface PeersOptions {
   onnxWeights: OnnxWeights;
   /** CPU threads for wllama and node-llama-cpp. */
   cpuThreads: number;
+  /** Warm ONNX Runtime Web up with the identical generation (its shaders are keyed by shape). */
+  ortWarmSame?: boolean;
   /** Run only these peers (names as in the results; Dure is `dure`). */
   only?: string[];
   log?: (s: string) => void;
@@ -100,7 +102,13 @@ async function attempt<T>(log: (s: string) => void, what: string, fn: () => Prom
   const t = performance.now();
   try {
     const r = await fn();
-    log(`peers: ${what} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const steps = (r as { steps_ms?: number[]; warmup_steps_ms?: number[] } | null) ?? {};
+    const ms = (a?: number[]) => (a ? ` [${a.map((x) => x.toFixed(0)).join(' ')}] ms` : '');
+    log(
+      `peers: ${what} done in ${((performance.now() - t) / 1000).toFixed(1)} s` +
+        (steps.warmup_steps_ms ? `; warm-up steps${ms(steps.warmup_steps_ms)}` : '') +
+        (steps.steps_ms ? `; steps${ms(steps.steps_ms)}` : ''),
+    );
     return r;
   } catch (e) {
     log(`peers: ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -217,8 +225,9 @@ export async function benchPeers(opts: PeersOptions): Promise<PeersResult> {
     const page = await browser.newPage();
     page.setDefaultTimeout(0);
     page.on('console', (m) => {
-      if (m.type() === 'error') log(`peers page: ${m.text()}`);
+      if (m.type() === 'error' || process.env['DURE_PEERS_VERBOSE']) log(`peers page: ${m.text()}`);
     });
+    if (process.env['DURE_PEERS_VERBOSE']) await page.addInitScript('globalThis.ORT_VERBOSE = true');
     await page.goto(`${base}/bench/pages/peers.html`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
     type W = { peers: PeersApi };
@@ -238,6 +247,7 @@ export async function benchPeers(opts: PeersOptions): Promise<PeersResult> {
               nLayer: shape.nLayer,
               nKv: shape.nKv,
               headDim: shape.nEmbd / shape.nHead,
+              warmSame: opts.ortWarmSame ?? false,
             }),
           );
     const wl = await attempt(log, 'wllama (WASM CPU)', () =>
@@ -318,6 +328,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     decodeTokens: quick ? 8 : 32,
     onnxWeights: process.argv.includes('--f32') ? 'f32' : 'q4',
     cpuThreads: 1,
+    ortWarmSame: process.argv.includes('--ort-warm-same'),
     ...(arg('--only') ? { only: (arg('--only') ?? '').split(',') } : {}),
     ...(arg('--prompt') ? { promptTokens: Number(arg('--prompt')) } : {}),
     ...(arg('--decode') ? { decodeTokens: Number(arg('--decode')) } : {}),

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
 import { benchModelPath } from './bench-model.ts';
 import { benchDecode } from './decode.ts';
+import { benchPeers, peersTable } from './peers.ts';
 import { roofline } from './roofline.ts';
 
 const quick = process.argv.includes('--quick');
@@ -26,12 +27,32 @@ const decode = await benchDecode(gpu.device, await benchModelPath(), {
   prefillTokens: quick ? 64 : 256,
 });
 
+// Peers in one Chromium on the same (software) adapter, plus the CPU paths (bench/peers.ts).
+// ONNX Runtime Web needs ~10 s per token on SwiftShader, so quick mode keeps the runs short.
+// A failure here (no Chromium) is reported without losing the measurements above.
+const peers = await benchPeers({
+  promptTokens: quick ? 16 : 64,
+  decodeTokens: quick ? 4 : 16,
+  onnxWeights: 'q4',
+  cpuThreads: 1,
+}).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+
 const results = {
   date: new Date().toISOString(),
   quick,
   adapter: { description: gpu.description, features },
   roofline: roof,
   decode,
+  ...(peers instanceof Error
+    ? { peers: [], peers_error: peers.message }
+    : {
+        peers: peers.peers,
+        ratios: {
+          dure_over_ort_web_decode: peers.ratios.decode,
+          dure_over_ort_web_prefill: peers.ratios.prefill,
+        },
+        peers_run: peers,
+      }),
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
@@ -49,6 +70,8 @@ const lines = [
   `  decode ${decode.tok_s.toFixed(2)} tok/s · prefill(${decode.prefill_tokens}) ${decode.prefill_tok_s.toFixed(1)} tok/s · TTFT ${decode.ttft_ms.toFixed(0)} ms`,
   `  dispatches/layer ${decode.dispatches_per_layer} · readbacks/token ${decode.readbacks_per_token.toFixed(2)} · JS ms/token ${decode.js_ms_per_token.toFixed(2)}`,
   `  GPU memory ${(decode.gpu_bytes / 2 ** 20).toFixed(1)} MiB for weights+KV ${(decode.weights_plus_kv_bytes / 2 ** 20).toFixed(1)} MiB (ratio ${(decode.gpu_bytes / decode.weights_plus_kv_bytes).toFixed(3)})`,
+  '',
+  ...(peers instanceof Error ? [`Peers: not measured (${peers.message})`] : peersTable(peers)),
 ];
 writeFileSync(new URL('./results/latest.txt', import.meta.url), lines.join('\n') + '\n');
 console.log(lines.join('\n'));

@@ -24,6 +24,9 @@ export interface PeerRun {
   /** Greedy ids generated (for a sanity look: Dure and llama.cpp run the same weights). */
   ids: number[];
   note?: string;
+  /** Milliseconds of each step (prefill, then one per decoded token), where the peer exposes them. */
+  steps_ms?: number[];
+  warmup_steps_ms?: number[];
   /** llama.cpp's own timings (wllama), for cross-checking the page clock. */
   native?: { prefill_tok_s: number; tok_s: number };
 }
@@ -101,7 +104,7 @@ function i64(values: number[]): ort.Tensor {
  * past_key_values), as transformers.js runs generative models; only logits come back to the CPU.
  */
 async function ortWebgpu(
-  req: PeerRequest & { nLayer: number; nKv: number; headDim: number },
+  req: PeerRequest & { nLayer: number; nKv: number; headDim: number; warmSame?: boolean },
 ): Promise<PeerRun> {
   ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
   ort.env.wasm.numThreads = 1;
@@ -111,6 +114,7 @@ async function ortWebgpu(
   const session = await ort.InferenceSession.create(req.url, {
     executionProviders: ['webgpu'],
     graphOptimizationLevel: 'all',
+    ...((globalThis as { ORT_VERBOSE?: boolean }).ORT_VERBOSE ? { logSeverityLevel: 0 as const } : {}),
     preferredOutputLocation: Object.fromEntries(presentNames.map((n) => [n, 'gpu-buffer' as const])),
   });
   const loadMs = performance.now() - t;
@@ -126,12 +130,14 @@ async function ortWebgpu(
         ]);
     }
     const ids: number[] = [];
+    const steps: number[] = [];
     let input = prompt;
     let pos = 0;
     let tFirst = 0;
     const t0 = performance.now();
     try {
       for (let i = 0; i < n; i++) {
+        const ts = performance.now();
         const out = await session.run({
           input_ids: i64(input),
           attention_mask: i64(Array.from({ length: pos + input.length }, () => 1)),
@@ -154,16 +160,21 @@ async function ortWebgpu(
         pos += input.length;
         input = [next];
         ids.push(next);
+        steps.push(performance.now() - ts);
         if (!tFirst) tFirst = performance.now();
       }
-      return summary(prompt.length, t0, tFirst, performance.now(), ids, loadMs);
+      return { ...summary(prompt.length, t0, tFirst, performance.now(), ids, loadMs), steps_ms: steps };
     } finally {
       for (const tensor of Object.values(past)) tensor.dispose();
     }
   };
   try {
-    await run(req.promptIds.slice(0, 6), 2); // compiles the shaders for both shapes
-    return await run(req.promptIds, req.decodeTokens + 1);
+    // Warm-up compiles the shaders for a multi-token and a one-token step; with `warmSame` it is
+    // the identical generation, so shape-keyed shaders are compiled too (the most favourable case).
+    const warm = req.warmSame
+      ? await run(req.promptIds, req.decodeTokens + 1)
+      : await run(req.promptIds.slice(0, 6), 2);
+    return { ...(await run(req.promptIds, req.decodeTokens + 1)), warmup_steps_ms: warm.steps_ms ?? [] };
   } finally {
     await session.release();
   }
