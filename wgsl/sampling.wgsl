@@ -40,3 +40,96 @@ fn argmax(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid == 0u) { result[0] = best_i[0]; }
 }
+
+// ---- Non-greedy sampling support: repetition penalty and top-k on the GPU --------------------
+// The CPU sampler then needs only the k best (id, logit) pairs instead of the whole vocabulary.
+
+struct TopKParams {
+  n: u32,          // vocabulary size
+  k: u32,          // candidates wanted (≤ MAX_K)
+  n_penalty: u32,  // ids in `penalty_ids`
+  penalty: f32,    // llama.cpp's repetition penalty: z > 0 ? z / p : z · p
+};
+
+@group(0) @binding(3) var<storage, read_write> z: array<f32>;
+@group(0) @binding(4) var<storage, read> penalty_ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> cand: array<u32>; // [count, (id, bits(z)) × k]
+@group(0) @binding(6) var<uniform> tk: TopKParams;
+
+#include "reduce"
+
+/** Order-preserving map of f32 to u32 (larger float → larger key). */
+fn key_of(v: f32) -> u32 {
+  let u = bitcast<u32>(v);
+  return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u);
+}
+
+/** The penalty applies once per distinct id (the CPU dedups the list). */
+@compute @workgroup_size(WG_SIZE)
+fn penalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= tk.n_penalty) { return; }
+  let id = penalty_ids[i];
+  if (id >= tk.n) { return; }
+  let v = z[id];
+  z[id] = select(v * tk.penalty, v / tk.penalty, v > 0.0);
+}
+
+var<workgroup> scan_gt: array<u32, WG_SIZE>;
+var<workgroup> scan_eq: array<u32, WG_SIZE>;
+
+/**
+ * Exact top-k in one workgroup: the k-th largest key is found bit by bit from the top (radix
+ * select: 32 counting passes), then every key above it and, for ties, the lowest ids equal to it
+ * are written out. Each invocation owns a contiguous slice, so the output set is deterministic.
+ */
+@compute @workgroup_size(WG_SIZE)
+fn topk(@builtin(local_invocation_index) lid: u32) {
+  let per = (tk.n + WG_SIZE - 1u) / WG_SIZE;
+  let lo = min(lid * per, tk.n);
+  let hi = min(lo + per, tk.n);
+  var prefix = 0u;
+  for (var bit = 31i; bit >= 0i; bit--) {
+    let c = prefix | (1u << u32(bit));
+    var count = 0u;
+    for (var i = lo; i < hi; i++) { count += select(0u, 1u, key_of(z[i]) >= c); }
+    // Counts stay below 2^24, exact in f32.
+    let total = u32(reduce_sum(f32(count), lid));
+    if (total >= tk.k) { prefix = c; }
+  }
+  var gt = 0u;
+  var eq = 0u;
+  for (var i = lo; i < hi; i++) {
+    let key = key_of(z[i]);
+    gt += select(0u, 1u, key > prefix);
+    eq += select(0u, 1u, key == prefix);
+  }
+  scan_gt[lid] = gt;
+  scan_eq[lid] = eq;
+  workgroupBarrier();
+  var off_gt = 0u;
+  var off_eq = 0u;
+  var all_gt = 0u;
+  for (var j = 0u; j < WG_SIZE; j++) {
+    if (j < lid) {
+      off_gt += scan_gt[j];
+      off_eq += scan_eq[j];
+    }
+    all_gt += scan_gt[j];
+  }
+  var og = off_gt;
+  var oe = all_gt + off_eq;
+  for (var i = lo; i < hi; i++) {
+    let key = key_of(z[i]);
+    if (key > prefix) {
+      cand[1u + 2u * og] = i;
+      cand[2u + 2u * og] = bitcast<u32>(z[i]);
+      og++;
+    } else if (key == prefix && oe < tk.k) {
+      cand[1u + 2u * oe] = i;
+      cand[2u + 2u * oe] = bitcast<u32>(z[i]);
+      oe++;
+    }
+  }
+  if (lid == 0u) { cand[0] = min(tk.k, tk.n); }
+}

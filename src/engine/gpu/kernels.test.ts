@@ -3,6 +3,7 @@
  * multiples of the workgroup size, through both the subgroup and the shared-memory reduction paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as P from './params.ts';
 import { dequantize, quantize } from '../gguf/quant/index.ts';
 import { GgmlType } from '../gguf/types.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
@@ -345,5 +346,59 @@ for (const subgroups of [true, false]) {
       });
       expect(new Uint32Array(await h.read(result, 4))[0]).toBe(333);
     });
+
+    it.each([
+      [1001, 40, 1.3],
+      [4096, 1, 1],
+      [50_000, 256, 1.1],
+      [77, 77, 1],
+    ])(
+      'penalty + top-k over %i logits, k = %i, penalty %f (exact set, lowest ids on ties)',
+      async (n, k, pen) => {
+        const r = rng(n + k);
+        const logits = randn(n, r);
+        // Ties straddling the k-th place, and a penalised id that would otherwise lead.
+        for (let i = 0; i < 6; i++) logits[(i * 97) % n] = 2.5;
+        const penalised = [5 % n, 11 % n, 5 % n];
+        logits[11 % n] = 9;
+        const want = Float32Array.from(logits);
+        for (const id of new Set(penalised)) want[id] = want[id]! > 0 ? want[id]! / pen : want[id]! * pen;
+        const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => want[b]! - want[a]! || a - b);
+        const ids = h.storage(Uint32Array.from(new Set(penalised)));
+        const cand = h.storage(4 + 8 * k);
+        const params = h.device.createBuffer({
+          size: 16,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        });
+        h.device.queue.writeBuffer(
+          params,
+          0,
+          P.encodeTopKParams({ n, k, nPenalty: new Set(penalised).size, penalty: pen }),
+        );
+        const z = h.storage(logits);
+        h.run(
+          await h.ops.penaltyTopK({
+            logits: z,
+            penaltyIds: ids,
+            candidates: cand,
+            params,
+            maxPenaltyIds: 64,
+          }),
+          {
+            nTokens: 1,
+            pos: 0,
+          },
+        );
+        const out = new Uint32Array(await h.read(cand, 4 + 8 * k));
+        expect(out[0]).toBe(k);
+        const got: [number, number][] = [];
+        for (let i = 0; i < k; i++)
+          got.push([out[1 + 2 * i]!, new Float32Array(out.buffer, 4 * (2 + 2 * i), 1)[0]!]);
+        got.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+        expect(got.map(([id]) => id)).toEqual(order.slice(0, k));
+        for (const [id, v] of got) expect(v).toBe(want[id]);
+        params.destroy();
+      },
+    );
   });
 }

@@ -303,6 +303,49 @@ export class Ops {
     ];
   }
 
+  /**
+   * Repetition penalty (in place on the logits) then the exact top-k (id, logit) pairs, so a
+   * non-greedy step reads back 8·k bytes instead of the vocabulary. `params` is a `TopKParams`
+   * uniform the caller rewrites per step (k, penalty and the id count change between requests).
+   */
+  async penaltyTopK(o: {
+    logits: GPUBuffer;
+    penaltyIds: GPUBuffer;
+    candidates: GPUBuffer;
+    params: GPUBuffer;
+    maxPenaltyIds: number;
+  }): Promise<Dispatch[]> {
+    const key = { family: 'sampling' as const, workgroupSize: 256 };
+    const penalize = await this.lib.get({ ...key, entryPoint: 'penalize' });
+    const topk = await this.lib.get({ ...key, entryPoint: 'topk' });
+    const bind = (kernel: Kernel, entries: [number, GPUBuffer][]) =>
+      this.device.createBindGroup({
+        label: kernel.label,
+        layout: kernel.pipeline.getBindGroupLayout(0),
+        entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+      });
+    return [
+      {
+        kernel: penalize,
+        bindGroup: bind(penalize, [
+          [3, o.logits],
+          [4, o.penaltyIds],
+          [6, o.params],
+        ]),
+        grid: () => [Math.ceil(o.maxPenaltyIds / 256), 1, 1],
+      },
+      {
+        kernel: topk,
+        bindGroup: bind(topk, [
+          [3, o.logits],
+          [5, o.candidates],
+          [6, o.params],
+        ]),
+        grid: () => [1, 1, 1],
+      },
+    ];
+  }
+
   async argmax(o: { logits: GPUBuffer; result: GPUBuffer; n: number }): Promise<Dispatch> {
     const kernel = await this.lib.get({ family: 'sampling', entryPoint: 'argmax', workgroupSize: 256 });
     const params = this.arena.add(P.encodeArgmaxParams({ n: o.n }));

@@ -114,6 +114,23 @@ export function encodeArgmaxParams(p: { n: number }): ArrayBuffer {
   return encode([p.n, 0, 0, 0]);
 }
 
+/** Top-k candidates after the repetition penalty (wgsl/sampling.wgsl `TopKParams`). */
+export interface TopKParams {
+  n: number;
+  k: number;
+  nPenalty: number;
+  penalty: number;
+}
+export function encodeTopKParams(p: TopKParams, into?: ArrayBuffer): ArrayBuffer {
+  if (!into) return encode([p.n, p.k, p.nPenalty, { f: p.penalty }]);
+  const v = new DataView(into);
+  v.setUint32(0, p.n, true);
+  v.setUint32(4, p.k, true);
+  v.setUint32(8, p.nPenalty, true);
+  v.setFloat32(12, p.penalty, true);
+  return into;
+}
+
 /** LoRA shrink/expand (`struct LoraParams` in lora.wgsl). */
 export interface LoraParams {
   inFeatures: number;
