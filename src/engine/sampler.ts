@@ -36,11 +36,30 @@ export class Sampler {
     }
     if (this.greedy) return argmax(adjusted);
     // Candidates sorted by logit, cut by top-k first so sorting stays cheap for big vocabularies.
-    const k = Math.min((o.topK ?? 40) > 0 ? (o.topK ?? 40) : adjusted.length, adjusted.length);
-    let cand = topKIndices(adjusted, k);
+    const k = this.candidateCount ?? adjusted.length;
+    const ids = topKIndices(adjusted, k);
+    return this.sampleCandidates(
+      ids,
+      ids.map((i) => adjusted[i] as number),
+    );
+  }
+
+  /** How many top candidates a draw can need: the top-k setting; undefined = the whole vocabulary. */
+  get candidateCount(): number | undefined {
+    const k = this.opts.topK ?? 40;
+    return k > 0 ? k : undefined;
+  }
+
+  /**
+   * Draws from candidates already penalised and sorted by logit (descending, lowest id first on
+   * ties) — the CPU path's top-k, or the GPU's. Then top-p → min-p → temperature → draw.
+   */
+  sampleCandidates(ids: readonly number[], logits: readonly number[]): number {
+    const o = this.opts;
+    let cand = ids.slice();
     const temp = o.temperature ?? 0.7;
-    const max = adjusted[cand[0] as number] as number;
-    let probs = cand.map((i) => Math.exp(((adjusted[i] as number) - max) / temp));
+    const max = logits[0] as number;
+    let probs = logits.map((z) => Math.exp((z - max) / temp));
     let sum = probs.reduce((s, p) => s + p, 0);
     const topP = o.topP ?? 1;
     if (topP < 1) {
@@ -73,6 +92,9 @@ export class Sampler {
   }
 }
 
+/** Largest top-k the GPU candidate kernel serves; larger settings read back all logits. */
+export const MAX_GPU_CANDIDATES = 256;
+
 export function argmax(v: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;
@@ -80,6 +102,7 @@ export function argmax(v: ArrayLike<number>): number {
 }
 
 function topKIndices(v: Float32Array, k: number): number[] {
+  k = Math.min(k, v.length);
   const idx = Array.from({ length: v.length }, (_, i) => i);
   idx.sort((a, b) => (v[b] as number) - (v[a] as number) || a - b);
   return idx.slice(0, k);
