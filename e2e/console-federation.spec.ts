@@ -1,0 +1,173 @@
+/**
+ * A full federated round from the institution console in Chromium (issue 8 §3, §4, §7): the real
+ * federated server, a task and a one-time code made through the admin API, enrollment in the
+ * console, a local JSONL dataset with Korean identifiers and marker strings, training on WebGPU
+ * (SwiftShader), the signed update accepted. Every request of the browser context (pages and
+ * workers) is captured: no dataset string, identifier or marker appears in any URL or body.
+ * Then the same flow with the upload cut off: a reload re-sends the stored update without training.
+ */
+import { expect, test, type Page, type Request } from '@playwright/test';
+import type { CreateTaskRequest, Task } from '../src/protocol/schemas.ts';
+import { TEST_DIMS } from '../src/testing/test-models.ts';
+import { startFlServer, type E2eServer } from './console-server.ts';
+import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
+
+test.use({ locale: 'ko-KR' });
+
+let model: WidgetModel;
+let server: E2eServer;
+
+test.beforeAll(async ({ baseURL }) => {
+  model = await publishWidgetModel();
+  server = await startFlServer(new URL(baseURL ?? '').origin);
+});
+test.afterAll(() => server?.stop());
+
+const D = TEST_DIMS;
+const LOCAL_STEPS = 3;
+
+function taskSpec(name: string): CreateTaskRequest {
+  return {
+    name,
+    baseModel: { id: 'widget-test', sha256: model.sha256 },
+    modelShape: {
+      numLayers: D.nLayer,
+      modules: {
+        q_proj: { inFeatures: D.nEmbd, outFeatures: D.nHead * D.headDim },
+        v_proj: { inFeatures: D.nEmbd, outFeatures: D.nHeadKv * D.headDim },
+      },
+    },
+    lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 3 },
+    strategy: { name: 'fedavg' },
+    rounds: 1,
+    localEpochs: 1,
+    localSteps: LOCAL_STEPS,
+    minParticipants: 1,
+    roundDeadlineSeconds: 600,
+    maxUpdateNorm: 100,
+    publicAdapters: false,
+  };
+}
+
+// Dataset strings that must never leave the browser.
+const MARKERS = ['두레비밀표지QX41', 'ZEBRA-7731-MARKER', '행복시청_내부자료_9F'];
+const PHONE = '010-4821-7730';
+const RRN = '900101-1234568';
+const EMAIL = 'kim.minjeong@happy.go.kr';
+const ANSWER = '주민센터 민원실에서 신분증을 지참하고 신청하시면 됩니다';
+
+function dataset(): string {
+  const lines: string[] = [];
+  for (let i = 0; i < 12; i++)
+    lines.push(
+      JSON.stringify({
+        instruction: `${['여권', '등본', '전입신고'][i % 3]} 문의 ${i} ${MARKERS[i % 3]}`,
+        input: i === 4 ? `연락처 ${PHONE}, 주민번호 ${RRN}` : '',
+        output: `${ANSWER} (${i}).`,
+      }),
+    );
+  lines.push(
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: `메일 ${EMAIL} 로 답장 주세요 ${MARKERS[0]}` },
+        { role: 'assistant', content: '확인 후 연락드리겠습니다.' },
+      ],
+    }),
+  );
+  return lines.join('\n') + '\n';
+}
+
+const SECRETS = [...MARKERS, PHONE, RRN, EMAIL, ANSWER, '전입신고 문의'];
+
+/** Every request of the context, pages and workers alike, with its body. */
+function capture(page: Page): Request[] {
+  const all: Request[] = [];
+  page.context().on('request', (r) => all.push(r));
+  return all;
+}
+
+function leaks(requests: Request[]): string[] {
+  const found: string[] = [];
+  for (const r of requests) {
+    const body = r.postDataBuffer();
+    // Bodies are JSON or safetensors: look for the UTF-8 bytes of each secret in both.
+    const haystacks = [
+      decodeURIComponent(r.url()),
+      body ? body.toString('utf8') : '',
+      body ? body.toString('latin1') : '',
+    ];
+    for (const s of SECRETS) {
+      const latin = Buffer.from(s, 'utf8').toString('latin1');
+      if (haystacks.some((h) => h.includes(s) || h.includes(latin)))
+        found.push(`${s} in ${r.method()} ${r.url()}`);
+    }
+  }
+  return found;
+}
+
+async function setUp(page: Page, name: string) {
+  const task = await server.admin.call<Task>('POST', '/v1/admin/tasks', taskSpec(name));
+  await server.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+  const { enrollmentCode } = await server.admin.call<{ enrollmentCode: string }>(
+    'POST',
+    '/v1/admin/institutions',
+    {
+      name: `${name} 기관`,
+    },
+  );
+  await page.goto(`/console.html?model=${model.url}&max-seq-len=48&batch=2&poll-ms=300&lr=0.01`);
+  await page.getByLabel('서버 주소').fill(server.url);
+  await page.getByLabel('일회용 등록 코드').fill(enrollmentCode);
+  await page.getByRole('button', { name: '등록' }).click();
+  await expect(page.getByTestId('enrolled')).toContainText(`${name} 기관`);
+  return task;
+}
+
+async function pickDataset(page: Page) {
+  await page.getByLabel('JSONL 파일 선택').setInputFiles({
+    name: 'local.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(dataset(), 'utf8'),
+  });
+  await expect(page.getByTestId('dataset-records')).toHaveText('13');
+}
+
+test('console: enroll, local dataset, one full round on WebGPU, update accepted, nothing of the data sent', async ({
+  page,
+}, testInfo) => {
+  test.setTimeout(90_000);
+  const requests = capture(page);
+  const task = await setUp(page, '민원 라운드');
+  await pickDataset(page);
+  await expect(page.getByTestId('pii-report').locator('tr[data-kind="phone"]')).toContainText('1');
+  await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+
+  await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 75_000 });
+  await expect(page.getByTestId('round-number')).toHaveText('1');
+  await expect(page.getByTestId('step-loss')).toHaveAttribute('data-points', String(LOCAL_STEPS));
+  await expect(page.getByTestId('train-progress')).toHaveAttribute('value', String(LOCAL_STEPS));
+  const before = await page.getByTestId('eval-before').locator('td').first().innerText();
+  const after = await page.getByTestId('eval-after').locator('td').first().innerText();
+  expect(Number(before)).toBeGreaterThan(0);
+  expect(Number(after)).toBeGreaterThan(0);
+  const row = await page.getByTestId('history').locator('tbody tr').first().innerText();
+  testInfo.annotations.push({ type: 'metrics', description: JSON.stringify({ before, after, row }) });
+  await page.screenshot({ path: testInfo.outputPath('console-round.png'), fullPage: true });
+
+  // The server took the update: the round aggregated into version 1 with this institution.
+  await expect
+    .poll(
+      async () =>
+        (await server.admin.call<{ task: Task }>('GET', `/v1/admin/tasks/${task.id}`)).task.latestVersion,
+      {
+        timeout: 15_000,
+      },
+    )
+    .toBe(1);
+
+  const uploads = requests.filter((r) => r.method() === 'POST' && /\/rounds\/1\/updates$/.test(r.url()));
+  expect(uploads).toHaveLength(1);
+  expect(uploads[0]!.postDataBuffer()?.byteLength).toBeGreaterThan(1000);
+  expect(requests.length).toBeGreaterThan(5);
+  expect(leaks(requests)).toEqual([]);
+});
