@@ -12,7 +12,7 @@ import { TEST_DIMS } from '../src/testing/test-models.ts';
 import { startFlServer, type E2eServer } from './console-server.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
-test.use({ locale: 'ko-KR' });
+test.use({ locale: 'ko-KR', screenshot: 'only-on-failure' });
 
 let model: WidgetModel;
 let server: E2eServer;
@@ -105,6 +105,9 @@ function leaks(requests: Request[]): string[] {
   return found;
 }
 
+const consoleUrl = (taskId: string) =>
+  `/console.html?model=${model.url}&task=${taskId}&max-seq-len=48&batch=2&poll-ms=300&lr=0.01`;
+
 async function setUp(page: Page, name: string) {
   const task = await server.admin.call<Task>('POST', '/v1/admin/tasks', taskSpec(name));
   await server.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
@@ -115,7 +118,7 @@ async function setUp(page: Page, name: string) {
       name: `${name} 기관`,
     },
   );
-  await page.goto(`/console.html?model=${model.url}&max-seq-len=48&batch=2&poll-ms=300&lr=0.01`);
+  await page.goto(consoleUrl(task.id));
   await page.getByLabel('서버 주소').fill(server.url);
   await page.getByLabel('일회용 등록 코드').fill(enrollmentCode);
   await page.getByRole('button', { name: '등록' }).click();
@@ -169,5 +172,43 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
   expect(uploads).toHaveLength(1);
   expect(uploads[0]!.postDataBuffer()?.byteLength).toBeGreaterThan(1000);
   expect(requests.length).toBeGreaterThan(5);
+  expect(leaks(requests)).toEqual([]);
+});
+
+test('console: an upload cut off by the network is re-sent after a reload, without training again', async ({
+  page,
+}) => {
+  test.setTimeout(90_000);
+  const requests = capture(page);
+  const task = await setUp(page, '재전송 라운드');
+  await pickDataset(page);
+  const uploads = '**/rounds/1/updates';
+  await page.route(uploads, (route) => route.abort('connectionreset'));
+  await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+  // Trained and stored; every upload attempt fails and the client backs off.
+  await expect(page.getByTestId('round-phase')).toHaveAttribute('data-phase', 'retrying', {
+    timeout: 70_000,
+  });
+  await expect(page.getByTestId('step-loss')).toHaveAttribute('data-points', String(LOCAL_STEPS));
+  await page.unroute(uploads);
+
+  await page.reload();
+  await expect(page.getByTestId('enrolled')).toContainText('재전송 라운드 기관'); // key from IndexedDB
+  await pickDataset(page);
+  await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+  await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 40_000 });
+  // The stored update went out as it was: no training step ran after the reload.
+  await expect(page.getByTestId('step-loss')).toHaveAttribute('data-points', '0');
+  await expect
+    .poll(
+      async () =>
+        (await server.admin.call<{ task: Task }>('GET', `/v1/admin/tasks/${task.id}`)).task.latestVersion,
+      { timeout: 30_000 },
+    )
+    .toBe(1);
+  const sent = requests.filter((r) => r.method() === 'POST' && /\/rounds\/1\/updates$/.test(r.url()));
+  expect(sent.length).toBeGreaterThanOrEqual(2);
+  const bodies = new Set(sent.map((r) => r.postDataBuffer()?.toString('base64')));
+  expect(bodies.size).toBe(1); // the very same bytes, re-sent
   expect(leaks(requests)).toEqual([]);
 });

@@ -34,6 +34,8 @@ export interface BrowserDriverOptions {
   batchSize: number;
   learningRate: number;
   pollIntervalMs: number;
+  /** Take part in this task only (default: the first running task). */
+  taskId: string | null;
 }
 
 /** Options from the page's query string (a deployment links `console.html?model=…`). */
@@ -49,6 +51,7 @@ export function optionsFromQuery(search: string): BrowserDriverOptions {
     batchSize: Math.round(num('batch', 4, 1, 64)),
     learningRate: num('lr', 1e-3, 1e-6, 1),
     pollIntervalMs: Math.round(num('poll-ms', 2000, 200, 60_000)),
+    taskId: q.get('task'),
   };
 }
 
@@ -134,11 +137,13 @@ export function createBrowserDriver(
     if (!id) throw new DureError('NOT_ENROLLED', '먼저 기관을 등록하세요 / enroll first');
 
     onEvent({ kind: 'phase', phase: 'waiting' });
-    let tasks = await runningTasks(signal);
+    const wanted = async () =>
+      (await runningTasks(signal)).filter((t) => opts.taskId === null || t.id === opts.taskId);
+    let tasks = await wanted();
     while (tasks.length === 0) {
       await new Promise((r) => setTimeout(r, opts.pollIntervalMs));
       if (signal.aborted) return;
-      tasks = await runningTasks(signal);
+      tasks = await wanted();
     }
     const task = tasks[0]!;
     rememberTask(task.id);
