@@ -19,7 +19,7 @@ import type {
   LoadProgress,
   ModelInfo,
 } from './api.ts';
-import { DureError } from './errors.ts';
+import { DureError, registerErrorClass } from './errors.ts';
 import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
@@ -45,6 +45,10 @@ export class EngineStateError extends DureError {
     super('ENGINE_STATE', message);
   }
 }
+
+// Registered so the worker client rebuilds them as the same classes (the widget branches on them).
+registerErrorClass('ModelTooLargeError', ModelTooLargeError);
+registerErrorClass('EngineStateError', EngineStateError);
 
 export interface EngineOptions {
   /** KV cache length; defaults to min(model context, 4096). */
@@ -339,8 +343,14 @@ export class WebGpuEngine implements ChatEngine {
         return validateAdapter(a.name, a.lora, cfg, a.scale ?? 1);
       });
       const stacked = stackAdapters(valid, cfg);
-      if (stacked.some((s) => s.rank > LORA_LIMITS.maxRank * LORA_LIMITS.maxAdapters))
-        throw new LoraAdapterError('stacked rank too large');
+      const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+      for (const s of stacked) {
+        if (Math.max(s.a.byteLength, s.b.byteLength) > maxBinding)
+          throw new LoraAdapterError(
+            `the adapters' stacked rank ${s.rank} for layer ${s.layer} ${s.module} needs more than the ` +
+              `device's ${maxBinding}-byte storage binding; use fewer or smaller adapters`,
+          );
+      }
       // Whatever happens next, cached keys/values may no longer match the weights in use.
       this.#cached = [];
       this.device.pushErrorScope('out-of-memory');

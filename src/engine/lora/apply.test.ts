@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ChatEngine, EngineAdapter } from '../api.ts';
 import { fromErrorData, toErrorData } from '../errors.ts';
 import { applyAdapters, supportsAdapters } from './apply.ts';
-import { LoraUnsupportedError } from './errors.ts';
+import { LoraAdapterError, LoraUnsupportedError } from './errors.ts';
+import { EngineStateError, ModelTooLargeError } from '../engine.ts';
+import { ContextOverflowError } from '../model/forward.ts';
 
 const adapter: EngineAdapter = {
   name: 'x',
@@ -44,5 +46,19 @@ describe('applyAdapters', () => {
     const back = fromErrorData(toErrorData(err));
     expect(back).toBeInstanceOf(LoraUnsupportedError);
     expect(back.code).toBe('LORA_UNSUPPORTED');
+  });
+
+  it('errors setAdapters raises keep their classes across the worker boundary', () => {
+    for (const e of [
+      new LoraAdapterError('bad adapter'),
+      new EngineStateError('no model'),
+      new ModelTooLargeError('oom'),
+      new ContextOverflowError('long'),
+    ]) {
+      const back = fromErrorData(toErrorData(e));
+      expect(back).toBeInstanceOf(e.constructor);
+      expect(back.code).toBe(e.code);
+      expect(back.message).toBe(e.message);
+    }
   });
 });

@@ -5,7 +5,7 @@
  * last position's logits. Activation buffers are sized for `maxBatch` tokens; nothing is allocated
  * per token.
  */
-import { DureError } from '../errors.ts';
+import { DureError, registerErrorClass } from '../errors.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../gpu/params.ts';
@@ -36,6 +36,8 @@ interface LoraState {
   dispatches: Map<string, Dispatch[]>;
   bytes: number;
 }
+
+registerErrorClass('ContextOverflowError', ContextOverflowError);
 
 export interface ForwardOptions {
   /** KV cache length in tokens. */
