@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { DureError } from '../engine/errors.ts';
+import {
+  ConsoleSession,
+  type Contribution,
+  type ConsoleDriver,
+  type ParticipateOptions,
+} from './session.svelte.ts';
+
+const contribution = (round: number, after: number): Contribution => ({
+  taskId: 'task_x',
+  round,
+  examples: 10,
+  trainLoss: 2,
+  before: { loss: 3, perplexity: Math.exp(3) },
+  after: { loss: after, perplexity: Math.exp(after) },
+  sha256: 'ab'.repeat(32),
+  updateId: round,
+  at: '2026-11-23T00:00:00Z',
+});
+
+function driver(over: Partial<ConsoleDriver> = {}): ConsoleDriver & { seen: ParticipateOptions[] } {
+  const seen: ParticipateOptions[] = [];
+  return {
+    seen,
+    identity: async () => null,
+    enroll: async (serverUrl) => ({ serverUrl, institutionId: 'inst_1', name: '행복시청' }),
+    forget: async () => undefined,
+    history: async () => [contribution(1, 2.5)],
+    participate: async (p) => {
+      seen.push(p);
+      p.onEvent({
+        kind: 'round',
+        info: { taskId: 'task_x', taskName: '민원', round: 2, roundState: 'open', deadline: null },
+      });
+      p.onEvent({ kind: 'eval', which: 'before', result: { loss: 2.5, perplexity: 12.2 } });
+      for (let s = 1; s <= 3; s++) p.onEvent({ kind: 'step', step: s, total: 3, loss: 3 - s / 2 });
+      p.onEvent({ kind: 'eval', which: 'after', result: { loss: 2, perplexity: 7.4 } });
+      p.onEvent({ kind: 'contribution', contribution: contribution(2, 2) });
+      p.onEvent({ kind: 'phase', phase: 'done' });
+    },
+    ...over,
+  };
+}
+
+const jsonl = (n: number) =>
+  new File(
+    Array.from({ length: n }, (_, i) => JSON.stringify({ instruction: `q${i}`, output: `a${i}` }) + '\n'),
+    'd.jsonl',
+  );
+
+describe('ConsoleSession', () => {
+  it('joins only when enrolled and holding training data, then follows the driver events', async () => {
+    const d = driver();
+    const s = new ConsoleSession(d);
+    await s.init();
+    expect(s.roundLoss).toEqual([{ x: 1, y: 2.5 }]);
+    expect(s.canJoin).toBe(false);
+    await s.join();
+    expect(d.seen).toHaveLength(0);
+
+    await s.enroll(' http://fl.example ', ' code ');
+    await s.loadFile(jsonl(10));
+    expect(s.dataset?.train).toHaveLength(9);
+    expect(s.canJoin).toBe(true);
+    await s.join();
+    expect(d.seen[0]!.train).toHaveLength(9);
+    expect(d.seen[0]!.validation).toHaveLength(1);
+    expect(s.round?.round).toBe(2);
+    expect(s.steps.map((p) => p.x)).toEqual([1, 2, 3]);
+    expect(s.totalSteps).toBe(3);
+    expect([s.before?.loss, s.after?.loss]).toEqual([2.5, 2]);
+    expect(s.roundLoss).toEqual([
+      { x: 1, y: 2.5 },
+      { x: 2, y: 2 },
+    ]);
+    expect(s.phase).toBe('done');
+    expect(s.running).toBe(false);
+  });
+
+  it('shows typed errors from enrollment, reading and rounds, and leaving is not an error', async () => {
+    const s = new ConsoleSession(
+      driver({
+        enroll: async () => {
+          throw new DureError('SERVER_REFUSED', 'bad code');
+        },
+      }),
+    );
+    await s.enroll('http://fl.example', 'nope');
+    expect(s.identity).toBeNull();
+    expect(s.error?.code).toBe('SERVER_REFUSED');
+
+    await s.loadFile(new File([new Uint8Array([0xff, 0xfe])], 'x.jsonl'));
+    expect(s.error?.code).toBe('DATASET_ENCODING');
+    expect(s.dataset).toBeNull();
+
+    const failing = new ConsoleSession(
+      driver({
+        identity: async () => ({ serverUrl: 'u', institutionId: 'i', name: 'n' }),
+        participate: async () => {
+          throw new DureError('NETWORK', 'down');
+        },
+      }),
+    );
+    await failing.init();
+    await failing.loadFile(jsonl(3));
+    await failing.join();
+    expect([failing.phase, failing.error?.code]).toEqual(['error', 'NETWORK']);
+
+    const leaving = new ConsoleSession(
+      driver({
+        identity: async () => ({ serverUrl: 'u', institutionId: 'i', name: 'n' }),
+        participate: (p) =>
+          new Promise((_, reject) =>
+            p.signal.addEventListener('abort', () => reject(new DureError('ROUND_ABORTED', 'stop'))),
+          ),
+      }),
+    );
+    await leaving.init();
+    await leaving.loadFile(jsonl(3));
+    const joined = leaving.join();
+    expect(leaving.running).toBe(true);
+    leaving.leave();
+    await joined;
+    expect([leaving.phase, leaving.error, leaving.running]).toEqual(['idle', null, false]);
+  });
+});
