@@ -21,6 +21,7 @@ console.log(
   `  Federated server:   ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/openapi.json)`,
 );
 console.log(`  Federated admin:    ${server.url}/admin`);
+console.log(`  Institution console: ${webUrl}/console.html?server=${encodeURIComponent(server.url)}`);
 console.log('  Ctrl+C to stop.');
 
 const stop = async () => {
