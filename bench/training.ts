@@ -4,8 +4,8 @@
  * backward over the batch plus one AdamW update of every LoRA tensor; tokens/s counts every token
  * of the batch's sequences (the forward and backward passes process all of them, masked or not).
  *
- * Standalone: `npm run bench:training` is not defined; run
- * `node scripts/with-gpu-env.mjs node --import ./scripts/register-ts.mjs bench/training.ts`.
+ * Standalone: `node scripts/with-gpu-env.mjs node --import ./scripts/register-ts.mjs bench/training.ts
+ * [--seq-len=32] [--steps=2]` prints the JSON; bench/run.ts calls `benchTraining`.
  */
 import { readFile } from 'node:fs/promises';
 import { MemorySource } from '../src/engine/gguf/sources.ts';
@@ -41,6 +41,11 @@ export interface TrainingBenchResult {
   ratio: number;
   wgsl_ms_per_step: number;
   tfjs_ms_per_step: number;
+  /** |WGSL − tfjs| / tfjs loss of the first (warm-up) step, from the same adapter: a sanity check. */
+  first_loss_rel_diff: number;
+  /** Process CPU time per step (user + system, all threads): steadier than wall time under load. */
+  wgsl_cpu_ms_per_step: number;
+  tfjs_cpu_ms_per_step: number;
 }
 
 /** AdamW on plain arrays, as the tfjs side's optimizer step (moments kept per tensor name). */
@@ -108,42 +113,61 @@ export async function benchTraining(opts: TrainingBenchOptions): Promise<Trainin
     maxSeqLen: seqLen,
     optimizer: { learningRate: 1e-3 },
   });
-  let wgslMs: number;
-  try {
-    await trainer.step(batch); // warm-up: pipeline compilation, first allocations
+  const params = copyAdapter(adapter);
+  const opt = new AdamW();
+  const tfjsStep = () => {
+    const g = ref.gradients(params, batch);
+    opt.step(params.tensors, g.grads);
+    return g.loss;
+  };
+  // Wall and process-CPU time of one step. The CPU figure matters on a shared machine: both sides
+  // run in this process (SwiftShader's threads included), so it is less sensitive to other load.
+  const timed = async (f: () => unknown) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) await trainer.step(batch);
-    wgslMs = (performance.now() - t0) / steps;
+    await f();
+    const c = process.cpuUsage(c0);
+    return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+  };
+  let lossRelDiff = NaN;
+  const wgsl = { wall: 0, cpu: 0 };
+  const tfjs = { wall: 0, cpu: 0 };
+  try {
+    // Warm-up (pipeline compilation, first allocations), then steps interleaved so that load from
+    // other processes falls on both sides alike.
+    const first = await trainer.step(batch);
+    const tfjsFirst = tfjsStep();
+    // Both start from the same adapter, so the first losses must agree (a broken trainer is not fast).
+    lossRelDiff = Math.abs(first.loss - tfjsFirst) / tfjsFirst;
+    for (let i = 0; i < steps; i++) {
+      const w = await timed(() => trainer.step(batch));
+      const t = await timed(tfjsStep);
+      wgsl.wall += w.wall / steps;
+      wgsl.cpu += w.cpu / steps;
+      tfjs.wall += t.wall / steps;
+      tfjs.cpu += t.cpu / steps;
+    }
   } finally {
     trainer.dispose();
-  }
-
-  let tfjsMs: number;
-  try {
-    const params = copyAdapter(adapter);
-    const opt = new AdamW();
-    const tfjsStep = () => opt.step(params.tensors, ref.gradients(params, batch).grads);
-    tfjsStep();
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) tfjsStep();
-    tfjsMs = (performance.now() - t0) / steps;
-  } finally {
     ref.dispose();
   }
 
-  const wgsl = (tokens * 1000) / wgslMs;
-  const tfjs = (tokens * 1000) / tfjsMs;
+  const wgslTokS = (tokens * 1000) / wgsl.wall;
+  const tfjsTokS = (tokens * 1000) / tfjs.wall;
   return {
     model: `test-${arch}-${quant} (${ref.cfg.nLayer}×${ref.cfg.nEmbd}, vocab ${ref.cfg.nVocab}), LoRA r${rank} on q,k,v,o,gate,up,down`,
     seq_len: seqLen,
     batch: batchSize,
     rank,
     steps,
-    wgsl_tok_s: wgsl,
-    tfjs_tok_s: tfjs,
-    ratio: wgsl / tfjs,
-    wgsl_ms_per_step: wgslMs,
-    tfjs_ms_per_step: tfjsMs,
+    wgsl_tok_s: wgslTokS,
+    tfjs_tok_s: tfjsTokS,
+    ratio: wgslTokS / tfjsTokS,
+    wgsl_ms_per_step: wgsl.wall,
+    tfjs_ms_per_step: tfjs.wall,
+    first_loss_rel_diff: lossRelDiff,
+    wgsl_cpu_ms_per_step: wgsl.cpu,
+    tfjs_cpu_ms_per_step: tfjs.cpu,
   };
 }
 
