@@ -86,3 +86,14 @@ describe('safetensors', () => {
     );
   });
 });
+
+describe('Node Buffer input', () => {
+  it('decodes F32 from a Buffer that is a view into a larger pool', async () => {
+    const { decodeTensorData } = await import('./safetensors.ts');
+    const pool = Buffer.alloc(64, 7);
+    const values = new Float32Array([1.5, -2, 3.25]);
+    Buffer.from(values.buffer).copy(pool, 20);
+    const view = pool.subarray(20, 32);
+    expect(Array.from(decodeTensorData('F32', view))).toEqual([1.5, -2, 3.25]);
+  });
+});

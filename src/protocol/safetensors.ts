@@ -180,7 +180,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Decodes little-endian tensor bytes of `dtype` to float32 (copying, so alignment never matters). */
 export function decodeTensorData(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
-  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
+  // Uint8Array.from copies even a Node Buffer (whose slice() is a view into a shared pool).
+  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(Uint8Array.from(bytes).buffer);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength / DTYPE_BYTES[dtype];
   const out = new Float32Array(n);
