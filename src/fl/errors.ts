@@ -44,14 +44,6 @@ export class AdapterIntegrityError extends DureError {
   }
 }
 
-/** The round asks for something this client cannot do faithfully (e.g. FedProx without support). */
-export class UnsupportedInstructionsError extends DureError {
-  override name = 'UnsupportedInstructionsError';
-  constructor(message: string) {
-    super('UNSUPPORTED_INSTRUCTIONS', message);
-  }
-}
-
 /** The trainer broke the round's contract (e.g. changed the frozen lora_A in FFA-LoRA). */
 export class TrainerContractError extends DureError {
   override name = 'TrainerContractError';
@@ -88,7 +80,6 @@ registerErrorClass('NotEnrolledError', NotEnrolledError);
 registerErrorClass('ServerRefusedError', ServerRefusedError);
 registerErrorClass('NetworkError', NetworkError);
 registerErrorClass('AdapterIntegrityError', AdapterIntegrityError);
-registerErrorClass('UnsupportedInstructionsError', UnsupportedInstructionsError);
 registerErrorClass('TrainerContractError', TrainerContractError);
 registerErrorClass('ClientStoreError', ClientStoreError);
 registerErrorClass('LocalDataError', LocalDataError);

@@ -32,7 +32,6 @@ import {
   RoundAbortedError,
   ServerRefusedError,
   TrainerContractError,
-  UnsupportedInstructionsError,
 } from './errors.ts';
 import { requestWithRetry, sleep, type RetryOptions } from './retry.ts';
 import type { ClientStore, Identity, RoundMetrics, RoundRecord } from './store-api.ts';
@@ -44,12 +43,14 @@ export interface LocalData {
 }
 
 /**
- * A trainer for a round. `trainA` is false in FFA-LoRA (lora_A frozen): the trainer's optimizer
- * must then leave lora_A untouched, which the client checks. Callers usually keep one trainer per
- * `trainA` value, since the adapter is replaced with `setAdapter` every round.
+ * A trainer for a round, created with the round's optimizer settings (src/training/api.ts
+ * `OptimizerOptions`): `trainA` is false in FFA-LoRA (lora_A frozen; the client checks the trainer
+ * left it untouched) and `proximalMu` > 0 in FedProx (pull toward the adapter last set). Callers
+ * usually keep one trainer per setting, since the adapter is replaced with `setAdapter` each round.
  */
 export type TrainerProvider = (need: {
   trainA: boolean;
+  proximalMu: number;
   adapter: LoraTensors;
 }) => LoraTrainer | Promise<LoraTrainer>;
 
@@ -246,7 +247,6 @@ export class RoundClient {
    * Takes part in one round: first re-uploads a stored update a previous run left pending, else
    * waits for an open round this institution has not contributed to and trains for it.
    * @throws {NotEnrolledError} before enrolment.
-   * @throws {UnsupportedInstructionsError} for FedProx rounds (the trainer has no proximal term).
    * @throws {LocalDataError} without training or validation examples.
    * @throws {ServerRefusedError} when the server refuses the update for a reason retrying cannot fix
    *   (e.g. NORM_EXCEEDED, REVOKED); the update stays stored unless it can never be accepted.
@@ -301,15 +301,14 @@ export class RoundClient {
     const check = () => {
       if (signal?.aborted) throw new RoundAbortedError();
     };
-    if (ins.proximalMu > 0) {
-      throw new UnsupportedInstructionsError(
-        `round ${ins.round} asks for FedProx (mu = ${ins.proximalMu}); this client's trainer has no proximal term`,
-      );
-    }
     const progress = this.opts.onProgress;
     progress?.({ phase: 'downloading', round: ins.round, globalVersion: ins.globalVersion });
     const global = await this.downloadGlobal(ins.globalVersion, ins.globalSha256, signal);
-    const trainer = await this.opts.trainer({ trainA: ins.trainA, adapter: global.lora });
+    const trainer = await this.opts.trainer({
+      trainA: ins.trainA,
+      proximalMu: ins.proximalMu,
+      adapter: global.lora,
+    });
     await trainer.setAdapter(global.lora);
     check();
 

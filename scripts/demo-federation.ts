@@ -1,0 +1,343 @@
+/**
+ * `npm run demo:federation` — the federated loop end to end (issue #8, item 6): the real federated
+ * server, three institutions (행복시 민원 안내, 두레병원 진료 안내, 행복시 복지 안내) each with its own
+ * synthetic Korean Q&A data, each running Dure's round client with the same WebGPU LoRA trainer the
+ * browser's training worker runs (here on Dawn). Several rounds of FedAvg, then of FFA-LoRA; after
+ * every round each institution's held-out loss under the new global adapter is measured (on its own
+ * test split, which no client trains on). Finally the latest adapter is fetched the way a citizen's
+ * widget hot-loads it (public, unsigned). Results: a table on stdout and JSON under
+ * node_modules/.cache/dure/demo-federation/.
+ *
+ * Options: --rounds N (default 4), --steps N local steps per round (default 8), --quick (small
+ * data, short sequences: the CI version), --model PATH (a GGUF; default: Dure's demo model when
+ * committed, else a generated tiny Korean-vocabulary llama).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
+import { readGguf } from '../src/engine/gguf/reader.ts';
+import { modelConfig } from '../src/engine/model/config.ts';
+import { createTokenizer } from '../src/engine/tokenizer/index.ts';
+import { fetchLatestAdapter, parseGlobalAdapter } from '../src/fl/adapter-feed.ts';
+import { convertRecords } from '../src/fl/examples.ts';
+import { RoundClient, type LocalData, type RoundOutcome } from '../src/fl/round-client.ts';
+import { openFileStore } from '../src/fl/store-file.ts';
+import { listenServer } from '../src/fl/test-server.ts';
+import { FileSource } from '../src/node/file-source.ts';
+import { KNOWN_TARGET_MODULES } from '../src/protocol/lora.ts';
+import type { CreateTaskRequest, StrategyConfig, Task } from '../src/protocol/schemas.ts';
+import type { LoraTrainer, TrainExample } from '../src/training/api.ts';
+import { protocolModelShape } from '../src/training/model-shape.ts';
+import { createLoraTrainer } from '../src/training/trainer.ts';
+import {
+  INSTITUTION_TITLES,
+  INSTITUTIONS,
+  institutionDataset,
+  type InstitutionName,
+} from './datasets/institutions.ts';
+
+export const CACHE_DIR = resolve(import.meta.dirname, '../node_modules/.cache/dure/demo-federation');
+export const DEMO_MODEL = resolve(import.meta.dirname, '../public/models/demo.gguf');
+
+export interface DemoOptions {
+  device: GPUDevice;
+  modelPath: string;
+  rounds: number;
+  /** Local optimizer steps per round. */
+  steps: number;
+  /** Records per institution (train + test). */
+  recordsPerInstitution: number;
+  maxSeqLen: number;
+  batchSize: number;
+  learningRate: number;
+  strategies: StrategyConfig['name'][];
+  log: (line: string) => void;
+}
+
+export interface StrategyResult {
+  strategy: string;
+  taskId: string;
+  /** Adapter versions in the server's registry after the last round. */
+  versions: number[];
+  /** Held-out loss per institution under global adapter v0, v1, … vN. */
+  heldOut: Record<InstitutionName, number[]>;
+  /** Each round's local validation loss before → after training, per institution. */
+  local: Record<InstitutionName, { round: number; before: number; after: number; clipped: boolean }[]>;
+  seconds: number;
+}
+
+export interface DemoResult {
+  model: { path: string; sha256: string; arch: string; layers: number; embd: number };
+  examples: Record<InstitutionName, { train: number; validation: number; test: number }>;
+  options: Omit<DemoOptions, 'device' | 'log' | 'modelPath'>;
+  strategies: StrategyResult[];
+  widget: { taskId: string; version: number | null; sha256: string; bytes: number };
+}
+
+/** Splits off the last ⌈n/8⌉ training examples as the client's own validation set. */
+function localSplit(examples: TrainExample[]): LocalData {
+  const nVal = Math.max(1, Math.ceil(examples.length / 8));
+  return { train: examples.slice(0, examples.length - nVal), validation: examples.slice(-nVal) };
+}
+
+/**
+ * Runs the demo and returns every number it printed.
+ * @throws whatever the server, the round client or the trainer throw (typed DureErrors).
+ */
+export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
+  const started = performance.now();
+  const modelBytes = readFileSync(o.modelPath);
+  const modelSha = createHash('sha256').update(modelBytes).digest('hex');
+  const meta = await FileSource.open(o.modelPath);
+  const file = await readGguf(meta);
+  await meta.close();
+  const cfg = modelConfig(file);
+  const tokenizer = createTokenizer(file.metadata);
+  const template = modelChatTemplate(file.metadata);
+  o.log(
+    `모델 / model: ${o.modelPath} (${cfg.arch}, ${cfg.nLayer} layers × ${cfg.nEmbd}, sha256 ${modelSha.slice(0, 12)}…)`,
+  );
+
+  const data = {} as Record<InstitutionName, { local: LocalData; test: TrainExample[] }>;
+  const examples = {} as DemoResult['examples'];
+  INSTITUTIONS.forEach((name, i) => {
+    const ds = institutionDataset(name, 11 + i, { size: o.recordsPerInstitution, testFraction: 0.2 });
+    const train = convertRecords(ds.train, tokenizer, template, o.maxSeqLen).examples;
+    const test = convertRecords(ds.test, tokenizer, template, o.maxSeqLen).examples;
+    data[name] = { local: localSplit(train), test };
+    examples[name] = {
+      train: data[name].local.train.length,
+      validation: data[name].local.validation.length,
+      test: test.length,
+    };
+  });
+
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const runDir = mkdtempSync(join(CACHE_DIR, 'run-'));
+  const srv = await listenServer({ tickMs: 50 });
+  o.log(`서버 / server: ${srv.url}  (data ${srv.dataDir})`);
+  const sources: FileSource[] = [];
+  const trainers: LoraTrainer[] = [];
+  try {
+    // Enrol each institution once; its key lives in its own store, as in its own browser.
+    const stores = Object.fromEntries(INSTITUTIONS.map((n) => [n, openFileStore(join(runDir, `${n}.json`))]));
+    for (const name of INSTITUTIONS) {
+      const c = new RoundClient({
+        serverUrl: srv.url,
+        taskId: 'task_none',
+        store: stores[name]!,
+        trainer: () => {
+          throw new Error('unused');
+        },
+      });
+      await c.enroll(await srv.enrollmentCode(INSTITUTION_TITLES[name].ko));
+    }
+    // One trainer per institution and optimizer setting (FedAvg trains A and B, FFA-LoRA only B).
+    const trainerCache = new Map<string, Promise<LoraTrainer>>();
+    const trainerFor =
+      (name: InstitutionName) =>
+      (need: {
+        trainA: boolean;
+        proximalMu: number;
+        adapter: Parameters<typeof createLoraTrainer>[2]['adapter'];
+      }) => {
+        const key = `${name}/${need.trainA}/${need.proximalMu}`;
+        let t = trainerCache.get(key);
+        if (!t) {
+          t = FileSource.open(o.modelPath).then(async (src) => {
+            sources.push(src);
+            const tr = await createLoraTrainer(o.device, src, {
+              adapter: need.adapter,
+              maxSeqLen: o.maxSeqLen,
+              optimizer: { learningRate: o.learningRate, trainA: need.trainA, proximalMu: need.proximalMu },
+            });
+            trainers.push(tr);
+            return tr;
+          });
+          trainerCache.set(key, t);
+        }
+        return t;
+      };
+    let evaluator: LoraTrainer | undefined;
+
+    const results: StrategyResult[] = [];
+    let lastTask: Task | undefined;
+    for (const strategy of o.strategies) {
+      const t0 = performance.now();
+      const spec: CreateTaskRequest = {
+        name: `두레 안내 어댑터 (${strategy})`,
+        baseModel: { id: file.metadata.get('general.name')?.toString() ?? 'dure-demo', sha256: modelSha },
+        modelShape: protocolModelShape(cfg),
+        lora: { rank: 4, alpha: 8, targetModules: [...KNOWN_TARGET_MODULES], seed: 2026 },
+        strategy: { name: strategy } as StrategyConfig,
+        rounds: o.rounds,
+        localEpochs: 1000,
+        localSteps: o.steps,
+        minParticipants: INSTITUTIONS.length,
+        roundDeadlineSeconds: 3600,
+        maxUpdateNorm: 50,
+        publicAdapters: true,
+      };
+      const task = await srv.startTask(spec);
+      lastTask = task;
+      o.log(`\n── ${strategy}: task ${task.id}, ${o.rounds} rounds × ${o.steps} local steps ──`);
+      const local = Object.fromEntries(
+        INSTITUTIONS.map((n) => [n, [] as StrategyResult['local'][InstitutionName]]),
+      ) as StrategyResult['local'];
+      const outcomes = await Promise.all(
+        INSTITUTIONS.map((name) =>
+          new RoundClient({
+            serverUrl: srv.url,
+            taskId: task.id,
+            store: stores[name]!,
+            trainer: trainerFor(name),
+            pollIntervalMs: 100,
+            batchSize: o.batchSize,
+            seed: INSTITUTIONS.indexOf(name) + 1,
+            onProgress: (p) => {
+              if (p.phase === 'uploaded')
+                o.log(`  ${name.padEnd(8)} round ${p.round} uploaded (${p.receipt.sha256.slice(0, 8)}…)`);
+            },
+          }).participate(data[name].local, { maxRounds: o.rounds }),
+        ),
+      );
+      INSTITUTIONS.forEach((name, i) => {
+        for (const out of outcomes[i]! as RoundOutcome[]) {
+          if (out.kind !== 'contributed') throw new Error(`${name}: round outcome ${out.kind}`);
+          local[name].push({
+            round: out.round,
+            before: out.metrics.evalBefore.loss,
+            after: out.metrics.evalAfter.loss,
+            clipped: out.metrics.clipped,
+          });
+        }
+      });
+      // Wait for the last aggregation, then score every global version on every held-out set.
+      let detail: { task: Task; versions: { version: number }[] };
+      for (;;) {
+        detail = await srv.admin.call('GET', `/v1/admin/tasks/${task.id}`);
+        if (detail.task.state !== 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const heldOut = Object.fromEntries(
+        INSTITUTIONS.map((n) => [n, [] as number[]]),
+      ) as StrategyResult['heldOut'];
+      for (const { version } of detail.versions) {
+        const adapter = await parseGlobalAdapter(
+          (await srv.admin.raw('GET', `/v1/admin/tasks/${task.id}/adapters/${version}`)).body,
+        );
+        if (!evaluator) {
+          const src = await FileSource.open(o.modelPath);
+          sources.push(src);
+          evaluator = await createLoraTrainer(o.device, src, {
+            adapter: adapter.lora,
+            maxSeqLen: o.maxSeqLen,
+            optimizer: { learningRate: 0 },
+          });
+          trainers.push(evaluator);
+        }
+        await evaluator.setAdapter(adapter.lora);
+        for (const name of INSTITUTIONS) heldOut[name].push((await evaluator.evaluate(data[name].test)).loss);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      results.push({
+        strategy,
+        taskId: task.id,
+        versions: detail.versions.map((v) => v.version),
+        heldOut,
+        local,
+        seconds,
+      });
+      o.log(formatTable(strategy, heldOut));
+      o.log(`  (${seconds.toFixed(1)} s)`);
+    }
+
+    // A citizen's widget picks up the newest global adapter: public, unsigned, hash-checked.
+    const feed = await fetchLatestAdapter(srv.url, lastTask!.id);
+    o.log(
+      `\n위젯 / widget: ${lastTask!.id} v${feed.version} (${feed.bytes.byteLength} bytes, sha256 ${feed.sha256.slice(0, 12)}…, r=${feed.config.r}, alpha=${feed.config.lora_alpha})`,
+    );
+
+    const { device: _d, log: _l, modelPath: _m, ...options } = o;
+    const result: DemoResult = {
+      model: { path: o.modelPath, sha256: modelSha, arch: cfg.arch, layers: cfg.nLayer, embd: cfg.nEmbd },
+      examples,
+      options,
+      strategies: results,
+      widget: {
+        taskId: lastTask!.id,
+        version: feed.version,
+        sha256: feed.sha256,
+        bytes: feed.bytes.byteLength,
+      },
+    };
+    const out = join(CACHE_DIR, `result-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(out, JSON.stringify(result, null, 2));
+    o.log(`\nJSON: ${out}  (total ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    return result;
+  } finally {
+    trainers.forEach((t) => t.dispose());
+    await Promise.all(sources.map((s) => s.close()));
+    await srv.close();
+  }
+}
+
+/** Held-out loss per institution (rows) after each global version (columns). */
+export function formatTable(strategy: string, heldOut: Record<InstitutionName, number[]>): string {
+  const versions = heldOut[INSTITUTIONS[0]].length;
+  const head = [
+    'institution / 기관'.padEnd(28),
+    ...Array.from({ length: versions }, (_, v) => (v === 0 ? 'v0 (start)' : `v${v}`).padStart(10)),
+  ];
+  const rows = INSTITUTIONS.map((n) => {
+    const losses = heldOut[n];
+    const change = ((losses[losses.length - 1]! / losses[0]! - 1) * 100).toFixed(1);
+    return [
+      `${INSTITUTION_TITLES[n].ko} (${n})`.padEnd(28 - 3),
+      ...losses.map((l) => l.toFixed(4).padStart(10)),
+      `  ${change}%`,
+    ].join('');
+  });
+  return [`  held-out loss (${strategy})`, '  ' + head.join(''), ...rows.map((r) => '  ' + r)].join('\n');
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  let modelPath = argValue(args, '--model');
+  if (!modelPath) {
+    if (existsSync(DEMO_MODEL) && !quick) modelPath = DEMO_MODEL;
+    else {
+      const { testModelPath } = await import('../src/testing/test-models.ts');
+      modelPath = await testModelPath({ arch: 'llama', quant: 'Q8_0', tokenizer: 'corpus-bpe' });
+    }
+  }
+  const { requestNodeGpu } = await import('../src/node/webgpu.ts');
+  const gpu = await requestNodeGpu();
+  await runFederationDemo({
+    device: gpu.device,
+    modelPath,
+    rounds: Number(argValue(args, '--rounds') ?? (quick ? 2 : 4)),
+    steps: Number(argValue(args, '--steps') ?? (quick ? 2 : 8)),
+    recordsPerInstitution: quick ? 16 : 120,
+    maxSeqLen: quick ? 48 : 128,
+    batchSize: quick ? 1 : 4,
+    learningRate: quick ? 3e-2 : 1e-2,
+    strategies: ['fedavg', 'ffa-lora'],
+    log: (l) => console.log(l),
+  });
+  gpu.device.destroy();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? `${err.name}: ${err.message}` : err);
+    process.exit(1);
+  });
+}
