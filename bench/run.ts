@@ -8,6 +8,7 @@ import { benchModelPath } from './bench-model.ts';
 import { benchDecode } from './decode.ts';
 import { benchPeers, peersTable } from './peers.ts';
 import { roofline } from './roofline.ts';
+import { benchTraining } from './training.ts';
 
 const quick = process.argv.includes('--quick');
 const gpu = await requestNodeGpu();
@@ -27,6 +28,14 @@ const decode = await benchDecode(gpu.device, await benchModelPath(), {
   prefillTokens: quick ? 64 : 256,
 });
 
+// LoRA training tokens/s (issue #9 item 5): the WGSL trainer vs the tfjs reference, same batch, one
+// run (bench/training.ts). A failure is reported without losing the other measurements.
+const training = await benchTraining({
+  device: gpu.device,
+  seqLen: quick ? 16 : 64,
+  steps: quick ? 1 : 3,
+}).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+
 // Peers in one Chromium on the same (software) adapter, plus the CPU paths (bench/peers.ts).
 // ONNX Runtime Web needs ~10 s per token on SwiftShader, so quick mode keeps the runs short.
 // A failure here (no Chromium) is reported without losing the measurements above.
@@ -43,6 +52,7 @@ const results = {
   adapter: { description: gpu.description, features },
   roofline: roof,
   decode,
+  ...(training instanceof Error ? { training_error: training.message } : { training }),
   ...(peers instanceof Error
     ? { peers: [], peers_error: peers.message }
     : {
@@ -70,6 +80,13 @@ const lines = [
   `  decode ${decode.tok_s.toFixed(2)} tok/s · prefill(${decode.prefill_tokens}) ${decode.prefill_tok_s.toFixed(1)} tok/s · TTFT ${decode.ttft_ms.toFixed(0)} ms`,
   `  dispatches/layer ${decode.dispatches_per_layer} · readbacks/token ${decode.readbacks_per_token.toFixed(2)} · JS ms/token ${decode.js_ms_per_token.toFixed(2)}`,
   `  GPU memory ${(decode.gpu_bytes / 2 ** 20).toFixed(1)} MiB for weights+KV ${(decode.weights_plus_kv_bytes / 2 ** 20).toFixed(1)} MiB (ratio ${(decode.gpu_bytes / decode.weights_plus_kv_bytes).toFixed(3)})`,
+  '',
+  ...(training instanceof Error
+    ? [`Training: not measured (${training.message})`]
+    : [
+        `Training: ${training.model}, ${training.batch}×${training.seq_len} tokens per step`,
+        `  WGSL ${training.wgsl_tok_s.toFixed(2)} tok/s · tfjs (CPU) ${training.tfjs_tok_s.toFixed(2)} tok/s · ratio ${training.ratio.toFixed(3)}`,
+      ]),
   '',
   ...(peers instanceof Error ? [`Peers: not measured (${peers.message})`] : peersTable(peers)),
 ];
