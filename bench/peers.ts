@@ -51,6 +51,8 @@ export interface PeersOptions {
   cpuThreads: number;
   /** Warm ONNX Runtime Web up with the identical generation (its shaders are keyed by shape). */
   ortWarmSame?: boolean;
+  /** Bring ONNX Runtime Web's KV cache back to the CPU each step (diagnosis; default: on the GPU). */
+  ortKvOnCpu?: boolean;
   /** Run only these peers (names as in the results; Dure is `dure`). */
   only?: string[];
   log?: (s: string) => void;
@@ -93,7 +95,7 @@ function entry(name: string, backend: PeerBackend, r: PeerRun | Error, detail: s
     tok_s: r.tok_s,
     prefill_tok_s: r.prefill_tok_s,
     ttft_ms: r.ttft_ms,
-    detail: `${detail}; ${r.decoded_tokens} tokens after a ${r.prompt_tokens}-token prompt; load ${(r.load_ms / 1000).toFixed(1)} s${r.native ? `; llama.cpp's own timings: prefill ${r.native.prefill_tok_s.toFixed(1)}, decode ${r.native.tok_s.toFixed(1)} tok/s` : ''}`,
+    detail: `${detail}; ${r.decoded_tokens} tokens after a ${r.prompt_tokens}-token prompt; load ${(r.load_ms / 1000).toFixed(1)} s${r.native ? `; llama.cpp's own timings: prefill ${r.native.prefill_tok_s.toFixed(1)}, decode ${r.native.tok_s.toFixed(1)} tok/s` : ''}${r.steps_ms ? `; step ms ${r.steps_ms.map((x) => x.toFixed(0)).join(' ')}` : ''}`,
   };
 }
 
@@ -104,8 +106,10 @@ async function attempt<T>(log: (s: string) => void, what: string, fn: () => Prom
     const r = await fn();
     const steps = (r as { steps_ms?: number[]; warmup_steps_ms?: number[] } | null) ?? {};
     const ms = (a?: number[]) => (a ? ` [${a.map((x) => x.toFixed(0)).join(' ')}] ms` : '');
+    const note = (r as { note?: string } | null)?.note;
     log(
-      `peers: ${what} done in ${((performance.now() - t) / 1000).toFixed(1)} s` +
+      (note ? `peers: ${what}: ${note}\n` : '') +
+        `peers: ${what} done in ${((performance.now() - t) / 1000).toFixed(1)} s` +
         (steps.warmup_steps_ms ? `; warm-up steps${ms(steps.warmup_steps_ms)}` : '') +
         (steps.steps_ms ? `; steps${ms(steps.steps_ms)}` : ''),
     );
@@ -248,6 +252,7 @@ export async function benchPeers(opts: PeersOptions): Promise<PeersResult> {
               nKv: shape.nKv,
               headDim: shape.nEmbd / shape.nHead,
               warmSame: opts.ortWarmSame ?? false,
+              kvOnCpu: opts.ortKvOnCpu ?? false,
             }),
           );
     const wl = await attempt(log, 'wllama (WASM CPU)', () =>
@@ -329,6 +334,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     onnxWeights: process.argv.includes('--f32') ? 'f32' : 'q4',
     cpuThreads: 1,
     ortWarmSame: process.argv.includes('--ort-warm-same'),
+    ortKvOnCpu: process.argv.includes('--ort-kv-cpu'),
     ...(arg('--only') ? { only: (arg('--only') ?? '').split(',') } : {}),
     ...(arg('--prompt') ? { promptTokens: Number(arg('--prompt')) } : {}),
     ...(arg('--decode') ? { decodeTokens: Number(arg('--decode')) } : {}),

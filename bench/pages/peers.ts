@@ -104,7 +104,7 @@ function i64(values: number[]): ort.Tensor {
  * past_key_values), as transformers.js runs generative models; only logits come back to the CPU.
  */
 async function ortWebgpu(
-  req: PeerRequest & { nLayer: number; nKv: number; headDim: number; warmSame?: boolean },
+  req: PeerRequest & { nLayer: number; nKv: number; headDim: number; warmSame?: boolean; kvOnCpu?: boolean },
 ): Promise<PeerRun> {
   ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
   ort.env.wasm.numThreads = 1;
@@ -115,7 +115,9 @@ async function ortWebgpu(
     executionProviders: ['webgpu'],
     graphOptimizationLevel: 'all',
     ...((globalThis as { ORT_VERBOSE?: boolean }).ORT_VERBOSE ? { logSeverityLevel: 0 as const } : {}),
-    preferredOutputLocation: Object.fromEntries(presentNames.map((n) => [n, 'gpu-buffer' as const])),
+    preferredOutputLocation: Object.fromEntries(
+      presentNames.map((n) => [n, req.kvOnCpu ? ('cpu' as const) : ('gpu-buffer' as const)]),
+    ),
   });
   const loadMs = performance.now() - t;
   const run = async (prompt: number[], n: number) => {
