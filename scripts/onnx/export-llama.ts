@@ -50,6 +50,11 @@ export interface OnnxExportOptions {
   weights: OnnxWeights;
   /** Longest position the rotary tables cover (default: the model's context length). */
   maxPositions?: number;
+  /**
+   * MatMulNBits `accuracy_level` for `q4` (0: the provider's default; 4: int8 activations, ORT's
+   * dp4a path). Default 0.
+   */
+  accuracyLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 const Q4_BLOCK = 32;
@@ -225,7 +230,7 @@ export async function buildLlamaOnnx(file: GgufFile, opts: OnnxExportOptions): P
         g.init(`${name}.scales`, [outDim, blocks], DataType.FLOAT, bytesOf(scales)),
         g.init(`${name}.zp`, [outDim, Math.ceil(blocks / 2)], DataType.UINT8, zeros),
       ],
-      { K: inDim, N: outDim, bits: 4, block_size: Q4_BLOCK, accuracy_level: 4 },
+      { K: inDim, N: outDim, bits: 4, block_size: Q4_BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
       'com.microsoft',
     );
   };
