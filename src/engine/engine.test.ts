@@ -11,6 +11,7 @@ import { FileSource } from '../node/file-source.ts';
 import { readGguf } from './gguf/reader.ts';
 import { WebGpuEngine } from './engine.ts';
 import { DureError } from './errors.ts';
+import { Sampler } from './sampler.ts';
 
 const ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
 const QUANTS = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const;
@@ -76,6 +77,32 @@ describe('generation', () => {
       expect(id).toBe(best);
       seq.push(id);
     }
+  });
+
+  it.each([
+    [
+      'sampling with top-k, top-p, min-p and a penalty',
+      { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.02, repetitionPenalty: 1.3, seed: 7 },
+    ],
+    ['greedy with a repetition penalty', { greedy: true, repetitionPenalty: 1.5 }],
+  ] as const)('%s: the GPU top-k path draws what the CPU sampler draws from full logits', async (_, opts) => {
+    const g = engine.generate({ promptIds: PROMPT, maxTokens: 10, ...opts });
+    let res;
+    for (;;) {
+      const r = await g.next();
+      if (r.done) {
+        res = r.value;
+        break;
+      }
+    }
+    const cpu = new Sampler(opts);
+    const seq = [...PROMPT];
+    for (const id of res.ids) {
+      const want = cpu.sample(await engine.logits(seq), seq.slice(-64));
+      expect(id).toBe(want);
+      seq.push(id);
+    }
+    expect(res.ids.length).toBe(10);
   });
 
   it('is reproducible with a seed and streams text that joins to the result', async () => {

@@ -24,7 +24,7 @@ import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
-import { ContextOverflowError, ForwardPass, forwardBytes } from './model/forward.ts';
+import { ContextOverflowError, ForwardPass, forwardBytes, MAX_TOP_K } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
 import { ChatTemplate, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
 import { LORA_LIMITS, stackAdapters, validateAdapter } from './lora/adapter.ts';
@@ -199,6 +199,28 @@ export class WebGpuEngine implements ChatEngine {
     });
   }
 
+  /**
+   * Runs one token and draws the next on the GPU as far as possible: greedy reads back the id
+   * (4 bytes); with a penalty or sampling, the GPU applies the penalty and picks the top-k
+   * candidates (8·k bytes). Only top-k off or above MAX_TOP_K reads back all logits.
+   */
+  async #sample(
+    sampler: Sampler,
+    penalty: number,
+    one: Uint32Array,
+    pos: number,
+    recent: readonly number[],
+  ): Promise<number> {
+    const forward = this.model.forward;
+    if (sampler.greedy && penalty === 1) return forward.runArgmax(one, pos);
+    const window = recent.slice(-64);
+    const k = sampler.greedy ? 1 : sampler.candidateCount;
+    if (k === undefined || k > MAX_TOP_K) return sampler.sample(await forward.runLogits(one, pos), window);
+    const penaltyIds = penalty === 1 ? new Uint32Array(0) : Uint32Array.from(new Set(window));
+    const c = await forward.runTopK(one, pos, k, penaltyIds, penalty);
+    return sampler.greedy ? (c.ids[0] as number) : sampler.sampleCandidates(c.ids, c.logits);
+  }
+
   /** One generation at a time: the lock is taken when iteration starts and released in finally. */
   async *generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
     let release!: () => void;
@@ -248,10 +270,7 @@ export class WebGpuEngine implements ChatEngine {
           break;
         }
         one[0] = next;
-        const token =
-          sampler.greedy && (req.repetitionPenalty ?? 1) === 1
-            ? await forward.runArgmax(one, pos)
-            : sampler.sample(await forward.runLogits(one, pos), recent.slice(-64));
+        const token = await this.#sample(sampler, req.repetitionPenalty ?? 1, one, pos, recent);
         this.#cached.length = pos;
         this.#cached.push(next);
         pos++;

@@ -8,7 +8,7 @@
 import { DureError, registerErrorClass } from '../errors.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
-import { encodeStep, STEP_BYTES } from '../gpu/params.ts';
+import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { layerWindow, type ModelConfig } from './config.ts';
@@ -59,6 +59,17 @@ export function forwardBytes(
   return kv + act + o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
 }
 
+/** Most candidates a non-greedy step can ask the GPU for (llama.cpp's default top-k is 40). */
+export const MAX_TOP_K = 256;
+/** Most distinct recent ids the GPU repetition penalty takes per step. */
+export const MAX_PENALTY_IDS = 256;
+
+/** The best k (id, logit) pairs of a step, sorted by logit (lowest id first on ties). */
+export interface Candidates {
+  ids: number[];
+  logits: number[];
+}
+
 export class ForwardPass {
   readonly #device: GPUDevice;
   readonly #buffers: GPUBuffer[] = [];
@@ -72,6 +83,12 @@ export class ForwardPass {
   readonly #sampled: GPUBuffer;
   readonly #readId: GPUBuffer;
   readonly #readLogits: GPUBuffer;
+  readonly #penaltyIds: GPUBuffer;
+  readonly #candidates: GPUBuffer;
+  readonly #topKParams: GPUBuffer;
+  readonly #topKData = new ArrayBuffer(16);
+  readonly #readCandidates: GPUBuffer;
+  #topK: Dispatch[] = [];
   #body: Dispatch[] = [];
   /** The body with LoRA hooks; #body is this with the active adapters' dispatches spliced in. */
   #base: (Dispatch | LoraHook)[] = [];
@@ -107,6 +124,18 @@ export class ForwardPass {
     this.#readLogits = device.createBuffer({
       label: 'read-logits',
       size: cfg.nVocab * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#penaltyIds = this.#storage('penalty-ids', MAX_PENALTY_IDS * 4);
+    this.#candidates = this.#storage('candidates', 4 + 8 * MAX_TOP_K);
+    this.#topKParams = device.createBuffer({
+      label: 'top-k-params',
+      size: 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#readCandidates = device.createBuffer({
+      label: 'read-candidates',
+      size: 4 + 8 * MAX_TOP_K,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.kvBytes = 2 * cfg.nLayer * opts.contextLength * cfg.nKv * cfg.headDim * 4;
@@ -291,6 +320,13 @@ export class ForwardPass {
       })),
     ];
     this.#argmax = [await ops.argmax({ logits: this.#logits, result: this.#sampled, n: cfg.nVocab })];
+    this.#topK = await ops.penaltyTopK({
+      logits: this.#logits,
+      penaltyIds: this.#penaltyIds,
+      candidates: this.#candidates,
+      params: this.#topKParams,
+      maxPenaltyIds: MAX_PENALTY_IDS,
+    });
   }
 
   /** The step's body: base dispatches with the active adapters' terms after their matmuls. */
@@ -387,7 +423,7 @@ export class ForwardPass {
     );
   }
 
-  #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits'): void {
+  #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits' | 'topk', k = 0): void {
     const n = ids.length;
     if (n === 0 || n > this.opts.maxBatch)
       throw new DureError('BATCH_SIZE', `batch of ${n} tokens (max ${this.opts.maxBatch})`);
@@ -408,7 +444,9 @@ export class ForwardPass {
     recordDispatches(pass, this.#body, n);
     if (output !== 'none') recordDispatches(pass, this.#head, n);
     if (output === 'argmax') recordDispatches(pass, this.#argmax, n);
+    if (output === 'topk') recordDispatches(pass, this.#topK, n);
     pass.end();
+    if (output === 'topk') enc.copyBufferToBuffer(this.#candidates, 0, this.#readCandidates, 0, 4 + 8 * k);
     if (output === 'argmax') enc.copyBufferToBuffer(this.#sampled, 0, this.#readId, 0, 4);
     if (output === 'logits')
       enc.copyBufferToBuffer(this.#logits, 0, this.#readLogits, 0, this.cfg.nVocab * 4);
@@ -429,6 +467,45 @@ export class ForwardPass {
     } finally {
       this.#readId.unmap();
     }
+  }
+
+  /**
+   * Runs tokens and returns the k best candidates of the last position after the repetition
+   * penalty, chosen on the GPU: 8·k bytes are read back instead of the vocabulary's logits.
+   * @param penaltyIds distinct ids the penalty applies to (at most MAX_PENALTY_IDS).
+   */
+  async runTopK(
+    ids: Uint32Array,
+    pos: number,
+    k: number,
+    penaltyIds: Uint32Array,
+    penalty: number,
+  ): Promise<Candidates> {
+    if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
+      throw new DureError('TOP_K', `top-k ${k} must be an integer in 1..${MAX_TOP_K}`);
+    if (penaltyIds.length > MAX_PENALTY_IDS)
+      throw new DureError('PENALTY_IDS', `${penaltyIds.length} penalty ids (max ${MAX_PENALTY_IDS})`);
+    const kk = Math.min(k, this.cfg.nVocab);
+    const q = this.#device.queue;
+    if (penaltyIds.length)
+      q.writeBuffer(this.#penaltyIds, 0, penaltyIds.buffer, penaltyIds.byteOffset, penaltyIds.byteLength);
+    q.writeBuffer(
+      this.#topKParams,
+      0,
+      encodeTopKParams({ n: this.cfg.nVocab, k: kk, nPenalty: penaltyIds.length, penalty }, this.#topKData),
+    );
+    this.#record(ids, pos, 'topk', kk);
+    await this.#readCandidates.mapAsync(GPUMapMode.READ, 0, 4 + 8 * kk);
+    let pairs: [number, number][];
+    try {
+      const words = new Uint32Array(this.#readCandidates.getMappedRange(0, 4 + 8 * kk));
+      const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
+      pairs = Array.from({ length: kk }, (_, i) => [words[1 + 2 * i]!, floats[2 + 2 * i]!]);
+    } finally {
+      this.#readCandidates.unmap();
+    }
+    pairs.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    return { ids: pairs.map((p) => p[0]), logits: pairs.map((p) => p[1]) };
   }
 
   /** Runs tokens and returns the last position's logits (a copy). */
@@ -452,6 +529,8 @@ export class ForwardPass {
     this.#buffers.length = 0;
     this.#readId.destroy();
     this.#readLogits.destroy();
+    this.#readCandidates.destroy();
+    this.#topKParams.destroy();
     this.#stepBuffer.destroy();
     this.#arena.destroy();
     this.#ops.destroy();
