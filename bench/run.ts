@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick]`: measures Dure on this machine's WebGPU adapter and writes
  * bench/results/latest.json plus a readable table. Ratios are taken within one run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
 import { benchModelPath } from './bench-model.ts';
 import { benchDecode } from './decode.ts';
@@ -36,6 +37,31 @@ const training = await benchTraining({
   steps: quick ? 1 : 3,
 }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 
+// The federated server under load (bench/server-load.ts, its own process and PGlite): round
+// latency, aggregation time and peak memory with N institutions uploading real-shaped adapters.
+interface ServerLoad {
+  clients: number;
+  shape: { layers: number; rank: number; adapterMB: number };
+  rounds: { round: number; latencySeconds: number; aggregationSeconds: number; updatesPerSecond: number }[];
+  serverPeakRssMB: number;
+}
+function benchServer(): ServerLoad | Error {
+  const args = quick
+    ? ['--clients', '20', '--rounds', '1', '--layers', '8']
+    : ['--clients', '100', '--rounds', '2', '--layers', '28'];
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/server-load.ts', ...args], {
+    cwd: new URL('..', import.meta.url),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
+  if (run.status !== 0) return new Error(`server-load exited with ${run.status ?? run.signal}`);
+  return JSON.parse(
+    readFileSync(new URL('./results/server-load.json', import.meta.url), 'utf8'),
+  ) as ServerLoad;
+}
+const server = benchServer();
+
 // Peers in one Chromium on the same (software) adapter, plus the CPU paths (bench/peers.ts).
 // ONNX Runtime Web needs ~10 s per token on SwiftShader, so quick mode keeps the runs short.
 // A failure here (no Chromium) is reported without losing the measurements above.
@@ -53,6 +79,7 @@ const results = {
   roofline: roof,
   decode,
   ...(training instanceof Error ? { training_error: training.message } : { training }),
+  ...(server instanceof Error ? { server_error: server.message } : { server }),
   ...(peers instanceof Error
     ? { peers: [], peers_error: peers.message }
     : {
@@ -86,6 +113,16 @@ const lines = [
     : [
         `Training: ${training.model}, ${training.batch}×${training.seq_len} tokens per step`,
         `  WGSL ${training.wgsl_tok_s.toFixed(2)} tok/s · tfjs (CPU) ${training.tfjs_tok_s.toFixed(2)} tok/s · ratio ${training.ratio.toFixed(3)}`,
+      ]),
+  '',
+  ...(server instanceof Error
+    ? [`Server: not measured (${server.message})`]
+    : [
+        `Server: ${server.clients} institutions, ${server.shape.layers}-layer rank-${server.shape.rank} adapters (${server.shape.adapterMB.toFixed(1)} MB each), peak RSS ${server.serverPeakRssMB.toFixed(0)} MB`,
+        ...server.rounds.map(
+          (r) =>
+            `  round ${r.round}: ${r.latencySeconds.toFixed(2)} s (aggregation ${r.aggregationSeconds.toFixed(2)} s, ${r.updatesPerSecond.toFixed(1)} updates/s)`,
+        ),
       ]),
   '',
   ...(peers instanceof Error ? [`Peers: not measured (${peers.message})`] : peersTable(peers)),
