@@ -184,6 +184,8 @@ export class ConsoleSession {
   private onEvent(e: DriverEvent): void {
     switch (e.kind) {
       case 'round':
+        // Between rounds (none open, or the task ended) keep showing the last round's results.
+        if (e.info.round === null && this.round?.round != null) break;
         if (e.info.round !== this.round?.round) {
           this.steps = [];
           this.before = null;

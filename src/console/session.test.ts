@@ -37,6 +37,11 @@ function driver(over: Partial<ConsoleDriver> = {}): ConsoleDriver & { seen: Part
       for (let s = 1; s <= 3; s++) p.onEvent({ kind: 'step', step: s, total: 3, loss: 3 - s / 2 });
       p.onEvent({ kind: 'eval', which: 'after', result: { loss: 2, perplexity: 7.4 } });
       p.onEvent({ kind: 'contribution', contribution: contribution(2, 2) });
+      // The task ended: no round is open any more, the last one's results stay on screen.
+      p.onEvent({
+        kind: 'round',
+        info: { taskId: 'task_x', taskName: '민원', round: null, roundState: null, deadline: null },
+      });
       p.onEvent({ kind: 'phase', phase: 'done' });
     },
     ...over,
