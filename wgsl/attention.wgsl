@@ -23,8 +23,18 @@ struct AttnParams {
 #include "step"
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
+#ifdef KV_F16
+// f16 pairs packed in u32 (see rope.wgsl), unpacked to f32 for arithmetic.
+@group(0) @binding(1) var<storage, read> k_cache: array<u32>;
+@group(0) @binding(2) var<storage, read> v_cache: array<u32>;
+fn k_at(i: u32) -> f32 { return unpack2x16float(k_cache[i >> 1u])[i & 1u]; }
+fn v_at(i: u32) -> f32 { return unpack2x16float(v_cache[i >> 1u])[i & 1u]; }
+#else
 @group(0) @binding(1) var<storage, read> k_cache: array<f32>;
 @group(0) @binding(2) var<storage, read> v_cache: array<f32>;
+fn k_at(i: u32) -> f32 { return k_cache[i]; }
+fn v_at(i: u32) -> f32 { return v_cache[i]; }
+#endif
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: AttnParams;
 @group(0) @binding(5) var<uniform> step: Step;
@@ -68,7 +78,7 @@ fn main(
     if (in_batch && j <= last) {
       let kb = j * kv_width + kvh * hd;
       var dotv = 0.0;
-      for (var d = 0u; d < hd; d++) { dotv += q_s[d] * k_cache[kb + d]; }
+      for (var d = 0u; d < hd; d++) { dotv += q_s[d] * k_at(kb + d); }
       s = dotv * params.scale;
       if (params.softcap > 0.0) { s = params.softcap * tanh(s / params.softcap); }
     }
@@ -94,7 +104,7 @@ fn main(
       if (d < hd) {
         var a = acc[e] * corr;
         for (var jj = 0u; jj < n_in_chunk; jj++) {
-          a += p_s[jj] * v_cache[(c0 + jj) * kv_width + kvh * hd + d];
+          a += p_s[jj] * v_at((c0 + jj) * kv_width + kvh * hd + d);
         }
         acc[e] = a;
       }

@@ -50,6 +50,32 @@ describe('agreement with the float64 CPU reference (relative L2 of last-position
   }
 });
 
+describe('f16 KV cache (packed pairs): within 2e-3 of the float64 reference, half the cache', () => {
+  for (const arch of ARCHS) {
+    it(`${arch} F32 weights`, async () => {
+      const path = await testModelPath({ arch, quant: 'F32' });
+      const src = await FileSource.open(path);
+      const ref = await CpuReferenceModel.load(await readGguf(src));
+      await src.close();
+      const f16 = await engineFor({ arch, quant: 'F32' }, { kvCacheType: 'f16' });
+      const f32 = await engineFor({ arch, quant: 'F32' });
+      try {
+        const want = ref.logits(PROMPT);
+        const err16 = relL2(await f16.logits(PROMPT), want);
+        const err32 = relL2(await f32.logits(PROMPT), want);
+        console.log(`f16 KV ${arch}: relL2 ${err16.toExponential(2)} (f32 KV ${err32.toExponential(2)})`);
+        expect(err16).toBeLessThan(2e-3);
+        // The f16 path really ran: rounding keys and values moves the logits well past f32 noise.
+        expect(err16).toBeGreaterThan(10 * err32);
+        expect(f16.model.forward.kvBytes * 2).toBe(f32.model.forward.kvBytes);
+      } finally {
+        await f16.dispose();
+        await f32.dispose();
+      }
+    });
+  }
+});
+
 describe('generation', () => {
   let engine: WebGpuEngine;
   beforeAll(async () => {

@@ -57,6 +57,11 @@ export interface EngineOptions {
   maxBatch?: number;
   /** Use subgroup reductions when the device has them (default: when available). */
   subgroups?: boolean;
+  /**
+   * KV cache element type. 'f16' halves its memory and attention's reads (packed pairs, so any
+   * adapter runs it); logits then differ from the f32 cache by ~1e-3 relative. Default 'f32'.
+   */
+  kvCacheType?: 'f32' | 'f16';
   /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
   memoryBudgetBytes?: number;
 }
@@ -121,7 +126,8 @@ export class WebGpuEngine implements ChatEngine {
     const plan = planWeights(cfg, file);
     const contextLength = Math.min(this.opts.contextLength ?? 4096, cfg.contextLength);
     const maxBatch = this.opts.maxBatch ?? 64;
-    const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch });
+    const kvF16 = this.opts.kvCacheType === 'f16';
+    const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch, kvF16 });
     const lim = this.device.limits;
     const kvLayer = contextLength * cfg.nKv * cfg.headDim * 4;
     if (kvLayer > lim.maxStorageBufferBindingSize) {
@@ -145,7 +151,12 @@ export class WebGpuEngine implements ChatEngine {
         onProgress?.({ phase: 'upload', loadedBytes: loaded, totalBytes: total }),
       );
       onProgress?.({ phase: 'compile', loadedBytes: total, totalBytes: total });
-      forward = await ForwardPass.create(this.device, cfg, weights, { contextLength, maxBatch, subgroups });
+      forward = await ForwardPass.create(this.device, cfg, weights, {
+        contextLength,
+        maxBatch,
+        subgroups,
+        kvF16,
+      });
     } finally {
       const oom = await this.device.popErrorScope();
       if (oom) {

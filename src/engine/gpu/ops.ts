@@ -192,12 +192,14 @@ export class Ops {
     nKv: number;
     headDim: number;
     nRot: number;
+    /** The cache holds packed f16 pairs (see wgsl/rope.wgsl). */
+    kvF16?: boolean;
   }): Promise<Dispatch> {
     const kernel = await this.#kernel({
       family: 'rope',
       entryPoint: 'main',
       workgroupSize: WG,
-      defines: { NEOX: o.neox },
+      defines: { NEOX: o.neox, KV_F16: !!o.kvF16 },
     });
     const params = this.arena.add(
       P.encodeRopeParams({ nHead: o.nHead, nKv: o.nKv, headDim: o.headDim, nRot: o.nRot }),
@@ -221,8 +223,14 @@ export class Ops {
     scale: number;
     softcap?: number;
     window?: number;
+    kvF16?: boolean;
   }): Promise<Dispatch> {
-    const kernel = await this.#kernel({ family: 'attention', entryPoint: 'main', workgroupSize: WG });
+    const kernel = await this.#kernel({
+      family: 'attention',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: { KV_F16: !!o.kvF16 },
+    });
     const params = this.arena.add(
       P.encodeAttnParams({
         nHead: o.nHead,

@@ -45,16 +45,18 @@ export interface ForwardOptions {
   /** Tokens per forward step (prefill is chunked to this). */
   maxBatch: number;
   subgroups: boolean;
+  /** Keep the KV cache as f16 (half the memory and attention reads; logits move ~1e-3). */
+  kvF16?: boolean;
 }
 
 /** GPU bytes of activations and KV cache for a config and options (for the fit check). */
 export function forwardBytes(
   cfg: ModelConfig,
-  o: Pick<ForwardOptions, 'contextLength' | 'maxBatch'>,
+  o: Pick<ForwardOptions, 'contextLength' | 'maxBatch' | 'kvF16'>,
 ): number {
   const q = cfg.nHead * cfg.headDim;
   const kvw = cfg.nKv * cfg.headDim;
-  const kv = 2 * cfg.nLayer * o.contextLength * kvw * 4;
+  const kv = 2 * cfg.nLayer * o.contextLength * kvw * (o.kvF16 ? 2 : 4);
   const act = o.maxBatch * (3 * cfg.nEmbd + 3 * q + 3 * kvw + 3 * cfg.nFf) * 4 + o.maxBatch * 4;
   return kv + act + o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
 }
@@ -138,7 +140,7 @@ export class ForwardPass {
       size: 4 + 8 * MAX_TOP_K,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
-    this.kvBytes = 2 * cfg.nLayer * opts.contextLength * cfg.nKv * cfg.headDim * 4;
+    this.kvBytes = 2 * cfg.nLayer * opts.contextLength * cfg.nKv * cfg.headDim * (opts.kvF16 ? 2 : 4);
   }
 
   #storage(label: string, bytes: number): GPUBuffer {
@@ -206,8 +208,9 @@ export class ForwardPass {
     );
     for (let i = 0; i < cfg.nLayer; i++) {
       const L = w.layers[i]!;
-      const kCache = this.#storage(`k-cache-${i}`, opts.contextLength * kvw * 4);
-      const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * 4);
+      const kvElem = opts.kvF16 ? 2 : 4;
+      const kCache = this.#storage(`k-cache-${i}`, opts.contextLength * kvw * kvElem);
+      const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * kvElem);
       body.push(await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }));
       body.push(...(await ops.matmul({ weight: L.wq, x: xn, out: qb, ...(L.bq ? { bias: L.bq } : {}) })));
       hook(i, 'q_proj', xn, qb);
@@ -244,6 +247,7 @@ export class ForwardPass {
           nKv: cfg.nKv,
           headDim: cfg.headDim,
           nRot: cfg.nRot,
+          kvF16: !!opts.kvF16,
         }),
       );
       body.push(
@@ -258,6 +262,7 @@ export class ForwardPass {
           scale: cfg.attnScale,
           softcap: cfg.attnSoftcap,
           window: layerWindow(cfg, i),
+          kvF16: !!opts.kvF16,
         }),
       );
       if (L.attnPostNorm) {
