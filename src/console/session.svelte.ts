@@ -191,7 +191,11 @@ export class ConsoleSession {
           this.before = null;
           this.after = null;
         }
-        this.round = e.info;
+        // Progress events of the same round may not carry its deadline: keep the one we know.
+        this.round =
+          e.info.deadline === null && e.info.round === this.round?.round
+            ? { ...e.info, deadline: this.round.deadline }
+            : e.info;
         break;
       case 'phase':
         this.phase = e.phase;

@@ -31,7 +31,17 @@ function driver(over: Partial<ConsoleDriver> = {}): ConsoleDriver & { seen: Part
       seen.push(p);
       p.onEvent({
         kind: 'round',
-        info: { taskId: 'task_x', taskName: '민원', round: 2, roundState: 'open', deadline: null },
+        info: {
+          taskId: 'task_x',
+          taskName: '민원',
+          round: 2,
+          roundState: 'open',
+          deadline: '2026-11-24T00:00:00Z',
+        },
+      });
+      p.onEvent({
+        kind: 'round',
+        info: { taskId: 'task_x', taskName: '민원', round: 2, roundState: 'collecting', deadline: null },
       });
       p.onEvent({ kind: 'eval', which: 'before', result: { loss: 2.5, perplexity: 12.2 } });
       for (let s = 1; s <= 3; s++) p.onEvent({ kind: 'step', step: s, total: 3, loss: 3 - s / 2 });
@@ -71,7 +81,7 @@ describe('ConsoleSession', () => {
     await s.join();
     expect(d.seen[0]!.train).toHaveLength(9);
     expect(d.seen[0]!.validation).toHaveLength(1);
-    expect(s.round?.round).toBe(2);
+    expect(s.round).toMatchObject({ round: 2, roundState: 'collecting', deadline: '2026-11-24T00:00:00Z' });
     expect(s.steps.map((p) => p.x)).toEqual([1, 2, 3]);
     expect(s.totalSteps).toBe(3);
     expect([s.before?.loss, s.after?.loss]).toEqual([2.5, 2]);
