@@ -8,9 +8,10 @@
  * widget hot-loads it (public, unsigned). Results: a table on stdout and JSON under
  * node_modules/.cache/dure/demo-federation/.
  *
- * Options: --rounds N (default 4), --steps N local steps per round (default 8), --quick (small
- * data, short sequences: the CI version), --model PATH (a GGUF; default: Dure's demo model when
- * committed, else a generated tiny Korean-vocabulary llama).
+ * Options: --rounds N (default 3), --steps N local steps per round (default 6), --quick (the CI
+ * version: 6 training and 2 held-out examples per institution, 48-token sequences, 2 rounds × 2
+ * steps), --model PATH (a GGUF; default: Dure's demo model when present, else a generated tiny
+ * Korean-vocabulary llama).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,8 +47,10 @@ export interface DemoOptions {
   rounds: number;
   /** Local optimizer steps per round. */
   steps: number;
-  /** Records per institution (train + test). */
-  recordsPerInstitution: number;
+  /** Training examples per institution (⅛ of them, at least one, become its validation set). */
+  trainExamples: number;
+  /** Held-out examples per institution (from records never trained on). */
+  testExamples: number;
   maxSeqLen: number;
   batchSize: number;
   learningRate: number;
@@ -102,9 +105,16 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
   const data = {} as Record<InstitutionName, { local: LocalData; test: TrainExample[] }>;
   const examples = {} as DemoResult['examples'];
   INSTITUTIONS.forEach((name, i) => {
-    const ds = institutionDataset(name, 11 + i, { size: o.recordsPerInstitution, testFraction: 0.2 });
-    const train = convertRecords(ds.train, tokenizer, template, o.maxSeqLen).examples;
-    const test = convertRecords(ds.test, tokenizer, template, o.maxSeqLen).examples;
+    // Records whose prompt alone fills maxSeqLen are dropped by convertRecords: draw spares.
+    const size = Math.min(5000, 4 * (o.trainExamples + o.testExamples) + 8);
+    const ds = institutionDataset(name, 11 + i, { size, testFraction: 0.5 });
+    const train = convertRecords(ds.train, tokenizer, template, o.maxSeqLen).examples.slice(
+      0,
+      o.trainExamples,
+    );
+    const test = convertRecords(ds.test, tokenizer, template, o.maxSeqLen).examples.slice(0, o.testExamples);
+    if (train.length < 2 || test.length < 1)
+      throw new Error(`${name}: too few examples fit maxSeqLen ${o.maxSeqLen}; raise it`);
     data[name] = { local: localSplit(train), test };
     examples[name] = {
       train: data[name].local.train.length,
@@ -307,6 +317,16 @@ function argValue(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+function countArg(args: string[], name: string, fallback: number): number {
+  const v = argValue(args, name);
+  const n = v === undefined ? fallback : Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    console.error(`${name} needs a whole number from 1 to 1000 / ${name}에는 1~1000의 정수가 필요합니다`);
+    process.exit(2);
+  }
+  return n;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
@@ -323,12 +343,13 @@ async function main(): Promise<void> {
   await runFederationDemo({
     device: gpu.device,
     modelPath,
-    rounds: Number(argValue(args, '--rounds') ?? (quick ? 2 : 4)),
-    steps: Number(argValue(args, '--steps') ?? (quick ? 2 : 8)),
-    recordsPerInstitution: quick ? 16 : 120,
-    maxSeqLen: quick ? 48 : 128,
-    batchSize: quick ? 1 : 4,
-    learningRate: quick ? 3e-2 : 1e-2,
+    rounds: countArg(args, '--rounds', quick ? 2 : 3),
+    steps: countArg(args, '--steps', quick ? 2 : 6),
+    trainExamples: quick ? 6 : 48,
+    testExamples: quick ? 2 : 8,
+    maxSeqLen: quick ? 48 : 64,
+    batchSize: quick ? 1 : 2,
+    learningRate: quick ? 3e-2 : 2e-2,
     strategies: ['fedavg', 'ffa-lora'],
     log: (l) => console.log(l),
   });
