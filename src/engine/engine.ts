@@ -247,7 +247,7 @@ export class WebGpuEngine implements ChatEngine {
   }
 
   async *#generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void> {
-    const { tokenizer, forward, info } = this.model;
+    const { tokenizer, info } = this.model;
     const prompt = this.promptIds(req);
     if (prompt.length === 0) throw new EngineStateError('the prompt is empty');
     if (prompt.length >= info.contextLength) {
