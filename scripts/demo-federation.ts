@@ -25,7 +25,7 @@ import { convertRecords } from '../src/fl/examples.ts';
 import { RoundClient, type LocalData, type RoundOutcome } from '../src/fl/round-client.ts';
 import { openFileStore } from '../src/fl/store-file.ts';
 import { listenServer } from '../src/fl/test-server.ts';
-import { FileSource } from '../src/node/file-source.ts';
+import { MemorySource } from '../src/engine/gguf/sources.ts';
 import { KNOWN_TARGET_MODULES } from '../src/protocol/lora.ts';
 import type { CreateTaskRequest, StrategyConfig, Task } from '../src/protocol/schemas.ts';
 import type { LoraTrainer, TrainExample } from '../src/training/api.ts';
@@ -92,9 +92,10 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
   const modelBytes = readFileSync(o.modelPath);
   const modelSha = createHash('sha256').update(modelBytes).digest('hex');
-  const meta = await FileSource.open(o.modelPath);
-  const file = await readGguf(meta);
-  await meta.close();
+  // Read once: every trainer works from these bytes, so a model file replaced mid-run (e.g. by
+  // the demo-model trainer) cannot mix two models in one run.
+  const source = () => new MemorySource(modelBytes);
+  const file = await readGguf(source());
   const cfg = modelConfig(file);
   const tokenizer = createTokenizer(file.metadata);
   const template = modelChatTemplate(file.metadata);
@@ -127,7 +128,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
   const runDir = mkdtempSync(join(CACHE_DIR, 'run-'));
   const srv = await listenServer({ tickMs: 50 });
   o.log(`서버 / server: ${srv.url}  (data ${srv.dataDir})`);
-  const sources: FileSource[] = [];
   const trainers: LoraTrainer[] = [];
   try {
     // Enrol each institution once; its key lives in its own store, as in its own browser.
@@ -155,16 +155,15 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
         const key = `${name}/${need.trainA}/${need.proximalMu}`;
         let t = trainerCache.get(key);
         if (!t) {
-          t = FileSource.open(o.modelPath).then(async (src) => {
-            sources.push(src);
-            const tr = await createLoraTrainer(o.device, src, {
+          t = (async () => {
+            const tr = await createLoraTrainer(o.device, source(), {
               adapter: need.adapter,
               maxSeqLen: o.maxSeqLen,
               optimizer: { learningRate: o.learningRate, trainA: need.trainA, proximalMu: need.proximalMu },
             });
             trainers.push(tr);
             return tr;
-          });
+          })();
           trainerCache.set(key, t);
         }
         return t;
@@ -238,9 +237,7 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
           (await srv.admin.raw('GET', `/v1/admin/tasks/${task.id}/adapters/${version}`)).body,
         );
         if (!evaluator) {
-          const src = await FileSource.open(o.modelPath);
-          sources.push(src);
-          evaluator = await createLoraTrainer(o.device, src, {
+          evaluator = await createLoraTrainer(o.device, source(), {
             adapter: adapter.lora,
             maxSeqLen: o.maxSeqLen,
             optimizer: { learningRate: 0 },
@@ -288,7 +285,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
     return result;
   } finally {
     trainers.forEach((t) => t.dispose());
-    await Promise.all(sources.map((s) => s.close()));
     await srv.close();
   }
 }
