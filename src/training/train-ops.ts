@@ -9,17 +9,7 @@ import type { GpuWeight } from '../engine/gpu/gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import type { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { quantDefine } from '../engine/gpu/weight-layout.ts';
-
-type Field = number | { f: number };
-function encode(fields: Field[]): ArrayBuffer {
-  const buf = new ArrayBuffer(Math.ceil((fields.length * 4) / 16) * 16);
-  const v = new DataView(buf);
-  fields.forEach((x, i) => {
-    if (typeof x === 'number') v.setUint32(i * 4, x >>> 0, true);
-    else v.setFloat32(i * 4, x.f, true);
-  });
-  return buf;
-}
+import { encode } from '../engine/gpu/params.ts';
 
 /** Which gemm dimension is the step's token count. */
 export type TokensDim = 'none' | 'm' | 'n' | 'k';

@@ -24,7 +24,7 @@ import type {
 } from './api.ts';
 import { TrainingDataError, TrainingUnsupportedError } from './errors.ts';
 import { loraLayout, packAdapter, unpackAdapter, type LoraLayout, type LoraSlot } from './lora-layout.ts';
-import { encodeAdamParams, TrainOps, type Binding } from './train-ops.ts';
+import { encodeAdamParams, TrainOps } from './train-ops.ts';
 
 const F32 = 4;
 const ADAM_BYTES = 48;
@@ -797,5 +797,3 @@ class WebGpuLoraTrainer implements LoraTrainer {
     this.weights.destroy();
   }
 }
-
-export type { Binding };

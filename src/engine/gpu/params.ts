@@ -4,9 +4,10 @@
  */
 
 /** A field's value; `f` marks an f32 field, anything else is a u32. */
-type Field = number | { f: number };
+export type Field = number | { f: number };
 
-function encode(fields: Field[]): ArrayBuffer {
+/** Packs fields in order into a uniform-sized (16-byte multiple) buffer. */
+export function encode(fields: Field[]): ArrayBuffer {
   // Uniform structs are sized in multiples of 16 bytes.
   const size = Math.ceil((fields.length * 4) / 16) * 16;
   const buf = new ArrayBuffer(size);
