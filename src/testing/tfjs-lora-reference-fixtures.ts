@@ -10,6 +10,7 @@ import type { ModelConfig } from '../engine/model/config.ts';
 import { peftTensorName, seededLoraA } from '../protocol/lora.ts';
 import type { LoraTensors, TrainExample } from '../training/api.ts';
 import { CpuReferenceModel } from './cpu-forward.ts';
+import { moduleDims } from '../training/lora-layout.ts';
 
 export const ALL_TARGET_MODULES = [
   'q_proj',
@@ -30,24 +31,6 @@ const MODULE_TENSOR: Record<string, string> = {
   up_proj: 'ffn_up',
   down_proj: 'ffn_down',
 };
-
-/** [in, out] features of a target module. */
-export function moduleFeatures(cfg: ModelConfig, module: string): [number, number] {
-  const q = cfg.nHead * cfg.headDim;
-  const kv = cfg.nKv * cfg.headDim;
-  const dims: Record<string, [number, number]> = {
-    q_proj: [cfg.nEmbd, q],
-    k_proj: [cfg.nEmbd, kv],
-    v_proj: [cfg.nEmbd, kv],
-    o_proj: [q, cfg.nEmbd],
-    gate_proj: [cfg.nEmbd, cfg.nFf],
-    up_proj: [cfg.nEmbd, cfg.nFf],
-    down_proj: [cfg.nFf, cfg.nEmbd],
-  };
-  const d = dims[module];
-  if (!d) throw new Error(`unknown module ${module}`);
-  return d;
-}
 
 /** Deterministic uniform numbers in [-0.5, 0.5) (an LCG: reproducible across JS engines). */
 function uniform(seed: number): () => number {
@@ -73,7 +56,7 @@ export function randomAdapter(
   const tensors = new Map<string, Float32Array>();
   for (let layer = 0; layer < cfg.nLayer; layer++) {
     for (const m of targets) {
-      const [inF, outF] = moduleFeatures(cfg, m);
+      const [inF, outF] = moduleDims(cfg, m);
       const a = peftTensorName(layer, m, 'A');
       tensors.set(a, seededLoraA(seed, a, rank, inF));
       tensors.set(
