@@ -56,6 +56,26 @@ import { migrate } from './storage/migrations.ts';
 export const SERVER_VERSION = '0.2.0';
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 const JSON_BODY_LIMIT = 1024 * 1024;
+/** Registry version and SHA-256 of a downloaded adapter file (src/fl/adapter-feed.ts reads them). */
+export const HEADER_ADAPTER_VERSION = 'x-dure-adapter-version';
+export const HEADER_ADAPTER_SHA256 = 'x-dure-adapter-sha256';
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+/** A numbered version never changes; `latest` moves with every round, so caches must ask first. */
+const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
+const CACHE_REVALIDATE = 'public, no-cache';
+
+/** The strong ETag of an adapter file: its SHA-256, which already names the blob. */
+export const adapterETag = (sha256: string): string => `"${sha256}"`;
+
+/**
+ * Whether an `If-None-Match` header matches `etag` (RFC 9110 §13.1.2: weak comparison, `*`
+ * matches any current representation), i.e. whether the client already holds this file.
+ */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
 
 export interface ServerOptions {
   /** Where PGlite (`pglite/`) and blobs (`blobs/`) live. */
@@ -167,12 +187,18 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     allowedHeaders: [
       'authorization',
       'content-type',
+      'if-none-match', // the widget's conditional adapter poll
       HEADER_INSTITUTION,
       HEADER_TIMESTAMP,
       HEADER_NONCE,
       HEADER_CONTENT_SHA256,
       HEADER_SIGNATURE,
     ],
+    // Browsers hide every response header outside the CORS safelist from other origins' scripts.
+    exposedHeaders: ['etag', HEADER_ADAPTER_VERSION, HEADER_ADAPTER_SHA256],
+    // If-None-Match makes each poll preflighted; caching the preflight keeps an unchanged poll at
+    // one small request most of the time (Chromium caps this at 2 h).
+    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
     methods: ['GET', 'POST'],
   });
   await app.register(rateLimit, {
@@ -304,17 +330,41 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     version: Type.String({ pattern: '^([0-9]{1,9}|latest)$' }),
   });
   const parseVersion = (v: string) => (v === 'latest' ? 'latest' : Number(v));
+  const ADAPTER_RESPONSE_HEADERS = {
+    etag: { type: 'string', description: 'Strong ETag: the quoted SHA-256 of the file' },
+    'cache-control': { type: 'string', description: 'immutable for a numbered version, no-cache for latest' },
+    [HEADER_ADAPTER_VERSION]: { type: 'integer', description: 'Registry version of the file' },
+    [HEADER_ADAPTER_SHA256]: { type: 'string', description: 'Lower-case hex SHA-256 of the file' },
+  };
 
-  const sendAdapter = async (reply: FastifyReply, taskId: string, version: string, needPublic: boolean) => {
+  /**
+   * An adapter file. The public download is cacheable and conditional (a widget polling an
+   * unchanged `latest` gets a bodiless 304); signed and admin downloads stay as they were.
+   */
+  const sendAdapter = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    taskId: string,
+    version: string,
+    isPublic: boolean,
+  ) => {
     const found = await coordinator.version(taskId, parseVersion(version));
-    if (needPublic && !found.publicAdapters)
+    if (isPublic && !found.publicAdapters)
       throw new NotFoundError(`task ${taskId} does not publish adapters publicly`);
+    reply
+      .header(HEADER_ADAPTER_VERSION, found.version.version)
+      .header(HEADER_ADAPTER_SHA256, found.version.sha256);
+    if (isPublic) {
+      const etag = adapterETag(found.version.sha256);
+      reply
+        .header('etag', etag)
+        .header('cache-control', version === 'latest' ? CACHE_REVALIDATE : CACHE_IMMUTABLE);
+      if (ifNoneMatchHits(req.headers['if-none-match'], etag)) return reply.code(304).send();
+    }
     const size = (await stat(found.path)).size;
     return reply
       .header('content-type', 'application/octet-stream')
       .header('content-length', size)
-      .header('x-dure-adapter-version', found.version.version)
-      .header('x-dure-adapter-sha256', found.version.sha256)
       .header('content-disposition', `attachment; filename="${taskId}-v${found.version.version}.safetensors"`)
       .send(createReadStream(found.path));
   };
@@ -368,9 +418,33 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/public/tasks/:taskId/adapters/:version',
     route('public', 'Download a global adapter (only for tasks that publish adapters)', {
+      description:
+        'Conditional: send the `ETag` of the file you hold as `If-None-Match` and an unchanged adapter ' +
+        'answers 304 without a body. A numbered version is immutable; `latest` must be revalidated.',
       params: VersionParams,
+      headers: Type.Object({
+        'if-none-match': Type.Optional(
+          Type.String({
+            maxLength: 8192,
+            description: 'ETag(s) of the adapter file the client already holds',
+          }),
+        ),
+      }),
+      response: {
+        200: {
+          description: 'The adapter file (safetensors, PEFT names, Dure metadata)',
+          headers: ADAPTER_RESPONSE_HEADERS,
+          content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+        },
+        304: {
+          description: 'Not modified: the client already holds this file',
+          type: 'null',
+          headers: ADAPTER_RESPONSE_HEADERS,
+        },
+        404: ErrorResponseSchema,
+      },
     }),
-    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, true),
+    async (req, reply) => sendAdapter(req, reply, req.params.taskId, req.params.version, true),
   );
 
   // ── admin ────────────────────────────────────────────────────────────────────────────────
@@ -420,7 +494,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/admin/tasks/:taskId/adapters/:version',
     route('admin', 'Download a global adapter version', { params: VersionParams }),
-    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, false),
+    async (req, reply) => sendAdapter(req, reply, req.params.taskId, req.params.version, false),
   );
   app.get<{ Querystring: { after?: number; limit?: number } }>(
     '/v1/admin/audit',
@@ -522,7 +596,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/tasks/:taskId/adapters/:version',
     route('institution', 'Download a global adapter version (safetensors)', { params: VersionParams }),
-    async (req, reply) => sendAdapter(reply, req.params.taskId, req.params.version, false),
+    async (req, reply) => sendAdapter(req, reply, req.params.taskId, req.params.version, false),
   );
 
   // ── admin dashboard (the Vite-built admin.html and its assets) ───────────────────────────

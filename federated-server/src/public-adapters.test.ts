@@ -1,0 +1,156 @@
+/**
+ * The public adapter download as a polling widget sees it: strong ETag from the file's SHA-256,
+ * `Cache-Control` per route (a numbered version is immutable, `latest` revalidates), bodiless 304
+ * on a matching `If-None-Match`, the new file once a round publishes a new version, and CORS that
+ * lets a portal's page send `If-None-Match` and read the headers the client checks. Signed and
+ * admin downloads keep their old behaviour.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../src/protocol/safetensors.ts';
+import type { Task } from '../../src/protocol/schemas.ts';
+import { startTestServer, tinyTask, type TestServer } from './testing/harness.ts';
+
+const PORTAL = 'http://localhost:5173'; // an allowed origin of the default configuration
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const header = (r: { headers: Record<string, string> }, name: string) => r.headers[name];
+
+describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
+  let t: TestServer;
+  let task: Task;
+  const latest = () => `/v1/public/tasks/${task.id}/adapters/latest`;
+  const get = (url: string, headers: Record<string, string> = {}) => t.send('GET', url, headers);
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({ publicAdapters: true, minParticipants: 1 }),
+    );
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+  });
+  afterAll(() => t.cleanup());
+
+  it('sends a strong ETag (the file SHA-256) and revalidation for latest, immutability for a version', async () => {
+    const r = await get(latest());
+    expect(r.status).toBe(200);
+    const sha = sha256(r.body);
+    expect(header(r, 'etag')).toBe(`"${sha}"`);
+    expect(header(r, 'x-dure-adapter-sha256')).toBe(sha);
+    expect(header(r, 'x-dure-adapter-version')).toBe('0');
+    expect(header(r, 'cache-control')).toBe('public, no-cache');
+
+    const v0 = await get(`/v1/public/tasks/${task.id}/adapters/0`);
+    expect(v0.status).toBe(200);
+    expect(header(v0, 'etag')).toBe(`"${sha}"`);
+    expect(header(v0, 'cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(sha256(v0.body)).toBe(sha);
+  });
+
+  it('answers a matching If-None-Match with 304 and no body, and a different one with the file', async () => {
+    const etag = header(await get(latest()), 'etag')!;
+    const other = `"${'0'.repeat(64)}"`;
+    for (const inm of [etag, `W/${etag}`, `${other}, ${etag}`, '*']) {
+      const r = await get(latest(), { 'if-none-match': inm });
+      expect([inm, r.status, r.body.byteLength]).toEqual([inm, 304, 0]);
+      expect(header(r, 'etag')).toBe(etag);
+      expect(header(r, 'cache-control')).toBe('public, no-cache');
+      expect(header(r, 'x-dure-adapter-version')).toBe('0');
+      expect(header(r, 'content-length')).toBeUndefined();
+    }
+    const miss = await get(latest(), { 'if-none-match': other });
+    expect(miss.status).toBe(200);
+    expect(`"${sha256(miss.body)}"`).toBe(etag);
+    expect((await get(`/v1/public/tasks/${task.id}/adapters/0`, { 'if-none-match': etag })).status).toBe(304);
+  });
+
+  it('serves the new file with a new ETag once a round publishes a new version', async () => {
+    const v0 = await get(latest());
+    const oldTag = header(v0, 'etag')!;
+    // one institution returns the global adapter shifted by 0.5: FedAvg of one update is that update
+    const inst = await t.enroll('행복시청');
+    const tensors = [...readSafetensors(v0.body).tensors.values()].map((x) => ({
+      ...x,
+      data: x.data.map((v) => v + 0.5),
+    }));
+    expect((await inst.uploadUpdate(task.id, 1, tensors, 10, 1.0)).status).toBe(200);
+    await t.server.coordinator.tick(Date.now() + 3601 * 1000);
+
+    const r = await get(latest(), { 'if-none-match': oldTag });
+    expect(r.status).toBe(200);
+    expect(header(r, 'x-dure-adapter-version')).toBe('1');
+    const newTag = `"${sha256(r.body)}"`;
+    expect(header(r, 'etag')).toBe(newTag);
+    expect(newTag).not.toBe(oldTag);
+    const got = readSafetensors(r.body).tensors;
+    for (const x of tensors) expect(Array.from(got.get(x.name)!.data)).toEqual(Array.from(x.data));
+    expect((await get(latest(), { 'if-none-match': newTag })).status).toBe(304);
+    // version 0 itself did not change
+    expect((await get(`/v1/public/tasks/${task.id}/adapters/0`, { 'if-none-match': oldTag })).status).toBe(
+      304,
+    );
+  });
+
+  it('lets an allowed origin send If-None-Match and read ETag and the x-dure headers', async () => {
+    const pre = await t.server.app.inject({
+      method: 'OPTIONS',
+      url: latest(),
+      headers: {
+        origin: PORTAL,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'if-none-match',
+      },
+    });
+    expect(pre.statusCode).toBe(204);
+    expect(pre.headers['access-control-allow-origin']).toBe(PORTAL);
+    expect(String(pre.headers['access-control-allow-headers']).split(/,\s*/)).toContain('if-none-match');
+    expect(pre.headers['access-control-max-age']).toBe('600');
+
+    for (const inm of [undefined, header(await get(latest()), 'etag')!]) {
+      const r = await get(latest(), { origin: PORTAL, ...(inm ? { 'if-none-match': inm } : {}) });
+      expect(r.status).toBe(inm ? 304 : 200);
+      expect(header(r, 'access-control-allow-origin')).toBe(PORTAL);
+      const exposed = String(header(r, 'access-control-expose-headers')).toLowerCase().split(/,\s*/);
+      expect(exposed).toEqual(
+        expect.arrayContaining(['etag', 'x-dure-adapter-version', 'x-dure-adapter-sha256']),
+      );
+      expect(String(header(r, 'vary'))).toMatch(/origin/i); // shared caches keep per-origin answers apart
+    }
+    const evil = await get(latest(), { origin: 'https://evil.example' });
+    expect(header(evil, 'access-control-allow-origin')).toBeUndefined();
+    expect(header(evil, 'access-control-expose-headers')).toBeUndefined();
+  });
+
+  it('keeps private tasks hidden and signed/admin downloads unconditional', async () => {
+    const priv = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ publicAdapters: false }));
+    await t.admin.call('POST', `/v1/admin/tasks/${priv.id}/start`);
+    const hidden = await get(`/v1/public/tasks/${priv.id}/adapters/latest`, { 'if-none-match': '*' });
+    expect([hidden.status, header(hidden, 'etag')]).toEqual([404, undefined]);
+
+    const inst = await t.enroll('국민건강보험공단');
+    const admin = await t.admin.raw('GET', `/v1/admin/tasks/${priv.id}/adapters/latest`);
+    const sha = header(admin, 'x-dure-adapter-sha256')!;
+    expect(sha256(admin.body)).toBe(sha);
+    const signed = await inst.request('GET', `/v1/tasks/${priv.id}/adapters/latest`, undefined, {
+      'if-none-match': `"${sha}"`,
+    });
+    expect(signed.status).toBe(200);
+    expect(sha256(signed.body)).toBe(sha);
+    for (const r of [admin, signed]) {
+      expect(header(r, 'etag')).toBeUndefined();
+      expect(header(r, 'cache-control')).toBeUndefined();
+    }
+  });
+
+  it('documents the conditional download in OpenAPI', async () => {
+    const doc = (await get('/openapi.json')).json<{
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>>;
+    }>();
+    const op = doc.paths['/v1/public/tasks/{taskId}/adapters/{version}']!.get!;
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '304', '404']);
+    expect(Object.keys(op.responses['200']!.headers ?? {})).toEqual(
+      expect.arrayContaining(['etag', 'cache-control', 'x-dure-adapter-version', 'x-dure-adapter-sha256']),
+    );
+  });
+});
