@@ -4,11 +4,12 @@
  * a private task answers NOT_FOUND; a tampered body or an over-large one is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpTransport, InstitutionClient } from '../../federated-server/src/testing/client.ts';
 import { tinyTask } from '../../federated-server/src/testing/harness.ts';
 import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
 import { writeSafetensors } from '../protocol/safetensors.ts';
 import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
-import { fetchLatestAdapter, parseGlobalAdapter } from './adapter-feed.ts';
+import { fetchLatestAdapter, ifNoneMatchFor, isUnchanged, parseGlobalAdapter } from './adapter-feed.ts';
 import { listenServer, type ListeningServer } from './test-server.ts';
 
 describe('fetchLatestAdapter', () => {
@@ -63,6 +64,76 @@ describe('fetchLatestAdapter', () => {
     );
     await expect(fetchLatestAdapter(srv.url, pub.id, { maxBytes: 100 })).rejects.toBeInstanceOf(
       AdapterIntegrityError,
+    );
+  });
+
+  it('polls conditionally: an unchanged adapter is a bodiless 304, a new version is downloaded and verified', async () => {
+    const pub = await srv.startTask(tinyTask({ publicAdapters: true, minParticipants: 1 }));
+    const seen: { inm: string | null; status: number; bodyBytes: number }[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const body = new Uint8Array(await res.clone().arrayBuffer());
+      seen.push({
+        inm: new Headers(init?.headers).get('if-none-match'),
+        status: res.status,
+        bodyBytes: body.byteLength,
+      });
+      return res;
+    };
+    const first = await fetchLatestAdapter(srv.url, pub.id, { fetch: recording, known: null });
+    if (isUnchanged(first)) throw new Error('nothing was held, yet the answer is "unchanged"');
+    expect(first.etag).toBe(`"${first.sha256}"`);
+    expect(seen.at(-1)).toMatchObject({ inm: null, status: 200 });
+    expect(seen.at(-1)!.bodyBytes).toBe(first.bytes.byteLength);
+
+    // held by SHA-256 alone (the ETag unreadable) or by the ETag the server sent: both are 304
+    for (const known of [{ sha256: first.sha256 }, { sha256: first.sha256, etag: first.etag }]) {
+      const again = await fetchLatestAdapter(srv.url, pub.id, { fetch: recording, known });
+      expect(again).toEqual({ unchanged: true, sha256: first.sha256, etag: first.etag, version: 0 });
+      expect(seen.at(-1)).toEqual({ inm: first.etag, status: 304, bodyBytes: 0 });
+    }
+    // a malformed ETag is not echoed: the SHA-256 names the file instead
+    expect(ifNoneMatchFor({ sha256: first.sha256, etag: '"x"\r\nx-evil: 1' })).toBe(`"${first.sha256}"`);
+    await expect(
+      fetchLatestAdapter(srv.url, pub.id, { known: { sha256: 'not-a-hash' } }),
+    ).rejects.toBeInstanceOf(AdapterIntegrityError);
+
+    // a 304 that announces a different file than the one held is refused
+    const lying: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const headers = new Headers(res.headers);
+      headers.set('x-dure-adapter-sha256', 'f'.repeat(64));
+      return new Response(null, { status: res.status, headers });
+    };
+    await expect(
+      fetchLatestAdapter(srv.url, pub.id, { fetch: lying, known: { sha256: first.sha256 } }),
+    ).rejects.toThrow(/not modified.*announces SHA-256 f{64}/);
+
+    // a round publishes version 1: the same conditional poll now downloads it, hash-checked
+    const inst = await InstitutionClient.enroll(httpTransport(srv.url), srv.admin, '행복시청');
+    const update = [...first.lora.tensors].map(([name, data]) => ({
+      name,
+      shape: first.shapes.get(name)!,
+      data: data.map((v) => v + 0.25),
+    }));
+    expect((await inst.uploadUpdate(pub.id, 1, update, 10, 1.0)).status).toBe(200);
+    await srv.server.coordinator.tick(Date.now() + 3601 * 1000);
+    const next = await fetchLatestAdapter(srv.url, pub.id, { fetch: recording, known: first });
+    if (isUnchanged(next)) throw new Error('version 1 was published, yet the answer is "unchanged"');
+    expect(seen.at(-1)).toMatchObject({ inm: first.etag, status: 200 });
+    expect(next.version).toBe(1);
+    expect(next.sha256).not.toBe(first.sha256);
+    expect(next.etag).toBe(`"${next.sha256}"`);
+    for (const t of update) expect(next.lora.tensors.get(t.name)).toEqual(t.data);
+    // and a tampered body of the new version is still caught when the request was conditional
+    const tamper: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const body = new Uint8Array(await res.arrayBuffer());
+      body[body.length - 1]! ^= 0x40;
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    await expect(fetchLatestAdapter(srv.url, pub.id, { fetch: tamper, known: first })).rejects.toThrow(
+      /differs from the announced/,
     );
   });
 

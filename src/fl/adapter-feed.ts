@@ -5,8 +5,10 @@
  *
  * `fetchLatestAdapter` is for the citizen widget: tasks that publish adapters serve them without a
  * signature (`GET /v1/public/tasks/:taskId/adapters/latest`), so a widget can hot-load each new
- * global adapter. The file's SHA-256 is computed here and checked against the server's header
- * when the header is readable (cross-origin pages may not see it).
+ * global adapter. A poller passes the file it holds: the request is then conditional
+ * (`If-None-Match`) and an unchanged adapter costs a bodiless 304 instead of a download. The file's
+ * SHA-256 is computed on every download and checked against the server's header when the header is
+ * readable (the server exposes it to cross-origin pages; a proxy might not).
  */
 import { readSafetensors } from '../protocol/safetensors.ts';
 import { ADAPTER_META } from '../protocol/schemas.ts';
@@ -135,26 +137,121 @@ export interface FeedOptions {
   maxBytes?: number;
 }
 
+/** The adapter file a caller already holds. */
+export interface KnownAdapter {
+  /** Lower-case hex SHA-256 of the file. */
+  sha256: string;
+  /** The ETag the server sent with it, when it was readable; otherwise derived from `sha256`. */
+  etag?: string | null;
+}
+
+export interface ConditionalFeedOptions extends FeedOptions {
+  /** The file held (null: none yet, download unconditionally). */
+  known: KnownAdapter | null;
+}
+
+/** A downloaded adapter with the ETag it came with (null when the response did not show one). */
+export interface FeedAdapter extends GlobalAdapter {
+  etag: string | null;
+}
+
+/** The server's 304: the file held is still the latest. Nothing was downloaded or parsed. */
+export interface AdapterUnchanged {
+  unchanged: true;
+  /** The held file's SHA-256 (the server's header agreed when it was readable). */
+  sha256: string;
+  etag: string;
+  /** Registry version from the server's header, or null when unreadable. */
+  version: number | null;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** An entity tag (RFC 9110 §8.8.3), bounded: anything else from the server is not echoed back. */
+const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7e]{0,200}"$/;
+
 /**
- * The newest global adapter of a task that publishes its adapters (no signature needed).
+ * The `If-None-Match` value for a held file: its ETag when well-formed, else the server's
+ * convention for adapters (the quoted SHA-256, federated-server/src/app.ts `adapterETag`).
+ * @throws {AdapterIntegrityError} when `sha256` is not 64 lower-case hex digits.
+ */
+export function ifNoneMatchFor(known: KnownAdapter): string {
+  if (!SHA256_HEX.test(known.sha256))
+    throw new AdapterIntegrityError(
+      `the held adapter's SHA-256 "${known.sha256.slice(0, 80)}" is not 64 hex digits`,
+    );
+  return known.etag && ENTITY_TAG.test(known.etag) ? known.etag : `"${known.sha256}"`;
+}
+
+const headerVersion = (res: Response): number | null => {
+  const v = Number(res.headers.get('x-dure-adapter-version') ?? NaN);
+  return Number.isSafeInteger(v) && v >= 0 ? v : null;
+};
+
+/**
+ * The newest global adapter of a task that publishes its adapters (no signature needed). With
+ * `known`, the request is conditional and an unchanged adapter comes back as `AdapterUnchanged`
+ * without a download; every file that is downloaded is hashed and checked.
  * @throws {ServerRefusedError} NOT_FOUND when the task does not exist or does not publish adapters.
  * @throws {NetworkError} when the server stays unreachable.
  * @throws {AdapterIntegrityError} when the bytes do not match the server's SHA-256 header, exceed
- * `maxBytes`, or are not a well-formed adapter.
+ * `maxBytes`, or are not a well-formed adapter; when a 304 announces a SHA-256 other than the held
+ * one; when `known.sha256` is malformed.
  */
+export function fetchLatestAdapter(
+  serverUrl: string,
+  taskId: string,
+  opts: ConditionalFeedOptions,
+): Promise<FeedAdapter | AdapterUnchanged>;
+export function fetchLatestAdapter(
+  serverUrl: string,
+  taskId: string,
+  opts?: FeedOptions,
+): Promise<FeedAdapter>;
 export async function fetchLatestAdapter(
   serverUrl: string,
   taskId: string,
-  opts: FeedOptions = {},
-): Promise<GlobalAdapter> {
+  opts: FeedOptions & { known?: KnownAdapter | null } = {},
+): Promise<FeedAdapter | AdapterUnchanged> {
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
   const url = `${serverUrl.replace(/\/+$/, '')}/v1/public/tasks/${encodeURIComponent(taskId)}/adapters/latest`;
+  const known = opts.known ?? null;
+  const ifNoneMatch = known ? ifNoneMatchFor(known) : null;
+  // A manual If-None-Match with `no-store` keeps the browser's cache out of it: a 304 reaches us
+  // as a 304 (not as the cached body replayed), so an unchanged poll reads no body at all.
+  const init: RequestInit = {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    cache: 'no-store',
+    ...(ifNoneMatch ? { headers: { 'if-none-match': ifNoneMatch } } : {}),
+  };
+  // requestWithRetry passes only 2xx on and calls other 4xx/3xx refusals; the 304 we asked for is
+  // set aside here and a bodiless placeholder carries the loop to its end.
+  const kept: { notModified?: Response } = {};
   const res = await requestWithRetry(
     'downloading the latest adapter',
-    () => doFetch(url, { ...(opts.signal ? { signal: opts.signal } : {}), cache: 'no-store' }),
+    async () => {
+      const r = await doFetch(url, init);
+      if (r.status !== 304 || !ifNoneMatch) return r;
+      kept.notModified = r;
+      return new Response(null, { status: 204 });
+    },
     opts.retry,
     opts.signal,
   );
+  if (kept.notModified && known && ifNoneMatch) {
+    const r = kept.notModified;
+    const announced = r.headers.get('x-dure-adapter-sha256');
+    if (announced !== null && announced !== known.sha256) {
+      throw new AdapterIntegrityError(
+        `the server answered "not modified" but announces SHA-256 ${announced}, not the held ${known.sha256}`,
+      );
+    }
+    return {
+      unchanged: true,
+      sha256: known.sha256,
+      etag: r.headers.get('etag') ?? ifNoneMatch,
+      version: headerVersion(r),
+    };
+  }
   const bytes = await readBounded(res, opts.maxBytes ?? MAX_ADAPTER_BYTES);
   const adapter = await parseGlobalAdapter(bytes);
   const announced = res.headers.get('x-dure-adapter-sha256');
@@ -163,5 +260,8 @@ export async function fetchLatestAdapter(
       `adapter SHA-256 ${adapter.sha256} differs from the announced ${announced}`,
     );
   }
-  return adapter;
+  return { ...adapter, etag: res.headers.get('etag') };
 }
+
+/** Narrows a conditional fetch's result. */
+export const isUnchanged = (r: FeedAdapter | AdapterUnchanged): r is AdapterUnchanged => 'unchanged' in r;

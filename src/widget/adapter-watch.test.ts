@@ -1,34 +1,56 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DureError } from '../engine/errors.ts';
-import { AdapterWatcher, type ActiveAdapter, type FetchedAdapter } from './adapter-watch.ts';
+import {
+  AdapterWatcher,
+  type ActiveAdapter,
+  type FetchedAdapter,
+  type HeldAdapter,
+} from './adapter-watch.ts';
 
 const adapter = (version: number, sha: string): FetchedAdapter => ({
   version,
   sha256: sha.repeat(64).slice(0, 64),
+  etag: `"etag-${sha}"`,
   lora: { rank: 1, alpha: 1, targetModules: ['q_proj'], tensors: new Map() },
 });
 
-function setup(feed: (FetchedAdapter | Error)[], busy: () => boolean = () => false) {
+/**
+ * A watcher on a scripted server: each poll the server's latest is the next `feed` entry, and,
+ * like the real server, it answers "unchanged" (HTTP 304) when the poll names that file as held.
+ */
+function setup(
+  feed: (FetchedAdapter | Error)[],
+  busy: () => boolean = () => false,
+  refuse: (a: FetchedAdapter) => boolean = () => false,
+) {
   const applied: (number | null)[] = [];
   const changes: ActiveAdapter[] = [];
   const errors: string[] = [];
+  const held: (HeldAdapter | null)[] = [];
   let calls = 0;
+  let downloads = 0;
   const w = new AdapterWatcher({
     serverUrl: 'http://fl.example',
     taskId: 'task_x',
     intervalMs: 1000,
-    fetchLatest: async (server, task) => {
+    fetchLatest: async (server, task, _signal, known) => {
       expect([server, task]).toEqual(['http://fl.example', 'task_x']);
+      held.push(known);
       const next = feed[Math.min(calls++, feed.length - 1)]!;
       if (next instanceof Error) throw next;
+      if (known?.sha256 === next.sha256) return { unchanged: true };
+      downloads++;
       return next;
     },
-    apply: async (a) => void applied.push(a.version),
+    apply: async (a) => {
+      if (refuse(a)) throw new DureError('ADAPTER_SHAPE', 'shape mismatch');
+      applied.push(a.version);
+    },
     busy,
     onChange: (a) => changes.push(a),
     onError: (e) => errors.push(e.code),
   });
-  return { w, applied, changes, errors, polls: () => calls };
+  return { w, applied, changes, errors, held, polls: () => calls, downloads: () => downloads };
 }
 
 afterEach(() => vi.useRealTimers());
@@ -41,6 +63,45 @@ describe('AdapterWatcher', () => {
     expect(s.changes.map((c) => c.version)).toEqual([1, 2]);
     expect(s.errors).toEqual(['NETWORK']);
     expect(s.w.current).toMatchObject({ taskId: 'task_x', version: 2 });
+    expect(s.downloads()).toBe(2);
+    // the failed poll did not make the watcher forget the file it holds
+    expect(s.held.map((h) => h?.etag ?? null)).toEqual([null, '"etag-a"', '"etag-a"', '"etag-a"']);
+  });
+
+  it('names the held file on every poll, so an unchanged adapter is never downloaded again', async () => {
+    const a = adapter(1, 'a');
+    const s = setup([a, a, a, a, a, adapter(2, 'b'), adapter(2, 'b')]);
+    for (let i = 0; i < 7; i++) await s.w.check();
+    expect(s.polls()).toBe(7);
+    expect(s.downloads()).toBe(2); // v1 once, v2 once; the other five polls were answered "unchanged"
+    expect(s.applied).toEqual([1, 2]);
+    expect(s.held).toEqual([
+      null,
+      ...Array<HeldAdapter>(5).fill({ sha256: a.sha256, etag: '"etag-a"' }),
+      { sha256: adapter(2, 'b').sha256, etag: '"etag-b"' },
+    ]);
+  });
+
+  it('names a held file by its SHA-256 when its ETag was unreadable', async () => {
+    const { etag: _unreadable, ...a } = adapter(1, 'a');
+    const s = setup([a, a]);
+    await s.w.check();
+    await s.w.check();
+    expect(s.held[1]).toEqual({ sha256: a.sha256, etag: null });
+    expect(s.downloads()).toBe(1);
+  });
+
+  it('does not fetch or retry a file the engine refused until the server has another one', async () => {
+    const s = setup(
+      [adapter(1, 'a'), adapter(1, 'a'), adapter(1, 'a'), adapter(2, 'b')],
+      undefined,
+      (x) => x.version === 1,
+    );
+    for (let i = 0; i < 4; i++) await s.w.check();
+    expect(s.errors).toEqual(['ADAPTER_SHAPE']); // reported once, not on every unchanged poll
+    expect(s.downloads()).toBe(2);
+    expect(s.applied).toEqual([2]);
+    expect(s.w.current).toMatchObject({ version: 2 });
   });
 
   it('waits for the answer being written before swapping', async () => {
@@ -63,6 +124,7 @@ describe('AdapterWatcher', () => {
     await vi.advanceTimersByTimeAsync(2500);
     expect(s.polls()).toBe(3);
     expect(s.applied).toEqual([1, 2, 3]);
+    expect(s.downloads()).toBe(3);
     s.w.stop();
     await vi.advanceTimersByTimeAsync(5000);
     expect(s.polls()).toBe(3);

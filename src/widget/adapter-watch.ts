@@ -2,7 +2,8 @@
  * Hot-loading a task's global LoRA adapter into the widget (issue 8 §6): poll the federated
  * server for the newest public adapter and hand it to the engine without reloading the base model.
  * Kept apart from the component so its timing rules are unit-tested: never swap in the middle of
- * an answer (the engine forgets its KV cache on a swap), never apply the same file twice, and keep
+ * an answer (the engine forgets its KV cache on a swap), never download or apply the same file
+ * twice (each poll names the file held, so an unchanged adapter costs one bodiless 304), and keep
  * the current adapter when a poll fails.
  */
 import { toErrorData, type ErrorData } from '../engine/errors.ts';
@@ -13,6 +14,19 @@ export interface FetchedAdapter {
   version: number | null;
   sha256: string;
   lora: LoraTensors;
+  /** The ETag it came with, when readable. */
+  etag?: string | null;
+}
+
+/** The server still has the file held (src/fl/adapter-feed.ts `AdapterUnchanged`). */
+export interface UnchangedAdapter {
+  unchanged: true;
+}
+
+/** The file a poll names as held (src/fl/adapter-feed.ts `KnownAdapter`). */
+export interface HeldAdapter {
+  sha256: string;
+  etag: string | null;
 }
 
 export interface ActiveAdapter {
@@ -26,7 +40,16 @@ export interface AdapterWatchOptions {
   taskId: string;
   /** Time between polls. */
   intervalMs: number;
-  fetchLatest: (serverUrl: string, taskId: string, signal: AbortSignal) => Promise<FetchedAdapter>;
+  /**
+   * The newest adapter, or `unchanged` when it is still `held` (null before the first download),
+   * e.g. `fetchLatestAdapter(url, task, { signal, known: held })`.
+   */
+  fetchLatest: (
+    serverUrl: string,
+    taskId: string,
+    signal: AbortSignal,
+    held: HeldAdapter | null,
+  ) => Promise<FetchedAdapter | UnchangedAdapter>;
   /** Applies the adapter to the engine (e.g. `engine.setAdapters([...])`). */
   apply: (adapter: FetchedAdapter) => Promise<void>;
   /** True while an answer is being written: the swap waits for it. */
@@ -40,6 +63,11 @@ const BUSY_RETRY_MS = 200;
 
 export class AdapterWatcher {
   private active: ActiveAdapter | null = null;
+  /**
+   * The last file downloaded, applied or not: a file the engine refused is not fetched again
+   * until the server has another one (its error stays reported).
+   */
+  private held: HeldAdapter | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly abort = new AbortController();
   private polling: Promise<void> | null = null;
@@ -75,8 +103,10 @@ export class AdapterWatcher {
   private async poll(): Promise<void> {
     const { signal } = this.abort;
     try {
-      const latest = await this.opts.fetchLatest(this.opts.serverUrl, this.opts.taskId, signal);
-      if (signal.aborted || latest.sha256 === this.active?.sha256) return;
+      const latest = await this.opts.fetchLatest(this.opts.serverUrl, this.opts.taskId, signal, this.held);
+      if (signal.aborted || 'unchanged' in latest) return;
+      this.held = { sha256: latest.sha256, etag: latest.etag ?? null };
+      if (latest.sha256 === this.active?.sha256) return;
       while (this.opts.busy()) {
         await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
         if (signal.aborted) return;

@@ -259,7 +259,8 @@ export class ChatState {
         serverUrl: server.origin + server.pathname.replace(/\/+$/, ''),
         taskId: cfg.adapterTask,
         intervalMs: cfg.adapterIntervalMs,
-        fetchLatest: (url, task, signal) => fetchLatestAdapter(url, task, { signal, retry: { attempts: 2 } }),
+        fetchLatest: (url, task, signal, held) =>
+          fetchLatestAdapter(url, task, { signal, known: held, retry: { attempts: 2 } }),
         apply: (a) => setAdapters([{ name: `${cfg.adapterTask}@v${a.version ?? '?'}`, lora: a.lora }]),
         busy: () => this.streamingId !== null,
         onChange: (a) => {
