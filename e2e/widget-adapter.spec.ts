@@ -80,6 +80,11 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   allowed-origins="${server.url}" adapter-interval="1"></dure-chat></main></body></html>`,
   );
   const pageUrl = `${baseURL}/${pageName}`;
+  // Every poll of the adapter: an unchanged one must be a bodiless 304 (If-None-Match, cross-origin).
+  const polls: number[] = [];
+  page.on('response', (r) => {
+    if (r.url().endsWith(`/v1/public/tasks/${created.id}/adapters/latest`)) polls.push(r.status());
+  });
   await page.goto(pageUrl);
   await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
   await waitReady(page);
@@ -113,6 +118,11 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   await expect(status).toHaveAttribute('data-adapter-version', '1', { timeout: 20_000 });
   await expect(status).toContainText('v1');
   expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+
+  // v0 and v1 were each downloaded once; every other poll was answered "not modified"
+  expect(polls.filter((s) => s === 200)).toEqual([200, 200]);
+  expect(polls.filter((s) => s === 304).length).toBeGreaterThan(0);
+  expect(polls.every((s) => s === 200 || s === 304)).toBe(true);
 
   const after = await answer();
   testInfo.annotations.push({ type: 'answers', description: JSON.stringify({ before, after }) });
