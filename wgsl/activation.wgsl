@@ -1,5 +1,5 @@
-// Gated FFN activations: out = act(gate) * up, over n_tokens × n_ff elements.
-// SiLU for llama/qwen/exaone (SwiGLU); tanh-approximated GELU for Gemma (GeGLU), as llama.cpp's ggml_gelu.
+// Gated FFN activations: out = act(gate) * up, over n_tokens × n_ff elements (gated-act.wgsl).
+// Used when gate and up are not fused (glu.wgsl), e.g. while a LoRA adapter adds to them.
 
 struct ActParams {
   n_ff: u32,
@@ -16,8 +16,7 @@ struct ActParams {
 @group(0) @binding(3) var<uniform> params: ActParams;
 @group(0) @binding(4) var<uniform> step: Step;
 
-const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
-const GELU_COEF_A: f32 = 0.044715;
+#include "gated-act"
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -25,11 +24,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.y;
   if (i >= params.n_ff || t >= step.n_tokens) { return; }
   let o = t * params.n_ff + i;
-  let g = gate[o];
-#ifdef GELU
-  let a = 0.5 * g * (1.0 + tanh(SQRT_2_OVER_PI * g * (1.0 + GELU_COEF_A * g * g)));
-#else
-  let a = g / (1.0 + exp(-g));
-#endif
-  out[o] = a * up[o];
+  out[o] = gated_act(gate[o], up[o]);
 }

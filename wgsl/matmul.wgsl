@@ -1,8 +1,7 @@
 // out[t, r] (+)= sum_k W[r, k] * x[t, k]  (+ bias[r])
 //
-// Decode (one token) fuses dequantisation into vec4 dot products (dot_unit); prefill decodes each
-// 32-element weight unit once into registers and uses it for every token of a TILE, so weights are
-// read T/TILE times instead of T times. Lanes stride over a row's units and their partial sums are
+// Row partial sums come from matvec.wgsl (vec4 dot products fused with dequantisation; a token
+// tile per weight decode in prefill). Lanes stride over a row's units and their partial sums are
 // reduced:
 //  - SUBGROUPS: one subgroup per row, SG_ROWS rows per workgroup, reduced with subgroupAdd — no
 //    workgroup barrier at all (as llama.cpp's mul_mat_vec shaders do);
@@ -21,7 +20,6 @@ struct MatmulParams {
   rows: u32,         // rows in this weight part
   row_offset: u32,   // first output column of this part (tensors split across bindings)
   aux: u32,          // word offset of repacked scales (see quant.wgsl)
-  x_stride: u32,     // elements between tokens in x
   out_stride: u32,   // elements between tokens in out
   grid_x: u32,       // workgroups along x (rows are spread over x and y)
   x_row: u32,        // 0: tokens start at row 0; 1: use only the batch's last token (logits)
@@ -29,6 +27,7 @@ struct MatmulParams {
   _pad0: u32,
   _pad1: u32,
   _pad2: u32,
+  _pad3: u32,
 };
 
 #include "step"
@@ -42,32 +41,7 @@ struct MatmulParams {
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 #endif
 
-/** Partial sums of this lane over units lane, lane+stride, … for up to TILE tokens from t0. */
-fn row_partials(row: u32, lane: u32, stride: u32, first: u32, t0: u32, n_tok: u32) -> array<f32, TILE> {
-  let upr = params.k / 32u;
-  var acc: array<f32, TILE>;
-  if (n_tok == 1u) {
-    let xb = first * (params.x_stride / 4u);
-    for (var u = lane; u < upr; u += stride) {
-      acc[0] += dot_unit(row, u, upr, params.aux, xb + u * 8u);
-    }
-    return acc;
-  }
-  var w: array<f32, 32>;
-  for (var u = lane; u < upr; u += stride) {
-    decode_unit(row, u, upr, params.aux, &w);
-    for (var t = 0u; t < TILE; t++) {
-      if (t0 + t >= n_tok) { break; }
-      let xb = ((first + t0 + t) * params.x_stride + u * 32u) / 4u;
-      var s = 0.0;
-      for (var i = 0u; i < 8u; i++) {
-        s += dot(vec4<f32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), X4[xb + i]);
-      }
-      acc[t] += s;
-    }
-  }
-  return acc;
-}
+#include "matvec"
 
 fn write_out(row: u32, t: u32, total: f32) {
   let o = t * params.out_stride + params.row_offset + row;
@@ -104,7 +78,7 @@ fn main(
   for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
-    let acc = row_partials(row, sg_lane, sg_size, first, t0, n_tok);
+    let acc = row_partials(row, params.aux, sg_lane, sg_size, first, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let total = subgroupAdd(acc[t]);
       if (sg_lane == 0u && t0 + t < n_tok) { write_out(row, t0 + t, total); }
@@ -114,7 +88,7 @@ fn main(
   let row = group;
   let in_range = row < params.rows;
   var acc: array<f32, TILE>;
-  if (in_range) { acc = row_partials(row, lid, WG_SIZE, first, t0, n_tok); }
+  if (in_range) { acc = row_partials(row, params.aux, lid, WG_SIZE, first, t0, n_tok); }
   for (var t = 0u; t < TILE; t++) {
     let total = reduce_sum(acc[t], lid);
     if (lid == 0u && in_range && t0 + t < n_tok) { write_out(row, t0 + t, total); }

@@ -8,24 +8,32 @@
 //
 // The including kernel declares `W: array<u32>` and may call
 //   decode_unit(row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements, or
-//   dot_unit(row, unit, units_per_row, aux, xb)     → Σ w[i]·X4[xb + i/4][i%4] (X4: array<vec4<f32>>),
+//   dot_unit(row, unit, units_per_row, aux, xb)     → Σ w[i]·x4_at(xb + i/4)[i%4],
 // the decode path: weights are decoded straight into vec4 dot products, four per u32 load, with no
 // private array (which costs registers or memory on every GPU, and dearly on software adapters).
+// A DOT_UNIT includer also defines `x4_at(i) -> vec4<f32>` (X4[i], or a normalised X4[i] when a
+// kernel folds RMSNorm into its projections).
+//
+// WB is the word offset of the tensor inside W: 0 when a tensor has its own binding, a uniform when
+// several same-type tensors share one buffer (q|k|v, gate|up) so a fused kernel reads them all.
+#ifndef WB
+#define WB 0u
+#endif
 
 fn f16_at(word_index_base: u32, i: u32) -> f32 {
   // i-th f16 in a region of packed halves starting at word `word_index_base`.
-  let word = W[word_index_base + (i >> 1u)];
+  let word = W[WB + word_index_base + (i >> 1u)];
   return unpack2x16float(word)[i & 1u];
 }
 
 fn byte_at(word_index_base: u32, byte: u32) -> u32 {
-  return (W[word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
+  return (W[WB + word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
 }
 
 #ifdef QTYPE_F32
 fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 32u;
-  for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[base + i]); }
+  for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[WB + base + i]); }
 }
 
 #ifdef DOT_UNIT
@@ -33,8 +41,8 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 32u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let w = bitcast<vec4<f32>>(vec4<u32>(W[base + 4u * j], W[base + 4u * j + 1u], W[base + 4u * j + 2u], W[base + 4u * j + 3u]));
-    s += dot(w, X4[xb + j]);
+    let w = bitcast<vec4<f32>>(vec4<u32>(W[WB + base + 4u * j], W[WB + base + 4u * j + 1u], W[WB + base + 4u * j + 2u], W[WB + base + 4u * j + 3u]));
+    s += dot(w, x4_at(xb + j));
   }
   return s;
 }
@@ -45,7 +53,7 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 16u;
   for (var i = 0u; i < 16u; i++) {
-    let v = unpack2x16float(W[base + i]);
+    let v = unpack2x16float(W[WB + base + i]);
     (*w)[2u * i] = v.x;
     (*w)[2u * i + 1u] = v.y;
   }
@@ -56,8 +64,8 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let w = vec4<f32>(unpack2x16float(W[base + 2u * j]), unpack2x16float(W[base + 2u * j + 1u]));
-    s += dot(w, X4[xb + j]);
+    let w = vec4<f32>(unpack2x16float(W[WB + base + 2u * j]), unpack2x16float(W[WB + base + 2u * j + 1u]));
+    s += dot(w, x4_at(xb + j));
   }
   return s;
 }
@@ -68,7 +76,7 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 16u;
   for (var i = 0u; i < 16u; i++) {
-    let p = W[base + i];
+    let p = W[WB + base + i];
     (*w)[2u * i] = bitcast<f32>(p << 16u);
     (*w)[2u * i + 1u] = bitcast<f32>(p & 0xffff0000u);
   }
@@ -79,10 +87,10 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let p = W[base + 2u * j];
-    let q = W[base + 2u * j + 1u];
+    let p = W[WB + base + 2u * j];
+    let q = W[WB + base + 2u * j + 1u];
     let w = bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
-    s += dot(w, X4[xb + j]);
+    s += dot(w, x4_at(xb + j));
   }
   return s;
 }
@@ -95,7 +103,7 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
   let blk = row * upr + unit;
   let d = f16_at(aux, blk);
   for (var i = 0u; i < 8u; i++) {
-    let q = bitcast<vec4<i32>>(unpack4xI8(W[blk * 8u + i]));
+    let q = bitcast<vec4<i32>>(unpack4xI8(W[WB + blk * 8u + i]));
     (*w)[4u * i] = d * f32(q.x);
     (*w)[4u * i + 1u] = d * f32(q.y);
     (*w)[4u * i + 2u] = d * f32(q.z);
@@ -108,7 +116,7 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    s += dot(vec4<f32>(unpack4xI8(W[blk * 8u + j])), X4[xb + j]);
+    s += dot(vec4<f32>(unpack4xI8(W[WB + blk * 8u + j])), x4_at(xb + j));
   }
   return f16_at(aux, blk) * s;
 }
@@ -122,7 +130,7 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
   let blk = row * upr + unit;
   let d = f16_at(aux, blk);
   for (var i = 0u; i < 4u; i++) {
-    let word = W[blk * 4u + i];
+    let word = W[WB + blk * 4u + i];
     for (var b = 0u; b < 4u; b++) {
       let byte = (word >> (8u * b)) & 0xffu;
       (*w)[4u * i + b] = d * (f32(byte & 0xfu) - 8.0);
@@ -136,10 +144,10 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;
   var s = 0.0;
   for (var j = 0u; j < 4u; j++) {
-    let word = W[blk * 4u + j];
+    let word = W[WB + blk * 4u + j];
     let lo = vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0;
     let hi = vec4<f32>(unpack4xU8((word >> 4u) & 0x0f0f0f0fu)) - 8.0;
-    s += dot(lo, X4[xb + j]) + dot(hi, X4[xb + 4u + j]);
+    s += dot(lo, x4_at(xb + j)) + dot(hi, x4_at(xb + 4u + j));
   }
   return f16_at(aux, blk) * s;
 }
@@ -162,7 +170,7 @@ fn q4k_unit(row: u32, unit: u32, upr: u32) -> Q4kUnit {
   let sb = unit >> 3u;              // super-block within the row
   let j = unit & 7u;                // sub-block within the super-block
   let base = (row * (upr >> 3u) + sb) * 36u;
-  let dm = unpack2x16float(W[base]);
+  let dm = unpack2x16float(W[WB + base]);
   let sbytes = base + 1u;           // scales start at byte 4
   var sc: u32;
   var m: u32;
@@ -184,7 +192,7 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
   let d = k.d;
   let mn = k.m;
   for (var i = 0u; i < 8u; i++) {
-    let word = W[qbase + i];
+    let word = W[WB + qbase + i];
     for (var b = 0u; b < 4u; b++) {
       let q = (word >> (8u * b + shift)) & 0xfu;
       (*w)[4u * i + b] = d * f32(q) - mn;
@@ -198,8 +206,8 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   var sq = 0.0;
   var sx = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let q = vec4<f32>(unpack4xU8((W[k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
-    let xv = X4[xb + i];
+    let q = vec4<f32>(unpack4xU8((W[WB + k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
+    let xv = x4_at(xb + i);
     sq += dot(q, xv);
     sx += xv.x + xv.y + xv.z + xv.w;
   }
@@ -245,8 +253,8 @@ fn q6k_unit(row: u32, unit: u32, upr: u32, aux: u32) -> Q6kUnit {
 fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let k = q6k_unit(row, unit, upr, aux);
   for (var i = 0u; i < 8u; i++) {
-    let lw = W[k.qlw + i];
-    let hw = W[k.qhw + i];
+    let lw = W[WB + k.qlw + i];
+    let hw = W[WB + k.qhw + i];
     let s = select(k.s1, k.s0, i < 4u);
     for (var b = 0u; b < 4u; b++) {
       let lo = (lw >> (8u * b + k.lshift)) & 0xfu;
@@ -262,9 +270,9 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   var s0 = 0.0;
   var s1 = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let lo = (W[k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
-    let hi = (W[k.qhw + i] >> k.hshift) & 0x03030303u;
-    let d = dot(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, X4[xb + i]);
+    let lo = (W[WB + k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
+    let hi = (W[WB + k.qhw + i] >> k.hshift) & 0x03030303u;
+    let d = dot(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, x4_at(xb + i));
     if (i < 4u) { s0 += d; } else { s1 += d; }
   }
   return k.s0 * s0 + k.s1 * s1;

@@ -64,6 +64,11 @@ export interface EngineOptions {
   kvCacheType?: 'f32' | 'f16';
   /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
   memoryBudgetBytes?: number;
+  /**
+   * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 5 dispatches
+   * per layer instead of 12. Default true; false is for comparisons.
+   */
+  fuseKernels?: boolean;
 }
 
 interface Loaded {
@@ -156,6 +161,7 @@ export class WebGpuEngine implements ChatEngine {
         maxBatch,
         subgroups,
         kvF16,
+        fused: this.opts.fuseKernels ?? true,
       });
     } finally {
       const oom = await this.device.popErrorScope();

@@ -5,7 +5,7 @@
  * Uniform encoders mirror the WGSL structs field for field (train-ops.test.ts checks the sizes).
  */
 import type { Dispatch } from '../engine/gpu/ops.ts';
-import type { GpuWeight } from '../engine/gpu/gpu-weight.ts';
+import { partBinding, type GpuWeight } from '../engine/gpu/gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import type { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { quantDefine } from '../engine/gpu/weight-layout.ts';
@@ -204,7 +204,7 @@ export class TrainOps {
       );
       return {
         kernel,
-        bindGroup: this.#seq(kernel, [part.buffer, o.dy, o.dx, params, this.step]),
+        bindGroup: this.#seq(kernel, [partBinding(part), o.dy, o.dx, params, this.step]),
         grid: (n: number) => [w.k / 32, Math.ceil(n / MATMUL_BACK_TILE), 1],
       };
     });

@@ -3,7 +3,7 @@
  * an arena slot for the op's uniform parameters) and the grid as a function of the batch size.
  * A forward step then only records them into one compute pass — no allocation per token.
  */
-import type { GpuWeight } from './gpu-weight.ts';
+import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
@@ -31,6 +31,8 @@ function subgroupRows(device: GPUDevice): number {
 /** Matmul: token tile per workgroup (weights decoded once per tile). */
 export const MATMUL_TILE = 4;
 const WG = 64;
+/** Widest head the fused qkv kernel holds in workgroup memory (wgsl/qkv.wgsl MAX_HEAD_DIM). */
+export const QKV_MAX_HEAD_DIM = 256;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
 
@@ -103,14 +105,13 @@ export class Ops {
           rows: part.rows,
           rowOffset: part.rowStart,
           aux: part.aux,
-          xStride: w.k,
           outStride: w.rows,
           gridX,
           lastToken: !!o.lastToken,
           softcap: o.softcap ?? 0,
         }),
       );
-      const res: (GPUBuffer | GPUBufferBinding)[] = [part.buffer, o.x, o.out, params, this.step];
+      const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
       if (o.bias) res.push(o.bias);
       return {
         kernel,
@@ -118,6 +119,138 @@ export class Ops {
         grid: (n: number) => [gridX, gridY, o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE)],
       };
     });
+  }
+
+  /**
+   * Attention input in one dispatch (wgsl/qkv.wgsl): RMSNorm of `x` folded into the q/k/v
+   * projections, bias, Qwen3's per-head q/k norms, RoPE, q into `q`, k and v into the caches.
+   * Undefined when the weights do not share one buffer (uploadWeightGroup) or the head is too wide:
+   * the caller then runs the separate ops.
+   * @param vecs bq|bk|bv and q/k head-norm weights in one buffer, at the given float offsets.
+   */
+  async qkv(o: {
+    wq: GpuWeight;
+    wk: GpuWeight;
+    wv: GpuWeight;
+    x: GPUBuffer;
+    normWeight: GPUBuffer;
+    eps: number;
+    q: GPUBuffer;
+    kCache: GPUBuffer;
+    vCache: GPUBuffer;
+    cosSin: GPUBuffer;
+    neox: boolean;
+    nHead: number;
+    nKv: number;
+    headDim: number;
+    nRot: number;
+    kvF16?: boolean;
+    vecs?: { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number };
+  }): Promise<Dispatch | undefined> {
+    const ws = [o.wq, o.wk, o.wv];
+    const buffer = sharedBuffer(ws);
+    if (!buffer || o.headDim > QKV_MAX_HEAD_DIM || o.headDim % 2 || o.nRot % 2) return undefined;
+    const bias = o.vecs?.biasOff !== undefined;
+    const qkNorm = o.vecs?.qNormOff !== undefined && o.vecs.kNormOff !== undefined;
+    const kernel = await this.#kernel({
+      family: 'qkv',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: {
+        [quantDefine(o.wq.type)]: true,
+        TILE: MATMUL_TILE,
+        NEOX: o.neox,
+        KV_F16: !!o.kvF16,
+        BIAS: bias,
+        QK_NORM: qkNorm,
+        VECS: bias || qkNorm,
+      },
+    });
+    const part = (w: GpuWeight) => w.parts[0]!;
+    const params = this.arena.add(
+      P.encodeQkvParams({
+        k: o.wq.k,
+        nHead: o.nHead,
+        nKv: o.nKv,
+        headDim: o.headDim,
+        nRot: o.nRot,
+        bases: [part(o.wq).offset / 4, part(o.wk).offset / 4, part(o.wv).offset / 4],
+        auxes: [part(o.wq).aux, part(o.wk).aux, part(o.wv).aux],
+        biasOff: o.vecs?.biasOff ?? 0,
+        qNormOff: o.vecs?.qNormOff ?? 0,
+        kNormOff: o.vecs?.kNormOff ?? 0,
+        eps: o.eps,
+      }),
+    );
+    const res: (GPUBuffer | GPUBufferBinding)[] = [
+      buffer,
+      o.x,
+      o.normWeight,
+      o.q,
+      o.kCache,
+      o.vCache,
+      o.cosSin,
+      params,
+      this.step,
+    ];
+    if (bias || qkNorm) res.push(o.vecs!.buffer);
+    const heads = o.nHead + 2 * o.nKv;
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, res),
+      grid: (n: number) => [heads, 1, Math.ceil(n / MATMUL_TILE)],
+    };
+  }
+
+  /**
+   * FFN input in one dispatch (wgsl/glu.wgsl): RMSNorm of `x` folded into the gate and up
+   * projections, then act(gate)·up into `out`. Undefined when gate and up do not share one buffer.
+   */
+  async glu(o: {
+    wGate: GpuWeight;
+    wUp: GpuWeight;
+    x: GPUBuffer;
+    normWeight: GPUBuffer;
+    eps: number;
+    out: GPUBuffer;
+    gelu: boolean;
+  }): Promise<Dispatch | undefined> {
+    const buffer = sharedBuffer([o.wGate, o.wUp]);
+    if (!buffer || o.wGate.rows !== o.wUp.rows) return undefined;
+    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const kernel = await this.#kernel({
+      family: 'glu',
+      entryPoint: 'main',
+      workgroupSize: WG,
+      defines: {
+        [quantDefine(o.wGate.type)]: true,
+        TILE: MATMUL_TILE,
+        SG_ROWS: rowsPerGroup,
+        GELU: o.gelu,
+      },
+    });
+    const g = o.wGate.parts[0]!;
+    const u = o.wUp.parts[0]!;
+    const groups = Math.ceil(o.wGate.rows / rowsPerGroup);
+    const gridX = Math.min(groups, MAX_GRID);
+    const gridY = Math.ceil(groups / gridX);
+    const params = this.arena.add(
+      P.encodeGluParams({
+        k: o.wGate.k,
+        rows: o.wGate.rows,
+        gateBase: g.offset / 4,
+        upBase: u.offset / 4,
+        gateAux: g.aux,
+        upAux: u.aux,
+        gridX,
+        eps: o.eps,
+      }),
+    );
+    return {
+      kernel,
+      bindGroup: this.#bind(kernel, [buffer, o.x, o.normWeight, o.out, params, this.step]),
+      grid: (n: number) => [gridX, gridY, Math.ceil(n / MATMUL_TILE)],
+    };
   }
 
   /** out[t, :] = scale · table[ids[t], :]. */
@@ -147,7 +280,7 @@ export class Ops {
       );
       return {
         kernel,
-        bindGroup: this.#bind(kernel, [part.buffer, o.ids, o.out, params, this.step]),
+        bindGroup: this.#bind(kernel, [partBinding(part), o.ids, o.out, params, this.step]),
         grid: (n: number) => [units, n, 1],
       };
     });

@@ -41,7 +41,6 @@ export interface MatmulParams {
   rows: number;
   rowOffset: number;
   aux: number;
-  xStride: number;
   outStride: number;
   gridX: number;
   /** Only the batch's last token (logits). */
@@ -54,11 +53,11 @@ export function encodeMatmulParams(p: MatmulParams): ArrayBuffer {
     p.rows,
     p.rowOffset,
     p.aux,
-    p.xStride,
     p.outStride,
     p.gridX,
     p.lastToken ? 1 : 0,
     { f: p.softcap },
+    0,
     0,
     0,
     0,
@@ -105,6 +104,54 @@ export interface AttnParams {
 }
 export function encodeAttnParams(p: AttnParams): ArrayBuffer {
   return encode([p.nHead, p.nKv, p.headDim, p.window, { f: p.scale }, { f: p.softcap }, 0, 0]);
+}
+
+/** Fused norm + q/k/v projections + q/k norms + RoPE + KV append (wgsl/qkv.wgsl `QkvParams`). */
+export interface QkvParams {
+  k: number;
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  nRot: number;
+  /** Word offsets of wq, wk, wv in the shared buffer. */
+  bases: [number, number, number];
+  /** Word offsets of their repacked scales, relative to each base. */
+  auxes: [number, number, number];
+  biasOff: number;
+  qNormOff: number;
+  kNormOff: number;
+  eps: number;
+}
+export function encodeQkvParams(p: QkvParams): ArrayBuffer {
+  return encode([
+    p.k,
+    p.nHead,
+    p.nKv,
+    p.headDim,
+    p.nRot,
+    ...p.bases,
+    ...p.auxes,
+    p.biasOff,
+    p.qNormOff,
+    p.kNormOff,
+    { f: p.eps },
+    0,
+  ]);
+}
+
+/** Fused norm + gate/up projections + gated activation (wgsl/glu.wgsl `GluParams`). */
+export interface GluParams {
+  k: number;
+  rows: number;
+  gateBase: number;
+  upBase: number;
+  gateAux: number;
+  upAux: number;
+  gridX: number;
+  eps: number;
+}
+export function encodeGluParams(p: GluParams): ArrayBuffer {
+  return encode([p.k, p.rows, p.gateBase, p.upBase, p.gateAux, p.upAux, p.gridX, { f: p.eps }]);
 }
 
 export function encodeActParams(p: { nFf: number }): ArrayBuffer {

@@ -10,14 +10,18 @@ import attention from '../../../wgsl/attention.wgsl?raw';
 import copy from '../../../wgsl/copy.wgsl?raw';
 import elementwise from '../../../wgsl/elementwise.wgsl?raw';
 import embedding from '../../../wgsl/embedding.wgsl?raw';
+import gatedAct from '../../../wgsl/gated-act.wgsl?raw';
 import gemm from '../../../wgsl/gemm.wgsl?raw';
+import glu from '../../../wgsl/glu.wgsl?raw';
 import loss from '../../../wgsl/loss.wgsl?raw';
 import lora from '../../../wgsl/lora.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
 import matmulBackward from '../../../wgsl/matmul-backward.wgsl?raw';
+import matvec from '../../../wgsl/matvec.wgsl?raw';
 import norm from '../../../wgsl/norm.wgsl?raw';
 import normBackward from '../../../wgsl/norm-backward.wgsl?raw';
 import optimizer from '../../../wgsl/optimizer.wgsl?raw';
+import qkv from '../../../wgsl/qkv.wgsl?raw';
 import quant from '../../../wgsl/quant.wgsl?raw';
 import reduce from '../../../wgsl/reduce.wgsl?raw';
 import rope from '../../../wgsl/rope.wgsl?raw';
@@ -34,6 +38,7 @@ export const kernelFamilies = {
   elementwise,
   embedding,
   gemm,
+  glu,
   loss,
   lora,
   matmul,
@@ -41,6 +46,7 @@ export const kernelFamilies = {
   norm,
   normBackward,
   optimizer,
+  qkv,
   rope,
   ropeBackward,
   sampling,
@@ -48,4 +54,10 @@ export const kernelFamilies = {
 export type KernelFamily = keyof typeof kernelFamilies;
 
 /** Snippets that families may `#include`. */
-export const wgslIncludes: Readonly<Record<string, string>> = { quant, reduce, step };
+export const wgslIncludes: Readonly<Record<string, string>> = {
+  'gated-act': gatedAct,
+  matvec,
+  quant,
+  reduce,
+  step,
+};

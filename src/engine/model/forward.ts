@@ -29,6 +29,19 @@ interface LoraHook {
   out: GPUBuffer;
 }
 
+/**
+ * One fused dispatch standing for a run of separate ones. LoRA terms must land between a
+ * projection and what consumes it (before RoPE, before the activation), so while an adapter
+ * targets one of `hooks` the section runs `unfused`, with the terms spliced in.
+ */
+interface FusedSection {
+  fused: Dispatch;
+  unfused: (Dispatch | LoraHook)[];
+  hooks: LoraHook['hook'][];
+}
+
+type BodyEntry = Dispatch | LoraHook | FusedSection;
+
 /** GPU state of the active adapters, replaced as a whole on every swap. */
 interface LoraState {
   buffers: GPUBuffer[];
@@ -47,6 +60,11 @@ export interface ForwardOptions {
   subgroups: boolean;
   /** Keep the KV cache as f16 (half the memory and attention reads; logits move ~1e-3). */
   kvF16?: boolean;
+  /**
+   * Fuse norm + q/k/v + RoPE + KV append, and norm + gate/up + activation, into one dispatch each
+   * (default true; false runs the separate kernels, for comparisons).
+   */
+  fused?: boolean;
 }
 
 /** GPU bytes of activations and KV cache for a config and options (for the fit check). */
@@ -93,7 +111,7 @@ export class ForwardPass {
   #topK: Dispatch[] = [];
   #body: Dispatch[] = [];
   /** The body with LoRA hooks; #body is this with the active adapters' dispatches spliced in. */
-  #base: (Dispatch | LoraHook)[] = [];
+  #base: BodyEntry[] = [];
   #lora: LoraState | undefined;
   #head: Dispatch[] = [];
   #argmax: Dispatch[] = [];
@@ -199,9 +217,19 @@ export class ForwardPass {
     const cosSin = this.#storage('rope-cos-sin', table.byteLength);
     this.#device.queue.writeBuffer(cosSin, 0, table);
 
-    const body: (Dispatch | LoraHook)[] = [];
+    const body: BodyEntry[] = [];
+    let section: (Dispatch | LoraHook)[] = body as (Dispatch | LoraHook)[];
     const hook = (layer: number, module: LoraModule, x: GPUBuffer, out: GPUBuffer): void => {
-      body.push({ hook: `${layer}:${module}`, x, out });
+      section.push({ hook: `${layer}:${module}`, x, out });
+    };
+    /** Runs `build` into a separate list, then adds it as is or behind a fused dispatch. */
+    const fusable = async (fused: Dispatch | undefined, build: () => Promise<void>) => {
+      const unfused: (Dispatch | LoraHook)[] = [];
+      section = unfused;
+      await build();
+      section = body as (Dispatch | LoraHook)[];
+      if (!fused || opts.fused === false) body.push(...unfused);
+      else body.push({ fused, unfused, hooks: unfused.flatMap((e) => ('hook' in e ? [e.hook] : [])) });
     };
     body.push(
       ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: hidden, scale: cfg.embedScale })),
@@ -211,45 +239,76 @@ export class ForwardPass {
       const kvElem = opts.kvF16 ? 2 : 4;
       const kCache = this.#storage(`k-cache-${i}`, opts.contextLength * kvw * kvElem);
       const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * kvElem);
-      body.push(await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }));
-      body.push(...(await ops.matmul({ weight: L.wq, x: xn, out: qb, ...(L.bq ? { bias: L.bq } : {}) })));
-      hook(i, 'q_proj', xn, qb);
-      body.push(...(await ops.matmul({ weight: L.wk, x: xn, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
-      hook(i, 'k_proj', xn, kb);
-      body.push(...(await ops.matmul({ weight: L.wv, x: xn, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
-      hook(i, 'v_proj', xn, vb);
-      if (L.qNorm && L.kNorm) {
-        const hd = cfg.headDim;
-        body.push(
-          await ops.rmsnorm({
-            x: qb,
-            weight: L.qNorm,
-            out: qn,
-            n: hd,
-            eps: cfg.eps,
-            rowsPerToken: cfg.nHead,
-          }),
+      const rope = {
+        cosSin,
+        neox: cfg.ropeNeox,
+        nHead: cfg.nHead,
+        nKv: cfg.nKv,
+        headDim: cfg.headDim,
+        nRot: cfg.nRot,
+        kvF16: !!opts.kvF16,
+      };
+      const vecs = this.#layerVectors(i, L);
+      // A file with only some of the biases or head norms is run exactly as written, unfused.
+      const partial =
+        [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
+      const fusedQkv =
+        opts.fused === false || partial
+          ? undefined
+          : await ops.qkv({
+              wq: L.wq,
+              wk: L.wk,
+              wv: L.wv,
+              x: hidden,
+              normWeight: L.attnNorm,
+              eps: cfg.eps,
+              q: qn,
+              kCache,
+              vCache,
+              ...rope,
+              ...(vecs ? { vecs } : {}),
+            });
+      await fusable(fusedQkv, async () => {
+        section.push(
+          await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
         );
-        body.push(
-          await ops.rmsnorm({ x: kb, weight: L.kNorm, out: kn, n: hd, eps: cfg.eps, rowsPerToken: cfg.nKv }),
+        section.push(
+          ...(await ops.matmul({ weight: L.wq, x: xn, out: qb, ...(L.bq ? { bias: L.bq } : {}) })),
         );
-      }
-      body.push(
-        await ops.ropeStore({
-          q: qn,
-          k: kn,
-          v: vb,
-          kCache,
-          vCache,
-          cosSin,
-          neox: cfg.ropeNeox,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          nRot: cfg.nRot,
-          kvF16: !!opts.kvF16,
-        }),
-      );
+        hook(i, 'q_proj', xn, qb);
+        section.push(
+          ...(await ops.matmul({ weight: L.wk, x: xn, out: kb, ...(L.bk ? { bias: L.bk } : {}) })),
+        );
+        hook(i, 'k_proj', xn, kb);
+        section.push(
+          ...(await ops.matmul({ weight: L.wv, x: xn, out: vb, ...(L.bv ? { bias: L.bv } : {}) })),
+        );
+        hook(i, 'v_proj', xn, vb);
+        if (L.qNorm && L.kNorm) {
+          const hd = cfg.headDim;
+          section.push(
+            await ops.rmsnorm({
+              x: qb,
+              weight: L.qNorm,
+              out: qn,
+              n: hd,
+              eps: cfg.eps,
+              rowsPerToken: cfg.nHead,
+            }),
+          );
+          section.push(
+            await ops.rmsnorm({
+              x: kb,
+              weight: L.kNorm,
+              out: kn,
+              n: hd,
+              eps: cfg.eps,
+              rowsPerToken: cfg.nKv,
+            }),
+          );
+        }
+        section.push(await ops.ropeStore({ q: qn, k: kn, v: vb, kCache, vCache, ...rope }));
+      });
       body.push(
         await ops.attention({
           q: qn,
@@ -282,12 +341,28 @@ export class ForwardPass {
         body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: hidden, accumulate: true })));
         hook(i, 'o_proj', attn, hidden);
       }
-      body.push(await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }));
-      body.push(...(await ops.matmul({ weight: L.wGate, x: xn, out: gate })));
-      hook(i, 'gate_proj', xn, gate);
-      body.push(...(await ops.matmul({ weight: L.wUp, x: xn, out: up })));
-      hook(i, 'up_proj', xn, up);
-      body.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
+      const fusedGlu =
+        opts.fused === false
+          ? undefined
+          : await ops.glu({
+              wGate: L.wGate,
+              wUp: L.wUp,
+              x: hidden,
+              normWeight: L.ffnNorm,
+              eps: cfg.eps,
+              out: act,
+              gelu: cfg.gelu,
+            });
+      await fusable(fusedGlu, async () => {
+        section.push(
+          await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
+        );
+        section.push(...(await ops.matmul({ weight: L.wGate, x: xn, out: gate })));
+        hook(i, 'gate_proj', xn, gate);
+        section.push(...(await ops.matmul({ weight: L.wUp, x: xn, out: up })));
+        hook(i, 'up_proj', xn, up);
+        section.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
+      });
       if (L.ffnPostNorm) {
         body.push(...(await ops.matmul({ weight: L.wDown, x: act, out: tmp })));
         hook(i, 'down_proj', act, tmp);
@@ -334,10 +409,55 @@ export class ForwardPass {
     });
   }
 
+  /**
+   * bq|bk|bv and the q/k head-norm weights of a layer copied into one buffer, so the fused qkv
+   * kernel reads them through one binding (WebGPU guarantees only 8 storage buffers per stage).
+   */
+  #layerVectors(
+    layer: number,
+    L: ModelWeights['layers'][number],
+  ): { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number } | undefined {
+    const parts: [GPUBuffer | undefined, number][] = [
+      [L.bq, this.cfg.nHead * this.cfg.headDim],
+      [L.bk, this.cfg.nKv * this.cfg.headDim],
+      [L.bv, this.cfg.nKv * this.cfg.headDim],
+      [L.qNorm, this.cfg.headDim],
+      [L.kNorm, this.cfg.headDim],
+    ];
+    const hasBias = !!(L.bq && L.bk && L.bv);
+    const hasNorm = !!(L.qNorm && L.kNorm);
+    if (!hasBias && !hasNorm) return undefined;
+    const used = parts.filter(([, n], i) => (i < 3 ? hasBias : hasNorm) && n > 0);
+    const buffer = this.#storage(
+      `layer-vectors-${layer}`,
+      used.reduce((s, [, n]) => s + n * 4, 0),
+    );
+    const enc = this.#device.createCommandEncoder({ label: `layer-vectors-${layer}` });
+    const offsets: number[] = [];
+    let off = 0;
+    parts.forEach(([b, n], i) => {
+      offsets.push(off);
+      if (!b || !(i < 3 ? hasBias : hasNorm)) return;
+      enc.copyBufferToBuffer(b, 0, buffer, off * 4, n * 4);
+      off += n;
+    });
+    this.#device.queue.submit([enc.finish()]);
+    return {
+      buffer,
+      ...(hasBias ? { biasOff: offsets[0]! } : {}),
+      ...(hasNorm ? { qNormOff: offsets[3]!, kNormOff: offsets[4]! } : {}),
+    };
+  }
+
   /** The step's body: base dispatches with the active adapters' terms after their matmuls. */
   #assemble(): void {
     const lora = this.#lora;
-    this.#body = this.#base.flatMap((e) => ('hook' in e ? (lora?.dispatches.get(e.hook) ?? []) : [e]));
+    const expand = (e: Dispatch | LoraHook): Dispatch[] =>
+      'hook' in e ? (lora?.dispatches.get(e.hook) ?? []) : [e];
+    this.#body = this.#base.flatMap((e) => {
+      if (!('fused' in e)) return expand(e);
+      return e.hooks.some((h) => lora?.dispatches.has(h)) ? e.unfused.flatMap(expand) : [e.fused];
+    });
   }
 
   /**
@@ -351,7 +471,8 @@ export class ForwardPass {
       this.#lora = undefined;
     } else {
       const hooks = new Map<string, LoraHook>();
-      for (const e of this.#base) if ('hook' in e) hooks.set(e.hook, e);
+      for (const e of this.#base.flatMap((e) => ('fused' in e ? e.unfused : [e])))
+        if ('hook' in e) hooks.set(e.hook, e);
       const state: LoraState = {
         buffers: [],
         arena: new UniformArena(this.#device),

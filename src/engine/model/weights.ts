@@ -5,7 +5,13 @@
 import { DureError } from '../errors.ts';
 import { dequantize } from '../gguf/quant/index.ts';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../gguf/types.ts';
-import { destroyWeight, uploadF32, uploadWeight, type GpuWeight } from '../gpu/gpu-weight.ts';
+import {
+  destroyWeight,
+  uploadF32,
+  uploadWeight,
+  uploadWeightGroup,
+  type GpuWeight,
+} from '../gpu/gpu-weight.ts';
 import { weightBytes } from '../gpu/weight-layout.ts';
 import type { ModelConfig } from './config.ts';
 
@@ -141,13 +147,35 @@ export async function uploadModelWeights(
     onTensor?.(loaded);
     return b;
   };
-  const matrix = async (name: string): Promise<GpuWeight> => {
+  const info = (name: string): GgufTensorInfo => {
     const t = byName.get(name);
     if (!t) throw new ModelTensorError(`tensor ${name} is missing`);
-    const w = uploadWeight(device, name, t.type, await read(t), t.dims[1] ?? 1, t.dims[0] ?? 0);
+    return t;
+  };
+  const keep = (w: GpuWeight): GpuWeight => {
     matrices.push(w);
     bytes += w.bytes;
     return w;
+  };
+  const matrix = async (name: string): Promise<GpuWeight> => {
+    const t = info(name);
+    return keep(uploadWeight(device, name, t.type, await read(t), t.dims[1] ?? 1, t.dims[0] ?? 0));
+  };
+  /** Tensors a fused kernel reads together (q|k|v, gate|up), in one buffer when they can share it. */
+  const group = async (label: string, names: string[]): Promise<GpuWeight[]> => {
+    const items = [];
+    for (const t of names.map(info)) {
+      items.push({
+        name: t.name,
+        type: t.type,
+        bytes: await read(t),
+        rows: t.dims[1] ?? 1,
+        k: t.dims[0] ?? 0,
+      });
+    }
+    const shared = uploadWeightGroup(device, label, items);
+    if (shared) return shared.map(keep);
+    return items.map((i) => keep(uploadWeight(device, i.name, i.type, i.bytes, i.rows, i.k)));
   };
   const vector = async (name: string): Promise<GPUBuffer | undefined> => {
     const t = byName.get(name);
@@ -181,16 +209,25 @@ export async function uploadModelWeights(
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
       const b = `blk.${i}.`;
+      const attnNorm = await required(`${b}attn_norm.weight`);
+      const [wq, wk, wv] = await group(
+        `${b}attn_qkv`,
+        ['q', 'k', 'v'].map((m) => `${b}attn_${m}.weight`),
+      );
+      const wo = await matrix(`${b}attn_output.weight`);
+      const ffnNorm = await required(`${b}ffn_norm.weight`);
+      const [wGate, wUp] = await group(`${b}ffn_gate_up`, [`${b}ffn_gate.weight`, `${b}ffn_up.weight`]);
+      const wDown = await matrix(`${b}ffn_down.weight`);
       const layer: LayerWeights = {
-        attnNorm: await required(`${b}attn_norm.weight`),
-        wq: await matrix(`${b}attn_q.weight`),
-        wk: await matrix(`${b}attn_k.weight`),
-        wv: await matrix(`${b}attn_v.weight`),
-        wo: await matrix(`${b}attn_output.weight`),
-        ffnNorm: await required(`${b}ffn_norm.weight`),
-        wGate: await matrix(`${b}ffn_gate.weight`),
-        wUp: await matrix(`${b}ffn_up.weight`),
-        wDown: await matrix(`${b}ffn_down.weight`),
+        attnNorm,
+        wq: wq!,
+        wk: wk!,
+        wv: wv!,
+        wo,
+        ffnNorm,
+        wGate: wGate!,
+        wUp: wUp!,
+        wDown,
       };
       const opt = async <K extends keyof LayerWeights>(key: K, name: string) => {
         const v = await vector(b + name);

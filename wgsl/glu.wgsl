@@ -1,0 +1,86 @@
+// FFN input in one dispatch per layer: RMSNorm (folded into the products, see matvec.wgsl), the
+// gate and up projections, and act(gate)·up (gated-act.wgsl) — three matmuls' worth of launches,
+// a norm and an activation pass in one, and the gate/up/normed rows never touch memory.
+// gate and up live in one buffer W (src/engine/gpu/gpu-weight.ts uploadWeightGroup) at word
+// offsets gate_base and up_base, so one binding serves both; rows are spread as in matmul.wgsl.
+
+diagnostic(off, subgroup_uniformity);
+
+#define WB w_base
+#define DOT_UNIT
+#define NORM
+#include "quant"
+#include "reduce"
+
+struct GluParams {
+  k: u32,            // n_embd, a multiple of 32
+  rows: u32,         // n_ff
+  gate_base: u32,    // word offsets of the two tensors in W
+  up_base: u32,
+  gate_aux: u32,     // word offsets of their repacked scales, relative to each base
+  up_aux: u32,
+  grid_x: u32,       // workgroups along x (rows are spread over x and y)
+  eps: f32,          // RMSNorm epsilon
+};
+
+#include "step"
+
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+@group(0) @binding(1) var<storage, read> X4: array<vec4<f32>>;   // residual stream [tokens, k]
+@group(0) @binding(2) var<storage, read> G4: array<vec4<f32>>;   // RMSNorm weight [k]
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // [tokens, rows]
+@group(0) @binding(4) var<uniform> params: GluParams;
+@group(0) @binding(5) var<uniform> step: Step;
+
+var<private> w_base: u32;
+
+#include "matvec"
+#include "gated-act"
+
+@compute @workgroup_size(WG_SIZE)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+#ifdef SUBGROUPS
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+  @builtin(subgroup_size) sg_size: u32,
+#endif
+) {
+  let n_tok = step.n_tokens;
+  let t0 = wid.z * TILE;
+  let group = wid.x + wid.y * params.grid_x;
+#ifdef SUBGROUPS
+  let inv = tile_inv_rms(0u, t0, n_tok, lid, sg_lane, sg_size);
+  let n_sg = max(1u, WG_SIZE / sg_size);
+  for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
+    let row = group * SG_ROWS + rr;
+    if (row >= params.rows) { break; }
+    w_base = params.gate_base;
+    let ag = row_partials(row, params.gate_aux, sg_lane, sg_size, 0u, t0, n_tok);
+    w_base = params.up_base;
+    let au = row_partials(row, params.up_aux, sg_lane, sg_size, 0u, t0, n_tok);
+    for (var t = 0u; t < TILE; t++) {
+      let g = subgroupAdd(ag[t]) * inv[t];
+      let u = subgroupAdd(au[t]) * inv[t];
+      if (sg_lane == 0u && t0 + t < n_tok) { out[(t0 + t) * params.rows + row] = gated_act(g, u); }
+    }
+  }
+#else
+  let inv = tile_inv_rms(0u, t0, n_tok, lid);
+  let row = group;
+  let in_range = row < params.rows;
+  var ag: array<f32, TILE>;
+  var au: array<f32, TILE>;
+  if (in_range) {
+    w_base = params.gate_base;
+    ag = row_partials(row, params.gate_aux, lid, WG_SIZE, 0u, t0, n_tok);
+    w_base = params.up_base;
+    au = row_partials(row, params.up_aux, lid, WG_SIZE, 0u, t0, n_tok);
+  }
+  for (var t = 0u; t < TILE; t++) {
+    let g = reduce_sum(ag[t], lid) * inv[t];
+    let u = reduce_sum(au[t], lid) * inv[t];
+    if (lid == 0u && in_range && t0 + t < n_tok) { out[(t0 + t) * params.rows + row] = gated_act(g, u); }
+  }
+#endif
+}
