@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isCpuEmulatedAdapter } from '../src/engine/gpu/device.ts';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
 import { benchModelPath } from './bench-model.ts';
 import { benchDecode } from './decode.ts';
@@ -22,12 +23,20 @@ const roof = await roofline(gpu.device, {
   subgroups: gpu.device.features.has('subgroups'),
 });
 
-const decode = await benchDecode(gpu.device, await benchModelPath(), {
+// Fused layer kernels (5 dispatches per layer: the GPU default) and the separate ones (12: the
+// default on CPU-emulated adapters), same model, same run, so their ratio survives a noisy machine.
+const decodeOpts = {
   decodeTokens: quick ? 8 : 64,
   // The software adapter needs minutes for a 256-token prefill of the bench model; quick mode
   // measures 64 (the JSON says how many).
   prefillTokens: quick ? 64 : 256,
+};
+const decode = await benchDecode(gpu.device, await benchModelPath(), { ...decodeOpts, fuseKernels: true });
+const decodeUnfused = await benchDecode(gpu.device, await benchModelPath(), {
+  ...decodeOpts,
+  fuseKernels: false,
 });
+const engineDefault = isCpuEmulatedAdapter(gpu.device) ? 'unfused' : 'fused';
 
 // LoRA training tokens/s (issue #9 item 5): the WGSL trainer vs the tfjs reference, same batch, one
 // run (bench/training.ts). A failure is reported without losing the other measurements.
@@ -78,6 +87,12 @@ const results = {
   adapter: { description: gpu.description, features },
   roofline: roof,
   decode,
+  decode_unfused: decodeUnfused,
+  fused_over_unfused: {
+    decode: decode.tok_s / decodeUnfused.tok_s,
+    prefill: decode.prefill_tok_s / decodeUnfused.prefill_tok_s,
+    engine_default_here: engineDefault,
+  },
   ...(training instanceof Error ? { training_error: training.message } : { training }),
   ...(server instanceof Error ? { server_error: server.message } : { server }),
   ...(peers instanceof Error
@@ -104,8 +119,31 @@ const lines = [
   ),
   '',
   `Decode: ${decode.model}`,
-  `  decode ${decode.tok_s.toFixed(2)} tok/s · prefill(${decode.prefill_tokens}) ${decode.prefill_tok_s.toFixed(1)} tok/s · TTFT ${decode.ttft_ms.toFixed(0)} ms`,
-  `  dispatches/layer ${decode.dispatches_per_layer} · readbacks/token ${decode.readbacks_per_token.toFixed(2)} · JS ms/token ${decode.js_ms_per_token.toFixed(2)}`,
+  ...[
+    ['fused', decode],
+    ['unfused', decodeUnfused],
+  ].flatMap(([name, d]) => {
+    const r = d as typeof decode;
+    return [
+      `  ${String(name).padEnd(8)} decode ${r.tok_s.toFixed(2)} tok/s · prefill(${r.prefill_tokens}) ${r.prefill_tok_s.toFixed(2)} tok/s · TTFT ${r.ttft_ms.toFixed(0)} ms`,
+      `           dispatches/layer ${r.dispatches_per_layer} · readbacks/token ${r.readbacks_per_token.toFixed(2)} · JS ms/token ${r.js_ms_per_token.toFixed(2)}`,
+    ];
+  }),
+  ...[
+    ['fused', decode],
+    ['unfused', decodeUnfused],
+  ].flatMap(([name, d]) => {
+    const ms = (d as typeof decode).kernel_ms;
+    if (!ms) return [];
+    const total = Object.values(ms).reduce((a, b) => a + b, 0);
+    return [
+      `  ${String(name)} decode step, GPU ms by kernel (total ${total.toFixed(0)}):`,
+      ...Object.entries(ms)
+        .slice(0, 6)
+        .map(([k, v]) => `    ${v.toFixed(1).padStart(8)}  ${k}`),
+    ];
+  }),
+  `  fused ÷ unfused: decode ${(decode.tok_s / decodeUnfused.tok_s).toFixed(2)}×, prefill ${(decode.prefill_tok_s / decodeUnfused.prefill_tok_s).toFixed(2)}× (the engine uses ${engineDefault} kernels on this adapter)`,
   `  GPU memory ${(decode.gpu_bytes / 2 ** 20).toFixed(1)} MiB for weights+KV ${(decode.weights_plus_kv_bytes / 2 ** 20).toFixed(1)} MiB (ratio ${(decode.gpu_bytes / decode.weights_plus_kv_bytes).toFixed(3)})`,
   '',
   ...(training instanceof Error

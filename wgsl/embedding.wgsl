@@ -35,6 +35,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = id - params.row_offset;
   let o = t * params.k + u * 32u;
   var w: array<f32, 32>;
-  decode_unit(row, u, upr, params.aux, &w);
+  decode_unit(0u, row, u, upr, params.aux, &w);
   for (var i = 0u; i < 32u; i++) { out[o + i] = w[i] * params.scale; }
 }

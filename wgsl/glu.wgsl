@@ -6,7 +6,6 @@
 
 diagnostic(off, subgroup_uniformity);
 
-#define WB w_base
 #define DOT_UNIT
 #define NORM
 #include "quant"
@@ -32,8 +31,6 @@ struct GluParams {
 @group(0) @binding(4) var<uniform> params: GluParams;
 @group(0) @binding(5) var<uniform> step: Step;
 
-var<private> w_base: u32;
-
 #include "matvec"
 #include "gated-act"
 
@@ -50,15 +47,13 @@ fn main(
   let t0 = wid.z * TILE;
   let group = wid.x + wid.y * params.grid_x;
 #ifdef SUBGROUPS
-  let inv = tile_inv_rms(0u, t0, n_tok, lid, sg_lane, sg_size);
+  let inv = norm_prologue(0u, t0, n_tok, lid, sg_lane, sg_size);
   let n_sg = max(1u, WG_SIZE / sg_size);
   for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
-    w_base = params.gate_base;
-    let ag = row_partials(row, params.gate_aux, sg_lane, sg_size, 0u, t0, n_tok);
-    w_base = params.up_base;
-    let au = row_partials(row, params.up_aux, sg_lane, sg_size, 0u, t0, n_tok);
+    let ag = row_partials(params.gate_base, row, params.gate_aux, sg_lane, sg_size, 0u, t0, n_tok);
+    let au = row_partials(params.up_base, row, params.up_aux, sg_lane, sg_size, 0u, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let g = subgroupAdd(ag[t]) * inv[t];
       let u = subgroupAdd(au[t]) * inv[t];
@@ -66,16 +61,14 @@ fn main(
     }
   }
 #else
-  let inv = tile_inv_rms(0u, t0, n_tok, lid);
+  let inv = norm_prologue(0u, t0, n_tok, lid);
   let row = group;
   let in_range = row < params.rows;
   var ag: array<f32, TILE>;
   var au: array<f32, TILE>;
   if (in_range) {
-    w_base = params.gate_base;
-    ag = row_partials(row, params.gate_aux, lid, WG_SIZE, 0u, t0, n_tok);
-    w_base = params.up_base;
-    au = row_partials(row, params.up_aux, lid, WG_SIZE, 0u, t0, n_tok);
+    ag = row_partials(params.gate_base, row, params.gate_aux, lid, WG_SIZE, 0u, t0, n_tok);
+    au = row_partials(params.up_base, row, params.up_aux, lid, WG_SIZE, 0u, t0, n_tok);
   }
   for (var t = 0u; t < TILE; t++) {
     let g = reduce_sum(ag[t], lid) * inv[t];

@@ -38,7 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var w: array<f32, 32>;
   if (n_tok > 0u) {
     for (var o = lid; o < params.rows; o += WG_SIZE) {
-      decode_unit(o, unit, upr, params.aux, &w);
+      decode_unit(0u, o, unit, upr, params.aux, &w);
       for (var tt = 0u; tt < n_tok; tt++) {
         let g = dy[(t0 + tt) * params.dy_stride + params.row_offset + o];
         if (g == 0.0) { continue; }

@@ -78,7 +78,7 @@ fn main(
   for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
-    let acc = row_partials(row, params.aux, sg_lane, sg_size, first, t0, n_tok);
+    let acc = row_partials(0u, row, params.aux, sg_lane, sg_size, first, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let total = subgroupAdd(acc[t]);
       if (sg_lane == 0u && t0 + t < n_tok) { write_out(row, t0 + t, total); }
@@ -88,7 +88,7 @@ fn main(
   let row = group;
   let in_range = row < params.rows;
   var acc: array<f32, TILE>;
-  if (in_range) { acc = row_partials(row, params.aux, lid, WG_SIZE, first, t0, n_tok); }
+  if (in_range) { acc = row_partials(0u, row, params.aux, lid, WG_SIZE, first, t0, n_tok); }
   for (var t = 0u; t < TILE; t++) {
     let total = reduce_sum(acc[t], lid);
     if (lid == 0u && in_range && t0 + t < n_tok) { write_out(row, t0 + t, total); }

@@ -5,38 +5,42 @@
 // read T/TILE times instead of T times. Lanes stride over a row's units; the caller reduces.
 //
 // NORM: x is the un-normalised residual stream and G4 the RMSNorm weight. The weight is folded into
-// the products here and the caller scales each token's sum by tile_inv_rms, so the normalised row
-// (x / rms(x)) · g is never written to memory: W·((x∘g)/rms) = (W·(x∘g))/rms.
+// the products here and the caller scales each token's sum by norm_prologue's 1/rms, so the
+// normalised row (x / rms(x)) · g is never written to memory: W·((x∘g)/rms) = (W·(x∘g))/rms.
 //
 // The includer declares `W`, `X4: array<vec4<f32>>` (rows of params.k elements), with NORM also
-// `G4: array<vec4<f32>>` and params.eps, and includes "quant" with DOT_UNIT (and "reduce" for NORM).
+// `G4: array<vec4<f32>>`, params.eps and the K4 define, and includes "quant" with DOT_UNIT (and
+// "reduce" for NORM). `wb` is the tensor's word offset in W (see quant.wgsl).
 
 #ifdef NORM
-var<private> x_base4: u32;   // first vec4 of the current token's row in X4 (dot_unit's xb counts from 0)
+// Decode: the token's x∘g, staged once per workgroup (K4 = k/4 vec4s), so the hot loop reads one
+// vector as the plain matmul does. Prefill tiles fold g into each decoded weight unit instead.
+var<workgroup> xs: array<vec4<f32>, K4>;
 
-fn x4_at(i: u32) -> vec4<f32> { return X4[i] * G4[i - x_base4]; }
+fn x4_at(i: u32) -> vec4<f32> { return xs[i]; }
 #else
 fn x4_at(i: u32) -> vec4<f32> { return X4[i]; }
 #endif
 
 /** Partial sums of this lane over units lane, lane+stride, … for up to TILE tokens from t0. */
-fn row_partials(row: u32, aux: u32, lane: u32, stride: u32, first: u32, t0: u32, n_tok: u32) -> array<f32, TILE> {
+fn row_partials(wb: u32, row: u32, aux: u32, lane: u32, stride: u32, first: u32, t0: u32, n_tok: u32) -> array<f32, TILE> {
   let upr = params.k / 32u;
   let k4 = params.k / 4u;
   var acc: array<f32, TILE>;
   if (n_tok == 1u) {
-    let xb = first * k4;
 #ifdef NORM
-    x_base4 = xb;
+    let xb = 0u;   // xs holds the token's row
+#else
+    let xb = first * k4;
 #endif
     for (var u = lane; u < upr; u += stride) {
-      acc[0] += dot_unit(row, u, upr, aux, xb + u * 8u);
+      acc[0] += dot_unit(wb, row, u, upr, aux, xb + u * 8u);
     }
     return acc;
   }
   var w: array<f32, 32>;
   for (var u = lane; u < upr; u += stride) {
-    decode_unit(row, u, upr, aux, &w);
+    decode_unit(wb, row, u, upr, aux, &w);
 #ifdef NORM
     for (var i = 0u; i < 32u; i++) { w[i] *= G4[u * 8u + i / 4u][i % 4u]; }  // once for the whole tile
 #endif
@@ -56,12 +60,13 @@ fn row_partials(row: u32, aux: u32, lane: u32, stride: u32, first: u32, t0: u32,
 #ifdef NORM
 /**
  * 1/rms of the tile's token rows (tokens first+t0 … ; 1.0 past n_tok), summed by the whole
- * workgroup: every invocation must call it, in uniform control flow.
+ * workgroup; for one token it also stages x∘g in xs. Every invocation must call it, in uniform
+ * control flow.
  */
 #ifdef SUBGROUPS
-fn tile_inv_rms(first: u32, t0: u32, n_tok: u32, lid: u32, sg_lane: u32, sg_size: u32) -> array<f32, TILE> {
+fn norm_prologue(first: u32, t0: u32, n_tok: u32, lid: u32, sg_lane: u32, sg_size: u32) -> array<f32, TILE> {
 #else
-fn tile_inv_rms(first: u32, t0: u32, n_tok: u32, lid: u32) -> array<f32, TILE> {
+fn norm_prologue(first: u32, t0: u32, n_tok: u32, lid: u32) -> array<f32, TILE> {
 #endif
   let k4 = params.k / 4u;
   var inv: array<f32, TILE>;
@@ -72,7 +77,9 @@ fn tile_inv_rms(first: u32, t0: u32, n_tok: u32, lid: u32) -> array<f32, TILE> {
     for (var i = lid; i < k4; i += WG_SIZE) {
       let v = X4[b + i];
       ss += dot(v, v);
+      if (n_tok == 1u) { xs[i] = v * G4[i]; }
     }
+    // The reduction's barriers also publish xs to the workgroup.
 #ifdef SUBGROUPS
     let total = reduce_sum(ss, lid, sg_lane, sg_size);
 #else

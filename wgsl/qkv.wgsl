@@ -11,19 +11,16 @@
 
 diagnostic(off, subgroup_uniformity);
 
-#define WB w_base
 #define DOT_UNIT
 #define NORM
 #include "quant"
 #include "reduce"
 
-const MAX_HEAD_DIM: u32 = 256u;
-
 struct QkvParams {
   k: u32,          // n_embd, a multiple of 32
   n_head: u32,
   n_kv: u32,
-  head_dim: u32,   // even, at most MAX_HEAD_DIM
+  head_dim: u32,   // even; HEAD_DIM (the define) sizes workgroup memory
   n_rot: u32,      // rotated dims per head (even); the rest are copied
   q_base: u32,     // word offsets of wq, wk, wv in W
   k_base: u32,
@@ -58,8 +55,7 @@ struct QkvParams {
 @group(0) @binding(9) var<storage, read> vecs: array<f32>;        // small per-layer vectors
 #endif
 
-var<private> w_base: u32;
-var<workgroup> head_s: array<f32, TILE * MAX_HEAD_DIM>;
+var<workgroup> head_s: array<f32, TILE * HEAD_DIM>;
 
 #include "matvec"
 
@@ -120,25 +116,25 @@ fn main(
   var kind = 0u;
   var h = wid.x;
   var aux = params.q_aux;
-  w_base = params.q_base;
+  var wb = params.q_base;
   if (h >= params.n_head + params.n_kv) {
     kind = 2u;
     h -= params.n_head + params.n_kv;
     aux = params.v_aux;
-    w_base = params.v_base;
+    wb = params.v_base;
   } else if (h >= params.n_head) {
     kind = 1u;
     h -= params.n_head;
     aux = params.k_aux;
-    w_base = params.k_base;
+    wb = params.k_base;
   }
 
   // The head's rows, normalised input and bias applied, into head_s[t * hd + r].
 #ifdef SUBGROUPS
-  let inv = tile_inv_rms(0u, t0, n_tok, lid, sg_lane, sg_size);
+  let inv = norm_prologue(0u, t0, n_tok, lid, sg_lane, sg_size);
   let n_sg = max(1u, WG_SIZE / sg_size);
   for (var r = lid / sg_size; r < hd; r += n_sg) {
-    let acc = row_partials(h * hd + r, aux, sg_lane, sg_size, 0u, t0, n_tok);
+    let acc = row_partials(wb, h * hd + r, aux, sg_lane, sg_size, 0u, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let total = subgroupAdd(acc[t]);
       if (sg_lane == 0u) { head_s[t * hd + r] = total * inv[t] + bias_at(kind, h, r); }
@@ -146,9 +142,9 @@ fn main(
   }
 #else
   // No subgroups: one row per invocation, so no reduction (and no barrier) per row.
-  let inv = tile_inv_rms(0u, t0, n_tok, lid);
+  let inv = norm_prologue(0u, t0, n_tok, lid);
   for (var r = lid; r < hd; r += WG_SIZE) {
-    let acc = row_partials(h * hd + r, aux, 0u, 1u, 0u, t0, n_tok);
+    let acc = row_partials(wb, h * hd + r, aux, 0u, 1u, 0u, t0, n_tok);
     for (var t = 0u; t < TILE; t++) { head_s[t * hd + r] = acc[t] * inv[t] + bias_at(kind, h, r); }
   }
 #endif

@@ -7,41 +7,39 @@
 // two per u32 at word offset `aux`. Layouts of the payloads follow ggml-common.h bit for bit.
 //
 // The including kernel declares `W: array<u32>` and may call
-//   decode_unit(row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements, or
-//   dot_unit(row, unit, units_per_row, aux, xb)     → Σ w[i]·x4_at(xb + i/4)[i%4],
+//   decode_unit(wb, row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements, or
+//   dot_unit(wb, row, unit, units_per_row, aux, xb)     → Σ w[i]·x4_at(xb + i/4)[i%4],
 // the decode path: weights are decoded straight into vec4 dot products, four per u32 load, with no
 // private array (which costs registers or memory on every GPU, and dearly on software adapters).
 // A DOT_UNIT includer also defines `x4_at(i) -> vec4<f32>` (X4[i], or a normalised X4[i] when a
 // kernel folds RMSNorm into its projections).
 //
-// WB is the word offset of the tensor inside W: 0 when a tensor has its own binding, a uniform when
-// several same-type tensors share one buffer (q|k|v, gate|up) so a fused kernel reads them all.
-#ifndef WB
-#define WB 0u
-#endif
+// Every function takes `wb`, the word offset of the tensor inside W: 0u when a tensor has its own
+// binding, a uniform when same-type tensors share one buffer (q|k|v, gate|up) so that a fused
+// kernel reads them all. A parameter, not a module variable, so it folds away when constant.
 
-fn f16_at(word_index_base: u32, i: u32) -> f32 {
+fn f16_at(wb: u32, word_index_base: u32, i: u32) -> f32 {
   // i-th f16 in a region of packed halves starting at word `word_index_base`.
-  let word = W[WB + word_index_base + (i >> 1u)];
+  let word = W[wb + word_index_base + (i >> 1u)];
   return unpack2x16float(word)[i & 1u];
 }
 
-fn byte_at(word_index_base: u32, byte: u32) -> u32 {
-  return (W[WB + word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
+fn byte_at(wb: u32, word_index_base: u32, byte: u32) -> u32 {
+  return (W[wb + word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
 }
 
 #ifdef QTYPE_F32
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 32u;
-  for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[WB + base + i]); }
+  for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[wb + base + i]); }
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 32u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let w = bitcast<vec4<f32>>(vec4<u32>(W[WB + base + 4u * j], W[WB + base + 4u * j + 1u], W[WB + base + 4u * j + 2u], W[WB + base + 4u * j + 3u]));
+    let w = bitcast<vec4<f32>>(vec4<u32>(W[wb + base + 4u * j], W[wb + base + 4u * j + 1u], W[wb + base + 4u * j + 2u], W[wb + base + 4u * j + 3u]));
     s += dot(w, x4_at(xb + j));
   }
   return s;
@@ -50,21 +48,21 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 #endif
 
 #ifdef QTYPE_F16
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 16u;
   for (var i = 0u; i < 16u; i++) {
-    let v = unpack2x16float(W[WB + base + i]);
+    let v = unpack2x16float(W[wb + base + i]);
     (*w)[2u * i] = v.x;
     (*w)[2u * i + 1u] = v.y;
   }
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let w = vec4<f32>(unpack2x16float(W[WB + base + 2u * j]), unpack2x16float(W[WB + base + 2u * j + 1u]));
+    let w = vec4<f32>(unpack2x16float(W[wb + base + 2u * j]), unpack2x16float(W[wb + base + 2u * j + 1u]));
     s += dot(w, x4_at(xb + j));
   }
   return s;
@@ -73,22 +71,22 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 #endif
 
 #ifdef QTYPE_BF16
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 16u;
   for (var i = 0u; i < 16u; i++) {
-    let p = W[WB + base + i];
+    let p = W[wb + base + i];
     (*w)[2u * i] = bitcast<f32>(p << 16u);
     (*w)[2u * i + 1u] = bitcast<f32>(p & 0xffff0000u);
   }
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    let p = W[WB + base + 2u * j];
-    let q = W[WB + base + 2u * j + 1u];
+    let p = W[wb + base + 2u * j];
+    let q = W[wb + base + 2u * j + 1u];
     let w = bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
     s += dot(w, x4_at(xb + j));
   }
@@ -99,11 +97,11 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 
 #ifdef QTYPE_Q8_0
 // block_q8_0: d (f16), qs[32] (i8). Repacked: qs of all blocks (8 words each), then d at `aux`.
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let blk = row * upr + unit;
-  let d = f16_at(aux, blk);
+  let d = f16_at(wb, aux, blk);
   for (var i = 0u; i < 8u; i++) {
-    let q = bitcast<vec4<i32>>(unpack4xI8(W[WB + blk * 8u + i]));
+    let q = bitcast<vec4<i32>>(unpack4xI8(W[wb + blk * 8u + i]));
     (*w)[4u * i] = d * f32(q.x);
     (*w)[4u * i + 1u] = d * f32(q.y);
     (*w)[4u * i + 2u] = d * f32(q.z);
@@ -112,13 +110,13 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;
   var s = 0.0;
   for (var j = 0u; j < 8u; j++) {
-    s += dot(vec4<f32>(unpack4xI8(W[WB + blk * 8u + j])), x4_at(xb + j));
+    s += dot(vec4<f32>(unpack4xI8(W[wb + blk * 8u + j])), x4_at(xb + j));
   }
-  return f16_at(aux, blk) * s;
+  return f16_at(wb, aux, blk) * s;
 }
 #endif
 #endif
@@ -126,11 +124,11 @@ fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
 #ifdef QTYPE_Q4_0
 // block_q4_0: d (f16), qs[16]: element i in low nibble of qs[i], element i+16 in the high nibble;
 // value = (q - 8) * d. Repacked: qs (4 words per block), then d at `aux`.
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let blk = row * upr + unit;
-  let d = f16_at(aux, blk);
+  let d = f16_at(wb, aux, blk);
   for (var i = 0u; i < 4u; i++) {
-    let word = W[WB + blk * 4u + i];
+    let word = W[wb + blk * 4u + i];
     for (var b = 0u; b < 4u; b++) {
       let byte = (word >> (8u * b)) & 0xffu;
       (*w)[4u * i + b] = d * (f32(byte & 0xfu) - 8.0);
@@ -140,16 +138,16 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;
   var s = 0.0;
   for (var j = 0u; j < 4u; j++) {
-    let word = W[WB + blk * 4u + j];
+    let word = W[wb + blk * 4u + j];
     let lo = vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0;
     let hi = vec4<f32>(unpack4xU8((word >> 4u) & 0x0f0f0f0fu)) - 8.0;
     s += dot(lo, x4_at(xb + j)) + dot(hi, x4_at(xb + 4u + j));
   }
-  return f16_at(aux, blk) * s;
+  return f16_at(wb, aux, blk) * s;
 }
 #endif
 #endif
@@ -166,33 +164,33 @@ struct Q4kUnit {
   m: f32,       // dmin · min
 };
 
-fn q4k_unit(row: u32, unit: u32, upr: u32) -> Q4kUnit {
+fn q4k_unit(wb: u32, row: u32, unit: u32, upr: u32) -> Q4kUnit {
   let sb = unit >> 3u;              // super-block within the row
   let j = unit & 7u;                // sub-block within the super-block
   let base = (row * (upr >> 3u) + sb) * 36u;
-  let dm = unpack2x16float(W[WB + base]);
+  let dm = unpack2x16float(W[wb + base]);
   let sbytes = base + 1u;           // scales start at byte 4
   var sc: u32;
   var m: u32;
   if (j < 4u) {
-    sc = byte_at(sbytes, j) & 63u;
-    m = byte_at(sbytes, j + 4u) & 63u;
+    sc = byte_at(wb, sbytes, j) & 63u;
+    m = byte_at(wb, sbytes, j + 4u) & 63u;
   } else {
-    sc = (byte_at(sbytes, j + 4u) & 0xfu) | ((byte_at(sbytes, j - 4u) >> 6u) << 4u);
-    m = (byte_at(sbytes, j + 4u) >> 4u) | ((byte_at(sbytes, j) >> 6u) << 4u);
+    sc = (byte_at(wb, sbytes, j + 4u) & 0xfu) | ((byte_at(wb, sbytes, j - 4u) >> 6u) << 4u);
+    m = (byte_at(wb, sbytes, j + 4u) >> 4u) | ((byte_at(wb, sbytes, j) >> 6u) << 4u);
   }
   // qs start at byte 16 = word 4; sub-blocks 2p and 2p+1 share 8 words.
   return Q4kUnit(base + 4u + (j >> 1u) * 8u, (j & 1u) * 4u, dm.x * f32(sc), dm.y * f32(m));
 }
 
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
-  let k = q4k_unit(row, unit, upr);
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let k = q4k_unit(wb, row, unit, upr);
   let qbase = k.qbase;
   let shift = k.shift;
   let d = k.d;
   let mn = k.m;
   for (var i = 0u; i < 8u; i++) {
-    let word = W[WB + qbase + i];
+    let word = W[wb + qbase + i];
     for (var b = 0u; b < 4u; b++) {
       let q = (word >> (8u * b + shift)) & 0xfu;
       (*w)[4u * i + b] = d * f32(q) - mn;
@@ -201,12 +199,12 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
-  let k = q4k_unit(row, unit, upr);
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let k = q4k_unit(wb, row, unit, upr);
   var sq = 0.0;
   var sx = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let q = vec4<f32>(unpack4xU8((W[WB + k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
+    let q = vec4<f32>(unpack4xU8((W[wb + k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
     let xv = x4_at(xb + i);
     sq += dot(q, xv);
     sx += xv.x + xv.y + xv.z + xv.w;
@@ -232,14 +230,14 @@ struct Q6kUnit {
   s1: f32,       // d · scale of elements 16..31
 };
 
-fn q6k_unit(row: u32, unit: u32, upr: u32, aux: u32) -> Q6kUnit {
+fn q6k_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32) -> Q6kUnit {
   let blk = row * (upr >> 3u) + (unit >> 3u);
   let base = blk * 52u;
-  let d = f16_at(aux, blk);
+  let d = f16_at(wb, aux, blk);
   let n = (unit & 7u) >> 2u;
   let qq = unit & 3u;
-  let sc0 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
-  let sc1 = f32(bitcast<i32>(byte_at(base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
+  let sc0 = f32(bitcast<i32>(byte_at(wb, base + 48u, 8u * n + 2u * qq) << 24u) >> 24u);
+  let sc1 = f32(bitcast<i32>(byte_at(wb, base + 48u, 8u * n + 2u * qq + 1u) << 24u) >> 24u);
   return Q6kUnit(
     base + (64u * n + 32u * (qq & 1u)) / 4u,
     base + 32u + (32u * n) / 4u,
@@ -250,11 +248,11 @@ fn q6k_unit(row: u32, unit: u32, upr: u32, aux: u32) -> Q6kUnit {
   );
 }
 
-fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
-  let k = q6k_unit(row, unit, upr, aux);
+fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
+  let k = q6k_unit(wb, row, unit, upr, aux);
   for (var i = 0u; i < 8u; i++) {
-    let lw = W[WB + k.qlw + i];
-    let hw = W[WB + k.qhw + i];
+    let lw = W[wb + k.qlw + i];
+    let hw = W[wb + k.qhw + i];
     let s = select(k.s1, k.s0, i < 4u);
     for (var b = 0u; b < 4u; b++) {
       let lo = (lw >> (8u * b + k.lshift)) & 0xfu;
@@ -265,13 +263,13 @@ fn decode_unit(row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f
 }
 
 #ifdef DOT_UNIT
-fn dot_unit(row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
-  let k = q6k_unit(row, unit, upr, aux);
+fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
+  let k = q6k_unit(wb, row, unit, upr, aux);
   var s0 = 0.0;
   var s1 = 0.0;
   for (var i = 0u; i < 8u; i++) {
-    let lo = (W[WB + k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
-    let hi = (W[WB + k.qhw + i] >> k.hshift) & 0x03030303u;
+    let lo = (W[wb + k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
+    let hi = (W[wb + k.qhw + i] >> k.hshift) & 0x03030303u;
     let d = dot(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, x4_at(xb + i));
     if (i < 4u) { s0 += d; } else { s1 += d; }
   }

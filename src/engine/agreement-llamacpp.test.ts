@@ -58,7 +58,9 @@ describe('agreement with llama.cpp', () => {
       it(`${arch} ${quant}`, async () => {
         const path = await testModelPath({ arch, quant });
         const { device } = await testGpu();
-        const engine = new WebGpuEngine(device, { contextLength: 128, maxBatch: 16 });
+        // Fused layer kernels: the GPU default (the emulator's default, unfused, is checked against
+        // them in model/fused.test.ts).
+        const engine = new WebGpuEngine(device, { contextLength: 128, maxBatch: 16, fuseKernels: true });
         await engine.loadSource(await FileSource.open(path));
         const ref = await loadReferenceModel(path);
         try {

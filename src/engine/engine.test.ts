@@ -19,7 +19,9 @@ const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 
 async function engineFor(spec: TestModelSpec, opts = {}) {
   const { device } = await testGpu();
-  const engine = new WebGpuEngine(device, { contextLength: 256, maxBatch: 8, ...opts });
+  // The fused layer kernels, the default on GPUs (a CPU-emulated adapter defaults to the separate
+  // ones; model/fused.test.ts compares the two).
+  const engine = new WebGpuEngine(device, { contextLength: 256, maxBatch: 8, fuseKernels: true, ...opts });
   await engine.loadSource(await FileSource.open(await testModelPath(spec)));
   return engine;
 }

@@ -20,6 +20,7 @@ import type {
   ModelInfo,
 } from './api.ts';
 import { DureError, registerErrorClass } from './errors.ts';
+import { isCpuEmulatedAdapter } from './gpu/device.ts';
 import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
@@ -66,7 +67,8 @@ export interface EngineOptions {
   memoryBudgetBytes?: number;
   /**
    * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 5 dispatches
-   * per layer instead of 12. Default true; false is for comparisons.
+   * per layer instead of 12. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
+   * where the separate kernels measure faster.
    */
   fuseKernels?: boolean;
 }
@@ -161,7 +163,7 @@ export class WebGpuEngine implements ChatEngine {
         maxBatch,
         subgroups,
         kvF16,
-        fused: this.opts.fuseKernels ?? true,
+        fused: this.opts.fuseKernels ?? !isCpuEmulatedAdapter(this.device),
       });
     } finally {
       const oom = await this.device.popErrorScope();

@@ -31,8 +31,6 @@ function subgroupRows(device: GPUDevice): number {
 /** Matmul: token tile per workgroup (weights decoded once per tile). */
 export const MATMUL_TILE = 4;
 const WG = 64;
-/** Widest head the fused qkv kernel holds in workgroup memory (wgsl/qkv.wgsl MAX_HEAD_DIM). */
-export const QKV_MAX_HEAD_DIM = 256;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
 
@@ -124,8 +122,8 @@ export class Ops {
   /**
    * Attention input in one dispatch (wgsl/qkv.wgsl): RMSNorm of `x` folded into the q/k/v
    * projections, bias, Qwen3's per-head q/k norms, RoPE, q into `q`, k and v into the caches.
-   * Undefined when the weights do not share one buffer (uploadWeightGroup) or the head is too wide:
-   * the caller then runs the separate ops.
+   * Undefined when the weights do not share one buffer (uploadWeightGroup) or the input row and a
+   * tile of heads exceed the device's workgroup memory: the caller then runs the separate ops.
    * @param vecs bq|bk|bv and q/k head-norm weights in one buffer, at the given float offsets.
    */
   async qkv(o: {
@@ -149,7 +147,10 @@ export class Ops {
   }): Promise<Dispatch | undefined> {
     const ws = [o.wq, o.wk, o.wv];
     const buffer = sharedBuffer(ws);
-    if (!buffer || o.headDim > QKV_MAX_HEAD_DIM || o.headDim % 2 || o.nRot % 2) return undefined;
+    // Workgroup memory: the staged input row, the head's rows for a token tile, the reduction scratch.
+    const shared = 4 * (o.wq.k + MATMUL_TILE * o.headDim + WG);
+    if (!buffer || shared > this.device.limits.maxComputeWorkgroupStorageSize || o.headDim % 2 || o.nRot % 2)
+      return undefined;
     const bias = o.vecs?.biasOff !== undefined;
     const qkNorm = o.vecs?.qNormOff !== undefined && o.vecs.kNormOff !== undefined;
     const kernel = await this.#kernel({
@@ -159,6 +160,8 @@ export class Ops {
       defines: {
         [quantDefine(o.wq.type)]: true,
         TILE: MATMUL_TILE,
+        K4: o.wq.k / 4,
+        HEAD_DIM: o.headDim,
         NEOX: o.neox,
         KV_F16: !!o.kvF16,
         BIAS: bias,
@@ -204,7 +207,8 @@ export class Ops {
 
   /**
    * FFN input in one dispatch (wgsl/glu.wgsl): RMSNorm of `x` folded into the gate and up
-   * projections, then act(gate)·up into `out`. Undefined when gate and up do not share one buffer.
+   * projections, then act(gate)·up into `out`. Undefined when gate and up do not share one buffer
+   * or the input row exceeds the device's workgroup memory.
    */
   async glu(o: {
     wGate: GpuWeight;
@@ -216,7 +220,9 @@ export class Ops {
     gelu: boolean;
   }): Promise<Dispatch | undefined> {
     const buffer = sharedBuffer([o.wGate, o.wUp]);
-    if (!buffer || o.wGate.rows !== o.wUp.rows) return undefined;
+    const shared = 4 * (o.wGate.k + WG); // staged input row + reduction scratch
+    if (!buffer || o.wGate.rows !== o.wUp.rows || shared > this.device.limits.maxComputeWorkgroupStorageSize)
+      return undefined;
     const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
     const kernel = await this.#kernel({
       family: 'glu',
@@ -225,6 +231,7 @@ export class Ops {
       defines: {
         [quantDefine(o.wGate.type)]: true,
         TILE: MATMUL_TILE,
+        K4: o.wGate.k / 4,
         SG_ROWS: rowsPerGroup,
         GELU: o.gelu,
       },

@@ -579,6 +579,56 @@ export class ForwardPass {
     q.submit([enc.finish()]);
   }
 
+  /**
+   * GPU milliseconds of each kernel variant in one step of `ids` at `pos` (summed by pipeline
+   * label), from timestamp queries around one compute pass per dispatch: where a step's time goes.
+   * The step really runs (it writes the KV cache). For benchmarks; needs `timestamp-query`.
+   */
+  async profileStep(ids: Uint32Array, pos: number): Promise<Map<string, number>> {
+    if (!this.#device.features.has('timestamp-query'))
+      throw new DureError('NO_TIMESTAMPS', 'profiling needs the timestamp-query feature');
+    const n = ids.length;
+    const list = [...this.#body, ...this.#head, ...this.#argmax];
+    const q = this.#device.queue;
+    q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
+    q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }, this.#stepData));
+    const querySet = this.#device.createQuerySet({ type: 'timestamp', count: 2 * list.length });
+    const bytes = 16 * list.length;
+    const resolve = this.#device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const read = this.#device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const enc = this.#device.createCommandEncoder({ label: 'profile' });
+      list.forEach((d, i) => {
+        const pass = enc.beginComputePass({
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        });
+        recordDispatches(pass, [d], n);
+        pass.end();
+      });
+      enc.resolveQuerySet(querySet, 0, 2 * list.length, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, bytes);
+      q.submit([enc.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      const ms = new Map<string, number>();
+      list.forEach((d, i) => {
+        const dt = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+        ms.set(d.kernel.label, (ms.get(d.kernel.label) ?? 0) + dt);
+      });
+      return ms;
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      read.destroy();
+    }
+  }
+
   /** Runs tokens at positions pos.. without producing output (prefill chunks). */
   run(ids: Uint32Array, pos: number): void {
     this.#record(ids, pos, 'none');

@@ -3,8 +3,8 @@
  * wgsl/glu.wgsl: norm + gate/up + activation) against Dure's float64 CPU reference, on the paths
  * engine.test.ts does not take by default: no subgroups (one row per invocation), the f16 cache
  * with the fused append, and the dispatch plan itself.
- * Also: the same greedy ids fused and unfused over prefill chunks and decode steps, and LoRA
- * adapters switching only the sections they touch back to separate kernels.
+ * Also: the same greedy ids fused and unfused over prefill chunks and decode steps, LoRA adapters
+ * switching only the sections they touch back to separate kernels, and the default per adapter.
  */
 import { describe, expect, it } from 'vitest';
 import { FileSource } from '../../node/file-source.ts';
@@ -13,6 +13,7 @@ import { relL2 } from '../../testing/gpu-harness.ts';
 import { testGpu } from '../../testing/node-gpu.ts';
 import { testModelPath, type TestArch, type TestQuant } from '../../testing/test-models.ts';
 import { WebGpuEngine, type EngineOptions } from '../engine.ts';
+import { isCpuEmulatedAdapter } from '../gpu/device.ts';
 import { readGguf } from '../gguf/reader.ts';
 import { randomAdapter } from '../lora/random-adapter.ts';
 
@@ -21,7 +22,7 @@ const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
 async function load(arch: TestArch, quant: TestQuant, opts: EngineOptions = {}) {
   const { device } = await testGpu();
   // maxBatch 4 < prompt: prefill runs in tiles of 4 (and a partial one), then one-token steps.
-  const engine = new WebGpuEngine(device, { contextLength: 64, maxBatch: 4, ...opts });
+  const engine = new WebGpuEngine(device, { contextLength: 64, maxBatch: 4, fuseKernels: true, ...opts });
   await engine.loadSource(await FileSource.open(await testModelPath({ arch, quant })));
   return engine;
 }
@@ -108,6 +109,21 @@ describe('fused layer kernels', () => {
         await unfused.dispose();
       }
     }
+  });
+
+  it('defaults to the separate kernels on a CPU-emulated adapter (this one) and fused elsewhere', async () => {
+    const { device } = await testGpu();
+    expect(isCpuEmulatedAdapter(device)).toBe(true);
+    const engine = await load('llama', 'F32', { fuseKernels: undefined });
+    try {
+      expect(perLayer(engine)).toBe(12);
+    } finally {
+      await engine.dispose();
+    }
+    const gpuLike = {
+      adapterInfo: { vendor: 'nvidia', architecture: 'ada', device: '', description: 'RTX 4060' },
+    };
+    expect(isCpuEmulatedAdapter(gpuLike as unknown as GPUDevice)).toBe(false);
   });
 
   it('a LoRA adapter unfuses only the sections it adds to, and the result matches float64', async () => {
