@@ -1,12 +1,13 @@
 // Row partial sums shared by the matrix–vector kernels (matmul.wgsl, qkv.wgsl, glu.wgsl).
 //
 // Decode (one token) fuses dequantisation into vec4 dot products (dot_unit); prefill decodes each
-// 32-element weight unit once into registers and uses it for every token of a TILE, so weights are
-// read T/TILE times instead of T times. Lanes stride over a row's units; the caller reduces.
+// weight vec4 once for the 4 tokens of a TILE (dot_unit4), so weights are read and decoded T/4
+// times instead of T times. Lanes stride over a row's units; the caller reduces.
 //
 // NORM: x is the un-normalised residual stream and G4 the RMSNorm weight. The weight is folded into
-// the products here and the caller scales each token's sum by norm_prologue's 1/rms, so the
-// normalised row (x / rms(x)) · g is never written to memory: W·((x∘g)/rms) = (W·(x∘g))/rms.
+// the products (decode: x∘g staged in workgroup memory; prefill: g times each decoded weight vec4)
+// and the caller scales each token's sum by norm_prologue's 1/rms, so the normalised row
+// (x / rms(x)) · g is never written to memory: W·((x∘g)/rms) = (W·(x∘g))/rms.
 //
 // The includer declares `W`, `X4: array<vec4<f32>>` (rows of params.k elements), with NORM also
 // `G4: array<vec4<f32>>`, params.eps and the K4 define, and includes "quant" with DOT_UNIT (and
@@ -22,39 +23,41 @@ fn x4_at(i: u32) -> vec4<f32> { return xs[i]; }
 fn x4_at(i: u32) -> vec4<f32> { return X4[i]; }
 #endif
 
-/** Partial sums of this lane over units lane, lane+stride, … for up to TILE tokens from t0. */
+/** w · x of the 4 tokens whose rows start at xb, xb + xs, …; under NORM x is scaled by G4[g]. */
+fn dot4(w: vec4<f32>, xb: u32, xs: u32, g: u32) -> vec4<f32> {
+#ifdef NORM
+  let w4 = w * G4[g];
+#else
+  let w4 = w;
+#endif
+  return vec4<f32>(dot(w4, X4[xb]), dot(w4, X4[xb + xs]), dot(w4, X4[xb + 2u * xs]), dot(w4, X4[xb + 3u * xs]));
+}
+
+/**
+ * Partial sums of this lane over units lane, lane+stride, … for the tokens t0 … t0+TILE-1 (TILE
+ * is 4: dot_unit4). Rows past the batch are computed from whatever the buffer holds and dropped.
+ */
 fn row_partials(wb: u32, row: u32, aux: u32, lane: u32, stride: u32, first: u32, t0: u32, n_tok: u32) -> array<f32, TILE> {
   let upr = params.k / 32u;
   let k4 = params.k / 4u;
-  var acc: array<f32, TILE>;
   if (n_tok == 1u) {
 #ifdef NORM
     let xb = 0u;   // xs holds the token's row
 #else
     let xb = first * k4;
 #endif
+    var acc = 0.0;
     for (var u = lane; u < upr; u += stride) {
-      acc[0] += dot_unit(wb, row, u, upr, aux, xb + u * 8u);
+      acc += dot_unit(wb, row, u, upr, aux, xb + u * 8u);
     }
-    return acc;
+    return array<f32, TILE>(acc, 0.0, 0.0, 0.0);
   }
-  var w: array<f32, 32>;
+  var acc4 = vec4<f32>();
+  let xb = (first + t0) * k4;
   for (var u = lane; u < upr; u += stride) {
-    decode_unit(wb, row, u, upr, aux, &w);
-#ifdef NORM
-    for (var i = 0u; i < 32u; i++) { w[i] *= G4[u * 8u + i / 4u][i % 4u]; }  // once for the whole tile
-#endif
-    for (var t = 0u; t < TILE; t++) {
-      if (t0 + t >= n_tok) { break; }
-      let xb = (first + t0 + t) * k4 + u * 8u;
-      var s = 0.0;
-      for (var i = 0u; i < 8u; i++) {
-        s += dot(vec4<f32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), X4[xb + i]);
-      }
-      acc[t] += s;
-    }
+    acc4 += dot_unit4(wb, row, u, upr, aux, xb + u * 8u, k4, u * 8u);
   }
-  return acc;
+  return array<f32, TILE>(acc4.x, acc4.y, acc4.z, acc4.w);
 }
 
 #ifdef NORM

@@ -28,7 +28,7 @@ function subgroupRows(device: GPUDevice): number {
   return Math.max(1, Math.floor(WG / Math.max(1, max)));
 }
 
-/** Matmul: token tile per workgroup (weights decoded once per tile). */
+/** Matmul: token tile per workgroup (weights decoded once per tile); 4, the width of dot_unit4. */
 export const MATMUL_TILE = 4;
 const WG = 64;
 /** Largest grid dimension WebGPU guarantees. */
