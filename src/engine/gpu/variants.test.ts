@@ -1,0 +1,110 @@
+/**
+ * Every kernel variant Dure can build compiles, including combinations the numeric tests do not
+ * run (e.g. qkv with bias, q/k norms, NEOX RoPE and an f16 cache at once). Compiled by Tint on
+ * Dawn's null backend, which offers every feature (subgroups, shader-f16) and runs nothing: this
+ * checks that the shaders are valid WGSL as Chrome's compiler reads it, not what they compute —
+ * kernels.test.ts and the engine tests do that on SwiftShader.
+ */
+import { create, globals } from 'webgpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KernelLibrary, type KernelKey } from './kernel-library.ts';
+import type { KernelFamily } from './sources.ts';
+import { GgmlType } from '../gguf/types.ts';
+import { quantDefine } from './weight-layout.ts';
+
+const QUANTS = [
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q6_K,
+];
+
+type Defines = NonNullable<KernelKey['defines']>;
+
+/** All combinations of boolean flags, merged into `base`. */
+function flagCombos(base: Defines, flags: string[]): Defines[] {
+  return Array.from({ length: 1 << flags.length }, (_, m) => ({
+    ...base,
+    ...Object.fromEntries(flags.map((f, i) => [f, (m >> i) % 2 === 1])),
+  }));
+}
+
+function variants(): { family: KernelFamily; entryPoint: string; defines: Defines }[] {
+  const out: { family: KernelFamily; entryPoint: string; defines: Defines }[] = [];
+  const add = (family: KernelFamily, entryPoint: string, list: Defines[], subgroups = [false, true]) => {
+    for (const sg of subgroups) {
+      for (const d of list) out.push({ family, entryPoint, defines: { ...d, SUBGROUPS: sg } });
+    }
+  };
+  for (const t of QUANTS) {
+    const q = { [quantDefine(t)]: true };
+    add('matmul', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16 }, ['BIAS', 'ACCUMULATE', 'SOFTCAP']));
+    add('glu', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16, K4: 64 }, ['GELU']));
+    add(
+      'qkv',
+      'main',
+      flagCombos({ ...q, TILE: 4, K4: 64, HEAD_DIM: 64 }, ['BIAS', 'QK_NORM', 'NEOX', 'KV_F16']).map((d) => ({
+        ...d,
+        VECS: !!(d['BIAS'] || d['QK_NORM']),
+      })),
+    );
+    add('embedding', 'main', [q]);
+    add('matmulBackward', 'main', [{ ...q, TILE: 8 }]);
+  }
+  add('norm', 'main', flagCombos({}, ['ADD', 'LAST_TOKEN']));
+  add('rope', 'main', flagCombos({}, ['NEOX', 'KV_F16']));
+  add('attention', 'main', flagCombos({}, ['KV_F16']));
+  add('activation', 'main', flagCombos({}, ['GELU']));
+  add('lora', 'shrink', [{ SHRINK: true }]);
+  add('lora', 'expand', [{}]);
+  // Sampling is built without subgroups only (ops.ts).
+  for (const e of ['argmax', 'penalize', 'topk']) add('sampling', e, [{}], [false]);
+  add('normBackward', 'main', flagCombos({}, ['ADD']));
+  add('ropeBackward', 'main', flagCombos({}, ['NEOX']));
+  add('activationBackward', 'main', [{}]);
+  for (const e of ['scores', 'kv']) add('attentionBackward', e, [{}]);
+  for (const e of ['cross_entropy', 'sum']) add('loss', e, [{}]);
+  add('gemm', 'main', [{}]);
+  add('optimizer', 'adamw', [{}]);
+  return out;
+}
+
+describe('every kernel variant compiles (Tint, Dawn null backend with subgroups and shader-f16)', () => {
+  let lib: KernelLibrary;
+  // Keep the instance referenced while its device is used (see ../shared/DESIGN.md §4).
+  let gpu: GPU;
+  beforeAll(async () => {
+    Object.assign(globalThis, globals);
+    gpu = create(['backend=null']);
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error('Dawn offers no null-backend adapter');
+    const device = await adapter.requestDevice({
+      requiredFeatures: (['subgroups', 'shader-f16'] as GPUFeatureName[]).filter((f) =>
+        adapter.features.has(f),
+      ),
+    });
+    expect(device.features.has('subgroups')).toBe(true);
+    lib = new KernelLibrary(device);
+  });
+
+  it('all of them', async () => {
+    const list = variants();
+    const failures: string[] = [];
+    for (const v of list) {
+      await lib.get({ ...v, workgroupSize: v.family === 'sampling' ? 256 : 64 }).catch((e: unknown) => {
+        failures.push(String(e));
+      });
+    }
+    expect(failures).toEqual([]);
+    expect(list.length).toBeGreaterThan(300);
+  });
+
+  it('reports a broken variant (the check can fail)', async () => {
+    await expect(
+      lib.get({ family: 'matmul', entryPoint: 'main', workgroupSize: 64, defines: { QTYPE_Q4_K: true } }),
+    ).rejects.toThrow(/TILE|SG_ROWS|unresolved/);
+  });
+});
