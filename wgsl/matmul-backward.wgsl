@@ -1,11 +1,15 @@
 // Gradient through a frozen, quantized linear layer: dx[t, i] (+)= Σ_o W[o, i] · dy[t, o].
-// W stays in its ggml layout and is dequantized on the fly, 32 columns (one unit, see quant.wgsl)
-// at a time: a workgroup owns one unit of columns and a tile of TILE tokens; its lanes stride over
-// the rows, decode each row's unit once for the whole tile, and their partial sums are reduced
-// through workgroup memory. Tensors split across bindings run once per part, later parts
+// W stays in its ggml layout and is dequantized on the fly. A workgroup owns one 32-column unit
+// (see quant.wgsl) and a tile of TILE tokens. Its invocations are 8 column quads × ROW_LANES row
+// lanes: each decodes its quad of each row it visits once (unit_vec4) and adds it, times dy, into
+// TILE vec4 accumulators held in registers; the row lanes are then summed through workgroup memory
+// once, behind one barrier. Tensors split across bindings run once per part, later parts
 // accumulating.
 
 #include "quant"
+
+const QUADS: u32 = 8u;                       // 32 columns of a unit, 4 per invocation
+const ROW_LANES: u32 = WG_SIZE / QUADS;
 
 struct MatmulBackParams {
   k: u32,           // columns of W (= input features), a multiple of 32
@@ -26,7 +30,7 @@ struct MatmulBackParams {
 @group(0) @binding(3) var<uniform> params: MatmulBackParams;
 @group(0) @binding(4) var<uniform> step: Step;
 
-var<workgroup> part_s: array<f32, 2048>; // [lane][column] for one token, WG_SIZE ≤ 64
+var<workgroup> part_s: array<vec4<f32>, ROW_LANES * TILE * QUADS>; // [row lane][token][quad]
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -34,27 +38,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t0 = wid.y * TILE;
   let upr = params.k / 32u;
   let n_tok = min(TILE, max(step.n_tokens, t0) - t0);
-  var acc: array<f32, 32 * TILE>;
-  var w: array<f32, 32>;
-  if (n_tok > 0u) {
-    for (var o = lid; o < params.rows; o += WG_SIZE) {
-      decode_unit(0u, o, unit, upr, params.aux, &w);
-      for (var tt = 0u; tt < n_tok; tt++) {
-        let g = dy[(t0 + tt) * params.dy_stride + params.row_offset + o];
-        if (g == 0.0) { continue; }
-        for (var c = 0u; c < 32u; c++) { acc[tt * 32u + c] += w[c] * g; }
-      }
+  let quad = lid % QUADS;
+  let lane = lid / QUADS;
+  var acc: array<vec4<f32>, TILE>;
+  for (var o = lane; o < params.rows; o += ROW_LANES) {
+    let w = unit_vec4(0u, o, unit, upr, params.aux, quad);
+    for (var tt = 0u; tt < n_tok; tt++) {
+      acc[tt] += w * dy[(t0 + tt) * params.dy_stride + params.row_offset + o];
     }
   }
-  for (var tt = 0u; tt < TILE; tt++) {
-    for (var c = 0u; c < 32u; c++) { part_s[lid * 32u + c] = acc[tt * 32u + c]; }
-    workgroupBarrier();
-    if (lid < 32u && tt < n_tok) {
-      var s = 0.0;
-      for (var l = 0u; l < WG_SIZE; l++) { s += part_s[l * 32u + lid]; }
-      let o = (t0 + tt) * params.dx_stride + unit * 32u + lid;
-      if (params.accumulate != 0u) { dx[o] = dx[o] + s; } else { dx[o] = s; }
-    }
-    workgroupBarrier();
+  for (var tt = 0u; tt < TILE; tt++) { part_s[(lane * TILE + tt) * QUADS + quad] = acc[tt]; }
+  workgroupBarrier();
+  // 32 × TILE outputs, one per invocation and pass: column c of token tt sums the row lanes.
+  for (var i = lid; i < 32u * n_tok; i += WG_SIZE) {
+    let tt = i / 32u;
+    let c = i % 32u;
+    var s = 0.0;
+    for (var l = 0u; l < ROW_LANES; l++) { s += part_s[(l * TILE + tt) * QUADS + c / 4u][c % 4u]; }
+    let o = (t0 + tt) * params.dx_stride + unit * 32u + c;
+    if (params.accumulate != 0u) { dx[o] = dx[o] + s; } else { dx[o] = s; }
   }
 }

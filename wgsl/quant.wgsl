@@ -7,7 +7,8 @@
 // two per u32 at word offset `aux`. Layouts of the payloads follow ggml-common.h bit for bit.
 //
 // The including kernel declares `W: array<u32>` and may call
-//   decode_unit(wb, row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements, or
+//   decode_unit(wb, row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements,
+//   unit_vec4(wb, row, unit, units_per_row, aux, j)    → elements 4j..4j+3 of the unit, or
 //   dot_unit(wb, row, unit, units_per_row, aux, xb)     → Σ w[i]·x4_at(xb + i/4)[i%4],
 //   dot_unit4(wb, row, unit, units_per_row, aux, xb, xs, gb) → the same for 4 tokens at once (rows
 //     xs vec4s apart, through dot4), each weight vec4 decoded once for all four (prefill tiles):
@@ -34,6 +35,11 @@ fn byte_at(wb: u32, word_index_base: u32, byte: u32) -> u32 {
 fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {
   let base = (row * upr + unit) * 32u;
   for (var i = 0u; i < 32u; i++) { (*w)[i] = bitcast<f32>(W[wb + base + i]); }
+}
+
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let b = wb + (row * upr + unit) * 32u + 4u * j;
+  return bitcast<vec4<f32>>(vec4<u32>(W[b], W[b + 1u], W[b + 2u], W[b + 3u]));
 }
 
 #ifdef DOT_UNIT
@@ -69,6 +75,11 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
   }
 }
 
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let b = wb + (row * upr + unit) * 16u + 2u * j;
+  return vec4<f32>(unpack2x16float(W[b]), unpack2x16float(W[b + 1u]));
+}
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;
@@ -100,6 +111,13 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
     (*w)[2u * i] = bitcast<f32>(p << 16u);
     (*w)[2u * i + 1u] = bitcast<f32>(p & 0xffff0000u);
   }
+}
+
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let b = wb + (row * upr + unit) * 16u + 2u * j;
+  let p = W[b];
+  let q = W[b + 1u];
+  return bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
 }
 
 #ifdef DOT_UNIT
@@ -143,6 +161,11 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
   }
 }
 
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let blk = row * upr + unit;
+  return f16_at(wb, aux, blk) * vec4<f32>(unpack4xI8(W[wb + blk * 8u + j]));
+}
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;
@@ -178,6 +201,13 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
       (*w)[4u * i + b + 16u] = d * (f32(byte >> 4u) - 8.0);
     }
   }
+}
+
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  // Elements 4j..4j+3: low nibbles of word j for j < 4, high nibbles of word j-4 after.
+  let blk = row * upr + unit;
+  let word = W[wb + blk * 4u + (j & 3u)] >> (4u * (j >> 2u));
+  return f16_at(wb, aux, blk) * (vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0);
 }
 
 #ifdef DOT_UNIT
@@ -251,6 +281,11 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
       (*w)[4u * i + b] = d * f32(q) - mn;
     }
   }
+}
+
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let k = q4k_unit(wb, row, unit, upr);
+  return k.d * vec4<f32>(unpack4xU8((W[wb + k.qbase + j] >> k.shift) & 0x0f0f0f0fu)) - k.m;
 }
 
 #ifdef DOT_UNIT
@@ -327,6 +362,13 @@ fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function
       (*w)[4u * i + b] = s * (f32(lo | (hi << 4u)) - 32.0);
     }
   }
+}
+
+fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f32> {
+  let k = q6k_unit(wb, row, unit, upr, aux);
+  let lo = (W[wb + k.qlw + j] >> k.lshift) & 0x0f0f0f0fu;
+  let hi = (W[wb + k.qhw + j] >> k.hshift) & 0x03030303u;
+  return select(k.s1, k.s0, j < 4u) * (vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0);
 }
 
 #ifdef DOT_UNIT
