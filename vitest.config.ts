@@ -4,7 +4,7 @@ import { softwareVulkanEnv } from './scripts/gpu-env.mjs';
 
 // Test workers are forked from this process, so SwiftShader's Vulkan settings must be in
 // place before they start (the dynamic loader reads them once).
-Object.assign(process.env, softwareVulkanEnv());
+Object.assign(process.env, softwareVulkanEnv(process.env, { lavapipe: true }));
 
 export default defineConfig({
   plugins: [svelte()],

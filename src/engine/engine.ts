@@ -71,6 +71,11 @@ export interface EngineOptions {
    * where the separate kernels measure faster.
    */
   fuseKernels?: boolean;
+  /**
+   * f16 arithmetic in the prefill products when the device has `shader-f16` (default: when it
+   * has); decode stays f32. Logits then differ from the f32 path by ~1e-3 relative.
+   */
+  shaderF16?: boolean;
 }
 
 interface Loaded {
@@ -164,6 +169,7 @@ export class WebGpuEngine implements ChatEngine {
         subgroups,
         kvF16,
         fused: this.opts.fuseKernels ?? !isCpuEmulatedAdapter(this.device),
+        f16: (this.opts.shaderF16 ?? true) && this.device.features.has('shader-f16'),
       });
     } finally {
       const oom = await this.device.popErrorScope();

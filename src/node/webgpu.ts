@@ -19,24 +19,36 @@ interface DawnModule {
 }
 
 // Dawn crashes mid-dispatch if its GPU instance is garbage-collected while a device lives
-// (DESIGN.md §4), so the instance is kept for the process lifetime.
-let gpuInstance: GPU | undefined;
+// (DESIGN.md §4), so instances are kept for the process lifetime, one per adapter filter.
+const instances = new Map<string, GPU>();
 
-async function dawn(): Promise<GPU> {
-  if (!gpuInstance) {
+async function dawn(adapterName = ''): Promise<GPU> {
+  let gpu = instances.get(adapterName);
+  if (!gpu) {
     const mod = (await import('webgpu')) as unknown as DawnModule;
     Object.assign(globalThis, mod.globals);
-    gpuInstance = mod.create([]);
+    gpu = mod.create(adapterName ? [`adapter=${adapterName}`] : []);
+    instances.set(adapterName, gpu);
   }
-  return gpuInstance;
+  return gpu;
 }
 
 export type NodeGpu = GpuHandle;
 
 /**
  * A Dawn device with the adapter's maximum limits and the optional features Dure uses.
+ * @param opts.adapterName only adapters whose name contains this (e.g. 'llvmpipe' for Mesa's
+ *   lavapipe, the software adapter with shader-f16); default: Dawn's first choice.
  * @throws {GpuUnavailableError} that says how to fix the machine.
  */
-export async function requestNodeGpu(opts: { features?: GPUFeatureName[] } = {}): Promise<NodeGpu> {
-  return requestBestDevice(await dawn(), { ...opts, hint: FIX_HINT });
+export async function requestNodeGpu(
+  opts: { features?: GPUFeatureName[]; adapterName?: string } = {},
+): Promise<NodeGpu> {
+  const { adapterName, ...rest } = opts;
+  const hint = adapterName
+    ? `No adapter named like "${adapterName}". For lavapipe install Mesa >= 24's Vulkan drivers ` +
+      '(`apt-get install -y -t bookworm-backports mesa-vulkan-drivers` on Debian 12; .ci/run does) ' +
+      'and start Node through the npm scripts (scripts/gpu-env.mjs lists its driver).'
+    : FIX_HINT;
+  return requestBestDevice(await dawn(adapterName), { ...rest, hint });
 }

@@ -6,7 +6,7 @@ import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
-import { testGpu } from './node-gpu.ts';
+import { testF16Gpu, testGpu } from './node-gpu.ts';
 
 export class GpuHarness {
   readonly buffers: GPUBuffer[] = [];
@@ -17,8 +17,12 @@ export class GpuHarness {
     readonly arena: UniformArena,
   ) {}
 
-  static async create(opts: { subgroups: boolean }): Promise<GpuHarness> {
-    const { device } = await testGpu();
+  /**
+   * @param opts.lavapipe run on Mesa's lavapipe (the adapter with shader-f16), not SwiftShader
+   * @param opts.f16 build the f16 kernel variants (implies lavapipe)
+   */
+  static async create(opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean }): Promise<GpuHarness> {
+    const { device } = await (opts.lavapipe || opts.f16 ? testF16Gpu() : testGpu());
     if (opts.subgroups && !device.features.has('subgroups')) {
       throw new Error('test adapter lacks the subgroups feature');
     }
@@ -27,7 +31,11 @@ export class GpuHarness {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     const arena = new UniformArena(device);
-    return new GpuHarness(device, new Ops(new KernelLibrary(device), arena, step, opts), step, arena);
+    const ops = new Ops(new KernelLibrary(device), arena, step, {
+      subgroups: opts.subgroups,
+      f16: !!opts.f16,
+    });
+    return new GpuHarness(device, ops, step, arena);
   }
 
   storage(data: ArrayBufferView | number): GPUBuffer {

@@ -13,6 +13,20 @@ export function testGpu(): Promise<NodeGpu> {
   return shared;
 }
 
+let lavapipe: Promise<NodeGpu> | undefined;
+
+/**
+ * Mesa's lavapipe: the second software adapter, the one with shader-f16, for the f16 kernel
+ * variants. Fails loudly when it is missing or lacks f16 (.ci/run installs it).
+ */
+export function testF16Gpu(): Promise<NodeGpu> {
+  lavapipe ??= requestNodeGpu({ adapterName: 'llvmpipe' }).then((g) => {
+    if (!g.device.features.has('shader-f16')) throw new Error(`${g.description} has no shader-f16`);
+    return g;
+  });
+  return lavapipe;
+}
+
 export async function testKernelLibrary(): Promise<KernelLibrary> {
   return new KernelLibrary((await testGpu()).device);
 }

@@ -19,6 +19,11 @@ export interface Dispatch {
 export interface OpsOptions {
   /** Use subgroup reductions (the adapter must have the `subgroups` feature). */
   subgroups: boolean;
+  /**
+   * f16 arithmetic in the prefill products of matmul/qkv/glu (the device must have
+   * `shader-f16`; see wgsl/matvec.wgsl dot4). Default false.
+   */
+  f16?: boolean;
 }
 
 /** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
@@ -88,6 +93,7 @@ export class Ops {
         [quantDefine(w.type)]: true,
         TILE: MATMUL_TILE,
         SG_ROWS: rowsPerGroup,
+        F16: !!this.opts.f16,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
@@ -162,6 +168,7 @@ export class Ops {
         TILE: MATMUL_TILE,
         K4: o.wq.k / 4,
         HEAD_DIM: o.headDim,
+        F16: !!this.opts.f16,
         NEOX: o.neox,
         KV_F16: !!o.kvF16,
         BIAS: bias,
@@ -233,6 +240,7 @@ export class Ops {
         TILE: MATMUL_TILE,
         K4: o.wGate.k / 4,
         SG_ROWS: rowsPerGroup,
+        F16: !!this.opts.f16,
         GELU: o.gelu,
       },
     });

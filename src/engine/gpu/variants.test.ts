@@ -41,15 +41,21 @@ function variants(): { family: KernelFamily; entryPoint: string; defines: Define
   };
   for (const t of QUANTS) {
     const q = { [quantDefine(t)]: true };
-    add('matmul', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16 }, ['BIAS', 'ACCUMULATE', 'SOFTCAP']));
-    add('glu', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16, K4: 64 }, ['GELU']));
+    add(
+      'matmul',
+      'main',
+      flagCombos({ ...q, TILE: 4, SG_ROWS: 16 }, ['BIAS', 'ACCUMULATE', 'SOFTCAP', 'F16']),
+    );
+    add('glu', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16, K4: 64 }, ['GELU', 'F16']));
     add(
       'qkv',
       'main',
-      flagCombos({ ...q, TILE: 4, K4: 64, HEAD_DIM: 64 }, ['BIAS', 'QK_NORM', 'NEOX', 'KV_F16']).map((d) => ({
-        ...d,
-        VECS: !!(d['BIAS'] || d['QK_NORM']),
-      })),
+      flagCombos({ ...q, TILE: 4, K4: 64, HEAD_DIM: 64 }, ['BIAS', 'QK_NORM', 'NEOX', 'KV_F16', 'F16']).map(
+        (d) => ({
+          ...d,
+          VECS: !!(d['BIAS'] || d['QK_NORM']),
+        }),
+      ),
     );
     add('embedding', 'main', [q]);
     add('matmulBackward', 'main', [{ ...q, TILE: 8 }]);
@@ -99,7 +105,7 @@ describe('every kernel variant compiles (Tint, Dawn null backend with subgroups 
       });
     }
     expect(failures).toEqual([]);
-    expect(list.length).toBeGreaterThan(300);
+    expect(list.length).toBeGreaterThan(600);
   });
 
   it('reports a broken variant (the check can fail)', async () => {

@@ -1,0 +1,113 @@
+/**
+ * The shader-f16 path on an adapter that has it: Mesa's lavapipe (the SwiftShader of the other
+ * tests has no f16). Prefill products in f16 (wgsl/matvec.wgsl dot4) against a float64 reference,
+ * and the engine with f16 on and fused kernels against Dure's float64 CPU model. Decode steps
+ * stay f32, so one-token products must still agree to f32 precision.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileSource } from '../../node/file-source.ts';
+import { CpuReferenceModel } from '../../testing/cpu-forward.ts';
+import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
+import { testF16Gpu } from '../../testing/node-gpu.ts';
+import { testModelPath } from '../../testing/test-models.ts';
+import { WebGpuEngine } from '../engine.ts';
+import { dequantize, quantize } from '../gguf/quant/index.ts';
+import { readGguf } from '../gguf/reader.ts';
+import { GgmlType } from '../gguf/types.ts';
+import { uploadWeight } from './gpu-weight.ts';
+
+// dot4 (the one place the f16 variant changes) is shared by every type; these three cover a float
+// type, a scaled-integer type and the K-quant with a min term. lavapipe compiles with LLVM, seconds
+// per pipeline on a cold cache, so the f16 checks stay few (every f32 variant runs on SwiftShader).
+const TYPES = [GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_K];
+
+function matmulRef(w: Float32Array, x: Float32Array, rows: number, k: number, nTok: number): Float64Array {
+  const out = new Float64Array(nTok * rows);
+  for (let t = 0; t < nTok; t++)
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += (w[r * k + i] as number) * (x[t * k + i] as number);
+      out[t * rows + r] = s;
+    }
+  return out;
+}
+
+describe('shader-f16 on lavapipe', () => {
+  let h16: GpuHarness;
+  beforeAll(async () => {
+    const { device, description } = await testF16Gpu();
+    expect(device.features.has('shader-f16')).toBe(true);
+    expect(description).toMatch(/llvmpipe/);
+    h16 = await GpuHarness.create({ subgroups: true, f16: true });
+  });
+  afterAll(() => h16.destroy());
+
+  const table: string[] = [];
+  afterAll(() =>
+    console.log(
+      ['f16 build on lavapipe: relL2 vs float64, prefill (5 tokens) and decode', ...table].join('\n'),
+    ),
+  );
+  for (const type of TYPES) {
+    it(`${GgmlType[type]}: prefill products in f16 within 2e-3, decode unchanged`, async () => {
+      const rows = 67;
+      const k = 512;
+      const nTok = 5;
+      const values = randn(rows * k, rng(type + 11), 0.5);
+      const bytes = quantize(type, values);
+      const deq = dequantize(type, bytes, rows * k);
+      const x = randn(nTok * k, rng(3));
+      const want = matmulRef(deq, x, rows, k, nTok);
+      const h = h16;
+      const weight = uploadWeight(h.device, 'w', type, bytes, rows, k);
+      const out = h.storage(nTok * rows * 4);
+      h.run(await h.ops.matmul({ weight, x: h.storage(x), out }), { nTokens: nTok, pos: 0 });
+      const p16 = relL2(await h.readF32(out, nTok * rows), want);
+      // One token: the decode path, f32 even in the f16 build.
+      const one = h.storage(rows * 4);
+      h.run(await h.ops.matmul({ weight, x: h.storage(x.subarray(0, k)), out: one }), { nTokens: 1, pos: 0 });
+      const d16 = relL2(await h.readF32(one, rows), want.subarray(0, rows));
+      weight.parts.forEach((p) => p.buffer.destroy());
+      table.push(
+        `${GgmlType[type].padEnd(5)} prefill ${p16.toExponential(1)}, decode ${d16.toExponential(1)}`,
+      );
+      expect(d16).toBeLessThan(1e-5);
+      expect(p16).toBeLessThan(2e-3);
+      // The f16 build really rounds (else the variant would not be in use).
+      expect(p16).toBeGreaterThan(1e-5);
+    });
+  }
+
+  it('llama Q4_K: the engine with fused kernels and f16 prefill within 3e-3 of float64, same greedy ids', async () => {
+    const { device } = await testF16Gpu();
+    const path = await testModelPath({ arch: 'llama', quant: 'Q4_K' });
+    const src = await FileSource.open(path);
+    const ref = await CpuReferenceModel.load(await readGguf(src));
+    await src.close();
+    const prompt = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
+    // The float64 model's greedy continuation.
+    const want: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const l = ref.logits([...prompt, ...want]);
+      want.push(l.indexOf(Math.max(...l)));
+    }
+    // Fused and f16, as on a GPU (lavapipe counts as CPU-emulated, so both are asked for).
+    const engine = new WebGpuEngine(device, {
+      contextLength: 64,
+      maxBatch: 8,
+      fuseKernels: true,
+      shaderF16: true,
+    });
+    await engine.loadSource(await FileSource.open(path));
+    try {
+      expect(engine.model.forward.dispatchCount).toBe(4 + 5 * engine.model.cfg.nLayer);
+      expect(relL2(await engine.logits(prompt), ref.logits(prompt))).toBeLessThan(3e-3);
+      const g = engine.generate({ promptIds: prompt, maxTokens: 6, greedy: true });
+      let r = await g.next();
+      while (!r.done) r = await g.next();
+      expect(r.value.ids).toEqual(want);
+    } finally {
+      await engine.dispose();
+    }
+  }, 180_000);
+});
