@@ -24,12 +24,12 @@ fn x4_at(i: u32) -> vec4<f32> { return X4[i]; }
 #endif
 
 /**
- * w · x of the 4 tokens whose rows start at xb, xb + xs, …; under NORM x is scaled by G4[g].
+ * w · x of the 4 tokens whose rows start at xb, xb + ts, …; under NORM x is scaled by G4[g].
  * F16 (shader-f16): the weights and x are rounded to f16 and each 4-term dot is taken in f16 —
  * twice the arithmetic rate on most GPUs, where prefill is compute-bound — and summed in f32.
  * (llama.cpp likewise rounds x to f16 for F16 weights.) Decode stays f32: it is memory-bound.
  */
-fn dot4(w: vec4<f32>, xb: u32, xs: u32, g: u32) -> vec4<f32> {
+fn dot4(w: vec4<f32>, xb: u32, ts: u32, g: u32) -> vec4<f32> {
 #ifdef NORM
   let w4 = w * G4[g];
 #else
@@ -39,12 +39,12 @@ fn dot4(w: vec4<f32>, xb: u32, xs: u32, g: u32) -> vec4<f32> {
   let h = vec4<f16>(w4);
   return vec4<f32>(
     f32(dot(h, vec4<f16>(X4[xb]))),
-    f32(dot(h, vec4<f16>(X4[xb + xs]))),
-    f32(dot(h, vec4<f16>(X4[xb + 2u * xs]))),
-    f32(dot(h, vec4<f16>(X4[xb + 3u * xs]))),
+    f32(dot(h, vec4<f16>(X4[xb + ts]))),
+    f32(dot(h, vec4<f16>(X4[xb + 2u * ts]))),
+    f32(dot(h, vec4<f16>(X4[xb + 3u * ts]))),
   );
 #else
-  return vec4<f32>(dot(w4, X4[xb]), dot(w4, X4[xb + xs]), dot(w4, X4[xb + 2u * xs]), dot(w4, X4[xb + 3u * xs]));
+  return vec4<f32>(dot(w4, X4[xb]), dot(w4, X4[xb + ts]), dot(w4, X4[xb + 2u * ts]), dot(w4, X4[xb + 3u * ts]));
 #endif
 }
 

@@ -10,12 +10,12 @@
 //   decode_unit(wb, row, unit, units_per_row, aux, &w)  → w[0..31] = dequantized elements,
 //   unit_vec4(wb, row, unit, units_per_row, aux, j)    → elements 4j..4j+3 of the unit, or
 //   dot_unit(wb, row, unit, units_per_row, aux, xb)     → Σ w[i]·x4_at(xb + i/4)[i%4],
-//   dot_unit4(wb, row, unit, units_per_row, aux, xb, xs, gb) → the same for 4 tokens at once (rows
-//     xs vec4s apart, through dot4), each weight vec4 decoded once for all four (prefill tiles):
+//   dot_unit4(wb, row, unit, units_per_row, aux, xb, ts, gb) → the same for 4 tokens at once (rows
+//     ts vec4s apart, through dot4), each weight vec4 decoded once for all four (prefill tiles):
 // weights are decoded straight into vec4 dot products, four per u32 load, with no private array
 // (which costs registers or memory on every GPU, and dearly on software adapters).
 // A DOT_UNIT includer also defines `x4_at(i) -> vec4<f32>` (X4[i], or a normalised X4[i] when a
-// kernel folds RMSNorm into its projections) and `dot4(w, xb, xs, gb) -> vec4<f32>` (see matvec.wgsl).
+// kernel folds RMSNorm into its projections) and `dot4(w, xb, ts, gb) -> vec4<f32>` (see matvec.wgsl).
 //
 // Every function takes `wb`, the word offset of the tensor inside W: 0u when a tensor has its own
 // binding, a uniform when same-type tensors share one buffer (q|k|v, gate|up) so that a fused
@@ -53,12 +53,12 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return s;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let base = (row * upr + unit) * 32u;
   var s = vec4<f32>();
   for (var j = 0u; j < 8u; j++) {
     let w = bitcast<vec4<f32>>(vec4<u32>(W[wb + base + 4u * j], W[wb + base + 4u * j + 1u], W[wb + base + 4u * j + 2u], W[wb + base + 4u * j + 3u]));
-    s += dot4(w, xb + j, xs, gb + j);
+    s += dot4(w, xb + j, ts, gb + j);
   }
   return s;
 }
@@ -91,12 +91,12 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return s;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let base = (row * upr + unit) * 16u;
   var s = vec4<f32>();
   for (var j = 0u; j < 8u; j++) {
     let w = vec4<f32>(unpack2x16float(W[wb + base + 2u * j]), unpack2x16float(W[wb + base + 2u * j + 1u]));
-    s += dot4(w, xb + j, xs, gb + j);
+    s += dot4(w, xb + j, ts, gb + j);
   }
   return s;
 }
@@ -133,14 +133,14 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return s;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let base = (row * upr + unit) * 16u;
   var s = vec4<f32>();
   for (var j = 0u; j < 8u; j++) {
     let p = W[wb + base + 2u * j];
     let q = W[wb + base + 2u * j + 1u];
     let w = bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
-    s += dot4(w, xb + j, xs, gb + j);
+    s += dot4(w, xb + j, ts, gb + j);
   }
   return s;
 }
@@ -176,11 +176,11 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return f16_at(wb, aux, blk) * s;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let blk = row * upr + unit;
   var s = vec4<f32>();
   for (var j = 0u; j < 8u; j++) {
-    s += dot4(vec4<f32>(unpack4xI8(W[wb + blk * 8u + j])), xb + j, xs, gb + j);
+    s += dot4(vec4<f32>(unpack4xI8(W[wb + blk * 8u + j])), xb + j, ts, gb + j);
   }
   return f16_at(wb, aux, blk) * s;
 }
@@ -223,14 +223,14 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return f16_at(wb, aux, blk) * s;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let blk = row * upr + unit;
   var s = vec4<f32>();
   for (var j = 0u; j < 4u; j++) {
     let word = W[wb + blk * 4u + j];
     let lo = vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0;
     let hi = vec4<f32>(unpack4xU8((word >> 4u) & 0x0f0f0f0fu)) - 8.0;
-    s += dot4(lo, xb + j, xs, gb + j) + dot4(hi, xb + 4u + j, xs, gb + 4u + j);
+    s += dot4(lo, xb + j, ts, gb + j) + dot4(hi, xb + 4u + j, ts, gb + 4u + j);
   }
   return f16_at(wb, aux, blk) * s;
 }
@@ -303,14 +303,14 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return k.d * sq - k.m * sx;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let k = q4k_unit(wb, row, unit, upr);
   var sq = vec4<f32>();
   var sx = vec4<f32>();
   for (var i = 0u; i < 8u; i++) {
     let q = vec4<f32>(unpack4xU8((W[wb + k.qbase + i] >> k.shift) & 0x0f0f0f0fu));
-    sq += dot4(q, xb + i, xs, gb + i);
-    sx += dot4(vec4<f32>(1.0), xb + i, xs, gb + i);
+    sq += dot4(q, xb + i, ts, gb + i);
+    sx += dot4(vec4<f32>(1.0), xb + i, ts, gb + i);
   }
   return k.d * sq - k.m * sx;
 }
@@ -385,14 +385,14 @@ fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   return k.s0 * s0 + k.s1 * s1;
 }
 
-fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, xs: u32, gb: u32) -> vec4<f32> {
+fn dot_unit4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32, ts: u32, gb: u32) -> vec4<f32> {
   let k = q6k_unit(wb, row, unit, upr, aux);
   var s0 = vec4<f32>();
   var s1 = vec4<f32>();
   for (var i = 0u; i < 8u; i++) {
     let lo = (W[wb + k.qlw + i] >> k.lshift) & 0x0f0f0f0fu;
     let hi = (W[wb + k.qhw + i] >> k.hshift) & 0x03030303u;
-    let d = dot4(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, xb + i, xs, gb + i);
+    let d = dot4(vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0, xb + i, ts, gb + i);
     if (i < 4u) { s0 += d; } else { s1 += d; }
   }
   return k.s0 * s0 + k.s1 * s1;
