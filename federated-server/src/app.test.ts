@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../../src/protocol/safetensors.ts';
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
-import { HEADER_TIMESTAMP, signRequest } from '../../src/protocol/signing.ts';
+import { generateInstitutionKeyPair, HEADER_TIMESTAMP, signRequest } from '../../src/protocol/signing.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import type { InstitutionClient } from './testing/client.ts';
 import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
@@ -22,6 +22,75 @@ async function shiftedGlobal(
     const t = tensors.get(n)!;
     return { ...t, data: t.data.map((v) => v + delta) };
   });
+}
+
+interface AuditRow {
+  type: string;
+  actor: string;
+  data: { institutionId?: string };
+}
+
+/** POST /v1/enroll with `code` and `publicKey`; the reply's status, body and error code. */
+async function enrollWith(t: TestServer, code: string, publicKey: string) {
+  const r = await t.send(
+    'POST',
+    '/v1/enroll',
+    { 'content-type': 'application/json' },
+    JSON.stringify({ code, publicKey }),
+  );
+  const body = r.json<{ institutionId?: string; name?: string; error?: { code: string } }>();
+  return { status: r.status, body, error: body.error?.code };
+}
+
+/**
+ * A lost enrolment reply: the client retries with the same code and key and must get the first
+ * answer again (audited as a repeat), while the code with any other key stays refused, and a
+ * signed request ends the repeat window. Run on both storage backends.
+ */
+async function checkRepeatedEnrolment(t: TestServer): Promise<void> {
+  const { enrollmentCode } = await t.admin.call<{ enrollmentCode: string }>(
+    'POST',
+    '/v1/admin/institutions',
+    {
+      name: '재등록 보건소',
+    },
+  );
+  const mine = await generateInstitutionKeyPair();
+  const thief = await generateInstitutionKeyPair();
+  const first = await enrollWith(t, enrollmentCode, mine.publicKey);
+  expect(first.status).toBe(200);
+  expect(first.body).toMatchObject({ name: '재등록 보건소' });
+  const id = first.body.institutionId!;
+
+  const again = await enrollWith(t, enrollmentCode, mine.publicKey);
+  expect(again).toEqual(first);
+  expect(await enrollWith(t, enrollmentCode, thief.publicKey)).toMatchObject({
+    status: 401,
+    error: 'BAD_ENROLLMENT_CODE',
+  });
+  expect(await enrollWith(t, enrollmentCode, mine.publicKey)).toEqual(first);
+
+  const audit = (await t.admin.call<AuditRow[]>('GET', '/v1/admin/audit?limit=1000')).filter(
+    (e) => e.data.institutionId === id,
+  );
+  expect(audit.map((e) => e.type)).toEqual([
+    'institution.created',
+    'institution.enrolled',
+    'institution.enrollment_repeated',
+    'institution.enrollment_repeated',
+  ]);
+  // the refused attempt with the other key changed nothing: requests signed with it fail
+  const forged = await signRequest(thief.privateKey, id, 'GET', '/v1/tasks');
+  expect((await t.send('GET', '/v1/tasks', forged)).status).toBe(401);
+
+  // the first signed request proves the reply arrived: the code stops working altogether
+  const signed = await signRequest(mine.privateKey, id, 'GET', '/v1/tasks');
+  expect((await t.send('GET', '/v1/tasks', signed)).status).toBe(200);
+  expect(await enrollWith(t, enrollmentCode, mine.publicKey)).toMatchObject({
+    status: 401,
+    error: 'BAD_ENROLLMENT_CODE',
+  });
+  expect(await t.admin.call('GET', '/v1/admin/audit/verify')).toMatchObject({ ok: true });
 }
 
 describe('federated server over HTTP (PGlite)', () => {
@@ -53,17 +122,16 @@ describe('federated server over HTTP (PGlite)', () => {
       { name: '서울대병원' },
     );
     const inst = await t.enroll('국민건강보험공단');
-    // the code of another institution cannot be reused after enrolment
-    const { publicKey } = await (await import('../../src/protocol/signing.ts')).generateInstitutionKeyPair();
-    const enrollOnce = () =>
+    // the code of another institution cannot be reused with another key after enrolment
+    const enrollNewKey = async () =>
       t.send(
         'POST',
         '/v1/enroll',
         { 'content-type': 'application/json' },
-        JSON.stringify({ code: enrollmentCode, publicKey }),
+        JSON.stringify({ code: enrollmentCode, publicKey: (await generateInstitutionKeyPair()).publicKey }),
       );
-    expect((await enrollOnce()).status).toBe(200);
-    const reused = await enrollOnce();
+    expect((await enrollNewKey()).status).toBe(200);
+    const reused = await enrollNewKey();
     expect(reused.status).toBe(401);
     expect(reused.json<{ error: { code: string } }>().error.code).toBe('BAD_ENROLLMENT_CODE');
 
@@ -93,6 +161,32 @@ describe('federated server over HTTP (PGlite)', () => {
     const stranger = await (await import('../../src/protocol/signing.ts')).generateInstitutionKeyPair();
     const forged = await signRequest(stranger.privateKey, inst.id, 'GET', '/v1/tasks');
     expect(await code(t.send('GET', '/v1/tasks', forged))).toEqual([401, 'BAD_SIGNATURE']);
+  });
+
+  it('answers a retried enrolment (same code, same key) like the first and refuses the code with another key', async () => {
+    await checkRepeatedEnrolment(t);
+  });
+
+  it('accepts a repeated enrolment for a day after the first, not later', async () => {
+    const { enrollmentCode } = await t.admin.call<{ enrollmentCode: string }>(
+      'POST',
+      '/v1/admin/institutions',
+      { name: '하루 지난 의원' },
+    );
+    const { publicKey } = await generateInstitutionKeyPair();
+    const first = await enrollWith(t, enrollmentCode, publicKey);
+    expect(first.status).toBe(200);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 23 * 3600 * 1000 });
+    try {
+      expect(await enrollWith(t, enrollmentCode, publicKey)).toEqual(first);
+      vi.setSystemTime(Date.now() + 2 * 3600 * 1000);
+      expect(await enrollWith(t, enrollmentCode, publicKey)).toMatchObject({
+        status: 401,
+        error: 'BAD_ENROLLMENT_CODE',
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('runs a FedAvg round: validates updates, weights by examples, publishes version 1 with lineage', async () => {
@@ -399,5 +493,20 @@ describe('the same server on PostgreSQL (DATABASE_URL)', () => {
       x.data.forEach((v, i) => expect(v1.get(name)!.data[i]).toBeCloseTo(v + shift, 6));
     }
     expect(await t.admin.call('GET', '/v1/admin/audit/verify')).toMatchObject({ ok: true });
+  });
+
+  it('answers a retried enrolment like the first, and serialises concurrent uses of one code', async () => {
+    await checkRepeatedEnrolment(t);
+    // the same code from two keys at once: exactly one key is bound, the other refused
+    const { enrollmentCode } = await t.admin.call<{ enrollmentCode: string }>(
+      'POST',
+      '/v1/admin/institutions',
+      { name: '동시 등록 기관' },
+    );
+    const keys = await Promise.all([generateInstitutionKeyPair(), generateInstitutionKeyPair()]);
+    const both = await Promise.all(keys.map((k) => enrollWith(t, enrollmentCode, k.publicKey)));
+    expect(both.map((r) => r.status).sort()).toEqual([200, 401]);
+    const winner = keys[both.findIndex((r) => r.status === 200)]!;
+    expect(await enrollWith(t, enrollmentCode, winner.publicKey)).toEqual(both.find((r) => r.status === 200));
   });
 });

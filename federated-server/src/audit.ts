@@ -14,6 +14,8 @@ export type AuditType =
   | 'server.admin_token_created'
   | 'institution.created'
   | 'institution.enrolled'
+  /** The same code and public key again, answered as the first (a lost reply retried). */
+  | 'institution.enrollment_repeated'
   | 'institution.revoked'
   | 'task.created'
   | 'task.started'

@@ -86,6 +86,8 @@ interface InstitutionRow {
   name: string;
   status: Institution['status'];
   public_key: string | null;
+  /** Kept after enrolment only to recognise a repeat of it (see `enroll`). */
+  enrollment_code_hash: string | null;
   created_at: number;
   enrolled_at: number | null;
   revoked_at: number | null;
@@ -121,22 +123,53 @@ export async function createInstitution(
 }
 
 /**
- * Binds a public key to the institution that owns `code`; the code then stops working.
- * @throws {AuthError} for an unknown, used or expired code; {SignatureError} for a bad key.
+ * How long after an enrolment the same code with the same public key is still answered (see
+ * `enroll`). A client retries a lost reply within seconds to minutes (src/fl/retry.ts), or when the
+ * operator reopens the console — usually the same or the next working day; a day covers both, and
+ * past it an admin re-issuing a code is cheap, so the used code's hash does not linger.
+ */
+export const ENROLLMENT_REPEAT_WINDOW_MS = 24 * 3600 * 1000;
+
+/**
+ * Binds a public key to the institution that owns `code`. The code then works only for a repeat
+ * of that same enrolment (same public key), so a client whose reply was lost — connection dropped,
+ * server killed after the commit, tab closed — can retry and get the same answer instead of being
+ * locked out. A repeat is accepted until the institution's first signed request (which proves the
+ * reply arrived; `authenticateSigned` then drops the code) and at most
+ * `ENROLLMENT_REPEAT_WINDOW_MS` after the enrolment, never past the code's own expiry. It changes
+ * nothing but the audit log (`institution.enrollment_repeated`). The code with another key stays
+ * refused: that is the takeover the one-time code exists to prevent.
+ * @throws {AuthError} BAD_ENROLLMENT_CODE for an unknown, expired or used code (used: with another
+ *   key, after the first signed request, after the repeat window, or of a revoked institution).
+ * @throws {SignatureError} for a malformed public key.
  */
 export async function enroll(db: Database, code: string, publicKey: string): Promise<Institution> {
   await importPublicKey(publicKey); // validates the key before anything is stored
   return db.transaction(async (tx) => {
-    const [r] = await tx.query<InstitutionRow & { enrollment_expires_at: number }>(
-      `SELECT * FROM institutions WHERE enrollment_code_hash = $1 AND status = 'pending'`,
+    const now = Date.now();
+    // FOR UPDATE: on PostgreSQL two concurrent enrolments with one code serialise here, so the
+    // second sees the first's key (and is a repeat or refused) instead of overwriting it.
+    const [r] = await tx.query<InstitutionRow & { enrollment_expires_at: number | null }>(
+      `SELECT * FROM institutions WHERE enrollment_code_hash = $1 FOR UPDATE`,
       [sha256(code)],
     );
-    if (!r || r.enrollment_expires_at < Date.now())
-      throw new AuthError('unknown, used or expired enrollment code', 'BAD_ENROLLMENT_CODE');
+    const refused = () => new AuthError('unknown, used or expired enrollment code', 'BAD_ENROLLMENT_CODE');
+    if (!r || r.enrollment_expires_at === null || r.enrollment_expires_at < now) throw refused();
+    if (r.status === 'active') {
+      if (r.public_key !== publicKey) throw refused();
+      await appendAudit(tx, 'institution.enrollment_repeated', r.id, {
+        institutionId: r.id,
+        publicKeySha256: sha256(publicKey),
+        enrolledAt: r.enrolled_at,
+      });
+      return toInstitution(r);
+    }
+    if (r.status !== 'pending') throw refused();
     const [u] = await tx.query<InstitutionRow>(
-      `UPDATE institutions SET status = 'active', public_key = $2, enrollment_code_hash = NULL, enrolled_at = $3
+      `UPDATE institutions SET status = 'active', public_key = $2, enrolled_at = $3,
+         enrollment_expires_at = LEAST(enrollment_expires_at, $4)
        WHERE id = $1 RETURNING *`,
-      [r.id, publicKey, Date.now()],
+      [r.id, publicKey, now, now + ENROLLMENT_REPEAT_WINDOW_MS],
     );
     await appendAudit(tx, 'institution.enrolled', r.id, {
       institutionId: r.id,
@@ -244,6 +277,13 @@ export async function authenticateSigned(
     [institutionId, nonce, now],
   );
   if (inserted.length === 0) throw new AuthError('nonce already used (replayed request)', 'REPLAYED');
+  // A signed request proves the enrolment reply arrived: the code has done its job (see `enroll`).
+  // Only the first such request after enrolment pays for this write.
+  if (inst.enrollment_code_hash !== null)
+    await db.query(
+      'UPDATE institutions SET enrollment_code_hash = NULL, enrollment_expires_at = NULL WHERE id = $1',
+      [institutionId],
+    );
   return { institutionId, contentSha256 };
 }
 
