@@ -9,6 +9,7 @@
  * test (scripts/demo-federation*.ts) use Dure's real WebGPU trainer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -200,6 +201,73 @@ describe('round client against the real server', () => {
     expect(err).toBeInstanceOf(ServerRefusedError);
     expect(err).toMatchObject({ code: 'SERVER_REFUSED', status: 401, serverCode: 'BAD_ENROLLMENT_CODE' });
     expect(rec.calls).toBe(1);
+  });
+
+  it('retries an enrolment whose reply was lost with the same stored key, in the same call and after a reload', async () => {
+    type AuditRow = { type: string; actor: string; data: { publicKeySha256?: string } };
+    const auditOf = async (institutionId: string) =>
+      (await srv.admin.call<AuditRow[]>('GET', '/v1/admin/audit?limit=1000')).filter(
+        (e) => e.actor === institutionId,
+      );
+    const loseEnrolReplies = (n: number) => (u: string) =>
+      u.endsWith('/v1/enroll') && n-- > 0 ? 'after' : undefined;
+
+    // 1. the server commits, the reply is lost, and retries run out: the key stays pending
+    const code = await srv.enrollmentCode('재시도 구청');
+    const rec: Recorded = { uploads: [], calls: 0 };
+    const path = join(dir, 'lost-enrol.json');
+    const noRetry = { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 };
+    const lost = client(
+      store('lost-enrol'),
+      'task_x',
+      new TestDoubleTrainer(0, true),
+      recordingFetch(rec, loseEnrolReplies(1)),
+      noRetry,
+    );
+    expect(await lost.enroll(code).catch((e: unknown) => e)).toBeInstanceOf(NetworkError);
+    expect(await openFileStore(path).getIdentity()).toBeUndefined();
+    const pending = await openFileStore(path).getPendingKey();
+    expect(pending).toMatchObject({ serverUrl: srv.url });
+
+    // 2. a reload: the same code and the stored key get the committed enrolment back
+    const back = client(openFileStore(path), 'task_x', new TestDoubleTrainer(0, true), recordingFetch(rec));
+    const id = await back.enroll(code);
+    expect(id).toMatchObject({ serverUrl: srv.url, name: '재시도 구청', publicKey: pending!.publicKey });
+    expect(rec.calls).toBe(2);
+    const stored = openFileStore(path);
+    expect(await stored.getIdentity()).toMatchObject({
+      institutionId: id.institutionId,
+      publicKey: pending!.publicKey,
+    });
+    expect(await stored.getPendingKey()).toBeUndefined();
+    const keyHash = createHash('sha256').update(pending!.publicKey).digest('hex');
+    expect((await auditOf(id.institutionId)).map((e) => [e.type, e.data.publicKeySha256])).toEqual([
+      ['institution.enrolled', keyHash],
+      ['institution.enrollment_repeated', keyHash],
+    ]);
+    // the stored key signs as the institution: a signed request passes authentication (401 if
+    // not) and reaches the task lookup, which has no task_x
+    expect(await back.work().catch((e: unknown) => e)).toMatchObject({
+      status: 404,
+      serverCode: 'NOT_FOUND',
+    });
+
+    // 3. within one call: the first reply is lost, the retry with the same key succeeds
+    const code2 = await srv.enrollmentCode('재시도 병원');
+    const rec2: Recorded = { uploads: [], calls: 0 };
+    const s2 = store('lost-enrol-2');
+    const id2 = await client(
+      s2,
+      'task_x',
+      new TestDoubleTrainer(0, true),
+      recordingFetch(rec2, loseEnrolReplies(1)),
+    ).enroll(code2);
+    expect(rec2.calls).toBe(2);
+    expect((await auditOf(id2.institutionId)).map((e) => e.type)).toEqual([
+      'institution.enrolled',
+      'institution.enrollment_repeated',
+    ]);
+    expect((await s2.getIdentity())?.publicKey).toBe(id2.publicKey);
   });
 
   it('runs a FedAvg round with two institutions: the new global adapter is the example-weighted mean of what they sent', async () => {

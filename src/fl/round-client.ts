@@ -34,7 +34,7 @@ import {
   TrainerContractError,
 } from './errors.ts';
 import { requestWithRetry, sleep, type RetryOptions } from './retry.ts';
-import type { ClientStore, Identity, RoundMetrics, RoundRecord } from './store-api.ts';
+import type { ClientStore, Identity, PendingKey, RoundMetrics, RoundRecord } from './store-api.ts';
 
 /** The institution's local examples; they are only ever given to the trainer. */
 export interface LocalData {
@@ -128,8 +128,11 @@ export class RoundClient {
   }
 
   /**
-   * Enrolls a fresh key pair with the admin's one-time code and stores it; returns the stored
-   * identity unchanged when this store is already enrolled with this server.
+   * Enrolls a key pair with the admin's one-time code and stores it; returns the stored identity
+   * unchanged when this store is already enrolled with this server. The key pair is made and stored
+   * (as the pending key) once, before the first attempt, and reused by every retry — here, or after
+   * a reload when the reply was lost — because the server answers a repeat of a committed
+   * enrolment only for the same public key.
    * @throws {ServerRefusedError} BAD_ENROLLMENT_CODE for a wrong or used code.
    * @throws {ClientStoreError} when the store holds an identity of another server.
    * @throws {NetworkError} when the server stays unreachable.
@@ -140,7 +143,7 @@ export class RoundClient {
       if (existing.serverUrl === this.serverUrl) return existing;
       throw new ClientStoreError(`this store is enrolled with ${existing.serverUrl}, not ${this.serverUrl}`);
     }
-    const { privateKey, publicKey } = await this.opts.store.generateKeyPair();
+    const { privateKey, publicKey } = await this.pendingKey();
     const body = JSON.stringify({ code: code.trim(), publicKey });
     const res = await requestWithRetry(
       'enrolling',
@@ -165,6 +168,21 @@ export class RoundClient {
     };
     await this.opts.store.putIdentity(identity);
     return identity;
+  }
+
+  /** The stored key of an unanswered enrolment with this server, or a new one, stored first. */
+  private async pendingKey(): Promise<PendingKey> {
+    const store = this.opts.store;
+    const pending = await store.getPendingKey();
+    // A pending key for another server is replaced: the store keeps one identity, for this server.
+    if (pending?.serverUrl === this.serverUrl) return pending;
+    const key: PendingKey = {
+      serverUrl: this.serverUrl,
+      ...(await store.generateKeyPair()),
+      createdAt: new Date().toISOString(),
+    };
+    await store.putPendingKey(key);
+    return key;
   }
 
   /**

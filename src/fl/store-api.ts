@@ -19,6 +19,21 @@ export interface Identity {
   enrolledAt: string;
 }
 
+/**
+ * A key pair made for an enrolment whose reply has not arrived yet. It is stored before the first
+ * attempt so every retry — in the same call, after a reload or a restarted process — sends the same
+ * public key, which the server answers like the first enrolment; a new key would be refused once the
+ * server has committed the first one (the one-time code is bound to it).
+ */
+export interface PendingKey {
+  /** The server the enrolment was sent to (origin, no trailing slash). */
+  serverUrl: string;
+  /** base64url raw Ed25519 public key, as sent. */
+  publicKey: string;
+  privateKey: CryptoKey;
+  createdAt: string;
+}
+
 /** What a round's local training produced and measured. */
 export interface RoundMetrics {
   numExamples: number;
@@ -63,8 +78,15 @@ export interface ClientStore {
   generateKeyPair(): Promise<{ privateKey: CryptoKey; publicKey: string }>;
   /** @throws {ClientStoreError} when the store cannot be read. */
   getIdentity(): Promise<Identity | undefined>;
-  /** @throws {ClientStoreError} when the store cannot be written. */
+  /** Stores the identity and drops the pending key, in one write. @throws {ClientStoreError} */
   putIdentity(identity: Identity): Promise<void>;
+  /** The key of an enrolment not yet answered, if any. @throws {ClientStoreError} */
+  getPendingKey(): Promise<PendingKey | undefined>;
+  /**
+   * Keeps `key` (from this store's `generateKeyPair`) durably until `putIdentity`.
+   * @throws {ClientStoreError} when the store cannot be written or did not make the key.
+   */
+  putPendingKey(key: PendingKey): Promise<void>;
   /** The task's record with the highest round number. @throws {ClientStoreError} */
   latestRound(taskId: string): Promise<RoundRecord | undefined>;
   /** Every record of a task, oldest round first (the console's history). @throws {ClientStoreError} */

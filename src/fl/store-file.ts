@@ -10,9 +10,12 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromBase64Url, toBase64Url } from '../protocol/base64url.ts';
 import { ClientStoreError } from './errors.ts';
-import type { ClientStore, Identity, RoundRecord } from './store-api.ts';
+import type { ClientStore, Identity, PendingKey, RoundRecord } from './store-api.ts';
 
 interface FileIdentity extends Omit<Identity, 'privateKey'> {
+  privateKeyPkcs8: string;
+}
+interface FilePendingKey extends Omit<PendingKey, 'privateKey'> {
   privateKeyPkcs8: string;
 }
 interface FileRound extends Omit<RoundRecord, 'update'> {
@@ -21,6 +24,8 @@ interface FileRound extends Omit<RoundRecord, 'update'> {
 interface FileState {
   version: 1;
   identity?: FileIdentity;
+  /** Optional, so files written before it existed still read as format 1. */
+  pendingKey?: FilePendingKey;
   rounds: FileRound[];
 }
 
@@ -102,13 +107,37 @@ class FileStore implements ClientStore {
     return { ...rest, privateKey };
   }
 
-  async putIdentity(identity: Identity): Promise<void> {
-    const pkcs8 = this.exportable.get(identity.privateKey);
+  private pkcs8Of(key: CryptoKey): string {
+    const pkcs8 = this.exportable.get(key);
     if (!pkcs8)
       throw new ClientStoreError('the file store can only keep keys it generated (generateKeyPair)');
+    return pkcs8;
+  }
+
+  async putIdentity(identity: Identity): Promise<void> {
+    const pkcs8 = this.pkcs8Of(identity.privateKey);
     const { privateKey: _key, ...rest } = identity;
     await this.update((s) => {
       s.identity = { ...rest, privateKeyPkcs8: pkcs8 };
+      delete s.pendingKey;
+    });
+  }
+
+  async getPendingKey(): Promise<PendingKey | undefined> {
+    const s = await this.read();
+    if (!s.pendingKey) return undefined;
+    const { privateKeyPkcs8, ...rest } = s.pendingKey;
+    const privateKey = await importSigningKey(privateKeyPkcs8);
+    // a reloaded pending key becomes the identity's key: this store must be able to write it again
+    this.exportable.set(privateKey, privateKeyPkcs8);
+    return { ...rest, privateKey };
+  }
+
+  async putPendingKey(key: PendingKey): Promise<void> {
+    const pkcs8 = this.pkcs8Of(key.privateKey);
+    const { privateKey: _key, ...rest } = key;
+    await this.update((s) => {
+      s.pendingKey = { ...rest, privateKeyPkcs8: pkcs8 };
     });
   }
 

@@ -7,10 +7,11 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { generateInstitutionKeyPair } from '../protocol/signing.ts';
 import { ClientStoreError } from './errors.ts';
-import type { ClientStore, Identity, RoundRecord } from './store-api.ts';
+import type { ClientStore, Identity, PendingKey, RoundRecord } from './store-api.ts';
 
 interface ClientDb extends DBSchema {
-  identity: { key: 'self'; value: Identity };
+  /** 'self': the enrolled identity; 'pending': the key of an enrolment not yet answered. */
+  identity: { key: 'self' | 'pending'; value: Identity | PendingKey };
   rounds: { key: [string, number]; value: RoundRecord; indexes: { byTask: string } };
 }
 
@@ -52,11 +53,27 @@ class IdbStore implements ClientStore {
   }
 
   getIdentity(): Promise<Identity | undefined> {
-    return this.guard('read the identity', () => this.db.get('identity', 'self'));
+    return this.guard('read the identity', () => this.db.get('identity', 'self')) as Promise<
+      Identity | undefined
+    >;
   }
 
   async putIdentity(identity: Identity): Promise<void> {
-    await this.guard('store the identity', () => this.db.put('identity', identity, 'self'));
+    // One transaction: a reload sees the pending key or the identity, never neither.
+    await this.guard('store the identity', async () => {
+      const tx = this.db.transaction('identity', 'readwrite');
+      await Promise.all([tx.store.put(identity, 'self'), tx.store.delete('pending'), tx.done]);
+    });
+  }
+
+  getPendingKey(): Promise<PendingKey | undefined> {
+    return this.guard('read the pending key', () => this.db.get('identity', 'pending')) as Promise<
+      PendingKey | undefined
+    >;
+  }
+
+  async putPendingKey(key: PendingKey): Promise<void> {
+    await this.guard('store the pending key', () => this.db.put('identity', key, 'pending'));
   }
 
   async latestRound(taskId: string): Promise<RoundRecord | undefined> {

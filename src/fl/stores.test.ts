@@ -95,6 +95,49 @@ describe.each(kinds)('%s store', (_kind, open) => {
     await again.close();
   });
 
+  it('keeps a pending enrolment key across a reopen, and drops it when that key becomes the identity', async () => {
+    const [store, reopen] = await open();
+    expect(await store.getPendingKey()).toBeUndefined();
+    const { privateKey, publicKey } = await store.generateKeyPair();
+    const pending = {
+      serverUrl: 'http://localhost:8787',
+      publicKey,
+      privateKey,
+      createdAt: '2026-11-24T01:00:00.000Z',
+    };
+    await store.putPendingKey(pending);
+    await store.close();
+    // a reload after the reply was lost: the same key comes back, still not extractable
+    const again = await reopen();
+    const kept = await again.getPendingKey();
+    expect(kept).toMatchObject({ serverUrl: pending.serverUrl, publicKey, createdAt: pending.createdAt });
+    expect(kept!.privateKey.extractable).toBe(false);
+    const h = await signRequest(kept!.privateKey, 'inst_p', 'GET', '/v1/tasks');
+    const fields = {
+      method: 'GET',
+      path: '/v1/tasks',
+      institutionId: 'inst_p',
+      timestamp: h[HEADER_TIMESTAMP]!,
+      nonce: h[HEADER_NONCE]!,
+      contentSha256: h[HEADER_CONTENT_SHA256]!,
+    };
+    expect(await verifySignature(await importPublicKey(publicKey), fields, h[HEADER_SIGNATURE]!)).toBe(true);
+    // the reloaded key (not the one generated before the reopen) is stored as the identity
+    await again.putIdentity({
+      serverUrl: kept!.serverUrl,
+      institutionId: 'inst_p',
+      name: '재시도 기관',
+      publicKey,
+      privateKey: kept!.privateKey,
+      enrolledAt: '2026-11-24T01:00:01.000Z',
+    });
+    await again.close();
+    const third = await reopen();
+    expect(await third.getPendingKey()).toBeUndefined();
+    expect(await third.getIdentity()).toMatchObject({ institutionId: 'inst_p', publicKey });
+    await third.close();
+  });
+
   it('lists rounds per task in order, replaces a round, and keeps update bytes', async () => {
     const [store, reopen] = await open();
     await store.putRound(record('task_a', 2, [1, 2, 3]));
@@ -136,6 +179,14 @@ describe('file store errors', () => {
         publicKey: 'p',
         privateKey: pair.privateKey,
         enrolledAt: '',
+      }),
+    ).rejects.toMatchObject({ code: 'CLIENT_STORE' });
+    await expect(
+      store.putPendingKey({
+        serverUrl: 'http://x',
+        publicKey: 'p',
+        privateKey: pair.privateKey,
+        createdAt: '',
       }),
     ).rejects.toMatchObject({ code: 'CLIENT_STORE' });
   });
