@@ -42,6 +42,7 @@ import {
   authenticateSigned,
   createInstitution,
   enroll,
+  ENROLLMENT_REPEAT_WINDOW_MS,
   ensureAdminToken,
   listInstitutions,
   pruneNonces,
@@ -407,6 +408,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.post<{ Body: EnrollRequest }>(
     '/v1/enroll',
     route('public', 'Enroll an institution public key with a one-time code', {
+      description:
+        'Retry-safe: the same code with the same public key, sent again after a lost reply, answers the ' +
+        `first enrolment again (until the institution makes its first signed request, at most ${ENROLLMENT_REPEAT_WINDOW_MS / 3_600_000} h). ` +
+        'The code with any other key is refused with BAD_ENROLLMENT_CODE.',
       body: EnrollRequestSchema,
       response: { 200: EnrollResponseSchema },
     }),
