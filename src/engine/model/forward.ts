@@ -231,7 +231,7 @@ export class ForwardPass {
       section = unfused;
       await build();
       section = body as (Dispatch | LoraHook)[];
-      if (!fused || opts.fused === false) body.push(...unfused);
+      if (!fused) body.push(...unfused);
       else body.push({ fused, unfused, hooks: unfused.flatMap((e) => ('hook' in e ? [e.hook] : [])) });
     };
     body.push(
@@ -251,7 +251,6 @@ export class ForwardPass {
         nRot: cfg.nRot,
         kvF16: !!opts.kvF16,
       };
-      const vecs = this.#layerVectors(i, L);
       // A file with only some of the biases or head norms is run exactly as written, unfused.
       const partial =
         [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
@@ -269,7 +268,7 @@ export class ForwardPass {
               kCache,
               vCache,
               ...rope,
-              ...(vecs ? { vecs } : {}),
+              ...this.#layerVectors(i, L),
             });
       await fusable(fusedQkv, async () => {
         section.push(
@@ -419,7 +418,7 @@ export class ForwardPass {
   #layerVectors(
     layer: number,
     L: ModelWeights['layers'][number],
-  ): { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number } | undefined {
+  ): { vecs?: { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number } } {
     const parts: [GPUBuffer | undefined, number][] = [
       [L.bq, this.cfg.nHead * this.cfg.headDim],
       [L.bk, this.cfg.nKv * this.cfg.headDim],
@@ -429,7 +428,7 @@ export class ForwardPass {
     ];
     const hasBias = !!(L.bq && L.bk && L.bv);
     const hasNorm = !!(L.qNorm && L.kNorm);
-    if (!hasBias && !hasNorm) return undefined;
+    if (!hasBias && !hasNorm) return {};
     const used = parts.filter(([, n], i) => (i < 3 ? hasBias : hasNorm) && n > 0);
     const buffer = this.#storage(
       `layer-vectors-${layer}`,
@@ -446,9 +445,11 @@ export class ForwardPass {
     });
     this.#device.queue.submit([enc.finish()]);
     return {
-      buffer,
-      ...(hasBias ? { biasOff: offsets[0]! } : {}),
-      ...(hasNorm ? { qNormOff: offsets[3]!, kNormOff: offsets[4]! } : {}),
+      vecs: {
+        buffer,
+        ...(hasBias ? { biasOff: offsets[0]! } : {}),
+        ...(hasNorm ? { qNormOff: offsets[3]!, kNormOff: offsets[4]! } : {}),
+      },
     };
   }
 
