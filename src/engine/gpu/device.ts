@@ -54,7 +54,7 @@ export async function requestBestDevice(
 /**
  * True for adapters that emulate a GPU on the CPU (SwiftShader, llvmpipe/lavapipe, WARP): there a
  * workgroup barrier makes the driver switch between invocations and workgroup memory is ordinary
- * memory, which costs the fused layer kernels ~25 % (measured: bench `decode_unfused`), while on a
+ * memory, which costs the fused layer kernels 10–40 % (measured: bench `decode_unfused`), while on a
  * GPU both are nearly free and the fused kernels save launches and memory round trips.
  */
 export function isCpuEmulatedAdapter(device: GPUDevice): boolean {
