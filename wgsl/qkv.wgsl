@@ -58,6 +58,7 @@ struct QkvParams {
 var<workgroup> head_s: array<f32, TILE * HEAD_DIM>;
 
 #include "matvec"
+#include "rope-dim"
 
 /** Bias of row r of head h of kind 0 (q), 1 (k) or 2 (v). */
 fn bias_at(kind: u32, h: u32, r: u32) -> f32 {
@@ -75,20 +76,8 @@ fn bias_at(kind: u32, h: u32, r: u32) -> f32 {
 /** Dimension d of the rotated head stored at head_s[s..] (dims past n_rot are copied). */
 fn rope_dim(s: u32, d: u32, pos: u32) -> f32 {
   if (d >= params.n_rot) { return head_s[s + d]; }
-  let half_rot = params.n_rot / 2u;
-#ifdef NEOX
-  let i = d % half_rot;
-  let first = d < half_rot;
-  let a = head_s[s + i];
-  let b = head_s[s + i + half_rot];
-#else
-  let i = d / 2u;
-  let first = (d & 1u) == 0u;
-  let a = head_s[s + 2u * i];
-  let b = head_s[s + 2u * i + 1u];
-#endif
-  let cs = cos_sin[pos * half_rot + i];
-  return select(a * cs.y + b * cs.x, a * cs.x - b * cs.y, first);
+  let r = rope_dim_of(d, params.n_rot, pos);
+  return rope_rotate(r, head_s[s + r.a], head_s[s + r.b]);
 }
 
 fn store_kv(kind: u32, idx: u32, a: f32, b: f32) {

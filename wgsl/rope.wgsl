@@ -29,6 +29,8 @@ struct RopeParams {
 @group(0) @binding(6) var<uniform> params: RopeParams;
 @group(0) @binding(7) var<uniform> step: Step;
 
+#include "rope-dim"
+
 fn rot_pair(i: u32, pos: u32) -> vec2<f32> {
   return cos_sin[pos * (params.n_rot / 2u) + i];
 }
@@ -85,20 +87,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /** Dimension d of the rotated k head starting at k[src] (dims past n_rot are copied). */
 fn rope_dim(src: u32, d: u32, pos: u32) -> f32 {
   if (d >= params.n_rot) { return k[src + d]; }
-  let half_rot = params.n_rot / 2u;
-#ifdef NEOX
-  let i = d % half_rot;
-  let first = d < half_rot;
-  let a = k[src + i];
-  let b = k[src + i + half_rot];
-#else
-  let i = d / 2u;
-  let first = (d & 1u) == 0u;
-  let a = k[src + 2u * i];
-  let b = k[src + 2u * i + 1u];
-#endif
-  let cs = rot_pair(i, pos);
-  return select(a * cs.y + b * cs.x, a * cs.x - b * cs.y, first);
+  let r = rope_dim_of(d, params.n_rot, pos);
+  return rope_rotate(r, k[src + r.a], k[src + r.b]);
 }
 #else
   if (g < q_pairs + k_pairs) {

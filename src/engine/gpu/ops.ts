@@ -39,6 +39,21 @@ const WG = 64;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
 
+/** Where RoPE'd keys and values go and how heads are rotated (ropeStore and the fused qkv). */
+export interface RopeStoreShape {
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** [position][pair] cos/sin from ropeTable(). */
+  cosSin: GPUBuffer;
+  neox: boolean;
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  nRot: number;
+  /** The cache holds packed f16 pairs (see wgsl/rope.wgsl). */
+  kvF16?: boolean;
+}
+
 export class Ops {
   constructor(
     readonly lib: KernelLibrary,
@@ -132,25 +147,18 @@ export class Ops {
    * tile of heads exceed the device's workgroup memory: the caller then runs the separate ops.
    * @param vecs bq|bk|bv and q/k head-norm weights in one buffer, at the given float offsets.
    */
-  async qkv(o: {
-    wq: GpuWeight;
-    wk: GpuWeight;
-    wv: GpuWeight;
-    x: GPUBuffer;
-    normWeight: GPUBuffer;
-    eps: number;
-    q: GPUBuffer;
-    kCache: GPUBuffer;
-    vCache: GPUBuffer;
-    cosSin: GPUBuffer;
-    neox: boolean;
-    nHead: number;
-    nKv: number;
-    headDim: number;
-    nRot: number;
-    kvF16?: boolean;
-    vecs?: { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number };
-  }): Promise<Dispatch | undefined> {
+  async qkv(
+    o: RopeStoreShape & {
+      wq: GpuWeight;
+      wk: GpuWeight;
+      wv: GpuWeight;
+      x: GPUBuffer;
+      normWeight: GPUBuffer;
+      eps: number;
+      q: GPUBuffer;
+      vecs?: { buffer: GPUBuffer; biasOff?: number; qNormOff?: number; kNormOff?: number };
+    },
+  ): Promise<Dispatch | undefined> {
     const ws = [o.wq, o.wk, o.wv];
     const buffer = sharedBuffer(ws);
     // Workgroup memory: the staged input row, the head's rows for a token tile, the reduction scratch.
@@ -328,21 +336,13 @@ export class Ops {
   }
 
   /** RoPE on q (in place) and k, and k, v appended to the layer's cache; `cosSin` from ropeTable(). */
-  async ropeStore(o: {
-    q: GPUBuffer;
-    k: GPUBuffer;
-    v: GPUBuffer;
-    kCache: GPUBuffer;
-    vCache: GPUBuffer;
-    cosSin: GPUBuffer;
-    neox: boolean;
-    nHead: number;
-    nKv: number;
-    headDim: number;
-    nRot: number;
-    /** The cache holds packed f16 pairs (see wgsl/rope.wgsl). */
-    kvF16?: boolean;
-  }): Promise<Dispatch> {
+  async ropeStore(
+    o: RopeStoreShape & {
+      q: GPUBuffer;
+      k: GPUBuffer;
+      v: GPUBuffer;
+    },
+  ): Promise<Dispatch> {
     const kernel = await this.#kernel({
       family: 'rope',
       entryPoint: 'main',

@@ -25,6 +25,7 @@ import qkv from '../../../wgsl/qkv.wgsl?raw';
 import quant from '../../../wgsl/quant.wgsl?raw';
 import reduce from '../../../wgsl/reduce.wgsl?raw';
 import rope from '../../../wgsl/rope.wgsl?raw';
+import ropeDim from '../../../wgsl/rope-dim.wgsl?raw';
 import ropeBackward from '../../../wgsl/rope-backward.wgsl?raw';
 import sampling from '../../../wgsl/sampling.wgsl?raw';
 import step from '../../../wgsl/step.wgsl?raw';
@@ -59,5 +60,6 @@ export const wgslIncludes: Readonly<Record<string, string>> = {
   matvec,
   quant,
   reduce,
+  'rope-dim': ropeDim,
   step,
 };
