@@ -8,8 +8,7 @@
  */
 import { expect, test, type Page, type Request } from '@playwright/test';
 import type { CreateTaskRequest, Task } from '../src/protocol/schemas.ts';
-import { TEST_DIMS } from '../src/testing/test-models.ts';
-import { startFlServer, type E2eServer } from './console-server.ts';
+import { startFlServer, testModelTask, type E2eServer } from './console-server.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
 test.use({ locale: 'ko-KR', screenshot: 'only-on-failure' });
@@ -23,30 +22,17 @@ test.beforeAll(async ({ baseURL }) => {
 });
 test.afterAll(() => server?.stop());
 
-const D = TEST_DIMS;
 const LOCAL_STEPS = 3;
 
 function taskSpec(name: string): CreateTaskRequest {
-  return {
+  return testModelTask({
     name,
     baseModel: { id: 'widget-test', sha256: model.sha256 },
-    modelShape: {
-      numLayers: D.nLayer,
-      modules: {
-        q_proj: { inFeatures: D.nEmbd, outFeatures: D.nHead * D.headDim },
-        v_proj: { inFeatures: D.nEmbd, outFeatures: D.nHeadKv * D.headDim },
-      },
-    },
-    lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 3 },
-    strategy: { name: 'fedavg' },
-    rounds: 1,
-    localEpochs: 1,
+    seed: 3,
     localSteps: LOCAL_STEPS,
-    minParticipants: 1,
-    roundDeadlineSeconds: 600,
     maxUpdateNorm: 100,
     publicAdapters: false,
-  };
+  });
 }
 
 // Dataset strings that must never leave the browser.

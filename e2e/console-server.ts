@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, httpTransport } from '../federated-server/src/testing/client.ts';
+import type { CreateTaskRequest } from '../src/protocol/schemas.ts';
+import { TEST_DIMS } from '../src/testing/test-models.ts';
 
 export const E2E_ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 
@@ -49,5 +51,37 @@ export async function startFlServer(corsOrigin: string): Promise<E2eServer> {
       child.kill('SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A one-round FedAvg task on the generated test models' shape, LoRA rank 4 on q_proj and v_proj
+ * (the shape the widget and console specs train and load); `o` sets what a spec varies.
+ */
+export function testModelTask(
+  o: Pick<CreateTaskRequest, 'name' | 'baseModel' | 'localSteps' | 'maxUpdateNorm' | 'publicAdapters'> & {
+    seed: number;
+  },
+): CreateTaskRequest {
+  const D = TEST_DIMS;
+  return {
+    name: o.name,
+    baseModel: o.baseModel,
+    modelShape: {
+      numLayers: D.nLayer,
+      modules: {
+        q_proj: { inFeatures: D.nEmbd, outFeatures: D.nHead * D.headDim },
+        v_proj: { inFeatures: D.nEmbd, outFeatures: D.nHeadKv * D.headDim },
+      },
+    },
+    lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: o.seed },
+    strategy: { name: 'fedavg' },
+    rounds: 1,
+    localEpochs: 1,
+    localSteps: o.localSteps,
+    minParticipants: 1,
+    roundDeadlineSeconds: 600,
+    maxUpdateNorm: o.maxUpdateNorm,
+    publicAdapters: o.publicAdapters,
   };
 }

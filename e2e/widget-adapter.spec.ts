@@ -10,9 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
 import { adapterTensorSpecs, seededLoraA } from '../src/protocol/lora.ts';
-import type { CreateTaskRequest, Task } from '../src/protocol/schemas.ts';
-import { TEST_DIMS } from '../src/testing/test-models.ts';
-import { startFlServer, type E2eServer } from './console-server.ts';
+import type { Task } from '../src/protocol/schemas.ts';
+import { startFlServer, testModelTask, type E2eServer } from './console-server.ts';
 import { askAndWait, chat, waitReady } from './widget-helpers.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
@@ -26,27 +25,14 @@ test.beforeAll(async ({ baseURL }) => {
 });
 test.afterAll(() => server?.stop());
 
-const D = TEST_DIMS;
-const task: CreateTaskRequest = {
+const task = testModelTask({
   name: '민원 안내 어댑터',
   baseModel: { id: 'widget-test', sha256: 'a'.repeat(64) },
-  modelShape: {
-    numLayers: D.nLayer,
-    modules: {
-      q_proj: { inFeatures: D.nEmbd, outFeatures: D.nHead * D.headDim },
-      v_proj: { inFeatures: D.nEmbd, outFeatures: D.nHeadKv * D.headDim },
-    },
-  },
-  lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 7 },
-  strategy: { name: 'fedavg' },
-  rounds: 1,
-  localEpochs: 1,
+  seed: 7,
   localSteps: 1,
-  minParticipants: 1,
-  roundDeadlineSeconds: 600,
   maxUpdateNorm: 1e6,
   publicAdapters: true,
-};
+});
 
 /** The seeded A of the task and a large deterministic B: an update that surely moves the logits. */
 function strongUpdate() {
