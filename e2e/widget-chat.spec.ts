@@ -71,7 +71,13 @@ test('demo portal: probe, verified download with progress, Korean streaming chat
   );
 
   // Stop mid-answer: the partial answer stays, marked as stopped; focus returns to the input.
-  await chat(page).evaluate((el) => el.setAttribute('max-tokens', '2000'));
+  // Greedy: the demo model then loops rather than ending at once, so the answer is still being
+  // written when the stop button is pressed (a sampled answer can draw EOS first, and the button
+  // is gone before the click).
+  await chat(page).evaluate((el) => {
+    el.setAttribute('max-tokens', '2000');
+    el.setAttribute('temperature', '0');
+  });
   await box.fill('여권을 다시 발급받으려면 무엇이 필요한가요? 자세히 알려 주세요.');
   await box.press('Enter');
   const second = chat(page).locator('article[data-role=assistant]').nth(1);
@@ -80,7 +86,10 @@ test('demo portal: probe, verified download with progress, Korean streaming chat
   await expect(second).toHaveAttribute('data-finish', 'abort');
   await expect(second).toContainText('답변을 멈췄습니다');
   await expect(box).toBeFocused();
-  await chat(page).evaluate((el) => el.setAttribute('max-tokens', '16'));
+  await chat(page).evaluate((el) => {
+    el.setAttribute('max-tokens', '16');
+    el.removeAttribute('temperature');
+  });
 
   // Disclaimer and human handoff are always there.
   await expect(chat(page).locator('.disclaimer')).toContainText('AI가 생성한 답변은 틀릴 수 있습니다');
