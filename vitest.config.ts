@@ -1,6 +1,6 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
-import { softwareVulkanEnv } from './scripts/gpu-env.mjs';
+import { softwareVulkanEnv } from './src/node/gpu-env.mjs';
 
 // Test workers are forked from this process, so SwiftShader's Vulkan settings must be in
 // place before they start (the dynamic loader reads them once).

@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { quantize } from '../src/engine/gguf/quant/index.ts';
+import { quantize } from '../src/tools/gguf/quantize.ts';
 import { GgmlType } from '../src/engine/gguf/types.ts';
-import { kv, writeGguf, type GgufTensorInput } from '../src/engine/gguf/writer.ts';
+import { kv, writeGguf, type GgufTensorInput } from '../src/tools/gguf/writer.ts';
 import { tokenizerMetadata } from '../src/testing/test-models.ts';
 
 export interface BenchShape {

@@ -2,7 +2,7 @@
  * Roofline on one adapter: a copy kernel's bandwidth, and each decode (matrix–vector) kernel's
  * effective bandwidth = weight bytes read ÷ GPU time, as a ratio to the copy. Same device, same run.
  */
-import { quantize } from '../src/engine/gguf/quant/index.ts';
+import { quantize } from '../src/tools/gguf/quantize.ts';
 import { GgmlType } from '../src/engine/gguf/types.ts';
 import { destroyWeight, uploadWeight } from '../src/engine/gpu/gpu-weight.ts';
 import { KernelLibrary } from '../src/engine/gpu/kernel-library.ts';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { softwareVulkanEnv } from '../scripts/gpu-env.mjs';
+import { softwareVulkanEnv } from '../src/node/gpu-env.mjs';
 
 const extra = softwareVulkanEnv();
 if (Object.keys(extra).length > 0 && process.env.DURE_CLI_RESPAWNED !== '1') {

@@ -2,7 +2,7 @@
 // Runs a command with Vulkan pointed at SwiftShader when no driver is configured (the dynamic loader
 // reads these variables only at process start, so they must be set by the parent).
 import { spawn } from 'node:child_process';
-import { softwareVulkanEnv } from './gpu-env.mjs';
+import { softwareVulkanEnv } from '../src/node/gpu-env.mjs';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!cmd) {

@@ -14,7 +14,7 @@ import { BlobSource, MemorySource } from '../src/engine/gguf/sources.ts';
 import type { ByteSource, GgufFile } from '../src/engine/gguf/types.ts';
 import { modelConfig } from '../src/engine/model/config.ts';
 import { createTokenizer, type Tokenizer } from '../src/engine/tokenizer/index.ts';
-import { convertRecords, type ExampleOptions, type InstructionRecord } from '../src/fl/examples.ts';
+import { convertRecords, type ExampleOptions, type InstructionRecord } from '../src/training/examples.ts';
 import type { ChatTemplate } from '../src/engine/chat-template/index.ts';
 import type { ModelShape } from '../src/protocol/lora.ts';
 import type {

@@ -14,10 +14,10 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { textExample } from '../../src/fl/examples.ts';
+import { textExample } from '../../src/training/examples.ts';
 import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
 import type { Tokenizer } from '../../src/engine/tokenizer/index.ts';
-import { KO_LINES } from '../../src/engine/tokenizer/fixtures/ko-lines.ts';
+import { KO_LINES } from '../../src/testing/fixtures/ko-lines.ts';
 import { corpusDir } from '../../src/testing/test-models.ts';
 import type { TrainExample } from '../../src/training/api.ts';
 

@@ -10,7 +10,7 @@
  * simplified — this is demo data, not guidance. Pure and platform-neutral: the browser imports it.
  */
 import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
-import type { InstructionRecord } from '../../src/fl/examples.ts';
+import type { InstructionRecord } from '../../src/training/examples.ts';
 
 export const INSTITUTIONS = ['civil', 'hospital', 'welfare'] as const;
 export type InstitutionName = (typeof INSTITUTIONS)[number];

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySource, readGguf } from '../../src/engine/gguf/index.ts';
-import type { KvList } from '../../src/engine/gguf/hf-tokenizer.ts';
+import type { KvList } from '../../src/tools/gguf/hf-tokenizer.ts';
 import { chatTemplateFromMetadata } from '../../src/engine/chat-template/index.ts';
 import { createTokenizer, type Tokenizer } from '../../src/engine/tokenizer/index.ts';
-import { textExample } from '../../src/fl/examples.ts';
+import { textExample } from '../../src/training/examples.ts';
 import { initialAdapter } from '../../src/protocol/lora.ts';
 import { loadReferenceModel } from '../../src/testing/llama-cpp.ts';
 import { testGpu } from '../../src/testing/node-gpu.ts';

@@ -9,10 +9,11 @@
  * permutation (the one llama.cpp's HF converter applies) is involved.
  */
 import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
-import { dequantize, quantize } from '../../src/engine/gguf/quant/index.ts';
-import type { KvList } from '../../src/engine/gguf/hf-tokenizer.ts';
+import { dequantize } from '../../src/engine/gguf/quant/index.ts';
+import { quantize } from '../../src/tools/gguf/quantize.ts';
+import type { KvList } from '../../src/tools/gguf/hf-tokenizer.ts';
 import { GgmlType, GgufValueType, type GgufFile } from '../../src/engine/gguf/types.ts';
-import { kv, writeGguf, type GgufTensorInput } from '../../src/engine/gguf/writer.ts';
+import { kv, writeGguf, type GgufTensorInput } from '../../src/tools/gguf/writer.ts';
 import type { ModelShape } from '../../src/protocol/lora.ts';
 import type { LoraTensors } from '../../src/training/api.ts';
 

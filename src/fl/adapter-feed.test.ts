@@ -10,7 +10,7 @@ import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
 import { writeSafetensors } from '../protocol/safetensors.ts';
 import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
 import { fetchLatestAdapter, ifNoneMatchFor, isUnchanged, parseGlobalAdapter } from './adapter-feed.ts';
-import { listenServer, type ListeningServer } from './test-server.ts';
+import { listenServer, type ListeningServer } from '../testing/test-server.ts';
 
 describe('fetchLatestAdapter', () => {
   let srv: ListeningServer;

@@ -24,7 +24,7 @@ import { NetworkError, ServerRefusedError, TrainerContractError } from './errors
 import { RoundClient, type LocalData, type RoundOutcome } from './round-client.ts';
 import { openFileStore } from './store-file.ts';
 import type { ClientStore } from './store-api.ts';
-import { listenServer, type ListeningServer } from './test-server.ts';
+import { listenServer, type ListeningServer } from '../testing/test-server.ts';
 
 /**
  * TEST DOUBLE of a LoRA trainer (not Dure's trainer): each step moves every trainable value a
@@ -485,7 +485,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const STANDBY = resolve(import.meta.dirname, 'test-standby-server.ts');
+const STANDBY = resolve(import.meta.dirname, '../testing/test-standby-server.ts');
 
 /** A server process with its code loaded; `go()` opens storage and listens on `port`. */
 function spawnStandby(dataDir: string, port: number): { child: ChildProcess; go: () => Promise<void> } {

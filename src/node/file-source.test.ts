@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufReadError, GgufTruncatedError } from '../engine/gguf/errors.ts';
 import { getString } from '../engine/gguf/metadata.ts';
-import { quantize } from '../engine/gguf/quant/index.ts';
+import { quantize } from '../tools/gguf/quantize.ts';
 import { readGguf, readTensorBytes } from '../engine/gguf/reader.ts';
 import { GgmlType } from '../engine/gguf/types.ts';
-import { kv, writeGguf } from '../engine/gguf/writer.ts';
+import { kv, writeGguf } from '../tools/gguf/writer.ts';
 import { FileOpenError, FileSource } from './file-source.ts';
 
 describe('FileSource', () => {

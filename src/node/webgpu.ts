@@ -3,7 +3,7 @@
  * — on a machine without a GPU, Chromium's SwiftShader. The single place where Node code (tests,
  * CLI, benchmarks) gets an adapter. See ../shared/DESIGN.md §4.
  */
-import { SWIFTSHADER_ICD } from '../../scripts/gpu-env.mjs';
+import { SWIFTSHADER_ICD } from './gpu-env.mjs';
 import { requestBestDevice, type GpuHandle } from '../engine/gpu/device.ts';
 
 const FIX_HINT =

@@ -1,4 +1,4 @@
-import { KO_LINES } from '../engine/tokenizer/fixtures/ko-lines.ts';
+import { KO_LINES } from './fixtures/ko-lines.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';

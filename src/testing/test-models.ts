@@ -18,20 +18,20 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DureError, registerErrorClass } from '../engine/errors.ts';
-import { trainByteLevelBpe } from '../engine/gguf/bpe-trainer.ts';
+import { trainByteLevelBpe } from '../tools/gguf/bpe-trainer.ts';
 import {
   convertBpeTokenizer,
   convertSentencePieceTokenizer,
   type HfTokenizerConfig,
   type HfTokenizerJson,
   type KvList,
-} from '../engine/gguf/hf-tokenizer.ts';
-import { quantize } from '../engine/gguf/quant/index.ts';
-import { lcg } from '../engine/gguf/quant/test-vectors.ts';
-import { EDGE_CASES } from '../engine/tokenizer/fixtures/edge-cases.ts';
-import { KO_LINES } from '../engine/tokenizer/fixtures/ko-lines.ts';
+} from '../tools/gguf/hf-tokenizer.ts';
+import { quantize } from '../tools/gguf/quantize.ts';
+import { lcg } from './quant-test-vectors.ts';
+import { EDGE_CASES } from './fixtures/edge-cases.ts';
+import { KO_LINES } from './fixtures/ko-lines.ts';
 import { GgmlType, GgufValueType } from '../engine/gguf/types.ts';
-import { kv, writeGguf, type GgufTensorInput } from '../engine/gguf/writer.ts';
+import { kv, writeGguf, type GgufTensorInput } from '../tools/gguf/writer.ts';
 
 /** Bump when generated files change, so cached models are rebuilt. */
 export const TEST_MODEL_VERSION = 1;

@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { fromErrorData } from '../engine/errors.ts';
-import type { ExampleOptions, InstructionRecord } from '../fl/examples.ts';
+import type { ExampleOptions, InstructionRecord } from './examples.ts';
 import type { Outcome } from '../../workers/inference.worker.ts';
 import type {
   PreparedExamples,

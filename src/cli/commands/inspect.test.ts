@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { writeGguf, kv } from '../../engine/gguf/writer.ts';
+import { writeGguf, kv } from '../../tools/gguf/writer.ts';
 import { testModelPath, tokenizerMetadata, TEST_DIMS } from '../../testing/test-models.ts';
 import { run, type InspectReport } from './inspect.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemorySource } from '../../engine/gguf/sources.ts';
 import { readGguf } from '../../engine/gguf/reader.ts';
-import { randomAdapter } from '../../engine/lora/random-adapter.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
 import { writeSafetensors } from '../../protocol/safetensors.ts';
 import { testModelPath, TEST_DIMS } from '../../testing/test-models.ts';
 import { run } from './lora-to-gguf.ts';

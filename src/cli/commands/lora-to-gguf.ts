@@ -13,7 +13,7 @@ import { modelConfig } from '../../engine/model/config.ts';
 import { LORA_LIMITS } from '../../engine/lora/adapter.ts';
 import { LoraAdapterError } from '../../engine/lora/errors.ts';
 import { loraFromSafetensors } from '../../engine/lora/peft.ts';
-import { loraToGguf } from '../../engine/lora/to-gguf.ts';
+import { loraToGguf } from '../../tools/gguf/lora-to-gguf.ts';
 import { FileOpenError, FileSource } from '../../node/file-source.ts';
 import { CliArgsError, reportError } from '../args.ts';
 import { toArgsError } from './tokenize.ts';

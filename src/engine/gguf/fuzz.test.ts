@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DureError } from '../errors.ts';
-import { dequantize, quantize } from './quant/index.ts';
-import { lcg } from './quant/test-vectors.ts';
+import { dequantize } from './quant/index.ts';
+import { quantize } from '../../tools/gguf/quantize.ts';
+import { lcg } from '../../testing/quant-test-vectors.ts';
 import { readGguf, readTensorBytes } from './reader.ts';
 import { MemorySource } from './sources.ts';
 import { GgmlType, GgufValueType } from './types.ts';
-import { kv, writeGguf } from './writer.ts';
+import { kv, writeGguf } from '../../tools/gguf/writer.ts';
 
 /** A small but varied valid file: every value kind and several tensor types. */
 function seedFile(): Uint8Array {

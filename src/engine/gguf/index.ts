@@ -1,10 +1,8 @@
-/** GGUF: reader, writer, metadata access, byte sources, quant types and typed errors. */
+/** GGUF reading: reader, metadata access, byte sources, quant types and typed errors (the writer is a tool: src/tools/gguf). */
 export * from './errors.ts';
 export * from './types.ts';
 export { readGguf, readTensorBytes, GGUF_MAGIC, GGUF_DEFAULT_ALIGNMENT, GGML_MAX_DIMS } from './reader.ts';
 export type { ReadGgufOptions } from './reader.ts';
-export { writeGguf, kv } from './writer.ts';
-export type { GgufTensorInput, GgufWriteInput } from './writer.ts';
 export { MemorySource, BlobSource, checkRange } from './sources.ts';
 export {
   architecture,

@@ -22,11 +22,12 @@ import {
   getTensor,
   getU32,
 } from './metadata.ts';
-import { dequantize, quantize } from './quant/index.ts';
+import { dequantize } from './quant/index.ts';
+import { quantize } from '../../tools/gguf/quantize.ts';
 import { readGguf, readTensorBytes } from './reader.ts';
 import { BlobSource, MemorySource } from './sources.ts';
 import { GgmlType, GgufValueType, type ByteSource, type GgufKv } from './types.ts';
-import { kv, writeGguf, type GgufTensorInput } from './writer.ts';
+import { kv, writeGguf, type GgufTensorInput } from '../../tools/gguf/writer.ts';
 
 function f32Tensor(name: string, dims: number[], fill: (i: number) => number): GgufTensorInput {
   const n = dims.reduce((a, b) => a * b, 1);

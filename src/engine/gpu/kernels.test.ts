@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as P from './params.ts';
-import { dequantize, quantize } from '../gguf/quant/index.ts';
+import { dequantize } from '../gguf/quant/index.ts';
+import { quantize } from '../../tools/gguf/quantize.ts';
 import { GgmlType } from '../gguf/types.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { ropeTable } from '../model/rope-table.ts';

@@ -17,8 +17,8 @@ import { testGpu } from '../../testing/node-gpu.ts';
 import { testModelPath, type TestArch, type TestQuant } from '../../testing/test-models.ts';
 import { WebGpuEngine } from '../engine.ts';
 import { LORA_MODULES, type LoraModule } from './adapter.ts';
-import { randomAdapter } from './random-adapter.ts';
-import { loraToGguf } from './to-gguf.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
+import { loraToGguf } from '../../tools/gguf/lora-to-gguf.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 const N_GREEDY = 32;

@@ -14,7 +14,7 @@ import { WebGpuEngine } from '../engine.ts';
 import { readGguf } from '../gguf/reader.ts';
 import { LORA_MODULES, type LoraModule } from './adapter.ts';
 import { LoraAdapterError } from './errors.ts';
-import { randomAdapter } from './random-adapter.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 const ALL = Object.keys(LORA_MODULES) as LoraModule[];

@@ -8,8 +8,8 @@ import { readGguf } from '../gguf/reader.ts';
 import { GgmlType } from '../gguf/types.ts';
 import { LoraAdapterError } from './errors.ts';
 import { loraFromSafetensors, parseAdapterConfig } from './peft.ts';
-import { randomAdapter } from './random-adapter.ts';
-import { loraToGguf } from './to-gguf.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
+import { loraToGguf } from '../../tools/gguf/lora-to-gguf.ts';
 
 const DIMS = { nLayer: 2, nEmbd: 64, nHead: 2, nKv: 1, headDim: 32, nFf: 96 };
 const CONFIG = {

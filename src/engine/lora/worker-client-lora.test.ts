@@ -9,7 +9,7 @@ import type { EngineAdapter } from '../api.ts';
 import { toErrorData } from '../errors.ts';
 import { WorkerEngine } from '../worker-client.ts';
 import { LoraAdapterError } from './errors.ts';
-import { randomAdapter } from './random-adapter.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
 
 const DIMS = { nLayer: 1, nEmbd: 32, nHead: 2, nKv: 1, headDim: 16, nFf: 48 };
 

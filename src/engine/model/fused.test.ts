@@ -15,7 +15,7 @@ import { testModelPath, type TestArch, type TestQuant } from '../../testing/test
 import { WebGpuEngine, type EngineOptions } from '../engine.ts';
 import { isCpuEmulatedAdapter } from '../gpu/device.ts';
 import { readGguf } from '../gguf/reader.ts';
-import { randomAdapter } from '../lora/random-adapter.ts';
+import { randomAdapter } from '../../testing/random-adapter.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
 

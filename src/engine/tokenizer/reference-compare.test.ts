@@ -16,8 +16,8 @@ import {
   tokenizerMetadata,
   type TestModelSpec,
 } from '../../testing/test-models.ts';
-import { kv, writeGguf } from '../gguf/writer.ts';
-import { referenceLines } from './reference-lines.ts';
+import { kv, writeGguf } from '../../tools/gguf/writer.ts';
+import { referenceLines } from '../../testing/reference-lines.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer.ts';
 
 interface HfTokenizer {

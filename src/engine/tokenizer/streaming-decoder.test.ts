@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { KO_LINES } from './fixtures/ko-lines.ts';
+import { KO_LINES } from '../../testing/fixtures/ko-lines.ts';
 import { tokenizerMetadata } from '../../testing/test-models.ts';
 import { incompleteTail, StreamingDecoder } from './streaming-decoder.ts';
-import { byteBpeMetadata } from './test-vocab.ts';
+import { byteBpeMetadata } from '../../testing/test-vocab.ts';
 import { createTokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab.ts';
 

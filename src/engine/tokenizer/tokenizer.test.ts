@@ -8,7 +8,7 @@ import {
   TokenizerMetadataError,
   TokenizerUnsupportedError,
 } from './errors.ts';
-import { byteBpeMetadata, spmMetadata } from './test-vocab.ts';
+import { byteBpeMetadata, spmMetadata } from '../../testing/test-vocab.ts';
 import { createTokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab.ts';
 

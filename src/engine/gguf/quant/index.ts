@@ -1,4 +1,4 @@
-/** ggml quant types: block geometry, CPU reference dequantizers and quantizers. */
+/** ggml quant types: block geometry, CPU reference dequantizers (the quantizers are tools: src/tools/gguf). */
 export {
   QK_K,
   KNOWN_GGML_TYPES,
@@ -9,5 +9,4 @@ export {
 } from './traits.ts';
 export type { GgmlTypeTraits } from './traits.ts';
 export { dequantize } from './dequantize.ts';
-export { quantize } from './quantize.ts';
 export { f32ToF16Bits, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, roundToF16 } from './half.ts';

@@ -11,9 +11,9 @@ import {
   f32ToF16Bits,
   ggmlByteLength,
   ggmlTypeTraits,
-  quantize,
 } from './index.ts';
-import { lcg, quantTestVector } from './test-vectors.ts';
+import { quantize } from '../../../tools/gguf/quantize.ts';
+import { lcg, quantTestVector } from '../../../testing/quant-test-vectors.ts';
 
 const sha = (bytes: Uint8Array | Float32Array): string =>
   createHash('sha256')

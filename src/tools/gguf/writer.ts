@@ -3,10 +3,10 @@
  * starting at a multiple of the alignment (as llama.cpp's gguf_write does). Used by the test-model
  * generator and for round-trip tests of the reader.
  */
-import { GgufInvalidError } from './errors.ts';
-import { ggmlByteLength, ggmlTypeTraits } from './quant/traits.ts';
-import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './reader.ts';
-import { GgmlType, GgufValueType, type GgufArray, type GgufKv, type GgufValue } from './types.ts';
+import { GgufInvalidError } from '../../engine/gguf/errors.ts';
+import { ggmlByteLength, ggmlTypeTraits } from '../../engine/gguf/quant/traits.ts';
+import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from '../../engine/gguf/reader.ts';
+import { GgmlType, GgufValueType, type GgufArray, type GgufKv, type GgufValue } from '../../engine/gguf/types.ts';
 
 /** A tensor to write: ggml dims (`dims[0]` innermost) and its already-encoded bytes. */
 export interface GgufTensorInput {

@@ -2,9 +2,9 @@
  * Deterministic random LoRA adapters for tests and demos: Gaussian A (PEFT-like scale 1/√in) and a
  * non-zero Gaussian B, so the adapter really changes the model (a fresh PEFT adapter has B = 0).
  */
-import { peftTensorName } from '../../protocol/lora.ts';
-import type { LoraTensors } from '../../training/api.ts';
-import { moduleDims, type LoraModelDims, type LoraModule } from './adapter.ts';
+import { peftTensorName } from '../protocol/lora.ts';
+import type { LoraTensors } from '../training/api.ts';
+import { moduleDims, type LoraModelDims, type LoraModule } from '../engine/lora/adapter.ts';
 
 /** mulberry32 + Box–Muller: identical in every JS engine. */
 function gaussian(seed: number): () => number {

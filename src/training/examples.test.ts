@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../engine/chat-template/index.ts';
-import { CHATML_TEMPLATE } from '../engine/gguf/bpe-trainer.ts';
+import { CHATML_TEMPLATE } from '../tools/gguf/bpe-trainer.ts';
 import { createTokenizer, type Tokenizer } from '../engine/tokenizer/index.ts';
 import { tokenizerMetadata } from '../testing/test-models.ts';
 import {

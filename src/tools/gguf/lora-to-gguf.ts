@@ -10,9 +10,9 @@
  * Tensors are F32: exact, and adapters are small.
  */
 import type { LoraTensors } from '../../training/api.ts';
-import { kv, writeGguf, type GgufTensorInput } from '../gguf/writer.ts';
-import { GgmlType, type GgufKv } from '../gguf/types.ts';
-import { LORA_MODULES, moduleDims, validateAdapter, type LoraModelDims } from './adapter.ts';
+import { kv, writeGguf, type GgufTensorInput } from './writer.ts';
+import { GgmlType, type GgufKv } from '../../engine/gguf/types.ts';
+import { LORA_MODULES, moduleDims, validateAdapter, type LoraModelDims } from '../../engine/lora/adapter.ts';
 
 export interface LoraGgufBase {
   /** `general.architecture` of the base GGUF (e.g. `llama`, `qwen2`). */
@@ -38,7 +38,7 @@ function f32Bytes(v: Float32Array): Uint8Array {
 
 /**
  * Serialises an adapter as a llama.cpp LoRA GGUF for a base model.
- * @throws {import('./errors.ts').LoraAdapterError} when the adapter does not fit the base model.
+ * @throws {import('../../engine/lora/errors.ts').LoraAdapterError} when the adapter does not fit the base model.
  */
 export function loraToGguf(lora: LoraTensors, base: LoraGgufBase, name = 'dure-lora'): Uint8Array {
   const valid = validateAdapter(name, lora, base.dims);

@@ -2,9 +2,9 @@
  * Test support: small hand-made vocabularies as GGUF tokenizer metadata, so unit tests can state
  * expected ids from first principles.
  */
-import { GgufValueType, type GgufKv } from '../gguf/types.ts';
-import { byteChar } from './byte-level.ts';
-import { TokenType } from './vocab.ts';
+import { GgufValueType, type GgufKv } from '../engine/gguf/types.ts';
+import { byteChar } from '../engine/tokenizer/byte-level.ts';
+import { TokenType } from '../engine/tokenizer/vocab.ts';
 
 export interface ExtraToken {
   text: string;

@@ -4,9 +4,9 @@
  * `_create_vocab_sentencepiece` for Gemma). Reimplemented from the converter's documented
  * behaviour, so the GGUF files Dure generates carry the same vocabulary a real conversion would.
  */
-import { DureError, registerErrorClass } from '../errors.ts';
+import { DureError, registerErrorClass } from '../../engine/errors.ts';
 import { kv } from './writer.ts';
-import type { GgufKv } from './types.ts';
+import type { GgufKv } from '../../engine/gguf/types.ts';
 
 /** ggml token types (gguf-py `TokenType`). */
 export enum TokenType {

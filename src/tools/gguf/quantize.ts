@@ -4,10 +4,10 @@
  * rounds it (`fr`), so the bytes match ggml's for the same input; written from the algorithm, not
  * translated line by line.
  */
-import { GgufUnknownTypeError } from '../errors.ts';
-import { GgmlType } from '../types.ts';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.ts';
-import { ggmlByteLength, ggmlTypeTraits } from './traits.ts';
+import { GgufUnknownTypeError } from '../../engine/gguf/errors.ts';
+import { GgmlType } from '../../engine/gguf/types.ts';
+import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../engine/gguf/quant/half.ts';
+import { ggmlByteLength, ggmlTypeTraits } from '../../engine/gguf/quant/traits.ts';
 
 const fr = Math.fround;
 

@@ -10,7 +10,7 @@ import type { ChatMessage } from '../engine/api.ts';
 import { encodeChat, type ChatTemplate } from '../engine/chat-template/index.ts';
 import { DureError, registerErrorClass } from '../engine/errors.ts';
 import type { Tokenizer } from '../engine/tokenizer/index.ts';
-import type { TrainExample } from '../training/api.ts';
+import type { TrainExample } from './api.ts';
 
 /** One Q&A record in the issue's JSONL format. `input` is optional context for the instruction. */
 export interface InstructionRecord {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { EDGE_CASES } from './fixtures/edge-cases.ts';
 import { KO_LINES } from './fixtures/ko-lines.ts';
 
-export const CORPUS_DIR = fileURLToPath(new URL('../../../../shared/corpus/', import.meta.url));
+export const CORPUS_DIR = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
 
 export interface ReferenceLines {
   source: string;
