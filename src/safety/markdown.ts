@@ -1,7 +1,7 @@
 /**
- * Renders model output as safe HTML (issue 6 §6). Model text is untrusted: a prompt-injected
+ * Renders model output as safe HTML. Model text is untrusted: a prompt-injected
  * answer can carry `<script>`, event handlers, or a one-pixel markdown image whose URL leaks the
- * conversation (seed 004). So: raw HTML is shown as text, images never load (they become their
+ * conversation. So: raw HTML is shown as text, images never load (they become their
  * alt text and address), links show their real target and open with `noopener noreferrer`, only
  * http(s)/mailto links survive, and DOMPurify runs last with a short allow-list as the backstop.
  */

@@ -1,5 +1,5 @@
 /**
- * Input PII guard (issue 6 §7): finds Korean personal identifiers in what a citizen is about to
+ * Input PII guard: finds Korean personal identifiers in what a citizen is about to
  * send, so the widget can warn and offer masking before the text reaches even the local model
  * (and, more importantly, before it lands in the saved conversation).
  *

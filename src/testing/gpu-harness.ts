@@ -82,7 +82,6 @@ export class GpuHarness {
     for (const b of this.buffers) b.destroy();
     this.arena.destroy();
     this.stepBuffer.destroy();
-    this.ops.destroy();
   }
 }
 

@@ -20,7 +20,7 @@ let lavapipe: Promise<NodeGpu> | undefined;
  * variants. Fails loudly when it is missing or lacks f16 (.ci/run installs it).
  */
 export function testF16Gpu(): Promise<NodeGpu> {
-  lavapipe ??= requestNodeGpu({ adapterName: 'llvmpipe' }).then((g) => {
+  lavapipe ??= requestNodeGpu({ gpuAdapterName: 'llvmpipe' }).then((g) => {
     if (!g.device.features.has('shader-f16')) throw new Error(`${g.description} has no shader-f16`);
     return g;
   });

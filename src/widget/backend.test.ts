@@ -4,7 +4,7 @@ import type { ProbeResult } from '../engine/gpu/probe.ts';
 import { decideBackend } from './backend.ts';
 
 const probe: ProbeResult = {
-  adapter: 'Google SwiftShader',
+  gpuAdapter: 'Google SwiftShader',
   features: ['subgroups'],
   maxStorageBufferBindingSize: 128 << 20,
   maxBufferSize: 256 << 20,

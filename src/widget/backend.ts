@@ -1,5 +1,5 @@
 /**
- * Which engine runs (issue 6 §4): decided after a real WebGPU probe (adapter, a checked dispatch,
+ * Which engine runs: decided after a real WebGPU probe (adapter, a checked dispatch,
  * limits) and before any download. The WebGPU engine is used when the probe passes, the model fits
  * the adapter's limits and a WebGPU engine is available in this build; otherwise the same GGUF
  * runs on the CPU through llama.cpp in WebAssembly. The reason is shown to the citizen.
@@ -69,7 +69,7 @@ export function decideBackend(input: DecideInput): BackendDecision {
     );
   return {
     backend: 'webgpu',
-    reason: { ko: `WebGPU(${p.adapter})로 실행합니다.`, en: `Running on WebGPU (${p.adapter}).` },
+    reason: { ko: `WebGPU(${p.gpuAdapter})로 실행합니다.`, en: `Running on WebGPU (${p.gpuAdapter}).` },
   };
 }
 

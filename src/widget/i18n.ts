@@ -1,4 +1,7 @@
-/** Widget strings, Korean first, in plain language (issue 6 §5). Each language defines every key. */
+/**
+ * Widget strings, Korean first (the citizens it serves), in plain language. Each language defines
+ * every key.
+ */
 export const widgetStrings = {
   ko: {
     title: 'AI 민원 도우미',
@@ -89,7 +92,6 @@ export const widgetStrings = {
 } as const satisfies Record<'ko' | 'en', Record<string, string>>;
 
 export type WidgetLang = keyof typeof widgetStrings;
-export type WidgetStrings = (typeof widgetStrings)[WidgetLang];
 
 export function widgetLang(value: string | null | undefined): WidgetLang {
   return value?.toLowerCase().startsWith('en') ? 'en' : 'ko';

@@ -10,7 +10,10 @@ export const CHATML_SOURCE =
   "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+/** Parsed once, on first use; a ChatTemplate only renders, so every caller can share it. */
+let chatml: ChatTemplate | undefined;
+
 /** @throws {import('./errors.ts').ChatTemplateError} when the model's template does not parse. */
 export function modelChatTemplate(metadata: ReadonlyMap<string, GgufKv>): ChatTemplate {
-  return chatTemplateFromMetadata(metadata) ?? new ChatTemplate(CHATML_SOURCE);
+  return chatTemplateFromMetadata(metadata) ?? (chatml ??= new ChatTemplate(CHATML_SOURCE));
 }

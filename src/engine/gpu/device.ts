@@ -5,7 +5,7 @@
 import { GpuUnavailableError } from '../errors.ts';
 
 export interface GpuHandle {
-  adapter: GPUAdapter;
+  gpuAdapter: GPUAdapter;
   device: GPUDevice;
   /** Human-readable adapter description. */
   description: string;
@@ -23,16 +23,16 @@ export async function requestBestDevice(
 ): Promise<GpuHandle> {
   const hint = opts.hint ? ` ${opts.hint}` : '';
   if (!gpu) throw new GpuUnavailableError(`WebGPU is not available here.${hint}`);
-  let adapter: GPUAdapter | null;
+  let gpuAdapter: GPUAdapter | null;
   try {
-    adapter = await gpu.requestAdapter();
+    gpuAdapter = await gpu.requestAdapter();
   } catch (cause) {
     throw new GpuUnavailableError(`requesting a WebGPU adapter failed.${hint}`, { cause });
   }
-  if (!adapter) throw new GpuUnavailableError(`no WebGPU adapter was found.${hint}`);
-  const requiredFeatures = (opts.features ?? WANTED).filter((f) => adapter.features.has(f));
-  const l = adapter.limits;
-  const device = await adapter.requestDevice({
+  if (!gpuAdapter) throw new GpuUnavailableError(`no WebGPU adapter was found.${hint}`);
+  const requiredFeatures = (opts.features ?? WANTED).filter((f) => gpuAdapter.features.has(f));
+  const l = gpuAdapter.limits;
+  const device = await gpuAdapter.requestDevice({
     requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -44,11 +44,12 @@ export async function requestBestDevice(
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   });
-  const info = adapter.info;
+  const adapterInfo = gpuAdapter.info;
   const description =
-    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') ||
-    'unknown adapter';
-  return { adapter, device, description };
+    [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description]
+      .filter(Boolean)
+      .join(' ') || 'unknown adapter';
+  return { gpuAdapter, device, description };
 }
 
 /**
@@ -58,10 +59,16 @@ export async function requestBestDevice(
  * GPU both are nearly free and the fused kernels save launches and memory round trips.
  */
 export function isCpuEmulatedAdapter(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } })
-    .adapterInfo;
-  if (!info) return false;
-  if (info.isFallbackAdapter) return true;
-  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  const { adapterInfo } = device as GPUDevice & {
+    adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  };
+  if (!adapterInfo) return false;
+  if (adapterInfo.isFallbackAdapter) return true;
+  const text = [
+    adapterInfo.vendor,
+    adapterInfo.architecture,
+    adapterInfo.device,
+    adapterInfo.description,
+  ].join(' ');
   return /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i.test(text);
 }

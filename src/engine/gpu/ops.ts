@@ -28,8 +28,8 @@ export interface OpsOptions {
 
 /** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
 function subgroupRows(device: GPUDevice): number {
-  const info = (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo;
-  const max = info?.subgroupMaxSize ?? 32;
+  const { adapterInfo } = device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } };
+  const max = adapterInfo?.subgroupMaxSize ?? 32;
   return Math.max(1, Math.floor(WG / Math.max(1, max)));
 }
 
@@ -510,10 +510,6 @@ export class Ops {
       bindGroup: this.#bind(kernel, [o.logits, o.result, params]),
       grid: () => [1, 1, 1],
     };
-  }
-
-  destroy(): void {
-    // Pipelines and bind groups are garbage-collected; buffers belong to their creators.
   }
 }
 

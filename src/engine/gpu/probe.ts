@@ -7,7 +7,8 @@ import { addVectors } from './elementwise.ts';
 import { KernelLibrary } from './kernel-library.ts';
 
 export interface ProbeResult {
-  adapter: string;
+  /** Human-readable description of the GPU adapter. */
+  gpuAdapter: string;
   features: string[];
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
@@ -21,23 +22,25 @@ export interface ProbeResult {
 export async function probeWebGpu(gpu: GPU | undefined): Promise<ProbeResult> {
   if (!gpu)
     throw new GpuUnavailableError('WebGPU is not available in this context (navigator.gpu is missing).');
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new GpuUnavailableError('WebGPU is present but no adapter was found.');
-  const device = await adapter.requestDevice();
+  const gpuAdapter = await gpu.requestAdapter();
+  if (!gpuAdapter) throw new GpuUnavailableError('WebGPU is present but no adapter was found.');
+  const device = await gpuAdapter.requestDevice();
   try {
     const a = Float32Array.from([1, 2, 3, 4, 5]);
     const b = Float32Array.from([10, 20, 30, 40, 50]);
     const out = await addVectors(new KernelLibrary(device), a, b, 2);
     const dispatchOk = out.every((v, i) => v === (a[i] ?? 0) + 2 * (b[i] ?? 0));
-    const info = adapter.info;
+    const adapterInfo = gpuAdapter.info;
+    const { limits } = gpuAdapter;
     return {
-      adapter:
-        [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') ||
-        'unknown',
-      features: [...adapter.features].sort(),
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+      gpuAdapter:
+        [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device, adapterInfo.description]
+          .filter(Boolean)
+          .join(' ') || 'unknown',
+      features: [...gpuAdapter.features].sort(),
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
       dispatchOk,
       sample: [...out],
     };

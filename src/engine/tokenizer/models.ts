@@ -114,8 +114,6 @@ export class SpmModel extends TokenizerModel {
   }
 }
 
-export type ModelType = 'gpt2' | 'llama';
-
 /**
  * Builds the model named by `tokenizer.ggml.model`.
  * @throws {TokenizerUnsupportedError} for model types Dure does not implement (bert, t5, rwkv...).
