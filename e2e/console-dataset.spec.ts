@@ -1,5 +1,5 @@
 /**
- * The institution console's dataset panel in Chromium (issue 8 §3, §7): a picked JSONL file is
+ * The institution console's dataset panel in Chromium: a picked JSONL file is
  * validated with per-line errors, Korean identifiers are masked before anything trains (the
  * report shows placeholders, never the values), rows render as text, the split is shown, the
  * page passes axe-core, and the file's contents never appear in any network request.

@@ -1,5 +1,5 @@
 /**
- * A full federated round from the institution console in Chromium (issue 8 §3, §4, §7): the real
+ * A full federated round from the institution console in Chromium: the real
  * federated server, a task and a one-time code made through the admin API, enrollment in the
  * console, a local JSONL dataset with Korean identifiers and marker strings, training on WebGPU
  * (SwiftShader), the signed update accepted. Every request of the browser context (pages and

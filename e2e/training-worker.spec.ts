@@ -39,7 +39,7 @@ test('trains a LoRA adapter in the worker without blocking the page', async ({ p
     );
   });
   const result = await page.evaluate(async () => {
-    type TW = typeof import('../src/training/worker-client.ts').TrainingWorker;
+    type TW = new () => import('../src/training/worker-client.ts').TrainingWorker;
     const Ctor = (window as unknown as { DureTrainingWorker: TW }).DureTrainingWorker;
     const tw = new Ctor();
     const info = await tw.loadModel('/models/train-e2e.gguf');

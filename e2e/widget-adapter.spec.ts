@@ -1,5 +1,5 @@
 /**
- * Widget hot-load of a federated adapter (issue 8 §6) in Chromium: a `<dure-chat>` configured with
+ * Widget hot-load of a federated adapter in Chromium: a `<dure-chat>` configured with
  * `adapter-task` polls the real federated server, applies version 0 (B = 0: the base model), then
  * — without a page reload — picks up version 1 once a round is aggregated, shows it, and its
  * greedy answer to the same question changes.

@@ -27,7 +27,7 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
   {
     rank: 5,
     name: 'ui/cli',
-    prefixes: ['src/widget/', 'src/console/', 'src/sdk/', 'src/admin/', 'src/app/', 'src/cli/'],
+    prefixes: ['src/widget/', 'src/console/', 'src/sdk/', 'src/admin/', 'src/app/', 'src/cli/', 'src/ui/'],
   },
 ];
 const SERVER = 'federated-server/';

@@ -14,25 +14,16 @@ import type {
   ModelInfo,
 } from '../src/engine/api.ts';
 import { EngineStateError, WebGpuEngine, type EngineOptions } from '../src/engine/engine.ts';
-import { toErrorData, type ErrorData } from '../src/engine/errors.ts';
+import { settle as attempt, type Outcome } from '../src/engine/errors.ts';
 import { requestBestDevice } from '../src/engine/gpu/device.ts';
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorData };
-
-async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (e) {
-    return { ok: false, error: toErrorData(e) };
-  }
-}
+import type { InferenceWorkerApi } from '../src/engine/worker-client.ts';
 
 let engine: WebGpuEngine | undefined;
 const controllers = new Map<string, AbortController>();
 /** Aborts that arrived before their request started (an already-aborted signal on the page). */
 const earlyAborts = new Set<string>();
 
-const api = {
+const api: InferenceWorkerApi = {
   async load(
     model: Blob | ArrayBuffer | string,
     options: EngineOptions,
@@ -61,7 +52,7 @@ const api = {
     if (earlyAborts.delete(id)) ctl.abort();
     try {
       return await attempt(async () => {
-        if (!engine) throw new Error('no model loaded');
+        if (!engine) throw new EngineStateError('no model is loaded');
         const it = engine.generate({ ...req, signal: ctl.signal });
         for (;;) {
           const r = await it.next();
@@ -98,5 +89,4 @@ const api = {
   },
 };
 
-export type InferenceWorkerApi = typeof api;
 Comlink.expose(api);

@@ -7,7 +7,7 @@
  */
 import * as Comlink from 'comlink';
 import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
-import { toErrorData } from '../src/engine/errors.ts';
+import { settle as attempt, type Outcome } from '../src/engine/errors.ts';
 import { requestBestDevice } from '../src/engine/gpu/device.ts';
 import { readGguf } from '../src/engine/gguf/reader.ts';
 import { BlobSource, MemorySource } from '../src/engine/gguf/sources.ts';
@@ -16,7 +16,6 @@ import { modelConfig } from '../src/engine/model/config.ts';
 import { createTokenizer, type Tokenizer } from '../src/engine/tokenizer/index.ts';
 import { convertRecords, type ExampleOptions, type InstructionRecord } from '../src/training/examples.ts';
 import type { ChatTemplate } from '../src/engine/chat-template/index.ts';
-import type { ModelShape } from '../src/protocol/lora.ts';
 import type {
   EvalResult,
   LoraTensors,
@@ -28,31 +27,11 @@ import type {
 import { TrainingDataError } from '../src/training/errors.ts';
 import { protocolModelShape } from '../src/training/model-shape.ts';
 import { createLoraTrainer } from '../src/training/trainer.ts';
-import type { Outcome } from './inference.worker.ts';
-
-async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (e) {
-    return { ok: false, error: toErrorData(e) };
-  }
-}
-
-export interface TrainingModelInfo {
-  architecture: string;
-  name: string;
-  contextLength: number;
-  vocabularySize: number;
-  modelShape: ModelShape;
-  /** The WebGPU adapter the trainer runs on. */
-  adapter: string;
-}
-
-export interface PreparedExamples {
-  examples: TrainExample[];
-  truncated: number[];
-  skipped: number[];
-}
+import type {
+  PreparedExamples,
+  TrainingModelInfo,
+  TrainingWorkerApi,
+} from '../src/training/worker-client.ts';
 
 interface Model {
   bytes: Blob | ArrayBuffer;
@@ -75,7 +54,7 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-const api = {
+const api: TrainingWorkerApi = {
   /** Reads the base model (a URL is fetched once, as a Blob) and its tokenizer. */
   async loadModel(input: Blob | ArrayBuffer | string): Promise<Outcome<TrainingModelInfo>> {
     return attempt(async () => {
@@ -169,5 +148,4 @@ const api = {
   },
 };
 
-export type TrainingWorkerApi = typeof api;
 Comlink.expose(api);

@@ -1,5 +1,5 @@
 /**
- * The peers bench page (issue 9 §3): the same prompt, greedy, through (a) Dure's WebGPU engine in
+ * The peers bench page: the same prompt, greedy, through (a) Dure's WebGPU engine in
  * its Web Worker, (b) ONNX Runtime Web's WebGPU backend on the ONNX export of the same GGUF and
  * (c) wllama (llama.cpp in WebAssembly, CPU). bench/peers.ts drives it with Playwright and calls
  * the functions on `window.peers` one after another, so they share the adapter but never run at
@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { Wllama } from '@wllama/wllama/esm/index.js';
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import { WorkerEngine } from '../../src/engine/worker-client.ts';
+import { spawnInferenceWorker } from '../../workers/spawn.ts';
 
 export interface PeerRun {
   prompt_tokens: number;
@@ -63,7 +64,7 @@ function summary(
 /** Dure's engine in its worker (the product's own path). */
 async function dure(req: PeerRequest): Promise<PeerRun> {
   const t = performance.now();
-  const engine = new WorkerEngine({ contextLength: 1024, maxBatch: 64 });
+  const engine = new WorkerEngine({ contextLength: 1024, maxBatch: 64 }, spawnInferenceWorker());
   try {
     await engine.load(req.url);
     const loadMs = performance.now() - t;

@@ -1,8 +1,11 @@
 /**
  * Reading safetensors adapters and updates from disk without loading more than needed:
- * headers are parsed and validated, tensor slices read by positional reads.
+ * headers are parsed and validated, tensor slices read by positional reads. Whether the tensors
+ * are the adapter's is the shared adapter codec's check (src/protocol/adapter-codec.ts
+ * `checkAdapterHeader`), run on the header alone.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { checkAdapterHeader, type AdapterExpectation } from '../../src/protocol/adapter-codec.ts';
 import {
   DEFAULT_SAFETENSORS_LIMITS,
   decodeTensorData,
@@ -81,10 +84,15 @@ export class SafetensorsFile {
   }
 }
 
-/** Loads every tensor of a safetensors file. */
-export async function readAdapterFile(path: string): Promise<Tensors> {
+/**
+ * Loads every tensor of a safetensors file; with `expected`, its header is first checked against
+ * it by the adapter codec.
+ * @throws {SafetensorsError} for a malformed file; {AdapterShapeError} for tensors not as expected.
+ */
+export async function readAdapterFile(path: string, expected?: AdapterExpectation): Promise<Tensors> {
   const f = await openSafetensors(path);
   try {
+    if (expected) checkAdapterHeader(f.header.tensors, expected);
     return await f.readAll();
   } finally {
     await f.close();

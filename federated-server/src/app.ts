@@ -15,7 +15,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { DureError } from '../../src/engine/errors.ts';
+import { DureError } from '../../src/protocol/errors.ts';
 import {
   AdapterVersionSchema,
   CreateTaskRequestSchema,

@@ -2,7 +2,7 @@
  * The round engine: tasks, rounds, updates and the adapter registry, all state in the database
  * so a restarted server resumes where it stopped (after NVIDIA FLARE's resumable server state).
  *
- * Round states and transitions (issue 7):
+ * Round states and transitions:
  *   open ──first accepted update──▶ collecting ──quorum and (deadline or everyone in)──▶ aggregating ──▶ closed
  *   open/collecting ──deadline without quorum──▶ failed            aggregating ──error──▶ failed
  * After `closed` or `failed` the next round opens from the task's latest global adapter.
@@ -22,12 +22,14 @@ import {
   parameterCount,
   type TensorSpec,
 } from '../../src/protocol/lora.ts';
+import { encodeAdapter } from '../../src/protocol/adapter-codec.ts';
 import { encodeHeader, writeSafetensors } from '../../src/protocol/safetensors.ts';
 import {
   ADAPTER_META,
   type AdapterVersion,
   type CreateTaskRequest,
   type FitInstructions,
+  type RoundDetail,
   type RoundState,
   type Task,
   type TaskState,
@@ -109,34 +111,6 @@ export interface RoundEvent {
   taskId: string;
   round: number;
   state: RoundState;
-}
-
-export interface RoundDetail {
-  number: number;
-  state: RoundState;
-  globalVersion: number;
-  openedAt: number;
-  deadlineAt: number;
-  closedAt: number | null;
-  failureReason: string | null;
-  metrics: Record<string, number> | null;
-  participants: {
-    institutionId: string;
-    status: string;
-    numExamples: number;
-    norm: number;
-    trainLoss: number | null;
-    receivedAt: number;
-  }[];
-}
-
-/** The LoRA configuration every published adapter file carries (see ADAPTER_META). */
-function adapterConfigMetadata(spec: CreateTaskRequest): Record<string, string> {
-  return {
-    [ADAPTER_META.rank]: String(spec.lora.rank),
-    [ADAPTER_META.alpha]: String(spec.lora.alpha),
-    [ADAPTER_META.targetModules]: JSON.stringify(spec.lora.targetModules),
-  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -222,10 +196,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       );
     }
     const id = `task_${toBase64Url(randomBytes(9))}`;
-    const bytes = writeSafetensors(initialAdapter(spec.modelShape, spec.lora), {
-      ...adapterConfigMetadata(spec),
-      [ADAPTER_META.task]: id,
-      [ADAPTER_META.version]: '0',
+    // Every published adapter file states its LoRA config (ADAPTER_META), written by the codec.
+    const bytes = encodeAdapter(initialAdapter(spec.modelShape, spec.lora), {
+      config: spec.lora,
+      metadata: { [ADAPTER_META.task]: id, [ADAPTER_META.version]: '0' },
     });
     const sha = await this.blobs.put(bytes);
     const row = await this.db.transaction(async (tx) => {
@@ -346,10 +320,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     return this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest).maxUploadBytes;
   }
 
-  private globalTensors(taskId: string, version: number, sha: string): Promise<Tensors> {
+  private globalTensors(ctx: TaskContext, taskId: string, version: number, sha: string): Promise<Tensors> {
     const cached = this.globals.get(taskId);
     if (cached?.version === version) return cached.tensors;
-    const tensors = readAdapterFile(this.blobs.path(sha));
+    const tensors = readAdapterFile(this.blobs.path(sha), {
+      specs: adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora),
+    });
     tensors.catch(() => this.globals.delete(taskId));
     this.globals.set(taskId, { version, tensors }); // one adapter per task in memory
     return tensors;
@@ -394,7 +370,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         'SELECT sha256 FROM adapter_versions WHERE task_id = $1 AND version = $2',
         [taskId, r.global_version],
       );
-      const global = await this.globalTensors(taskId, r.global_version, g!.sha256);
+      const global = await this.globalTensors(ctx, taskId, r.global_version, g!.sha256);
       const v = await validateUpdateFile(upload.path, ctx.trained, global, {
         round: r.number,
         maxNorm: ctx.spec.maxUpdateNorm,
@@ -610,7 +586,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           readSlice: (name, start, count) => f.readSlice(name, start, count),
         });
       }
-      const global = await this.globalTensors(taskId, r0.global_version, parent!.sha256);
+      const global = await this.globalTensors(ctx, taskId, r0.global_version, parent!.sha256);
       const state = parent!.state_sha256
         ? await readAdapterFile(this.blobs.path(parent!.state_sha256))
         : undefined;
@@ -623,13 +599,15 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       const version = r0.global_version + 1;
       const all = adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora);
       adapterSha = await this.blobs.put(
-        writeSafetensors(
+        encodeAdapter(
           all.map((s) => ({ ...s, data: result.adapter.get(s.name)! })),
           {
-            ...adapterConfigMetadata(ctx.spec),
-            [ADAPTER_META.task]: taskId,
-            [ADAPTER_META.version]: String(version),
-            [ADAPTER_META.round]: String(r0.number),
+            config: ctx.spec.lora,
+            metadata: {
+              [ADAPTER_META.task]: taskId,
+              [ADAPTER_META.version]: String(version),
+              [ADAPTER_META.round]: String(r0.number),
+            },
           },
         ),
       );

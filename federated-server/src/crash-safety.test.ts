@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue 7, must-show 9): the real server runs as a child process on an ephemeral
+ * Crash safety: the real server runs as a child process on an ephemeral
  * loopback port while four institutions submit tiny updates; the test SIGKILLs it at random
  * points at least 20 times, restarts it on the same data directory, and then shows that
  * - no update a client was told was accepted is missing,

@@ -2,8 +2,11 @@
  * Validation of an uploaded update before it is accepted: the file is a well-formed safetensors,
  * its tensors are exactly the task's (names, shapes, F32), every value is finite, its distance
  * from the round's global adapter is within the task's norm bound, and its metadata names a
- * positive example count and the right round. Reads the file in slices (O(chunk) memory).
+ * positive example count and the right round. The tensor list is checked on the header alone by
+ * the shared adapter codec (src/protocol/adapter-codec.ts); the data is then read in slices
+ * (O(chunk) memory).
  */
+import { adapterProblem, checkAdapterHeader } from '../../src/protocol/adapter-codec.ts';
 import { UPDATE_META } from '../../src/protocol/schemas.ts';
 import { SafetensorsError } from '../../src/protocol/errors.ts';
 import type { TensorSpec } from '../../src/protocol/lora.ts';
@@ -20,6 +23,21 @@ export interface ValidatedUpdate {
 }
 
 const SLICE = 262_144;
+
+/** The rejection for an adapter codec header problem (count, missing: WRONG_TENSORS); others unchanged. */
+function headerRejection(err: unknown): unknown {
+  const p = adapterProblem(err);
+  if (!p) return err;
+  const message = (err as Error).message;
+  switch (p.kind) {
+    case 'dtype':
+      return new UpdateRejectedError(message, 'WRONG_DTYPE');
+    case 'shape':
+      return new UpdateRejectedError(message, 'WRONG_SHAPE');
+    default:
+      return new UpdateRejectedError(message, 'WRONG_TENSORS');
+  }
+}
 
 function optionalNumber(meta: Record<string, string>, key: string): number | null {
   const v = meta[key];
@@ -62,24 +80,13 @@ export async function validateUpdateFile(
     }
     const trainLoss = optionalNumber(metadata, UPDATE_META.trainLoss);
     const evalLoss = optionalNumber(metadata, UPDATE_META.evalLoss);
-    if (tensors.length !== expected.length) {
-      throw new UpdateRejectedError(
-        `expected ${expected.length} tensors, got ${tensors.length}`,
-        'WRONG_TENSORS',
-      );
+    try {
+      checkAdapterHeader(tensors, { specs: expected, dtype: 'F32' });
+    } catch (err) {
+      throw headerRejection(err);
     }
     let sq = 0;
     for (const spec of expected) {
-      const t = file.info(spec.name);
-      if (!t) throw new UpdateRejectedError(`missing tensor ${spec.name}`, 'WRONG_TENSORS');
-      if (t.dtype !== 'F32')
-        throw new UpdateRejectedError(`tensor ${spec.name} is ${t.dtype}, expected F32`, 'WRONG_DTYPE');
-      if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
-        throw new UpdateRejectedError(
-          `tensor ${spec.name} has shape [${t.shape}], expected [${spec.shape}]`,
-          'WRONG_SHAPE',
-        );
-      }
       const g = global.get(spec.name)!;
       for (let start = 0; start < g.length; start += SLICE) {
         const count = Math.min(SLICE, g.length - start);

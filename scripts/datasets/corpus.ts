@@ -15,7 +15,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { textExample } from '../../src/training/examples.ts';
-import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
+import { DureError } from '../../src/engine/errors.ts';
 import type { Tokenizer } from '../../src/engine/tokenizer/index.ts';
 import { KO_LINES } from '../../src/testing/fixtures/ko-lines.ts';
 import { corpusDir } from '../../src/testing/test-models.ts';
@@ -28,7 +28,6 @@ export class CorpusDatasetError extends DureError {
     super('CORPUS_DATASET', message);
   }
 }
-registerErrorClass('CorpusDatasetError', CorpusDatasetError);
 
 const HANGUL = /[\uAC00-\uD7A3]/g;
 /** A paragraph that ends a sentence (so a page break after it is a real paragraph break). */

@@ -9,7 +9,7 @@
  * PII scrubber has something to mask; answers never repeat them. Facts are plausible but
  * simplified — this is demo data, not guidance. Pure and platform-neutral: the browser imports it.
  */
-import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
+import { DureError } from '../../src/engine/errors.ts';
 import type { InstructionRecord } from '../../src/training/examples.ts';
 
 export const INSTITUTIONS = ['civil', 'hospital', 'welfare'] as const;
@@ -46,7 +46,6 @@ export class DatasetError extends DureError {
     super('DATASET', message);
   }
 }
-registerErrorClass('DatasetError', DatasetError);
 
 /** splitmix32: tiny, seedable and identical in every JS engine. */
 function rng(seed: number): () => number {

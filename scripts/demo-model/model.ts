@@ -8,7 +8,7 @@
  * element for element. The model is born in GGUF layout and trained there, so no Q/K
  * permutation (the one llama.cpp's HF converter applies) is involved.
  */
-import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
+import { DureError } from '../../src/engine/errors.ts';
 import { dequantize } from '../../src/engine/gguf/quant/index.ts';
 import { quantize } from '../../src/tools/gguf/quantize.ts';
 import type { KvList } from '../../src/tools/gguf/hf-tokenizer.ts';
@@ -41,7 +41,6 @@ export class DemoModelError extends DureError {
     super('DEMO_MODEL', message);
   }
 }
-registerErrorClass('DemoModelError', DemoModelError);
 
 /** PEFT target module → llama.cpp tensor suffix. */
 export const MODULE_TENSORS: Record<string, string> = {

@@ -3,7 +3,8 @@
  * Runtime's generative models use (onnxruntime-genai, transformers.js): inputs `input_ids`,
  * `attention_mask`, `position_ids`, `past_key_values.N.key/value`; outputs `logits`,
  * `present.N.key/value` ([batch, kv_heads, seq, head_dim]). It exists so the benchmark can run the
- * very same weights through onnxruntime-web's WebGPU backend (issue 9 §3).
+ * very same weights through onnxruntime-web's WebGPU backend, the browser peer Dure is compared
+ * with.
  *
  * Weights: `f32` writes the dequantized GGUF weights exactly (plain MatMul); `q4` writes
  * `com.microsoft.MatMulNBits` (4-bit, blocks of 32, uint4 zero points), the format ONNX Runtime's
@@ -17,7 +18,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DureError, registerErrorClass } from '../../src/engine/errors.ts';
+import { DureError } from '../../src/engine/errors.ts';
 import { dequantize } from '../../src/engine/gguf/quant/index.ts';
 import { readGguf } from '../../src/engine/gguf/reader.ts';
 import type { GgufFile } from '../../src/engine/gguf/types.ts';
@@ -42,7 +43,6 @@ export class OnnxExportError extends DureError {
     super('ONNX_EXPORT', message, options);
   }
 }
-registerErrorClass('OnnxExportError', OnnxExportError);
 
 export type OnnxWeights = 'f32' | 'q4';
 

@@ -2,29 +2,14 @@
  * The dashboard's calls to the admin API (same origin as the page). The admin token is kept in
  * sessionStorage only, so it is gone when the tab closes.
  */
-import type { AdapterVersion, Task } from '../protocol/schemas.ts';
+import { ServerRefusedError } from '../protocol/errors.ts';
+import type { AdapterVersion, RoundDetail, Task } from '../protocol/schemas.ts';
 
 export interface Institution {
   id: string;
   name: string;
   status: 'pending' | 'active' | 'revoked';
   createdAt: number;
-}
-
-export interface RoundDetail {
-  number: number;
-  state: string;
-  globalVersion: number;
-  deadlineAt: number;
-  failureReason: string | null;
-  metrics: Record<string, number> | null;
-  participants: {
-    institutionId: string;
-    status: string;
-    numExamples: number;
-    norm: number;
-    trainLoss: number | null;
-  }[];
 }
 
 export interface TaskDetail {
@@ -47,16 +32,8 @@ export const tokenStore = {
   set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
 };
 
-/** Thrown for any non-2xx answer, carrying the server's error code. */
-export class AdminApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Any non-2xx answer: the catalogue's ServerRefusedError, with the HTTP status and the server's code. */
+export { ServerRefusedError as AdminApiError };
 
 export async function adminCall<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
@@ -69,6 +46,6 @@ export async function adminCall<T>(method: 'GET' | 'POST', path: string, body?: 
   });
   const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!res.ok)
-    throw new AdminApiError(res.status, data.error?.code ?? 'HTTP', data.error?.message ?? res.statusText);
+    throw new ServerRefusedError(data.error?.message ?? res.statusText, res.status, data.error?.code);
   return data as T;
 }

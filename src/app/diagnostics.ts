@@ -1,5 +1,6 @@
 // WebGPU diagnostics page: runs the probe in a worker and shows what this browser can do.
-import { probeInWorker } from './gpu-probe-client.ts';
+import { probeInWorker } from '../engine/gpu/probe-client.ts';
+import { spawnGpuProbeWorker } from '../../workers/spawn.ts';
 import { pickLang, strings } from './i18n.ts';
 
 const t = strings[pickLang(navigator.languages)];
@@ -7,7 +8,7 @@ const status = document.getElementById('status') as HTMLElement;
 const details = document.getElementById('details') as HTMLElement;
 status.textContent = t.probing;
 
-const done = probeInWorker().then(
+const done = probeInWorker(spawnGpuProbeWorker()).then(
   (r) => {
     status.textContent = r.dispatchOk ? t.probeOk : t.probeFail;
     status.dataset['state'] = r.dispatchOk ? 'ok' : 'fail';

@@ -2,8 +2,9 @@
 // `window.dure` to reach the same WorkerEngine the UI uses.
 import { WorkerEngine } from '../engine/worker-client.ts';
 import { TrainingWorker } from '../training/worker-client.ts';
+import { spawnInferenceWorker, spawnTrainingWorker } from '../../workers/spawn.ts';
 
-const engine = new WorkerEngine({ contextLength: 512 });
+const engine = new WorkerEngine({ contextLength: 512 }, spawnInferenceWorker());
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
 const output = $('output');
@@ -11,7 +12,13 @@ let current: AbortController | undefined;
 
 (window as unknown as { dure: WorkerEngine }).dure = engine;
 // The LoRA training worker, for end-to-end tests (the institution console is its real user).
-(window as unknown as { DureTrainingWorker: typeof TrainingWorker }).DureTrainingWorker = TrainingWorker;
+(window as unknown as { DureTrainingWorker: new () => TrainingWorker }).DureTrainingWorker = class extends (
+  TrainingWorker
+) {
+  constructor() {
+    super(spawnTrainingWorker());
+  }
+};
 
 $<HTMLFormElement>('load').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -3,35 +3,12 @@
  * convention on stderr, bounded text-file input, id lists and opening a model's tokenizer.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { DureError } from '../protocol/errors.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import type { GgufKv } from '../engine/gguf/types.ts';
 import { FileOpenError, FileSource } from '../node/file-source.ts';
-
-/** Wrong or missing command-line arguments (exit code 2). */
-export class CliArgsError extends DureError {
-  override name = 'CliArgsError';
-  constructor(message: string) {
-    super('CLI_ARGS', message);
-  }
-}
-/** An input file that is not valid UTF-8 text or is too large. */
-export class CliInputError extends DureError {
-  override name = 'CliInputError';
-  constructor(message: string) {
-    super('CLI_INPUT', message);
-  }
-}
-/** A known command whose module is not part of this build. */
-export class CliCommandUnavailableError extends DureError {
-  override name = 'CliCommandUnavailableError';
-  constructor(message: string) {
-    super('CLI_COMMAND_UNAVAILABLE', message);
-  }
-}
-registerErrorClass('CliArgsError', CliArgsError);
-registerErrorClass('CliCommandUnavailableError', CliCommandUnavailableError);
-registerErrorClass('CliInputError', CliInputError);
+import { CliArgsError, CliInputError, CliCommandUnavailableError } from '../protocol/errors.ts';
+export { CliArgsError, CliInputError, CliCommandUnavailableError };
 
 /** Text files larger than this are refused before reading (a tokenizer input, not a dataset). */
 export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;

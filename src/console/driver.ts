@@ -6,7 +6,12 @@
  * workers/training.worker.ts (src/training/worker-client.ts). The records are handed only to that
  * worker; what crosses the network is enrollment, polling, the global adapter and the update.
  */
-import { DureError } from '../engine/errors.ts';
+import {
+  ClientStoreError,
+  NotEnrolledError,
+  ServerRefusedError,
+  TrainerContractError,
+} from '../protocol/errors.ts';
 import { toInstructionRecord, type NumberedRecord } from '../fl/dataset.ts';
 import { RoundClient, type RoundProgress } from '../fl/round-client.ts';
 import type { ClientStore, RoundRecord } from '../fl/store-api.ts';
@@ -16,6 +21,7 @@ import { openModelStore } from '../model-manager/store.ts';
 import { signRequest } from '../protocol/signing.ts';
 import type { LoraTrainer } from '../training/api.ts';
 import { TrainingWorker } from '../training/worker-client.ts';
+import { spawnTrainingWorker } from '../../workers/spawn.ts';
 import type {
   Contribution,
   ConsoleDriver,
@@ -124,17 +130,17 @@ export function createBrowserDriver(
     signal: AbortSignal,
   ): Promise<{ id: string; name: string; baseModel: { id: string; sha256: string } }[]> {
     const id = await (await getStore()).getIdentity();
-    if (!id) throw new DureError('NOT_ENROLLED', '먼저 기관을 등록하세요 / enroll first');
+    if (!id) throw new NotEnrolledError('먼저 기관을 등록하세요 / enroll first');
     const headers = await signRequest(id.privateKey, id.institutionId, 'GET', '/v1/tasks');
     const res = await fetch(`${id.serverUrl}/v1/tasks`, { headers, signal, cache: 'no-store' });
-    if (!res.ok) throw new DureError('SERVER_REFUSED', `GET /v1/tasks → ${res.status}`);
+    if (!res.ok) throw new ServerRefusedError(`GET /v1/tasks → ${res.status}`, res.status);
     return (await res.json()) as { id: string; name: string; baseModel: { id: string; sha256: string } }[];
   }
 
   async function participate(p: ParticipateOptions): Promise<void> {
     const { signal, onEvent } = p;
     const id = await (await getStore()).getIdentity();
-    if (!id) throw new DureError('NOT_ENROLLED', '먼저 기관을 등록하세요 / enroll first');
+    if (!id) throw new NotEnrolledError('먼저 기관을 등록하세요 / enroll first');
 
     onEvent({ kind: 'phase', phase: 'waiting' });
     const wanted = async () =>
@@ -160,7 +166,7 @@ export function createBrowserDriver(
       store: await openModelStore(),
       signal,
     });
-    const worker = new TrainingWorker();
+    const worker = new TrainingWorker(spawnTrainingWorker());
     let trainer: { trainA: boolean; t: LoraTrainer } | null = null;
     try {
       await worker.loadModel(model.blob);
@@ -247,7 +253,7 @@ export function createBrowserDriver(
         taskId: 'enrollment',
         store: await getStore(),
         trainer: () => {
-          throw new DureError('INTERNAL', 'enrollment does not train');
+          throw new TrainerContractError('enrollment does not train');
         },
       });
       const id = await client.enroll(code);
@@ -259,7 +265,7 @@ export function createBrowserDriver(
       await new Promise<void>((resolve, reject) => {
         const r = indexedDB.deleteDatabase(STORE_NAME);
         r.onsuccess = () => resolve();
-        r.onerror = () => reject(new DureError('STORE', 'IndexedDB: cannot delete the enrollment'));
+        r.onerror = () => reject(new ClientStoreError('IndexedDB: cannot delete the enrollment'));
         r.onblocked = () => resolve();
       });
       localStorage.removeItem(TASKS_KEY);

@@ -1,4 +1,4 @@
-/** Entry of the institution console page (console.html, issue 8 §7). */
+/** Entry of the institution console page (console.html). */
 import { mount } from 'svelte';
 import Console from './Console.svelte';
 import { createBrowserDriver } from './driver.ts';

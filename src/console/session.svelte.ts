@@ -1,9 +1,9 @@
 /**
- * The console's state and behaviour outside the markup (DESIGN.md §5): `$state.raw` values
- * replaced on change, and every side effect (dataset reading, enrollment, rounds) in methods the
- * components call. The federated work itself is behind `ConsoleDriver` (src/console/driver.ts
- * adapts the round client and the training worker), so the dataset never reaches this layer's
- * network code: the driver gets records, the server gets only signed updates.
+ * The console's state and behaviour outside the markup, so they are unit-tested without a DOM:
+ * `$state.raw` values replaced on change, and every side effect (dataset reading, enrollment,
+ * rounds) in methods the components call. The federated work itself is behind `ConsoleDriver`
+ * (src/console/driver.ts adapts the round client and the training worker), so the dataset never
+ * reaches this layer's network code: the driver gets records, the server gets only signed updates.
  */
 import { toErrorData, type ErrorData } from '../engine/errors.ts';
 import { loadDataset, type LoadedDataset, type NumberedRecord } from '../fl/dataset.ts';

@@ -1,9 +1,9 @@
 /**
  * The public engine interface. Implemented twice — by the in-worker engine and by the page-side
- * client that talks to the worker — so UI code cannot tell them apart (DESIGN.md §5).
+ * client that talks to the worker — so UI code cannot tell them apart.
  */
 import type { DureError } from './errors.ts';
-import type { LoraTensors } from '../training/api.ts';
+import type { LoraTensors } from '../protocol/adapter-codec.ts';
 
 export type Role = 'system' | 'user' | 'assistant';
 export interface ChatMessage {

@@ -19,7 +19,7 @@ import type {
   LoadProgress,
   ModelInfo,
 } from './api.ts';
-import { DureError, registerErrorClass } from './errors.ts';
+
 import { isCpuEmulatedAdapter } from './gpu/device.ts';
 import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource } from './gguf/sources.ts';
@@ -27,29 +27,15 @@ import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes, MAX_TOP_K } from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
-import { ChatTemplate, chatTemplateFromMetadata, encodeChat } from './chat-template/index.ts';
+import { encodeChat } from './chat-template/index.ts';
+import { modelChatTemplate } from './chat-template/fallback.ts';
 import { LORA_LIMITS, stackAdapters, validateAdapter } from './lora/adapter.ts';
 import { LoraAdapterError } from './lora/errors.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
-
-export class ModelTooLargeError extends DureError {
-  override name = 'ModelTooLargeError';
-  constructor(message: string) {
-    super('MODEL_TOO_LARGE', message);
-  }
-}
-
-export class EngineStateError extends DureError {
-  override name = 'EngineStateError';
-  constructor(message: string) {
-    super('ENGINE_STATE', message);
-  }
-}
-
-// Registered so the worker client rebuilds them as the same classes (the widget branches on them).
-registerErrorClass('ModelTooLargeError', ModelTooLargeError);
-registerErrorClass('EngineStateError', EngineStateError);
+import { ModelTooLargeError, EngineStateError } from '../protocol/errors.ts';
+import { ModelDownloadError } from '../protocol/errors.ts';
+export { ModelTooLargeError, EngineStateError };
 
 export interface EngineOptions {
   /** KV cache length; defaults to min(model context, 4096). */
@@ -89,11 +75,6 @@ interface Loaded {
 
 const MiB = 1024 * 1024;
 
-const CHATML = new ChatTemplate(
-  "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}" +
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
-);
-
 export class WebGpuEngine implements ChatEngine {
   #model: Loaded | undefined;
   /** Tokens whose keys/values sit in the KV cache at positions 0..n-1. */
@@ -112,7 +93,7 @@ export class WebGpuEngine implements ChatEngine {
     return this.#model;
   }
 
-  /** @throws {DureError} subclasses: corrupt GGUF, unsupported architecture/type, model too large. */
+  /** @throws {import('./errors.ts').DureError} subclasses: corrupt GGUF, unsupported architecture/type, model too large. */
   async load(
     model: Blob | ArrayBuffer | string | ByteSource,
     onProgress?: (p: LoadProgress) => void,
@@ -204,7 +185,7 @@ export class WebGpuEngine implements ChatEngine {
     if (req.promptIds) return [...req.promptIds];
     if (req.messages) {
       // Without a template in the file, ChatML, as llama.cpp falls back to.
-      const template = chatTemplateFromMetadata(file.metadata) ?? CHATML;
+      const template = modelChatTemplate(file.metadata);
       // Templates write BOS themselves where the model wants it. encodeChat parses the template's
       // special tokens but not the users': typing "<|im_end|>" cannot forge a turn boundary.
       return encodeChat(template, tokenizer, { messages: req.messages as ChatMessage[] }, { addBos: false });
@@ -216,7 +197,7 @@ export class WebGpuEngine implements ChatEngine {
   async logits(promptIds: number[]): Promise<Float32Array> {
     return this.#exclusive(async () => {
       const f = this.model.forward;
-      await this.#prefill(promptIds, false);
+      await this.#prefill(promptIds);
       const start = Math.max(0, promptIds.length - 1);
       const last = await f.runLogits(Uint32Array.of(promptIds[start] as number), start);
       this.#cached = [...promptIds];
@@ -279,50 +260,47 @@ export class WebGpuEngine implements ChatEngine {
     let finish: FinishReason = 'length';
 
     // Prefill all but the last prompt token; the last one produces the first sample.
-    await this.#prefill(prompt, true);
+    await this.#prefill(prompt);
     let pos = prompt.length - 1;
     let next = prompt[pos] as number;
     const recent = [...prompt];
     const one = new Uint32Array(1); // the fed token, reused every step
-    try {
-      while (ids.length < maxTokens) {
-        if (req.signal?.aborted) {
-          finish = 'abort';
-          break;
-        }
-        if (pos >= info.contextLength) {
-          finish = 'length';
-          break;
-        }
-        one[0] = next;
-        const token = await this.#sample(sampler, req.repetitionPenalty ?? 1, one, pos, recent);
-        this.#cached.length = pos;
-        this.#cached.push(next);
-        pos++;
-        if (tokenizer.isEog(token)) {
-          finish = 'eos';
-          break;
-        }
-        ids.push(token);
-        recent.push(token);
-        next = token;
-        // The decoder holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
-        text += decoder.push(token);
-        const hit = firstStop(text, stops);
-        if (hit >= 0) {
-          text = text.slice(0, hit);
-          finish = 'stop';
-          break;
-        }
-        // Hold back a tail that could still become a stop string.
-        const safe = text.length - holdBack(text, stops);
-        if (safe > emitted) {
-          yield { text: text.slice(emitted, safe), ids: [token] };
-          emitted = safe;
-        }
+    // On abort or error the cache still holds exactly #cached; nothing else to release.
+    while (ids.length < maxTokens) {
+      if (req.signal?.aborted) {
+        finish = 'abort';
+        break;
       }
-    } finally {
-      // On abort or error the cache still holds exactly #cached; nothing else to release.
+      if (pos >= info.contextLength) {
+        finish = 'length';
+        break;
+      }
+      one[0] = next;
+      const token = await this.#sample(sampler, req.repetitionPenalty ?? 1, one, pos, recent);
+      this.#cached.length = pos;
+      this.#cached.push(next);
+      pos++;
+      if (tokenizer.isEog(token)) {
+        finish = 'eos';
+        break;
+      }
+      ids.push(token);
+      recent.push(token);
+      next = token;
+      // The decoder holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
+      text += decoder.push(token);
+      const hit = firstStop(text, stops);
+      if (hit >= 0) {
+        text = text.slice(0, hit);
+        finish = 'stop';
+        break;
+      }
+      // Hold back a tail that could still become a stop string.
+      const safe = text.length - holdBack(text, stops);
+      if (safe > emitted) {
+        yield { text: text.slice(emitted, safe), ids: [token] };
+        emitted = safe;
+      }
     }
     if (finish !== 'stop') text += decoder.flush();
     if (text.length > emitted) yield { text: text.slice(emitted), ids: [] };
@@ -335,10 +313,13 @@ export class WebGpuEngine implements ChatEngine {
     };
   }
 
-  /** Feeds prompt[reuse .. n-2] (or .. n-1 when `leaveLast` is false), reusing the cached prefix. */
-  async #prefill(prompt: number[], leaveLast: boolean): Promise<void> {
+  /**
+   * Feeds prompt[reuse .. n-2], reusing the cached prefix; the caller runs the last token itself,
+   * since that run is the one whose output it wants.
+   */
+  async #prefill(prompt: number[]): Promise<void> {
     const { forward } = this.model;
-    const end = leaveLast ? prompt.length - 1 : Math.max(0, prompt.length - 1);
+    const end = Math.max(0, prompt.length - 1);
     let reuse = 0;
     while (reuse < this.#cached.length && reuse < end && this.#cached[reuse] === prompt[reuse]) reuse++;
     this.#cached.length = reuse;
@@ -462,6 +443,6 @@ function holdBack(text: string, stops: string[]): number {
 
 async function fetchSource(url: string): Promise<ByteSource> {
   const res = await fetch(url);
-  if (!res.ok) throw new DureError('MODEL_FETCH', `fetching ${url} failed: HTTP ${res.status}`);
+  if (!res.ok) throw new ModelDownloadError(`fetching ${url} failed: HTTP ${res.status}`);
   return new MemorySource(new Uint8Array(await res.arrayBuffer()));
 }

@@ -92,9 +92,6 @@ export class Sampler {
   }
 }
 
-/** Largest top-k the GPU candidate kernel serves; larger settings read back all logits. */
-export const MAX_GPU_CANDIDATES = 256;
-
 export function argmax(v: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;

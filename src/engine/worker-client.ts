@@ -1,7 +1,9 @@
 /**
- * The page side of workers/inference.worker.ts: a `ChatEngine` that UI code cannot tell apart from
- * the in-worker engine. Chunks arrive through a proxied callback and are turned back into an async
- * iterator; an AbortSignal becomes `abort(id)` in the worker.
+ * The page side of the inference worker: a `ChatEngine` that UI code cannot tell apart from the
+ * in-worker engine. Chunks arrive through a proxied callback and are turned back into an async
+ * iterator; an AbortSignal becomes `abort(id)` in the worker. `InferenceWorkerApi` is the contract
+ * workers/inference.worker.ts implements; the worker itself is started by the caller
+ * (workers/spawn.ts), so this layer never names a worker file.
  */
 import * as Comlink from 'comlink';
 import type {
@@ -14,12 +16,25 @@ import type {
   ModelInfo,
 } from './api.ts';
 import type { EngineOptions } from './engine.ts';
-import { fromErrorData } from './errors.ts';
-import type { InferenceWorkerApi, Outcome } from '../../workers/inference.worker.ts';
+import { unwrapOutcome as unwrap, type Outcome } from './errors.ts';
 
-function unwrap<T>(o: Outcome<T>): T {
-  if (!o.ok) throw fromErrorData(o.error);
-  return o.value;
+/** What the inference worker answers; every call that can fail returns an `Outcome`. */
+export interface InferenceWorkerApi {
+  load(
+    model: Blob | ArrayBuffer | string,
+    options: EngineOptions,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<Outcome<ModelInfo>>;
+  generate(
+    id: string,
+    req: Omit<GenerateRequest, 'signal'>,
+    onChunk: (c: GenerateChunk) => void,
+  ): Promise<Outcome<GenerateResult>>;
+  /** Cancels request `id` (also when it has not started yet). */
+  abort(id: string): void;
+  reset(): Promise<void>;
+  setAdapters(adapters: EngineAdapter[]): Promise<Outcome<void>>;
+  dispose(): Promise<void>;
 }
 
 let counter = 0;
@@ -28,12 +43,12 @@ export class WorkerEngine implements ChatEngine {
   readonly #worker: Worker;
   readonly #api: Comlink.Remote<InferenceWorkerApi>;
 
+  /** @param worker a started inference worker (`spawnInferenceWorker()` from workers/spawn.ts). */
   constructor(
-    readonly options: EngineOptions = {},
-    worker?: Worker,
+    readonly options: EngineOptions,
+    worker: Worker,
   ) {
-    this.#worker =
-      worker ?? new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module' });
+    this.#worker = worker;
     this.#api = Comlink.wrap<InferenceWorkerApi>(this.#worker);
   }
 

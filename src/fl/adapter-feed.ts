@@ -1,7 +1,8 @@
 /**
  * Global adapters from the federated server as the engine and trainer take them: safetensors bytes
  * → `LoraTensors` plus a PEFT `adapter_config.json`-shaped config, read from the metadata the
- * server writes into every adapter file (src/protocol/schemas.ts `ADAPTER_META`).
+ * server writes into every adapter file (`ADAPTER_META`), decoded with the shared adapter codec
+ * (src/protocol/adapter-codec.ts).
  *
  * `fetchLatestAdapter` is for the citizen widget: tasks that publish adapters serve them without a
  * signature (`GET /v1/public/tasks/:taskId/adapters/latest`), so a widget can hot-load each new
@@ -10,20 +11,20 @@
  * SHA-256 is computed on every download and checked against the server's header when the header is
  * readable (the server exposes it to cross-origin pages; a proxy might not).
  */
-import { readSafetensors } from '../protocol/safetensors.ts';
-import { ADAPTER_META } from '../protocol/schemas.ts';
+import {
+  adapterProblem,
+  ADAPTER_META,
+  decodeAdapter,
+  peftConfigJson,
+  type LoraTensors,
+  type PeftConfigJson,
+} from '../protocol/adapter-codec.ts';
 import { sha256Hex } from '../protocol/signing.ts';
-import type { LoraTensors } from '../training/api.ts';
 import { AdapterIntegrityError } from './errors.ts';
 import { requestWithRetry, type RetryOptions } from './retry.ts';
 
 /** PEFT's adapter_config.json fields for this adapter. */
-export interface PeftAdapterConfig {
-  peft_type: 'LORA';
-  r: number;
-  lora_alpha: number;
-  target_modules: string[];
-}
+export type PeftAdapterConfig = PeftConfigJson;
 
 export interface GlobalAdapter {
   /** Registry version (`dure.version`), or null when the file does not say. */
@@ -40,59 +41,52 @@ export interface GlobalAdapter {
 /** Largest adapter accepted by default: 256 MiB, the server's own task bound. */
 export const MAX_ADAPTER_BYTES = 256 * 1024 * 1024;
 
-const LORA_NAME =
-  /^base_model\.model\.model\.layers\.\d+\.(?:self_attn|mlp)\.([a-z_]+)\.lora_([AB])\.weight$/;
+/** A codec error as the feed reports it; any other error unchanged. */
+function asIntegrityError(err: unknown): unknown {
+  const p = adapterProblem(err);
+  if (!p) return err;
+  const cause = { cause: err };
+  switch (p.kind) {
+    case 'safetensors':
+      return new AdapterIntegrityError('the adapter is not a valid safetensors file', {
+        cause: (err as Error).cause,
+      });
+    case 'name':
+    case 'untargeted':
+      return new AdapterIntegrityError(`unexpected tensor ${p.tensor} in the adapter`, cause);
+    case 'rank':
+      return new AdapterIntegrityError(
+        `tensor ${p.tensor} has shape [${p.shape}], not rank ${p.rank}`,
+        cause,
+      );
+    case 'empty':
+      return new AdapterIntegrityError('the adapter has no tensors', cause);
+    default:
+      return new AdapterIntegrityError((err as Error).message, cause);
+  }
+}
 
 /**
- * Parses a global adapter file and checks that its tensors agree with its stated configuration.
+ * Parses a global adapter file (with the adapter codec, config from its `ADAPTER_META` metadata)
+ * and checks that its tensors agree with its stated configuration.
  * @throws {AdapterIntegrityError} for malformed safetensors, missing or inconsistent LoRA metadata,
  * tensors that are not PEFT LoRA names, or shapes that disagree with the rank.
  */
 export async function parseGlobalAdapter(bytes: Uint8Array): Promise<GlobalAdapter> {
-  let file;
+  let decoded;
   try {
-    file = readSafetensors(bytes);
-  } catch (cause) {
-    throw new AdapterIntegrityError('the adapter is not a valid safetensors file', { cause });
+    decoded = decodeAdapter(bytes);
+  } catch (err) {
+    throw asIntegrityError(err);
   }
-  const meta = file.metadata;
-  const rank = Number(meta[ADAPTER_META.rank]);
-  const alpha = Number(meta[ADAPTER_META.alpha]);
-  let targets: unknown;
-  try {
-    targets = JSON.parse(meta[ADAPTER_META.targetModules] ?? 'null');
-  } catch {
-    targets = null;
-  }
-  if (!Number.isInteger(rank) || rank < 1 || !(alpha > 0) || !Number.isFinite(alpha)) {
-    throw new AdapterIntegrityError(
-      `the adapter does not state its LoRA rank and alpha (${ADAPTER_META.rank}, ${ADAPTER_META.alpha})`,
-    );
-  }
-  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => typeof t === 'string')) {
-    throw new AdapterIntegrityError(`the adapter does not state its ${ADAPTER_META.targetModules}`);
-  }
-  const targetModules = targets as string[];
-  const tensors = new Map<string, Float32Array>();
-  const shapes = new Map<string, number[]>();
-  for (const [name, t] of file.tensors) {
-    const m = LORA_NAME.exec(name);
-    if (!m || !targetModules.includes(m[1]!))
-      throw new AdapterIntegrityError(`unexpected tensor ${name} in the adapter`);
-    const rankDim = m[2] === 'A' ? t.shape[0] : t.shape[1];
-    if (t.shape.length !== 2 || rankDim !== rank)
-      throw new AdapterIntegrityError(`tensor ${name} has shape [${t.shape}], not rank ${rank}`);
-    tensors.set(name, t.data);
-    shapes.set(name, t.shape);
-  }
-  if (tensors.size === 0) throw new AdapterIntegrityError('the adapter has no tensors');
-  const version = meta[ADAPTER_META.version] !== undefined ? Number(meta[ADAPTER_META.version]) : NaN;
+  const { lora, shapes, metadata } = decoded;
+  const version = metadata[ADAPTER_META.version] !== undefined ? Number(metadata[ADAPTER_META.version]) : NaN;
   return {
     version: Number.isSafeInteger(version) ? version : null,
     sha256: await sha256Hex(bytes),
     bytes,
-    config: { peft_type: 'LORA', r: rank, lora_alpha: alpha, target_modules: [...targetModules] },
-    lora: { rank, alpha, targetModules: [...targetModules], tensors },
+    config: peftConfigJson(lora),
+    lora,
     shapes,
   };
 }

@@ -1,12 +1,13 @@
 /**
- * An institution's local training data (issue 8 §3): JSONL read from a file the user picked,
+ * An institution's local training data: JSONL read from a file the user picked,
  * streamed line by line with size bounds, validated with per-line errors in Korean and English,
  * scrubbed of Korean personal identifiers with the widget's own detector (src/safety/pii.ts)
  * before anything trains on it, and split deterministically into train and validation sets.
  * Nothing here touches the network: the records live only in the page (and its worker).
  */
-import { DureError, registerErrorClass } from '../engine/errors.ts';
 import { detectPii, PII_LABELS, type PiiFinding, type PiiKind } from '../safety/pii.ts';
+import { DatasetError } from '../protocol/errors.ts';
+export { DatasetError };
 
 /** `{"instruction","input","output"}` (Alpaca style); `input` may be empty. */
 export interface InstructionRecord {
@@ -75,15 +76,6 @@ export const DEFAULT_DATASET_LIMITS: DatasetLimits = {
   maxIssues: 200,
   maxMessages: 64,
 };
-
-/** The file as a whole cannot be used (too large, not UTF-8). Line problems are `LineIssue`s. */
-export class DatasetError extends DureError {
-  override name = 'DatasetError';
-  constructor(message: string, code = 'DATASET') {
-    super(code, message);
-  }
-}
-registerErrorClass('DatasetError', DatasetError);
 
 const issue = (line: number, code: LineIssueCode, ko: string, en: string): LineIssue => ({
   line,

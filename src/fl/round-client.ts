@@ -20,7 +20,8 @@
  */
 import type { FitInstructions, UpdateReceipt, WorkResponse } from '../protocol/schemas.ts';
 import { UPDATE_META } from '../protocol/schemas.ts';
-import { writeSafetensors, type NamedTensor } from '../protocol/safetensors.ts';
+import { encodeAdapter } from '../protocol/adapter-codec.ts';
+import type { NamedTensor } from '../protocol/safetensors.ts';
 import { sha256Hex, signRequest } from '../protocol/signing.ts';
 import type { EvalResult, LoraTensors, LoraTrainer, TrainExample } from '../training/api.ts';
 import { MAX_ADAPTER_BYTES, parseGlobalAdapter, readBounded, type GlobalAdapter } from './adapter-feed.ts';
@@ -372,7 +373,7 @@ export class RoundClient {
       ...(Number.isFinite(trainLoss) ? { [UPDATE_META.trainLoss]: String(trainLoss) } : {}),
       ...(Number.isFinite(evalAfter.loss) ? { [UPDATE_META.evalLoss]: String(evalAfter.loss) } : {}),
     };
-    const update = writeSafetensors(tensors, meta);
+    const update = encodeAdapter(tensors, { metadata: meta });
     const record: RoundRecord = {
       taskId: this.opts.taskId,
       round: ins.round,

@@ -1,8 +1,9 @@
 /**
- * Resumable, verified model download (issue 6 §3). Bytes go straight into the store as they
- * arrive and into an incremental SHA-256 (WebCrypto's `digest` is one-shot and would need the
- * whole file in memory). After a dropped connection or a page reload the download continues from
- * the stored length with an HTTP Range request; the stored prefix is re-hashed once on resume.
+ * Resumable, verified model download (models are large and citizens' connections drop). Bytes go
+ * straight into the store as they arrive and into an incremental SHA-256 (WebCrypto's `digest` is
+ * one-shot and would need the whole file in memory). After a dropped connection or a page reload
+ * the download continues from the stored length with an HTTP Range request; the stored prefix is
+ * re-hashed once on resume.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';

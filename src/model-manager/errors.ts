@@ -1,45 +1,14 @@
 /**
  * Model manager errors. Messages are Korean first, then English, because they are shown to the
- * citizen as they are (issue 6 §3: "clear Korean/English messages").
+ * citizen as they are: a person reads them, in Korean or English.
  */
-import { DureError, registerErrorClass } from '../engine/errors.ts';
-
-/** The downloaded bytes do not hash to the configured SHA-256; nothing was kept. */
-export class ModelIntegrityError extends DureError {
-  override name = 'ModelIntegrityError';
-  constructor(message: string) {
-    super('MODEL_INTEGRITY', message);
-  }
-}
-
-/** The browser will not give the site enough storage for the model. */
-export class ModelQuotaError extends DureError {
-  override name = 'ModelQuotaError';
-  constructor(message: string) {
-    super('MODEL_QUOTA', message);
-  }
-}
-
-/** The server or network failed in a way retries did not fix. */
-export class ModelDownloadError extends DureError {
-  override name = 'ModelDownloadError';
-  constructor(message: string) {
-    super('MODEL_DOWNLOAD', message);
-  }
-}
-
-/** The model URL points outside the origins the portal allowed (no CDN, no third party). */
-export class ModelOriginError extends DureError {
-  override name = 'ModelOriginError';
-  constructor(message: string) {
-    super('MODEL_ORIGIN', message);
-  }
-}
-
-registerErrorClass('ModelIntegrityError', ModelIntegrityError);
-registerErrorClass('ModelQuotaError', ModelQuotaError);
-registerErrorClass('ModelDownloadError', ModelDownloadError);
-registerErrorClass('ModelOriginError', ModelOriginError);
+import {
+  ModelIntegrityError,
+  ModelQuotaError,
+  ModelDownloadError,
+  ModelOriginError,
+} from '../protocol/errors.ts';
+export { ModelIntegrityError, ModelQuotaError, ModelDownloadError, ModelOriginError };
 
 export const messages = {
   integrity: (expected: string, actual: string) =>

@@ -3,19 +3,11 @@
  * any size is read only where needed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
 import { GgufReadError, GgufTruncatedError } from '../engine/gguf/errors.ts';
 import { checkRange } from '../engine/gguf/sources.ts';
 import type { ByteSource } from '../engine/gguf/types.ts';
-
-/** The model file could not be opened (missing, unreadable, a directory). */
-export class FileOpenError extends DureError {
-  override name = 'FileOpenError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('FILE_OPEN', message, options);
-  }
-}
-registerErrorClass('FileOpenError', FileOpenError);
+import { FileOpenError } from '../protocol/errors.ts';
+export { FileOpenError };
 
 export class FileSource implements ByteSource {
   private constructor(

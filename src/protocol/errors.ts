@@ -1,33 +1,916 @@
 /**
- * Errors of the federated wire protocol, shared by the browser client and the server.
- * Each has a stable `code` and is registered so it survives worker boundaries.
+ * Dure's one error catalogue: every error class Dure raises on purpose, its stable codes, and a
+ * plain Korean and English message for each code. Errors cross worker and process boundaries as
+ * plain data (`toErrorData`) and are rebuilt as the same class on the other side
+ * (`fromErrorData`). The rebuilding registry is made from the catalogue in this module, and the
+ * catalogue imports every class, so whoever can rebuild an error can rebuild every one of them:
+ * no side-effect import can be forgotten. A test checks that every class under ./errors/ is
+ * catalogued and that every code thrown in the source is.
  */
-import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { DureError } from './errors/dure-error.ts';
+import {
+  GpuUnavailableError,
+  ShaderError,
+  ModelTooLargeError,
+  EngineStateError,
+  EngineRequestError,
+  ContextOverflowError,
+  ModelTensorError,
+  UnsupportedArchitectureError,
+  ModelMetadataError,
+  UnsupportedWeightTypeError,
+  WasmEngineError,
+} from './errors/engine.ts';
+import {
+  GgufTruncatedError,
+  GgufBadMagicError,
+  GgufUnsupportedVersionError,
+  GgufUnknownTypeError,
+  GgufTensorOutOfBoundsError,
+  GgufLimitError,
+  GgufUnknownArchError,
+  GgufMetadataError,
+  GgufInvalidError,
+  GgufReadError,
+} from './errors/gguf.ts';
+import {
+  TokenizerUnsupportedError,
+  TokenizerMetadataError,
+  TokenIdError,
+  TokenizerInputError,
+  TokenizerConversionError,
+  ChatTemplateError,
+  ChatTemplateRejectedError,
+} from './errors/tokenizer.ts';
+import {
+  LoraAdapterError,
+  LoraUnsupportedError,
+  TrainingUnsupportedError,
+  AdapterMismatchError,
+  TrainingDataError,
+  TrainExampleError,
+} from './errors/training.ts';
+import { SafetensorsError, SignatureError, AdapterShapeError } from './errors/wire.ts';
+import {
+  NotEnrolledError,
+  ServerRefusedError,
+  NetworkError,
+  AdapterIntegrityError,
+  TrainerContractError,
+  ClientStoreError,
+  LocalDataError,
+  RoundAbortedError,
+  DatasetError,
+} from './errors/round-client.ts';
+import {
+  ModelIntegrityError,
+  ModelQuotaError,
+  ModelDownloadError,
+  ModelOriginError,
+  FileOpenError,
+} from './errors/model-files.ts';
+import {
+  InvalidRequestError,
+  NoBackendError,
+  CliArgsError,
+  CliInputError,
+  CliCommandUnavailableError,
+} from './errors/sdk-cli.ts';
+import {
+  FederatedError,
+  AuthError,
+  NotFoundError,
+  ConflictError,
+  UpdateRejectedError,
+  StorageError,
+} from './errors/server.ts';
 
-/** A safetensors file is malformed, too large, or does not match what was expected. */
-export class SafetensorsError extends DureError {
-  override name = 'SafetensorsError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SAFETENSORS', message, options);
+export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
+export {
+  GpuUnavailableError,
+  ShaderError,
+  ModelTooLargeError,
+  EngineStateError,
+  EngineRequestError,
+  ContextOverflowError,
+  ModelTensorError,
+  UnsupportedArchitectureError,
+  ModelMetadataError,
+  UnsupportedWeightTypeError,
+  WasmEngineError,
+} from './errors/engine.ts';
+export {
+  GgufTruncatedError,
+  GgufBadMagicError,
+  GgufUnsupportedVersionError,
+  GgufUnknownTypeError,
+  GgufTensorOutOfBoundsError,
+  GgufLimitError,
+  GgufUnknownArchError,
+  GgufMetadataError,
+  GgufInvalidError,
+  GgufReadError,
+} from './errors/gguf.ts';
+export {
+  TokenizerUnsupportedError,
+  TokenizerMetadataError,
+  TokenIdError,
+  TokenizerInputError,
+  TokenizerConversionError,
+  ChatTemplateError,
+  ChatTemplateRejectedError,
+} from './errors/tokenizer.ts';
+export {
+  LoraAdapterError,
+  LoraUnsupportedError,
+  TrainingUnsupportedError,
+  AdapterMismatchError,
+  TrainingDataError,
+  TrainExampleError,
+} from './errors/training.ts';
+export { SafetensorsError, SignatureError, AdapterShapeError } from './errors/wire.ts';
+export {
+  NotEnrolledError,
+  ServerRefusedError,
+  NetworkError,
+  AdapterIntegrityError,
+  TrainerContractError,
+  ClientStoreError,
+  LocalDataError,
+  RoundAbortedError,
+  DatasetError,
+} from './errors/round-client.ts';
+export {
+  ModelIntegrityError,
+  ModelQuotaError,
+  ModelDownloadError,
+  ModelOriginError,
+  FileOpenError,
+} from './errors/model-files.ts';
+export {
+  InvalidRequestError,
+  NoBackendError,
+  CliArgsError,
+  CliInputError,
+  CliCommandUnavailableError,
+} from './errors/sdk-cli.ts';
+export {
+  FederatedError,
+  AuthError,
+  NotFoundError,
+  ConflictError,
+  UpdateRejectedError,
+  StorageError,
+} from './errors/server.ts';
+
+/** What a person is told about one code, in each language the UI offers. */
+export interface ErrorText {
+  ko: string;
+  en: string;
+}
+
+/** One catalogue row: a class, the codes it carries and their messages. */
+export interface CatalogueEntry {
+  area: string;
+  // Constructors differ in their extra parameters; only the message is needed to rebuild one.
+  errorClass: new (message: string) => DureError;
+  codes: Readonly<Record<string, ErrorText>>;
+}
+
+/** Every error class and code, grouped by area. The registry and `errorText` are built from it. */
+export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
+  {
+    area: 'general',
+    errorClass: DureError as unknown as new (message: string) => DureError,
+    codes: {
+      INTERNAL: {
+        ko: '예기치 않은 오류가 났습니다. 다시 시도하고, 계속되면 담당자에게 알려 주세요.',
+        en: 'Something unexpected went wrong. Try again, and tell the operator if it keeps happening.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: GpuUnavailableError,
+    codes: {
+      GPU_UNAVAILABLE: {
+        ko: '이 기기에서는 그래픽 처리장치(WebGPU)를 쓸 수 없습니다.',
+        en: 'This device cannot use its graphics processor (WebGPU).',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: ShaderError,
+    codes: {
+      SHADER: {
+        ko: '그래픽 처리장치에서 계산 프로그램을 준비하지 못했습니다.',
+        en: 'The graphics processor could not prepare its programs.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: ModelTooLargeError,
+    codes: {
+      MODEL_TOO_LARGE: {
+        ko: '이 기기에서 실행하기에는 모델이 너무 큽니다.',
+        en: 'The model is too large for this device.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: EngineStateError,
+    codes: {
+      ENGINE_STATE: {
+        ko: '모델이 아직 준비되지 않았거나 다른 작업 중입니다. 잠시 후 다시 시도하세요.',
+        en: 'The model is not ready or is busy. Try again in a moment.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: EngineRequestError,
+    codes: {
+      BATCH_SIZE: {
+        ko: '한 번에 처리할 수 있는 양을 넘었습니다.',
+        en: 'The request is larger than the engine handles at once.',
+      },
+      TOP_K: { ko: '생성 설정(top-k)이 허용 범위를 벗어났습니다.', en: 'The top-k setting is out of range.' },
+      PENALTY_IDS: { ko: '반복 억제 설정이 너무 깁니다.', en: 'The repetition-penalty list is too long.' },
+      NO_TIMESTAMPS: {
+        ko: '이 기기에서는 실행 시간 측정을 할 수 없습니다.',
+        en: 'This device cannot time GPU work.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: ContextOverflowError,
+    codes: {
+      CONTEXT_OVERFLOW: {
+        ko: '대화가 너무 길어 모델이 한 번에 읽을 수 없습니다. 대화 기록을 지우고 다시 물어보세요.',
+        en: 'The conversation is too long for the model. Clear the history and ask again.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: ModelTensorError,
+    codes: {
+      MODEL_TENSOR: {
+        ko: '모델 파일의 일부가 빠졌거나 모양이 맞지 않습니다.',
+        en: 'Part of the model file is missing or has the wrong shape.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: UnsupportedArchitectureError,
+    codes: {
+      UNSUPPORTED_ARCHITECTURE: {
+        ko: '이 모델 구조는 아직 지원하지 않습니다.',
+        en: 'This model architecture is not supported yet.',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: ModelMetadataError,
+    codes: {
+      MODEL_METADATA: {
+        ko: '모델 파일의 설정 정보가 빠졌거나 맞지 않습니다.',
+        en: "The model file's settings are missing or inconsistent.",
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: UnsupportedWeightTypeError,
+    codes: {
+      UNSUPPORTED_WEIGHT_TYPE: {
+        ko: '이 모델의 양자화 형식은 아직 지원하지 않습니다.',
+        en: "This model's quantization type is not supported yet.",
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: WasmEngineError,
+    codes: {
+      WASM_ENGINE: {
+        ko: 'CPU 실행 방식(WebAssembly)에서 모델을 실행하지 못했습니다.',
+        en: 'The CPU (WebAssembly) path could not run the model.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufTruncatedError,
+    codes: {
+      GGUF_TRUNCATED: {
+        ko: '모델 파일이 중간에 끊겨 있습니다. 다시 내려받으세요.',
+        en: 'The model file is cut short. Download it again.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufBadMagicError,
+    codes: {
+      GGUF_BAD_MAGIC: { ko: 'GGUF 모델 파일이 아닙니다.', en: 'This is not a GGUF model file.' },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufUnsupportedVersionError,
+    codes: {
+      GGUF_UNSUPPORTED_VERSION: {
+        ko: '지원하지 않는 GGUF 버전입니다.',
+        en: 'This GGUF version is not supported.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufUnknownTypeError,
+    codes: {
+      GGUF_UNKNOWN_TYPE: {
+        ko: '모델 파일에 알 수 없는 데이터 형식이 있습니다.',
+        en: 'The model file holds a data type Dure does not know.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufTensorOutOfBoundsError,
+    codes: {
+      GGUF_TENSOR_OUT_OF_BOUNDS: {
+        ko: '모델 파일이 손상되었습니다(데이터 위치가 맞지 않음).',
+        en: 'The model file is damaged (tensor data out of place).',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufLimitError,
+    codes: {
+      GGUF_LIMIT: {
+        ko: '모델 파일의 크기 정보가 비정상적입니다.',
+        en: 'The model file states impossible sizes.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufUnknownArchError,
+    codes: {
+      GGUF_UNKNOWN_ARCH: {
+        ko: '이 모델 구조는 지원하지 않습니다.',
+        en: 'This model architecture is not supported.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufMetadataError,
+    codes: {
+      GGUF_METADATA: {
+        ko: '모델 파일의 설정 정보가 빠졌거나 형식이 다릅니다.',
+        en: 'A setting in the model file is missing or has the wrong type.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufInvalidError,
+    codes: {
+      GGUF_INVALID: {
+        ko: '모델 파일의 내용이 서로 맞지 않습니다.',
+        en: 'The model file contradicts itself.',
+      },
+    },
+  },
+  {
+    area: 'GGUF files',
+    errorClass: GgufReadError,
+    codes: {
+      GGUF_READ: { ko: '모델 파일을 읽지 못했습니다.', en: 'The model file could not be read.' },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: TokenizerUnsupportedError,
+    codes: {
+      TOKENIZER_UNSUPPORTED: {
+        ko: '이 모델의 토크나이저는 지원하지 않습니다.',
+        en: "This model's tokenizer is not supported.",
+      },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: TokenizerMetadataError,
+    codes: {
+      TOKENIZER_METADATA: {
+        ko: '모델 파일의 토크나이저 정보가 손상되었습니다.',
+        en: "The model file's tokenizer data is damaged.",
+      },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: TokenIdError,
+    codes: {
+      TOKEN_ID_OUT_OF_RANGE: {
+        ko: '어휘에 없는 토큰 번호입니다.',
+        en: 'A token id is outside the vocabulary.',
+      },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: TokenizerInputError,
+    codes: {
+      TOKENIZER_INPUT: { ko: '입력한 글이 너무 깁니다.', en: 'The text is too long.' },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: TokenizerConversionError,
+    codes: {
+      TOKENIZER_CONVERSION: {
+        ko: '토크나이저를 변환하지 못했습니다.',
+        en: 'The tokenizer could not be converted.',
+      },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: ChatTemplateError,
+    codes: {
+      CHAT_TEMPLATE: {
+        ko: '모델의 대화 형식(chat template)을 처리하지 못했습니다.',
+        en: "The model's chat template could not be used.",
+      },
+    },
+  },
+  {
+    area: 'Tokenizer and chat template',
+    errorClass: ChatTemplateRejectedError,
+    codes: {
+      CHAT_TEMPLATE_REJECTED: {
+        ko: '모델의 대화 형식이 이 대화를 받아들이지 않았습니다.',
+        en: "The model's chat template refused this conversation.",
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: LoraAdapterError,
+    codes: {
+      LORA_ADAPTER: {
+        ko: '어댑터 파일이 손상되었거나 이 모델과 맞지 않습니다.',
+        en: 'The adapter is damaged or does not fit this model.',
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: LoraUnsupportedError,
+    codes: {
+      LORA_UNSUPPORTED: {
+        ko: '이 실행 방식에서는 어댑터를 적용할 수 없어 기본 모델로 답합니다.',
+        en: 'This backend cannot apply adapters; answering with the base model.',
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: TrainingUnsupportedError,
+    codes: {
+      TRAINING_UNSUPPORTED: {
+        ko: '이 모델은 아직 학습할 수 없습니다.',
+        en: 'This model cannot be trained yet.',
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: AdapterMismatchError,
+    codes: {
+      ADAPTER_MISMATCH: {
+        ko: '어댑터가 학습 설정과 맞지 않습니다.',
+        en: 'The adapter does not fit the training setup.',
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: TrainingDataError,
+    codes: {
+      TRAINING_DATA: {
+        ko: '학습 데이터 중 쓸 수 없는 항목이 있습니다.',
+        en: 'Some training data cannot be used.',
+      },
+    },
+  },
+  {
+    area: 'LoRA adapters and training',
+    errorClass: TrainExampleError,
+    codes: {
+      TRAIN_EXAMPLE: {
+        ko: '학습 예제를 만들 수 없는 항목이 있습니다.',
+        en: 'A record cannot be turned into a training example.',
+      },
+    },
+  },
+  {
+    area: 'Federated wire protocol',
+    errorClass: SafetensorsError,
+    codes: {
+      SAFETENSORS: {
+        ko: '어댑터 파일(safetensors) 형식이 잘못되었습니다.',
+        en: 'The adapter file (safetensors) is malformed.',
+      },
+    },
+  },
+  {
+    area: 'Federated wire protocol',
+    errorClass: SignatureError,
+    codes: {
+      SIGNATURE: {
+        ko: '요청 서명을 만들거나 확인하지 못했습니다.',
+        en: 'The request signature could not be made or checked.',
+      },
+    },
+  },
+  {
+    area: 'Federated wire protocol',
+    errorClass: AdapterShapeError,
+    codes: {
+      ADAPTER_SHAPE: {
+        ko: '어댑터의 모양이 과제 설정과 맞지 않습니다.',
+        en: "The adapter does not fit the task's LoRA settings.",
+      },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: NotEnrolledError,
+    codes: {
+      NOT_ENROLLED: { ko: '먼저 기관을 등록하세요.', en: 'Enroll the institution first.' },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: ServerRefusedError,
+    codes: {
+      SERVER_REFUSED: { ko: '서버가 요청을 거절했습니다.', en: 'The server refused the request.' },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: NetworkError,
+    codes: {
+      NETWORK: {
+        ko: '서버에 연결하지 못했습니다. 주소와 네트워크를 확인하세요.',
+        en: 'Could not reach the server. Check its address and the network.',
+      },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: AdapterIntegrityError,
+    codes: {
+      ADAPTER_INTEGRITY: {
+        ko: '받은 어댑터가 손상되었거나 설명과 다릅니다.',
+        en: 'The downloaded adapter is damaged or not what was announced.',
+      },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: TrainerContractError,
+    codes: {
+      TRAINER_CONTRACT: {
+        ko: '학습 과정에서 내부 오류가 났습니다.',
+        en: 'The trainer broke an internal rule.',
+      },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: ClientStoreError,
+    codes: {
+      CLIENT_STORE: { ko: '이 기기의 저장소를 쓰지 못했습니다.', en: 'Local storage on this device failed.' },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: LocalDataError,
+    codes: {
+      LOCAL_DATA: {
+        ko: '이 라운드에 쓸 학습 데이터가 없거나 맞지 않습니다.',
+        en: 'The local dataset cannot be used for this round.',
+      },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: RoundAbortedError,
+    codes: {
+      ROUND_ABORTED: { ko: '라운드를 멈췄습니다.', en: 'The round was stopped.' },
+    },
+  },
+  {
+    area: 'Round client and stores',
+    errorClass: DatasetError,
+    codes: {
+      DATASET: { ko: '데이터 파일에 쓸 수 있는 항목이 없습니다.', en: 'The dataset holds no usable record.' },
+      DATASET_ENCODING: {
+        ko: '데이터 파일이 UTF-8 텍스트가 아닙니다.',
+        en: 'The dataset is not UTF-8 text.',
+      },
+      DATASET_TOO_LARGE: { ko: '데이터 파일이 너무 큽니다.', en: 'The dataset file is too large.' },
+      DATASET_SPLIT: {
+        ko: '학습용과 검증용으로 나누는 설정이 잘못되었습니다.',
+        en: 'The train/validation split setting is invalid.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelIntegrityError,
+    codes: {
+      MODEL_INTEGRITY: {
+        ko: '내려받은 모델이 손상되었거나 다른 파일입니다.',
+        en: 'The downloaded model is damaged or not the expected file.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelQuotaError,
+    codes: {
+      MODEL_QUOTA: {
+        ko: '브라우저 저장 공간이 부족합니다.',
+        en: 'The browser does not have enough storage space.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelDownloadError,
+    codes: {
+      MODEL_DOWNLOAD: {
+        ko: '모델을 내려받지 못했습니다. 네트워크를 확인하고 다시 시도하세요.',
+        en: 'The model could not be downloaded. Check the network and try again.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelOriginError,
+    codes: {
+      MODEL_ORIGIN: {
+        ko: '허용되지 않은 주소에서 모델을 받으려 했습니다.',
+        en: 'The model address is not on an allowed origin.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: FileOpenError,
+    codes: {
+      FILE_OPEN: { ko: '모델 파일을 열지 못했습니다.', en: 'The model file could not be opened.' },
+    },
+  },
+  {
+    area: 'SDK and command line',
+    errorClass: InvalidRequestError,
+    codes: {
+      INVALID_REQUEST: { ko: '요청 형식이 잘못되었습니다.', en: 'The request is invalid.' },
+    },
+  },
+  {
+    area: 'SDK and command line',
+    errorClass: NoBackendError,
+    codes: {
+      NO_BACKEND: {
+        ko: '이 기기에서 모델을 실행할 방법이 없습니다.',
+        en: 'There is no way to run the model on this device.',
+      },
+    },
+  },
+  {
+    area: 'SDK and command line',
+    errorClass: CliArgsError,
+    codes: {
+      CLI_ARGS: { ko: '명령 인자가 잘못되었습니다.', en: 'Wrong command-line arguments.' },
+    },
+  },
+  {
+    area: 'SDK and command line',
+    errorClass: CliInputError,
+    codes: {
+      CLI_INPUT: {
+        ko: '입력 파일이 UTF-8 텍스트가 아니거나 너무 큽니다.',
+        en: 'The input file is not UTF-8 text or is too large.',
+      },
+    },
+  },
+  {
+    area: 'SDK and command line',
+    errorClass: CliCommandUnavailableError,
+    codes: {
+      CLI_COMMAND_UNAVAILABLE: {
+        ko: '이 빌드에는 그 명령이 없습니다.',
+        en: 'That command is not part of this build.',
+      },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: FederatedError as unknown as new (message: string) => DureError,
+    codes: {
+      BAD_JSON: { ko: '요청 본문이 올바른 JSON이 아닙니다.', en: 'The request body is not valid JSON.' },
+      INVALID_TASK: { ko: '과제 설정이 잘못되었습니다.', en: 'The task settings are invalid.' },
+      PAYLOAD_TOO_LARGE: {
+        ko: '보낸 데이터가 허용된 크기를 넘었습니다.',
+        en: 'The upload is larger than allowed.',
+      },
+      UNSUPPORTED_MEDIA_TYPE: { ko: '지원하지 않는 데이터 형식입니다.', en: 'Unsupported content type.' },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: AuthError,
+    codes: {
+      UNAUTHORIZED: { ko: '인증에 실패했습니다.', en: 'Authentication failed.' },
+      BAD_ENROLLMENT_CODE: {
+        ko: '등록 코드가 틀렸거나 이미 쓰였거나 만료되었습니다. 관리자에게 새 코드를 요청하세요.',
+        en: 'The enrolment code is wrong, used or expired. Ask the administrator for a new one.',
+      },
+      BAD_SIGNATURE: { ko: '요청 서명이 맞지 않습니다.', en: 'The request signature does not match.' },
+      REPLAYED: { ko: '같은 요청이 두 번 왔습니다.', en: 'The same request arrived twice.' },
+      REVOKED: { ko: '이 기관의 등록이 취소되었습니다.', en: "This institution's enrolment was revoked." },
+      STALE_REQUEST: {
+        ko: '요청 시각이 너무 오래되었습니다. 기기 시계를 확인하세요.',
+        en: "The request is too old. Check this device's clock.",
+      },
+      UNSIGNED: { ko: '서명이 없는 요청입니다.', en: 'The request is not signed.' },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: NotFoundError,
+    codes: {
+      NOT_FOUND: { ko: '찾는 항목이 없습니다.', en: 'Not found.' },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: ConflictError,
+    codes: {
+      CONFLICT: {
+        ko: '현재 상태에서는 할 수 없는 요청입니다.',
+        en: 'The request conflicts with the current state.',
+      },
+      ALREADY_REVOKED: { ko: '이미 등록이 취소된 기관입니다.', en: 'The institution is already revoked.' },
+      DUPLICATE_UPDATE: {
+        ko: '이 라운드의 업데이트를 이미 보냈습니다.',
+        en: 'An update for this round was already sent.',
+      },
+      LATE_UPDATE: {
+        ko: '라운드가 이미 닫혀 업데이트를 받을 수 없습니다.',
+        en: 'The round is closed; the update came too late.',
+      },
+      REVOKED: { ko: '이 기관의 등록이 취소되었습니다.', en: "This institution's enrolment was revoked." },
+      TASK_NOT_STARTABLE: {
+        ko: '지금은 이 과제를 시작할 수 없습니다.',
+        en: 'The task cannot be started now.',
+      },
+      WRONG_ROUND: { ko: '다른 라운드의 업데이트입니다.', en: 'The update is for another round.' },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: UpdateRejectedError,
+    codes: {
+      UPDATE_REJECTED: { ko: '업데이트가 검증을 통과하지 못했습니다.', en: 'The update failed validation.' },
+      BAD_METADATA: { ko: '업데이트의 부가 정보가 잘못되었습니다.', en: "The update's metadata is invalid." },
+      BAD_SAFETENSORS: { ko: '업데이트 파일 형식이 잘못되었습니다.', en: 'The update file is malformed.' },
+      NON_FINITE: { ko: '업데이트에 숫자가 아닌 값이 있습니다.', en: 'The update holds non-finite values.' },
+      NORM_EXCEEDED: {
+        ko: '업데이트가 허용된 변화량을 넘었습니다.',
+        en: 'The update changes the adapter more than allowed.',
+      },
+      WRONG_DTYPE: { ko: '업데이트의 숫자 형식이 다릅니다.', en: 'The update uses the wrong number type.' },
+      WRONG_ROUND: { ko: '다른 라운드의 업데이트입니다.', en: 'The update is for another round.' },
+      WRONG_SHAPE: {
+        ko: '업데이트의 모양이 과제와 맞지 않습니다.',
+        en: "The update's shapes do not fit the task.",
+      },
+      WRONG_TENSORS: {
+        ko: '업데이트의 구성이 과제와 맞지 않습니다.',
+        en: "The update's tensors do not fit the task.",
+      },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: StorageError,
+    codes: {
+      STORAGE: { ko: '서버 저장소에 문제가 생겼습니다.', en: "The server's storage failed." },
+    },
+  },
+];
+
+// Keyed by each class's `name` field (a string literal), not the constructor's own name, which a
+// minifier may shorten.
+const BY_NAME = new Map<string, CatalogueEntry>(ERROR_CATALOGUE.map((e) => [new e.errorClass('').name, e]));
+const TEXT_BY_CODE = new Map<string, ErrorText>(ERROR_CATALOGUE.flatMap((e) => Object.entries(e.codes)));
+
+/** The plain message for a code in `lang`, or the general one for a code the catalogue lacks. */
+export function errorText(code: string, lang: 'ko' | 'en'): string {
+  return (TEXT_BY_CODE.get(code) ?? TEXT_BY_CODE.get('INTERNAL')!)[lang];
+}
+
+/** True when the catalogue knows this code. */
+export function isCataloguedCode(code: string): boolean {
+  return TEXT_BY_CODE.has(code);
+}
+
+/** Wire form of an error: what survives `postMessage` and JSON. */
+export interface ErrorData {
+  name: string;
+  code: string;
+  message: string;
+  /** Extra primitive fields of the error (e.g. `status`, `serverCode`), restored on rebuild. */
+  details?: Record<string, string | number | boolean>;
+}
+
+/** A worker call's result: a value, or the error it ended in as data. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorData };
+
+/** Runs `fn` and returns its value or its error as data: how workers answer every call. */
+export async function settle<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    return { ok: false, error: toErrorData(e) };
   }
 }
 
-/** A request signature could not be produced or verified. */
-export class SignatureError extends DureError {
-  override name = 'SignatureError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SIGNATURE', message, options);
-  }
+/** The value of an outcome, or its error rebuilt as the class it was thrown as. */
+export function unwrapOutcome<T>(o: Outcome<T>): T {
+  if (!o.ok) throw fromErrorData(o.error);
+  return o.value;
 }
 
-/** An adapter does not fit a task's LoRA configuration. */
-export class AdapterShapeError extends DureError {
-  override name = 'AdapterShapeError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ADAPTER_SHAPE', message, options);
+const OWN_FIELDS = new Set(['name', 'code', 'message', 'stack', 'cause']);
+
+export function toErrorData(err: unknown): ErrorData {
+  if (err instanceof DureError) {
+    const data: ErrorData = { name: err.name, code: err.code, message: err.message };
+    const details: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(err)) {
+      if (OWN_FIELDS.has(k)) continue;
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') details[k] = v;
+    }
+    if (Object.keys(details).length > 0) data.details = details;
+    return data;
   }
+  if (err instanceof Error) return { name: err.name, code: 'INTERNAL', message: err.message };
+  return { name: 'Error', code: 'INTERNAL', message: String(err) };
 }
 
-registerErrorClass('SafetensorsError', SafetensorsError);
-registerErrorClass('SignatureError', SignatureError);
-registerErrorClass('AdapterShapeError', AdapterShapeError);
+/**
+ * Rebuilds an error as the class it was thrown as (any catalogued class), with its code and
+ * extra fields; an unknown name becomes a plain `DureError` keeping name and code.
+ */
+export function fromErrorData(data: ErrorData): DureError {
+  const entry = BY_NAME.get(data.name);
+  let e: DureError;
+  if (entry && entry.errorClass !== (DureError as unknown)) {
+    e = Object.create(entry.errorClass.prototype) as DureError;
+    // Built without running the constructor so classes whose constructor takes a code or status
+    // first (FederatedError) are rebuilt exactly; the fields below are all a DureError holds.
+    Object.assign(e, new DureError(data.code, data.message));
+    e.message = data.message;
+    e.name = data.name;
+    const stack = new Error(data.message).stack;
+    if (stack) e.stack = stack;
+  } else {
+    e = new DureError(data.code, data.message);
+    e.name = data.name;
+  }
+  if (data.details) {
+    for (const [k, v] of Object.entries(data.details)) {
+      if (!OWN_FIELDS.has(k)) Object.defineProperty(e, k, { value: v, enumerable: true });
+    }
+  }
+  return e;
+}

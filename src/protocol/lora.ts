@@ -7,7 +7,11 @@
  * only B, so mean(Bᵢ)·A = mean(Bᵢ·A) exactly. The server and the browser must therefore draw
  * bit-identical A matrices, which is why the generator lives here.
  */
+import { PEFT_MODULES, peftTensorName } from './adapter-codec.ts';
 import { AdapterShapeError } from './errors.ts';
+
+/** PEFT tensor names belong to the adapter codec (./adapter-codec.ts); re-exported here. */
+export { peftTensorName };
 
 /** Dimensions of one adaptable linear layer (PyTorch layout: weight is [out, in]). */
 export interface ModuleShape {
@@ -35,22 +39,8 @@ export interface TensorSpec {
   shape: number[];
 }
 
-const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
-const MLP = new Set(['gate_proj', 'up_proj', 'down_proj']);
-
 /** Module names a task may target; others would not map onto PEFT names for llama-family models. */
-export const KNOWN_TARGET_MODULES = [...ATTENTION, ...MLP];
-
-/**
- * PEFT's name for one LoRA matrix, e.g.
- * `base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight`.
- * @throws {AdapterShapeError} for an unknown target module.
- */
-export function peftTensorName(layer: number, module: string, which: 'A' | 'B'): string {
-  const block = ATTENTION.has(module) ? 'self_attn' : MLP.has(module) ? 'mlp' : undefined;
-  if (!block) throw new AdapterShapeError(`unknown LoRA target module ${module}`);
-  return `base_model.model.model.layers.${layer}.${block}.${module}.lora_${which}.weight`;
-}
+export const KNOWN_TARGET_MODULES: string[] = [...PEFT_MODULES];
 
 /**
  * Every tensor of an adapter in a fixed order (layer, module, A then B).

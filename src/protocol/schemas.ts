@@ -91,6 +91,26 @@ export const RoundStateSchema = Type.Union([
 ]);
 export type RoundState = Static<typeof RoundStateSchema>;
 
+/** One round as the admin API reports it (`GET /v1/admin/tasks/:id`), participants included. */
+export interface RoundDetail {
+  number: number;
+  state: RoundState;
+  globalVersion: number;
+  openedAt: number;
+  deadlineAt: number;
+  closedAt: number | null;
+  failureReason: string | null;
+  metrics: Record<string, number> | null;
+  participants: {
+    institutionId: string;
+    status: string;
+    numExamples: number;
+    norm: number;
+    trainLoss: number | null;
+    receivedAt: number;
+  }[];
+}
+
 export const TaskStateSchema = Type.Union([
   Type.Literal('created'),
   Type.Literal('running'),
@@ -184,20 +204,8 @@ export const UPDATE_META = {
   round: 'dure.round',
 } as const;
 
-/**
- * Keys the server puts in every global adapter's safetensors `__metadata__`, so an adapter file
- * describes itself (a widget or client needs alpha to scale B·A; rank and targets follow from the
- * tensors but are stated too). Covered by the file's SHA-256, unlike response headers.
- */
-export const ADAPTER_META = {
-  task: 'dure.task',
-  version: 'dure.version',
-  round: 'dure.round',
-  rank: 'dure.lora_rank',
-  alpha: 'dure.lora_alpha',
-  /** JSON array of module names, e.g. `["q_proj","v_proj"]`. */
-  targetModules: 'dure.lora_target_modules',
-} as const;
+/** Keys of a global adapter's self-description (defined with the adapter codec). */
+export { ADAPTER_META } from './adapter-codec.ts';
 
 export const ErrorResponseSchema = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),

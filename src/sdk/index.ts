@@ -1,5 +1,5 @@
 /**
- * OpenAI-style API for developers who want no UI (issue 6 §2):
+ * OpenAI-style API (the shape developers already know) for those who want no UI:
  *
  *   import { createDure } from 'dure';
  *   const dure = await createDure({ model: '/models/model.gguf', sha256: '…' });
@@ -9,9 +9,10 @@
  * Backed by the same engine start-up as the `<dure-chat>` widget; nothing leaves the device.
  */
 import type { ChatEngine, ChatMessage, GenerateResult, ModelInfo } from '../engine/api.ts';
-import { DureError } from '../engine/errors.ts';
 import type { BackendDecision } from '../widget/backend.ts';
 import { startEngine, type StartOptions } from './runtime.ts';
+import { InvalidRequestError } from '../protocol/errors.ts';
+export { InvalidRequestError };
 
 export { registerWebGpuEngine, NoBackendError, type DureProgress, type StartOptions } from './runtime.ts';
 export { detectPii, maskPii, type PiiFinding } from '../safety/pii.ts';
@@ -62,14 +63,6 @@ export interface Dure {
   readonly info: ModelInfo;
   readonly backend: BackendDecision;
   dispose(): Promise<void>;
-}
-
-/** Invalid request (empty messages, bad roles, out-of-range numbers). */
-export class InvalidRequestError extends DureError {
-  override name = 'InvalidRequestError';
-  constructor(message: string) {
-    super('INVALID_REQUEST', message);
-  }
 }
 
 const MAX_MESSAGES = 256;

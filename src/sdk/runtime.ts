@@ -4,14 +4,16 @@
  * and `createDure` behave the same.
  */
 import type { ChatEngine, ModelInfo } from '../engine/api.ts';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
 import type { ProbeResult } from '../engine/gpu/probe.ts';
 import { WllamaEngine } from '../engine/wllama/wllama-engine.ts';
 import { WorkerEngine } from '../engine/worker-client.ts';
 import { checkOrigin, downloadModel, type DownloadProgress } from '../model-manager/download.ts';
 import { openModelStore, type ModelStore } from '../model-manager/store.ts';
 import { decideBackend, hasWasm, type BackendDecision } from '../widget/backend.ts';
-import { probeInWorker } from '../app/gpu-probe-client.ts';
+import { probeInWorker } from '../engine/gpu/probe-client.ts';
+import { spawnGpuProbeWorker, spawnInferenceWorker } from '../../workers/spawn.ts';
+import { NoBackendError } from '../protocol/errors.ts';
+export { NoBackendError };
 
 export interface DureProgress {
   phase: 'probe' | 'download' | 'verify' | 'load' | 'ready';
@@ -44,18 +46,9 @@ export interface StartedEngine {
   modelSha256: string;
 }
 
-/** Neither WebGPU nor WebAssembly can run the model here. */
-export class NoBackendError extends DureError {
-  override name = 'NoBackendError';
-  constructor(message: string) {
-    super('NO_BACKEND', message);
-  }
-}
-registerErrorClass('NoBackendError', NoBackendError);
-
 type EngineFactory = () => ChatEngine;
 // Dure's WGSL engine in its worker (workers/inference.worker.ts).
-let webgpuFactory: EngineFactory | null = () => new WorkerEngine();
+let webgpuFactory: EngineFactory | null = () => new WorkerEngine({}, spawnInferenceWorker());
 
 /** The WebGPU engine's page-side client registers itself here when it is part of the build. */
 export function registerWebGpuEngine(factory: EngineFactory): void {
@@ -80,7 +73,7 @@ async function announcedSize(opts: StartOptions): Promise<number> {
 
 async function probe(): Promise<ProbeResult | Error> {
   try {
-    return await probeInWorker();
+    return await probeInWorker(spawnGpuProbeWorker());
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }

@@ -17,7 +17,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { DureError } from '../protocol/errors.ts';
 import { trainByteLevelBpe } from '../tools/gguf/bpe-trainer.ts';
 import {
   convertBpeTokenizer,
@@ -74,7 +74,6 @@ export class TestModelError extends DureError {
     super('TEST_MODEL', message);
   }
 }
-registerErrorClass('TestModelError', TestModelError);
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Generated files live here (DURE_CACHE_DIR overrides, e.g. to time a cold cache). */

@@ -12,7 +12,7 @@
  * GGUF weight's row order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
+import { DureError } from '../protocol/errors.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import { dequantize } from '../engine/gguf/quant/index.ts';
 import type { ByteSource, GgufFile } from '../engine/gguf/types.ts';
@@ -27,7 +27,6 @@ export class TfjsReferenceError extends DureError {
     super('TFJS_REFERENCE', message);
   }
 }
-registerErrorClass('TfjsReferenceError', TfjsReferenceError);
 
 /** Architectures whose whole forward pass this reference implements. */
 export const REFERENCE_ARCHITECTURES = ['llama', 'qwen2'] as const;

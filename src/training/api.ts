@@ -3,6 +3,10 @@
  * round client (src/fl) and the tools that train Dure's demo model. Platform-neutral: Node (Dawn)
  * and the browser worker run the same trainer.
  */
+import type { LoraTensors } from '../protocol/adapter-codec.ts';
+
+/** A LoRA adapter in PEFT naming, float32 (declared with the adapter codec in src/protocol). */
+export type { LoraTensors } from '../protocol/adapter-codec.ts';
 
 /** One tokenised training sequence. Loss is taken only where `lossMask` is 1 (answer tokens). */
 export interface TrainExample {
@@ -10,15 +14,6 @@ export interface TrainExample {
   ids: Uint32Array;
   /** Same length as `ids`; `lossMask[t] = 1` means token `ids[t]` is predicted from ids[0..t-1]. */
   lossMask: Uint8Array;
-}
-
-/** A LoRA adapter in PEFT naming (see src/protocol/lora.ts `peftTensorName`), float32. */
-export interface LoraTensors {
-  rank: number;
-  alpha: number;
-  targetModules: string[];
-  /** PEFT tensor name → row-major data (lora_A: [rank, in], lora_B: [out, rank]). */
-  tensors: Map<string, Float32Array>;
 }
 
 export interface OptimizerOptions {

@@ -8,9 +8,10 @@
  */
 import type { ChatMessage } from '../engine/api.ts';
 import { encodeChat, type ChatTemplate } from '../engine/chat-template/index.ts';
-import { DureError, registerErrorClass } from '../engine/errors.ts';
 import type { Tokenizer } from '../engine/tokenizer/index.ts';
 import type { TrainExample } from './api.ts';
+import { TrainExampleError } from '../protocol/errors.ts';
+export { TrainExampleError };
 
 /** One Q&A record in the issue's JSONL format. `input` is optional context for the instruction. */
 export interface InstructionRecord {
@@ -18,15 +19,6 @@ export interface InstructionRecord {
   input?: string;
   output: string;
 }
-
-/** A record that cannot become a training example, or impossible conversion options. */
-export class TrainExampleError extends DureError {
-  override name = 'TrainExampleError';
-  constructor(message: string) {
-    super('TRAIN_EXAMPLE', message);
-  }
-}
-registerErrorClass('TrainExampleError', TrainExampleError);
 
 export interface ExampleOptions {
   /** A system turn placed before every user turn (e.g. the widget's system prompt). */

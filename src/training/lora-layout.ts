@@ -4,8 +4,7 @@
  * per buffer). Offsets are aligned for storage-buffer binding offsets (256 bytes).
  */
 import type { ModelConfig } from '../engine/model/config.ts';
-import { KNOWN_TARGET_MODULES, peftTensorName } from '../protocol/lora.ts';
-import type { LoraTensors } from './api.ts';
+import { isPeftModule, peftTensorName, type LoraTensors } from '../protocol/adapter-codec.ts';
 import { AdapterMismatchError } from './errors.ts';
 
 /** Floats per 256-byte binding alignment. */
@@ -65,7 +64,7 @@ export function loraLayout(
   if (lora.targetModules.length === 0) throw new AdapterMismatchError('the adapter targets no module');
   const seen = new Set<string>();
   for (const m of lora.targetModules) {
-    if (!KNOWN_TARGET_MODULES.includes(m)) throw new AdapterMismatchError(`unknown LoRA target module ${m}`);
+    if (!isPeftModule(m)) throw new AdapterMismatchError(`unknown LoRA target module ${m}`);
     if (seen.has(m)) throw new AdapterMismatchError(`target module ${m} is listed twice`);
     seen.add(m);
   }

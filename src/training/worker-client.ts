@@ -1,17 +1,13 @@
 /**
- * The page side of workers/training.worker.ts. `TrainingWorker` loads the base model and prepares
+ * The page side of the training worker. `TrainingWorker` loads the base model and prepares
  * examples in the worker; `trainer()` returns a `LoraTrainer` that UI code (and the round client)
- * cannot tell apart from the in-worker one.
+ * cannot tell apart from the in-worker one. `TrainingWorkerApi` is the contract
+ * workers/training.worker.ts implements; the caller starts the worker (workers/spawn.ts).
  */
 import * as Comlink from 'comlink';
-import { fromErrorData } from '../engine/errors.ts';
+import { unwrapOutcome as unwrap, type Outcome } from '../engine/errors.ts';
+import type { ModelShape } from '../protocol/lora.ts';
 import type { ExampleOptions, InstructionRecord } from './examples.ts';
-import type { Outcome } from '../../workers/inference.worker.ts';
-import type {
-  PreparedExamples,
-  TrainingModelInfo,
-  TrainingWorkerApi,
-} from '../../workers/training.worker.ts';
 import type {
   EvalResult,
   LoraTensors,
@@ -21,20 +17,57 @@ import type {
   TrainExample,
 } from './api.ts';
 
-function unwrap<T>(o: Outcome<T>): T {
-  if (!o.ok) throw fromErrorData(o.error);
-  return o.value;
+/** The base model as the trainer sees it. */
+export interface TrainingModelInfo {
+  architecture: string;
+  name: string;
+  contextLength: number;
+  vocabularySize: number;
+  modelShape: ModelShape;
+  /** The WebGPU adapter the trainer runs on. */
+  adapter: string;
 }
 
-export type { PreparedExamples, TrainingModelInfo };
+/** Records turned into examples; indices of records cut to fit or left out. */
+export interface PreparedExamples {
+  examples: TrainExample[];
+  truncated: number[];
+  skipped: number[];
+}
+
+/** What the training worker answers; every call that can fail returns an `Outcome`. */
+export interface TrainingWorkerApi {
+  /** Reads the base model (a URL is fetched once, as a Blob) and its tokenizer. */
+  loadModel(input: Blob | ArrayBuffer | string): Promise<Outcome<TrainingModelInfo>>;
+  /** Instruction records → examples with the model's tokenizer and chat template. */
+  prepare(
+    records: InstructionRecord[],
+    maxSeqLen: number,
+    options?: ExampleOptions,
+  ): Promise<Outcome<PreparedExamples>>;
+  /** Creates (or replaces) the trainer with a starting adapter. */
+  createTrainer(o: {
+    adapter: LoraTensors;
+    maxSeqLen: number;
+    optimizer: OptimizerOptions;
+  }): Promise<Outcome<{ maxSeqLen: number }>>;
+  setAdapter(adapter: LoraTensors): Promise<Outcome<void>>;
+  getAdapter(): Promise<Outcome<LoraTensors>>;
+  step(examples: TrainExample[]): Promise<Outcome<StepResult>>;
+  evaluate(examples: TrainExample[]): Promise<Outcome<EvalResult>>;
+  gradients(
+    examples: TrainExample[],
+  ): Promise<Outcome<{ loss: number; tokens: number; grads: Map<string, Float32Array> }>>;
+  disposeTrainer(): Promise<void>;
+}
 
 export class TrainingWorker {
   readonly #worker: Worker;
   readonly #api: Comlink.Remote<TrainingWorkerApi>;
 
-  constructor(worker?: Worker) {
-    this.#worker =
-      worker ?? new Worker(new URL('../../workers/training.worker.ts', import.meta.url), { type: 'module' });
+  /** @param worker a started training worker (`spawnTrainingWorker()` from workers/spawn.ts). */
+  constructor(worker: Worker) {
+    this.#worker = worker;
     this.#api = Comlink.wrap<TrainingWorkerApi>(this.#worker);
   }
 

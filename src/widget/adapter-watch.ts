@@ -1,5 +1,5 @@
 /**
- * Hot-loading a task's global LoRA adapter into the widget (issue 8 §6): poll the federated
+ * Hot-loading a task's global LoRA adapter into the widget: poll the federated
  * server for the newest public adapter and hand it to the engine without reloading the base model.
  * Kept apart from the component so its timing rules are unit-tested: never swap in the middle of
  * an answer (the engine forgets its KV cache on a swap), never download or apply the same file

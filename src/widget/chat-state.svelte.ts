@@ -1,10 +1,10 @@
 /**
- * The widget's state and behaviour, outside the markup (DESIGN.md §5): messages as `$state.raw`
- * arrays replaced on each change, derived flags, and every side effect (engine, IndexedDB,
- * events) in methods the component calls.
+ * The widget's state and behaviour, outside the markup so the component only renders: messages as
+ * `$state.raw` arrays replaced on each change, derived flags, and every side effect (engine,
+ * IndexedDB, events) in methods the component calls.
  */
 import type { ChatEngine, ChatMessage, ModelInfo } from '../engine/api.ts';
-import { DureError, toErrorData, type ErrorData } from '../engine/errors.ts';
+import { LoraUnsupportedError, toErrorData, type ErrorData } from '../protocol/errors.ts';
 import { fetchLatestAdapter } from '../fl/adapter-feed.ts';
 import { checkOrigin } from '../model-manager/download.ts';
 import { openModelStore, type StoredModel } from '../model-manager/store.ts';
@@ -27,7 +27,7 @@ export interface WidgetConfig {
   conversationKey: string;
   backend: 'auto' | 'webgpu' | 'wasm-cpu';
   /**
-   * Hot-load the newest public global adapter of this federated task (issue 8 §6), polled from
+   * Hot-load the newest public global adapter of this federated task, polled from
    * `adapterServer` (same origin as the page unless listed in `allowedOrigins`). Empty: off.
    */
   adapterTask: string;
@@ -228,7 +228,7 @@ export class ChatState {
       }
     } catch (e) {
       update({ content, finish: this.abort.signal.aborted ? 'abort' : 'error' });
-      if (!this.abort.signal.aborted) this.fail(e instanceof DureError ? e : e);
+      if (!this.abort.signal.aborted) this.fail(e);
     } finally {
       this.streamingId = null;
       this.abort = null;
@@ -250,8 +250,7 @@ export class ChatState {
         ...cfg.allowedOrigins,
       ]);
       if (!engine.setAdapters)
-        throw new DureError(
-          'ADAPTERS_UNSUPPORTED',
+        throw new LoraUnsupportedError(
           '이 실행 방식은 어댑터를 적용할 수 없어 기본 모델로 답합니다 / this backend cannot apply adapters; answering with the base model',
         );
       const setAdapters = engine.setAdapters.bind(engine);

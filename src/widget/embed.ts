@@ -1,6 +1,7 @@
 /**
- * The no-build embed (issue 6 §1): `<script type="module" src="/dure-chat.js">` defines
- * `<dure-chat>`. Built as a stable file name by vite.config.ts so portals can link it directly.
+ * The no-build embed, so a portal needs no bundler: `<script type="module" src="/dure-chat.js">`
+ * defines `<dure-chat>`. Built as a stable file name by vite.config.ts so portals can link it
+ * directly.
  */
 import './DureChat.svelte';
 

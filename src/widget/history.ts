@@ -1,5 +1,5 @@
 /**
- * Conversations survive reloads in IndexedDB (issue 6 §5), per conversation key, on the
+ * Conversations survive reloads in IndexedDB, per conversation key, on the
  * citizen's device only. Bounded: old turns beyond `MAX_MESSAGES` are dropped.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';

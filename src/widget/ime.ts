@@ -1,5 +1,5 @@
 /**
- * Korean IME safety (issue 6 §5). While Hangul is being composed, Enter commits the syllable; it
+ * Korean IME safety. While Hangul is being composed, Enter commits the syllable; it
  * must never also send. Browsers disagree on how they report that Enter: `isComposing` (Chrome,
  * Firefox), keyCode 229 (Safari fires compositionend *before* the keydown), so all three signals
  * are checked, plus our own compositionstart/compositionend bookkeeping.

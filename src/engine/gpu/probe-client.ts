@@ -1,19 +1,21 @@
-/** Page side of the probe worker. */
+/** Page side of the WebGPU probe worker (workers/gpu-probe.worker.ts implements `GpuProbeApi`). */
 import * as Comlink from 'comlink';
-import { fromErrorData } from '../engine/errors.ts';
-import type { ProbeResult } from '../engine/gpu/probe.ts';
-import type { GpuProbeApi } from '../../workers/gpu-probe.worker.ts';
+import { unwrapOutcome, type Outcome } from '../errors.ts';
+import type { ProbeResult } from './probe.ts';
 
-/** @throws {import('../engine/errors.ts').DureError} rebuilt from the worker's error. */
-export async function probeInWorker(): Promise<ProbeResult> {
-  const worker = new Worker(new URL('../../workers/gpu-probe.worker.ts', import.meta.url), {
-    type: 'module',
-  });
+/** What the probe worker answers. */
+export interface GpuProbeApi {
+  probe(): Promise<Outcome<ProbeResult>>;
+}
+
+/**
+ * Probes WebGPU inside `worker` (where inference will run, so the page never blocks), then ends it.
+ * @throws {import('../errors.ts').DureError} rebuilt from the worker's error.
+ */
+export async function probeInWorker(worker: Worker): Promise<ProbeResult> {
   const api = Comlink.wrap<GpuProbeApi>(worker);
   try {
-    const r = await api.probe();
-    if (!r.ok) throw fromErrorData(r.error);
-    return r.result;
+    return unwrapOutcome(await api.probe());
   } finally {
     api[Comlink.releaseProxy]();
     worker.terminate();

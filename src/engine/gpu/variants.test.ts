@@ -80,7 +80,8 @@ function variants(): { family: KernelFamily; entryPoint: string; defines: Define
 
 describe('every kernel variant compiles (Tint, Dawn null backend with subgroups and shader-f16)', () => {
   let lib: KernelLibrary;
-  // Keep the instance referenced while its device is used (see ../shared/DESIGN.md §4).
+  // Keep the instance referenced while its device is used: Dawn crashes mid-dispatch if it is
+  // garbage-collected while a device lives.
   let gpu: GPU;
   beforeAll(async () => {
     Object.assign(globalThis, globals);

@@ -5,15 +5,9 @@
  * structure-of-arrays form — every block's quant payload, then the f16 scales two per word — which
  * costs no extra memory and lets the kernel use aligned word loads.
  */
-import { DureError } from '../errors.ts';
 import { GgmlType } from '../gguf/types.ts';
-
-export class UnsupportedWeightTypeError extends DureError {
-  override name = 'UnsupportedWeightTypeError';
-  constructor(message: string) {
-    super('UNSUPPORTED_WEIGHT_TYPE', message);
-  }
-}
+import { UnsupportedWeightTypeError } from '../../protocol/errors.ts';
+export { UnsupportedWeightTypeError };
 
 interface Layout {
   /** Elements per block. */

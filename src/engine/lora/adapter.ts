@@ -6,25 +6,36 @@
  * number of adapters costs one shrink and one expand dispatch per module, and swapping adapters
  * only rebuilds these small matrices — never the base weights.
  */
-import type { LoraTensors } from '../../training/api.ts';
+import {
+  isPeftModule,
+  MAX_LORA_RANK,
+  PEFT_MODULE_BLOCKS,
+  parsePeftTensorName,
+  type LoraTensors,
+  type PeftModule,
+  type PeftTensorName,
+} from '../../protocol/adapter-codec.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { LoraAdapterError } from './errors.ts';
 
-/** PEFT target modules Dure applies, with the block PEFT nests them in and llama.cpp's tensor name. */
+/**
+ * PEFT target modules Dure applies, with the block PEFT nests them in (from the adapter codec,
+ * src/protocol/adapter-codec.ts) and llama.cpp's tensor name.
+ */
 export const LORA_MODULES = {
-  q_proj: { block: 'self_attn', gguf: 'attn_q' },
-  k_proj: { block: 'self_attn', gguf: 'attn_k' },
-  v_proj: { block: 'self_attn', gguf: 'attn_v' },
-  o_proj: { block: 'self_attn', gguf: 'attn_output' },
-  gate_proj: { block: 'mlp', gguf: 'ffn_gate' },
-  up_proj: { block: 'mlp', gguf: 'ffn_up' },
-  down_proj: { block: 'mlp', gguf: 'ffn_down' },
-} as const;
-export type LoraModule = keyof typeof LORA_MODULES;
+  q_proj: { block: PEFT_MODULE_BLOCKS.q_proj, gguf: 'attn_q' },
+  k_proj: { block: PEFT_MODULE_BLOCKS.k_proj, gguf: 'attn_k' },
+  v_proj: { block: PEFT_MODULE_BLOCKS.v_proj, gguf: 'attn_v' },
+  o_proj: { block: PEFT_MODULE_BLOCKS.o_proj, gguf: 'attn_output' },
+  gate_proj: { block: PEFT_MODULE_BLOCKS.gate_proj, gguf: 'ffn_gate' },
+  up_proj: { block: PEFT_MODULE_BLOCKS.up_proj, gguf: 'ffn_up' },
+  down_proj: { block: PEFT_MODULE_BLOCKS.down_proj, gguf: 'ffn_down' },
+} as const satisfies Record<PeftModule, { block: string; gguf: string }>;
+export type LoraModule = PeftModule;
 
 /** Bounds that keep a hostile or mistaken adapter from exhausting memory. */
 export const LORA_LIMITS = {
-  maxRank: 512,
+  maxRank: MAX_LORA_RANK,
   maxAdapters: 8,
   /** Float32 values per adapter (128 MiB). */
   maxValues: 32 * 1024 * 1024,
@@ -56,21 +67,12 @@ export function moduleDims(cfg: LoraModelDims, m: LoraModule): { inFeatures: num
 }
 
 export function isLoraModule(m: string): m is LoraModule {
-  return Object.hasOwn(LORA_MODULES, m);
+  return isPeftModule(m);
 }
 
-const NAME = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.([a-z_]+)\.lora_(A|B)\.weight$/;
-
 /** Layer, module and matrix of a PEFT LoRA tensor name, or undefined when it is not one. */
-export function parsePeftName(
-  name: string,
-): { layer: number; module: LoraModule; which: 'A' | 'B' } | undefined {
-  const m = NAME.exec(name);
-  if (!m) return undefined;
-  const [, layer, block, module, which] = m as unknown as [string, string, string, string, 'A' | 'B'];
-  if (!isLoraModule(module) || LORA_MODULES[module].block !== block) return undefined;
-  if (layer.length > 1 && layer.startsWith('0')) return undefined;
-  return { layer: Number(layer), module, which };
+export function parsePeftName(name: string): PeftTensorName | undefined {
+  return parsePeftTensorName(name);
 }
 
 /** One module's matrices of one adapter, validated: A [rank, in], B [out, rank], row-major f32. */

@@ -2,25 +2,12 @@
  * Hyper-parameters of a supported architecture, read from GGUF metadata with llama.cpp's keys and
  * defaults. Architecture differences are data here (flags), so one forward pass serves them all.
  */
-import { DureError } from '../errors.ts';
 import type { GgufFile, GgufValue } from '../gguf/types.ts';
+import { UnsupportedArchitectureError, ModelMetadataError } from '../../protocol/errors.ts';
+export { UnsupportedArchitectureError, ModelMetadataError };
 
 export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
-
-export class UnsupportedArchitectureError extends DureError {
-  override name = 'UnsupportedArchitectureError';
-  constructor(message: string) {
-    super('UNSUPPORTED_ARCHITECTURE', message);
-  }
-}
-
-export class ModelMetadataError extends DureError {
-  override name = 'ModelMetadataError';
-  constructor(message: string) {
-    super('MODEL_METADATA', message);
-  }
-}
 
 export interface ModelConfig {
   arch: Architecture;

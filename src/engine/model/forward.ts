@@ -5,7 +5,6 @@
  * last position's logits. Activation buffers are sized for `maxBatch` tokens; nothing is allocated
  * per token.
  */
-import { DureError, registerErrorClass } from '../errors.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
@@ -14,13 +13,9 @@ import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { layerWindow, type ModelConfig } from './config.ts';
 import { ropeTable } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
-
-export class ContextOverflowError extends DureError {
-  override name = 'ContextOverflowError';
-  constructor(message: string) {
-    super('CONTEXT_OVERFLOW', message);
-  }
-}
+import { ContextOverflowError } from '../../protocol/errors.ts';
+import { EngineRequestError, LoraAdapterError, TokenIdError } from '../../protocol/errors.ts';
+export { ContextOverflowError };
 
 /** Where a LoRA term goes: right after the base matmul of `module` in `layer`, before any consumer. */
 interface LoraHook {
@@ -49,8 +44,6 @@ interface LoraState {
   dispatches: Map<string, Dispatch[]>;
   bytes: number;
 }
-
-registerErrorClass('ContextOverflowError', ContextOverflowError);
 
 export interface ForwardOptions {
   /** KV cache length in tokens. */
@@ -502,8 +495,7 @@ export class ForwardPass {
         for (const s of stacked) {
           const key = `${s.layer}:${s.module}` as const;
           const h = hooks.get(key);
-          if (!h)
-            throw new DureError('LORA_TARGET', `the forward pass has no ${s.module} in layer ${s.layer}`);
+          if (!h) throw new LoraAdapterError(`the forward pass has no ${s.module} in layer ${s.layer}`);
           const dispatches = await this.#ops.lora({
             a: buffer(`lora-a-${key}`, s.a),
             b: buffer(`lora-b-${key}`, s.b),
@@ -556,7 +548,7 @@ export class ForwardPass {
   #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits' | 'topk', k = 0): void {
     const n = ids.length;
     if (n === 0 || n > this.opts.maxBatch)
-      throw new DureError('BATCH_SIZE', `batch of ${n} tokens (max ${this.opts.maxBatch})`);
+      throw new EngineRequestError(`batch of ${n} tokens (max ${this.opts.maxBatch})`, 'BATCH_SIZE');
     if (pos + n > this.opts.contextLength) {
       throw new ContextOverflowError(
         `positions ${pos}..${pos + n - 1} exceed the context of ${this.opts.contextLength}`,
@@ -564,7 +556,7 @@ export class ForwardPass {
     }
     for (const id of ids) {
       if (id >= this.cfg.nVocab)
-        throw new DureError('TOKEN_ID', `token id ${id} is outside the vocabulary of ${this.cfg.nVocab}`);
+        throw new TokenIdError(`token id ${id} is outside the vocabulary of ${this.cfg.nVocab}`);
     }
     const q = this.#device.queue;
     q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
@@ -590,7 +582,7 @@ export class ForwardPass {
    */
   async profileStep(ids: Uint32Array, pos: number): Promise<Map<string, number>> {
     if (!this.#device.features.has('timestamp-query'))
-      throw new DureError('NO_TIMESTAMPS', 'profiling needs the timestamp-query feature');
+      throw new EngineRequestError('profiling needs the timestamp-query feature', 'NO_TIMESTAMPS');
     const n = ids.length;
     const list = [...this.#body, ...this.#head, ...this.#argmax];
     const q = this.#device.queue;
@@ -662,9 +654,12 @@ export class ForwardPass {
     penalty: number,
   ): Promise<Candidates> {
     if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
-      throw new DureError('TOP_K', `top-k ${k} must be an integer in 1..${MAX_TOP_K}`);
+      throw new EngineRequestError(`top-k ${k} must be an integer in 1..${MAX_TOP_K}`, 'TOP_K');
     if (penaltyIds.length > MAX_PENALTY_IDS)
-      throw new DureError('PENALTY_IDS', `${penaltyIds.length} penalty ids (max ${MAX_PENALTY_IDS})`);
+      throw new EngineRequestError(
+        `${penaltyIds.length} penalty ids (max ${MAX_PENALTY_IDS})`,
+        'PENALTY_IDS',
+      );
     const kk = Math.min(k, this.cfg.nVocab);
     const q = this.#device.queue;
     if (penaltyIds.length)
@@ -713,6 +708,5 @@ export class ForwardPass {
     this.#topKParams.destroy();
     this.#stepBuffer.destroy();
     this.#arena.destroy();
-    this.#ops.destroy();
   }
 }

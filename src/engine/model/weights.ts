@@ -2,7 +2,6 @@
  * Reads a model's tensors from the GGUF source and uploads them once, in the GPU layout. Names and
  * shapes are checked against the config before anything is allocated.
  */
-import { DureError } from '../errors.ts';
 import { dequantize } from '../gguf/quant/index.ts';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../gguf/types.ts';
 import {
@@ -14,13 +13,8 @@ import {
 } from '../gpu/gpu-weight.ts';
 import { weightBytes } from '../gpu/weight-layout.ts';
 import type { ModelConfig } from './config.ts';
-
-export class ModelTensorError extends DureError {
-  override name = 'ModelTensorError';
-  constructor(message: string) {
-    super('MODEL_TENSOR', message);
-  }
-}
+import { ModelTensorError } from '../../protocol/errors.ts';
+export { ModelTensorError };
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;

@@ -1,7 +1,8 @@
 /**
  * A tokenizer built from GGUF metadata that produces the same ids as llama.cpp's `llama_tokenize`
- * for the same file. Pipeline (DESIGN.md §5): special-token split → normalizer → pre-tokenizer →
- * model → decoder, each stage a small class chosen by a factory that rejects unknown types.
+ * for the same file. Pipeline, in llama.cpp's order: special-token split → normalizer →
+ * pre-tokenizer → model → decoder, each stage a small class chosen by a factory that rejects
+ * unknown types.
  */
 import {
   TokenIdError,

@@ -1,6 +1,7 @@
 /**
- * The CPU path (issue 6 §4): the same GGUF on llama.cpp compiled to WebAssembly (wllama), behind
- * the same `ChatEngine` interface as Dure's WebGPU engine, so the widget cannot tell them apart.
+ * The CPU path, for browsers without a usable WebGPU: the same GGUF on llama.cpp compiled to
+ * WebAssembly (wllama), behind the same `ChatEngine` interface as Dure's WebGPU engine, so the
+ * widget cannot tell them apart.
  *
  * The wasm binary is bundled by Vite from the npm package and served from the portal's own
  * origin; wllama's CDN "compat" build is switched off so nothing else is ever contacted.
@@ -51,7 +52,7 @@ export class WllamaEngine implements ChatEngine {
           : new Blob([model]);
     onProgress?.({ phase: 'parse', loadedBytes: 0, totalBytes: blob.size });
     const w = new Wllama({ default: this.opts.wasmUrl ?? wasmUrl }, { suppressNativeLog: true });
-    // The compat build lives on a CDN: never use it (issue 6: no CDN, no telemetry).
+    // The compat build lives on a CDN: never use it (a visitor's browser contacts only the portal).
     w.setCompat(null);
     try {
       await w.loadModel([blob], {

@@ -4,9 +4,10 @@
  * `_create_vocab_sentencepiece` for Gemma). Reimplemented from the converter's documented
  * behaviour, so the GGUF files Dure generates carry the same vocabulary a real conversion would.
  */
-import { DureError, registerErrorClass } from '../../engine/errors.ts';
 import { kv } from './writer.ts';
 import type { GgufKv } from '../../engine/gguf/types.ts';
+import { TokenizerConversionError } from '../../protocol/errors.ts';
+export { TokenizerConversionError };
 
 /** ggml token types (gguf-py `TokenType`). */
 export enum TokenType {
@@ -17,15 +18,6 @@ export enum TokenType {
   UNUSED = 5,
   BYTE = 6,
 }
-
-/** The tokenizer files cannot be converted (unsupported model type, missing fields). */
-export class TokenizerConversionError extends DureError {
-  override name = 'TokenizerConversionError';
-  constructor(message: string) {
-    super('TOKENIZER_CONVERSION', message);
-  }
-}
-registerErrorClass('TokenizerConversionError', TokenizerConversionError);
 
 export interface HfAddedToken {
   id: number;

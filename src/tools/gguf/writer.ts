@@ -6,7 +6,13 @@
 import { GgufInvalidError } from '../../engine/gguf/errors.ts';
 import { ggmlByteLength, ggmlTypeTraits } from '../../engine/gguf/quant/traits.ts';
 import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from '../../engine/gguf/reader.ts';
-import { GgmlType, GgufValueType, type GgufArray, type GgufKv, type GgufValue } from '../../engine/gguf/types.ts';
+import {
+  GgmlType,
+  GgufValueType,
+  type GgufArray,
+  type GgufKv,
+  type GgufValue,
+} from '../../engine/gguf/types.ts';
 
 /** A tensor to write: ggml dims (`dims[0]` innermost) and its already-encoded bytes. */
 export interface GgufTensorInput {

@@ -1,0 +1,42 @@
+/** Error classes: model download and storage. Codes and messages are catalogued in ../errors.ts. */
+import { DureError, type DureErrorOptions } from './dure-error.ts';
+
+/** The downloaded bytes do not hash to the configured SHA-256; nothing was kept. */
+export class ModelIntegrityError extends DureError {
+  override name = 'ModelIntegrityError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_INTEGRITY', message, options);
+  }
+}
+
+/** The browser will not give the site enough storage for the model. */
+export class ModelQuotaError extends DureError {
+  override name = 'ModelQuotaError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_QUOTA', message, options);
+  }
+}
+
+/** The server or network failed in a way retries did not fix. */
+export class ModelDownloadError extends DureError {
+  override name = 'ModelDownloadError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_DOWNLOAD', message, options);
+  }
+}
+
+/** The model URL points outside the origins the portal allowed (no CDN, no third party). */
+export class ModelOriginError extends DureError {
+  override name = 'ModelOriginError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_ORIGIN', message, options);
+  }
+}
+
+/** The model file could not be opened (missing, unreadable, a directory). */
+export class FileOpenError extends DureError {
+  override name = 'FileOpenError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('FILE_OPEN', message, options);
+  }
+}
