@@ -3,6 +3,8 @@ import { assertChromium, CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/chromium.ts'
 
 assertChromium();
 const PORT = Number(process.env['DURE_E2E_PORT'] ?? 4173);
+// Several runs on one machine (parallel work) each build into their own folder.
+const OUT_DIR = process.env['DURE_E2E_OUTDIR'] ?? 'dist';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -15,7 +17,7 @@ export default defineConfig({
     launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
   webServer: {
-    command: `npx vite build && npx vite preview --port ${PORT} --strictPort`,
+    command: `npx vite build --outDir ${OUT_DIR} && npx vite preview --outDir ${OUT_DIR} --port ${PORT} --strictPort`,
     url: `http://localhost:${PORT}`,
     reuseExistingServer: !process.env['CI'],
     timeout: 120_000,

@@ -70,7 +70,7 @@ test('every catalogue entry thrown in a worker is rebuilt on the page as its cla
 
 test('the built widget bundle can rebuild the engine errors a page receives', () => {
   // `vite build` ran before the suite (playwright.config.ts webServer).
-  const entry = join(ROOT, 'dist', 'dure-chat.js');
+  const entry = join(ROOT, process.env['DURE_E2E_OUTDIR'] ?? 'dist', 'dure-chat.js');
   expect(existsSync(entry), 'dist/dure-chat.js is built before e2e').toBe(true);
   const seen = new Set<string>();
   const code: string[] = [];
