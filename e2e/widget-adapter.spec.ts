@@ -58,7 +58,7 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   // then refuse its requests to the loopback federated server).
   const pageName = 'e2e-adapter-portal.html';
   await writeFile(
-    join(ROOT, 'dist', pageName),
+    join(ROOT, process.env['DURE_E2E_OUTDIR'] ?? 'dist', pageName),
     `<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>어댑터 시험</title>
 <script type="module" src="/dure-chat.js"></script></head><body><main>
 <dure-chat model="${model.url}" sha256="${model.sha256}" autoload temperature="0" max-tokens="12"

@@ -22,7 +22,7 @@ export interface WidgetModel {
 export async function publishWidgetModel(name = 'widget-test.gguf'): Promise<WidgetModel> {
   const cached = await testModelPath({ arch: 'llama', quant: 'Q8_0', tokenizer: 'corpus-bpe' });
   const bytes = await readFile(cached);
-  const dest = join(ROOT, 'dist/models', name);
+  const dest = join(ROOT, process.env['DURE_E2E_OUTDIR'] ?? 'dist', 'models', name);
   await mkdir(dirname(dest), { recursive: true });
   const stale = await stat(dest).then(
     (s) => s.size !== bytes.byteLength,
