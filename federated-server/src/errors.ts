@@ -2,7 +2,7 @@
  * Errors the federated server raises on purpose. Each maps to one HTTP status and a stable
  * `code`, so clients branch on `code` and the audit log records the reason.
  */
-import {
+export {
   FederatedError,
   AuthError,
   NotFoundError,
@@ -10,4 +10,3 @@ import {
   UpdateRejectedError,
   StorageError,
 } from '../../src/protocol/errors.ts';
-export { FederatedError, AuthError, NotFoundError, ConflictError, UpdateRejectedError, StorageError };

@@ -2,13 +2,12 @@
  * Model manager errors. Messages are Korean first, then English, because they are shown to the
  * citizen as they are: a person reads them, in Korean or English.
  */
-import {
+export {
   ModelIntegrityError,
   ModelQuotaError,
   ModelDownloadError,
   ModelOriginError,
 } from '../protocol/errors.ts';
-export { ModelIntegrityError, ModelQuotaError, ModelDownloadError, ModelOriginError };
 
 export const messages = {
   integrity: (expected: string, actual: string) =>

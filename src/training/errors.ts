@@ -1,3 +1,2 @@
 /** Typed errors of LoRA training; registered so they survive the worker boundary. */
-import { TrainingUnsupportedError, AdapterMismatchError, TrainingDataError } from '../protocol/errors.ts';
-export { TrainingUnsupportedError, AdapterMismatchError, TrainingDataError };
+export { TrainingUnsupportedError, AdapterMismatchError, TrainingDataError } from '../protocol/errors.ts';

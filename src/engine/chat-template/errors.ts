@@ -1,2 +1,1 @@
-import { ChatTemplateError, ChatTemplateRejectedError } from '../../protocol/errors.ts';
-export { ChatTemplateError, ChatTemplateRejectedError };
+export { ChatTemplateError, ChatTemplateRejectedError } from '../../protocol/errors.ts';

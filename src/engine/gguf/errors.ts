@@ -3,18 +3,6 @@
  * (never a RangeError from a DataView or an out-of-memory from a trusted length), so callers can
  * branch on `code` and the UI can say what is wrong with the user's file.
  */
-import {
-  GgufTruncatedError,
-  GgufBadMagicError,
-  GgufUnsupportedVersionError,
-  GgufUnknownTypeError,
-  GgufTensorOutOfBoundsError,
-  GgufLimitError,
-  GgufUnknownArchError,
-  GgufMetadataError,
-  GgufInvalidError,
-  GgufReadError,
-} from '../../protocol/errors.ts';
 export {
   GgufTruncatedError,
   GgufBadMagicError,
@@ -26,4 +14,4 @@ export {
   GgufMetadataError,
   GgufInvalidError,
   GgufReadError,
-};
+} from '../../protocol/errors.ts';

@@ -2,5 +2,4 @@
  * Errors of LoRA adapters at inference. Registered so they keep their class across the worker
  * boundary (the widget branches on them).
  */
-import { LoraAdapterError, LoraUnsupportedError } from '../../protocol/errors.ts';
-export { LoraAdapterError, LoraUnsupportedError };
+export { LoraAdapterError, LoraUnsupportedError } from '../../protocol/errors.ts';

@@ -2,10 +2,9 @@
  * Typed errors of the tokenizer. A GGUF whose tokenizer Dure cannot reproduce exactly fails here,
  * at load time, instead of producing subtly wrong token ids later.
  */
-import {
+export {
   TokenizerUnsupportedError,
   TokenizerMetadataError,
   TokenIdError,
   TokenizerInputError,
 } from '../../protocol/errors.ts';
-export { TokenizerUnsupportedError, TokenizerMetadataError, TokenIdError, TokenizerInputError };

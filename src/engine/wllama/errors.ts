@@ -1,2 +1,1 @@
-import { WasmEngineError } from '../../protocol/errors.ts';
-export { WasmEngineError };
+export { WasmEngineError } from '../../protocol/errors.ts';
