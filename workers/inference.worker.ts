@@ -6,6 +6,7 @@
  */
 import * as Comlink from 'comlink';
 import type {
+  ChatMessage,
   EngineAdapter,
   GenerateChunk,
   GenerateRequest,
@@ -63,6 +64,13 @@ const api: InferenceWorkerApi = {
     } finally {
       controllers.delete(id);
     }
+  },
+
+  async countTokens(messages: ChatMessage[]): Promise<Outcome<number>> {
+    return attempt(async () => {
+      if (!engine) throw new EngineStateError('no model is loaded');
+      return engine.countTokens(messages);
+    });
   },
 
   abort(id: string): void {

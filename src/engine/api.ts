@@ -70,6 +70,12 @@ export interface ChatEngine {
   load(model: Blob | ArrayBuffer | string, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
   /** Streams chunks; the iterator's return value is the final result. */
   generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateResult, void>;
+  /**
+   * How many tokens `messages` take as a prompt, counted as `generate` counts them (the model's
+   * tokenizer and chat template), so a caller can fit a conversation into
+   * `ModelInfo.contextLength` before sending it. Optional: callers without it must estimate.
+   */
+  countTokens?(messages: ChatMessage[]): Promise<number>;
   /** Forget the conversation's KV cache. */
   reset(): Promise<void>;
   dispose(): Promise<void>;

@@ -193,6 +193,11 @@ export class WebGpuEngine implements ChatEngine {
     return tokenizer.encode(req.prompt ?? '', { addBos: tokenizer.shouldAddBos, parseSpecial: false });
   }
 
+  /** Prompt tokens of `messages` with the chat template, exactly as `generate` feeds them. */
+  async countTokens(messages: ChatMessage[]): Promise<number> {
+    return this.promptIds({ messages }).length;
+  }
+
   /** Logits of the last prompt position (for agreement tests and the `logits` CLI). */
   async logits(promptIds: number[]): Promise<Float32Array> {
     return this.#exclusive(async () => {

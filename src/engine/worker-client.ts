@@ -8,6 +8,7 @@
 import * as Comlink from 'comlink';
 import type {
   ChatEngine,
+  ChatMessage,
   EngineAdapter,
   GenerateChunk,
   GenerateRequest,
@@ -30,6 +31,8 @@ export interface InferenceWorkerApi {
     req: Omit<GenerateRequest, 'signal'>,
     onChunk: (c: GenerateChunk) => void,
   ): Promise<Outcome<GenerateResult>>;
+  /** Prompt tokens of `messages` (chat template applied), as `generate` counts them. */
+  countTokens(messages: ChatMessage[]): Promise<Outcome<number>>;
   /** Cancels request `id` (also when it has not started yet). */
   abort(id: string): void;
   reset(): Promise<void>;
@@ -92,6 +95,10 @@ export class WorkerEngine implements ChatEngine {
         if (!settled) void api.abort(id);
       }
     })();
+  }
+
+  async countTokens(messages: ChatMessage[]): Promise<number> {
+    return unwrap(await this.#api.countTokens(messages.map((m) => ({ role: m.role, content: m.content }))));
   }
 
   async reset(): Promise<void> {

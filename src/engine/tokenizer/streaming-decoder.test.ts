@@ -62,11 +62,36 @@ describe('StreamingDecoder', () => {
     expect(ids.map((id) => loud.push(id)).join('')).toBe('끝<|im_end|>');
   });
 
-  it('turns a character cut off at the end into U+FFFD only on flush', () => {
+  it('drops a character cut off at the end (a length finish mid-syllable) instead of U+FFFD', () => {
     const dec = new StreamingDecoder(bytesTok);
     expect(dec.push(0xed)).toBe('');
     expect(dec.pendingBytes).toBe(1);
-    expect(dec.flush()).toBe('\uFFFD');
+    expect(dec.flush()).toBe('');
+    expect(dec.droppedBytes).toBe(1);
+    expect(dec.pendingBytes).toBe(0);
+  });
+
+  it('ends on whole characters wherever a Korean answer is cut by the token limit', () => {
+    const text = '전입신고는 행정복지센터에서 합니다 😀';
+    const ids = bytesTok.encode(text);
+    for (let limit = 0; limit <= ids.length; limit++) {
+      const dec = new StreamingDecoder(bytesTok);
+      const out =
+        ids
+          .slice(0, limit)
+          .map((id) => dec.push(id))
+          .join('') + dec.flush();
+      expect(out).not.toContain('\uFFFD');
+      expect(text.startsWith(out)).toBe(true);
+      // Only the unfinished character is lost (at most 3 bytes of a 4-byte one).
+      expect(new TextEncoder().encode(out).length).toBeGreaterThanOrEqual(limit - 3);
+    }
+  });
+
+  it('still shows bytes that can never be valid UTF-8 as U+FFFD at once', () => {
+    const dec = new StreamingDecoder(bytesTok);
+    expect(dec.pushBytes(Uint8Array.of(0x41, 0xff, 0x42))).toBe('A\uFFFDB');
+    expect(dec.flush()).toBe('');
   });
 
   it('streams a real vocabulary (Qwen3) token by token with the same text as decode()', async () => {

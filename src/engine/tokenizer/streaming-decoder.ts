@@ -1,8 +1,9 @@
 /**
  * Turns token ids arriving one at a time into text without ever splitting a UTF-8 character:
  * byte-level tokens can end in the middle of a Hangul syllable (3 bytes), so the bytes of an
- * incomplete trailing sequence are held back until the next token completes them. Bytes that can
- * never become valid UTF-8 are emitted at once as U+FFFD, as `TextDecoder` would.
+ * incomplete trailing sequence are held back until the next token completes them, and dropped if the
+ * stream ends first. Bytes that can never become valid UTF-8 are emitted at once as U+FFFD, as
+ * `TextDecoder` would.
  */
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -84,10 +85,17 @@ export class StreamingDecoder {
     return this.pending.length;
   }
 
-  /** Ends the stream: an unfinished character becomes U+FFFD (it can no longer be completed). */
+  /**
+   * Ends the stream. The bytes still held back are the start of a character that never finished
+   * (generation stopped at the token limit in the middle of a Hangul syllable): they are dropped,
+   * not shown as U+FFFD, so the text ends on whole characters. `droppedBytes` says how many.
+   */
   flush(): string {
-    const rest = this.pending;
+    this.droppedBytes = this.pending.length;
     this.pending = new Uint8Array(0);
-    return rest.length > 0 ? this.decoder.decode(rest) : '';
+    return '';
   }
+
+  /** Bytes of an unfinished character the last `flush` dropped. */
+  droppedBytes = 0;
 }
