@@ -250,8 +250,8 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
     errorClass: ContextOverflowError,
     codes: {
       CONTEXT_OVERFLOW: {
-        ko: '대화가 너무 길어 모델이 한 번에 읽을 수 없습니다. 대화 기록을 지우고 다시 물어보세요.',
-        en: 'The conversation is too long for the model. Clear the history and ask again.',
+        ko: '질문이 너무 길어 모델이 한 번에 읽을 수 없습니다. 질문을 짧게 나누어 다시 물어보세요.',
+        en: 'The question is too long for the model. Ask it again in shorter parts.',
       },
     },
   },

@@ -3,10 +3,15 @@
  * `$state.raw` arrays replaced on each change, derived flags, and every side effect (engine,
  * IndexedDB, events) in methods the component calls.
  */
-import type { ChatEngine, ChatMessage, ModelInfo } from '../engine/api.ts';
-import { LoraUnsupportedError, toErrorData, type ErrorData } from '../protocol/errors.ts';
+import type { ChatEngine, ModelInfo } from '../engine/api.ts';
+import {
+  ContextOverflowError,
+  LoraUnsupportedError,
+  toErrorData,
+  type ErrorData,
+} from '../protocol/errors.ts';
 import { fetchLatestAdapter } from '../fl/adapter-feed.ts';
-import { checkOrigin } from '../model-manager/download.ts';
+import { adapterServerUrl, checkOrigin } from '../model-manager/download.ts';
 import { openModelStore, type StoredModel } from '../model-manager/store.ts';
 import { startEngine, type DureProgress } from '../sdk/runtime.ts';
 import { detectPii, maskPii, type PiiFinding } from '../safety/pii.ts';
@@ -14,6 +19,7 @@ import { AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
 import type { BackendDecision } from './backend.ts';
 import { absoluteUrl } from './format.ts';
 import { clearConversation, loadConversation, saveConversation, type StoredMessage } from './history.ts';
+import { dropBrokenTail, estimateChatTokens, fitPrompt } from './prompt-fit.ts';
 
 export type Phase = 'idle' | 'probe' | 'download' | 'load' | 'ready' | 'error';
 
@@ -24,11 +30,13 @@ export interface WidgetConfig {
   allowedOrigins: string[];
   maxTokens: number;
   temperature: number;
+  /** The model file's size in bytes as the portal states it (`size` attribute); 0: not stated. */
+  size: number;
   conversationKey: string;
   backend: 'auto' | 'webgpu' | 'wasm-cpu';
   /**
    * Hot-load the newest public global adapter of this federated task, polled from
-   * `adapterServer` (same origin as the page unless listed in `allowedOrigins`). Empty: off.
+   * `adapterServer` (trusted for adapters by being named here; default: the page's origin). Empty: off.
    */
   adapterTask: string;
   adapterServer: string;
@@ -54,6 +62,15 @@ export class ChatState {
   pii: { text: string; findings: PiiFinding[] } | null = $state.raw(null);
   storedModels: StoredModel[] = $state.raw([]);
   notice = $state('');
+  /** A question asked before the model was ready; sent as soon as it is. */
+  queued: string | null = $state(null);
+  /** A question handed back to the input box (too long for the model); the component takes it. */
+  returned: string | null = $state(null);
+  /**
+   * The model download's size in bytes before it starts (the `size` attribute, a partial copy's
+   * announced total, or a HEAD request); 0 while unknown.
+   */
+  downloadSize = $state(0);
   /** The global adapter the engine applies now (null: the base model). */
   adapter: ActiveAdapter | null = $state.raw(null);
   adapterError: ErrorData | null = $state.raw(null);
@@ -61,6 +78,8 @@ export class ChatState {
   readonly generating = $derived(this.streamingId !== null);
   readonly canSend = $derived(this.phase === 'ready' && this.streamingId === null);
   readonly lastAssistant = $derived(this.messages.findLast((m) => m.role === 'assistant') ?? null);
+  /** The last question has no answer (its answer failed): it can be asked again. */
+  readonly unanswered = $derived(this.messages.at(-1)?.role === 'user');
 
   private engine: ChatEngine | null = null;
   private loadedUrl = '';
@@ -90,7 +109,37 @@ export class ChatState {
     await this.refreshModels();
     if (this.engine) return;
     const stored = this.storedModels.some((m) => m.meta.url === url && m.meta.complete);
-    if (cfg.model && (autoload || stored)) await this.start();
+    if (!cfg.model) return;
+    // Before the download too: a server that compresses the model sends no length with it.
+    if (!stored) await this.lookupSize(url);
+    if (autoload || stored) await this.start();
+  }
+
+  /**
+   * What the start button says the download weighs: the portal's `size` attribute, else the total
+   * a partial copy was announced with, else a HEAD request (its Content-Length, unless the server
+   * compresses: that length is not the file's).
+   */
+  private async lookupSize(url: string): Promise<void> {
+    const cfg = this.config();
+    const partial = this.storedModels.find((m) => m.meta.url === url && m.meta.totalBytes > 0);
+    let size = cfg.size > 0 ? cfg.size : (partial?.meta.totalBytes ?? 0);
+    if (size === 0) {
+      try {
+        const res = await fetch(checkOrigin(url, [location.origin, ...cfg.allowedOrigins]), {
+          method: 'HEAD',
+          cache: 'no-store',
+          credentials: 'same-origin',
+          signal: AbortSignal.timeout(5000),
+        });
+        const n = Number(res.headers.get('content-length'));
+        if (res.ok && !res.headers.get('content-encoding') && Number.isSafeInteger(n)) size = n;
+      } catch {
+        // Offline or refused: the button just does not say the size; the download reports why.
+      }
+    }
+    // The portal may have pointed the element elsewhere meanwhile.
+    if (absoluteUrl(this.config().model || '.') === url) this.downloadSize = Math.max(0, size);
   }
 
   /** Probe → download (resumable, verified) → load. Safe to call twice. */
@@ -130,7 +179,11 @@ export class ChatState {
       this.startAdapterWatch();
     } catch (e) {
       this.fail(e);
+      return;
     }
+    const q = this.queued;
+    this.queued = null;
+    if (q) void this.submit(q, { skipPiiCheck: true });
   }
 
   private fail(e: unknown): void {
@@ -145,7 +198,7 @@ export class ChatState {
    */
   async submit(text: string, opts: { skipPiiCheck?: boolean } = {}): Promise<boolean> {
     const trimmed = text.trim();
-    if (!trimmed || !this.canSend) return false;
+    if (!trimmed || !this.canAsk()) return false;
     if (!opts.skipPiiCheck) {
       const findings = detectPii(trimmed);
       if (findings.length > 0) {
@@ -153,8 +206,21 @@ export class ChatState {
         return false;
       }
     }
-    await this.run([...this.messages, { id: newId(), role: 'user', content: trimmed, at: Date.now() }]);
-    return true;
+    if (this.phase !== 'ready') {
+      // Asked before the model is there: start it (as the start button does) and answer when ready.
+      this.queued = trimmed;
+      void this.start();
+      return true;
+    }
+    return this.run([...this.messages, { id: newId(), role: 'user', content: trimmed, at: Date.now() }]);
+  }
+
+  /**
+   * A question can be taken now: answered at once when the model is ready, or queued while it
+   * starts (there is a model to start and no answer is being written).
+   */
+  canAsk(): boolean {
+    return this.streamingId === null && (this.phase === 'ready' || this.config().model !== '');
   }
 
   /** The citizen answered the PII prompt. */
@@ -180,6 +246,7 @@ export class ChatState {
 
   async clear(): Promise<void> {
     this.stop();
+    this.queued = null;
     this.messages = [];
     await clearConversation(this.config().conversationKey);
     await this.engine?.reset();
@@ -194,41 +261,69 @@ export class ChatState {
     await this.refreshModels();
   }
 
-  private async run(history: StoredMessage[]): Promise<void> {
+  /**
+   * Answers the last question of `history`. The prompt is fitted to the context first
+   * (prompt-fit.ts). A failed answer is not kept as an empty bubble (nor saved); the question stays
+   * and can be asked again. A question too long for the model goes back to the input box.
+   * Returns false when nothing was answered.
+   */
+  private async run(history: StoredMessage[]): Promise<boolean> {
     const engine = this.engine;
-    if (!engine) return;
+    if (!engine) return false;
     const cfg = this.config();
     const answer: StoredMessage = { id: newId(), role: 'assistant', content: '', at: Date.now() };
     this.messages = [...history, answer];
     this.streamingId = answer.id;
-    this.abort = new AbortController();
-    const prompt: ChatMessage[] = [
-      ...(cfg.systemPrompt ? [{ role: 'system' as const, content: cfg.systemPrompt }] : []),
-      ...history.map((m) => ({ role: m.role, content: m.content })),
-    ];
+    this.error = null;
+    const abort = (this.abort = new AbortController());
     let content = '';
+    let finish: StoredMessage['finish'];
     const update = (patch: Partial<StoredMessage>) => {
       this.messages = this.messages.map((m) => (m.id === answer.id ? { ...m, ...patch } : m));
     };
     try {
-      const gen = engine.generate({
-        messages: prompt,
+      const fit = await fitPrompt({
+        systemPrompt: cfg.systemPrompt,
+        history,
+        contextLength: this.info?.contextLength ?? 2048,
         maxTokens: cfg.maxTokens,
+        countTokens: engine.countTokens?.bind(engine) ?? estimateChatTokens,
+      });
+      const gen = engine.generate({
+        messages: fit.messages,
+        maxTokens: fit.maxTokens,
         temperature: cfg.temperature,
-        signal: this.abort.signal,
+        signal: abort.signal,
       });
       for (;;) {
         const r = await gen.next();
         if (r.done) {
-          update({ content, finish: r.value.finishReason });
+          finish = r.value.finishReason;
           break;
         }
         content += r.value.text;
         update({ content });
       }
+      // Whole characters only, whichever engine wrote the answer.
+      update({ content: dropBrokenTail(content), finish });
     } catch (e) {
-      update({ content, finish: this.abort.signal.aborted ? 'abort' : 'error' });
-      if (!this.abort.signal.aborted) this.fail(e);
+      content = dropBrokenTail(content);
+      if (abort.signal.aborted) {
+        update({ content, finish: 'abort' });
+      } else if (e instanceof ContextOverflowError && content === '') {
+        // The question alone does not fit: hand it back to be shortened.
+        const question = history.at(-1);
+        this.messages = this.messages.filter((m) => m.id !== answer.id && m.id !== question?.id);
+        this.returned = question?.content ?? null;
+        this.fail(e);
+      } else {
+        // Keep what was written (marked as failed); an empty answer is not kept at all.
+        this.messages =
+          content === ''
+            ? this.messages.filter((m) => m.id !== answer.id)
+            : this.messages.map((m) => (m.id === answer.id ? { ...m, content, finish: 'error' } : m));
+        this.fail(e);
+      }
     } finally {
       this.streamingId = null;
       this.abort = null;
@@ -236,6 +331,7 @@ export class ChatState {
       const done = this.messages.find((m) => m.id === answer.id);
       if (done) this.emit('dure-message', { role: 'assistant', content: done.content, finish: done.finish });
     }
+    return this.messages.some((m) => m.id === answer.id);
   }
 
   /** Starts polling for the task's adapter when configured and the engine can apply adapters. */
@@ -245,10 +341,8 @@ export class ChatState {
     if (!cfg.adapterTask || !engine) return;
     this.stopAdapterWatch();
     try {
-      const server = checkOrigin(cfg.adapterServer || location.origin, [
-        location.origin,
-        ...cfg.allowedOrigins,
-      ]);
+      // The adapter-server attribute's own origin is trusted for adapters (not for models).
+      const server = adapterServerUrl(cfg.adapterServer || location.origin);
       if (!engine.setAdapters)
         throw new LoraUnsupportedError(
           '이 실행 방식은 어댑터를 적용할 수 없어 기본 모델로 답합니다 / this backend cannot apply adapters; answering with the base model',

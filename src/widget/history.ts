@@ -30,13 +30,22 @@ function db(): Promise<IDBPDatabase<ChatDb>> {
   return dbp;
 }
 
+/**
+ * Leaves out answers that failed before saying anything. Earlier versions stored a failed turn
+ * as an empty answer marked `error`; shown, it is an empty bubble, and resent, it made every later
+ * question fail. The question itself stays (the citizen asked it); prompt-fit.ts never resends it.
+ */
+export function dropFailedAnswers(messages: readonly StoredMessage[]): StoredMessage[] {
+  return messages.filter((m) => !(m.role === 'assistant' && m.finish === 'error' && m.content.trim() === ''));
+}
+
 export async function loadConversation(key: string): Promise<StoredMessage[]> {
   const row = await (await db()).get('conversations', key);
-  return row?.messages ?? [];
+  return dropFailedAnswers(row?.messages ?? []);
 }
 
 export async function saveConversation(key: string, messages: readonly StoredMessage[]): Promise<void> {
-  const bounded = messages
+  const bounded = dropFailedAnswers(messages)
     .slice(-MAX_MESSAGES)
     .map((m) => ({ ...m, content: m.content.slice(0, MAX_CONTENT) }));
   await (await db()).put('conversations', { key, messages: bounded, updatedAt: Date.now() });
