@@ -6,6 +6,8 @@ export default tseslint.config(
   {
     ignores: [
       'dist/',
+      // Parallel test builds (DURE_E2E_OUTDIR) and the package (npm run build:sdk).
+      'dist-*/',
       'node_modules/',
       'test-results/',
       'playwright-report/',

@@ -1,10 +1,19 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
-import { entryFileNames, precacheManifest, widgetCompileOptions, widgetInput } from './vite.widget.config.ts';
+import {
+  dureServiceWorker,
+  entryFileNames,
+  widgetCompileOptions,
+  widgetInput,
+} from './vite.widget.config.ts';
 
 export default defineConfig({
-  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions }), precacheManifest()],
+  // Relative URLs throughout the build: every chunk, worker and wasm resolves against the URL of
+  // the file that names it, so the same dist/ works at a web root, under a sub-path (`/dure/`) or
+  // on another origin than the portal page that loads `dure-chat.js`.
+  base: './',
+  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions }), dureServiceWorker()],
   worker: { format: 'es' },
   build: {
     target: 'es2022',

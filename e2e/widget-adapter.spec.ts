@@ -53,6 +53,7 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   const created = await server.admin.call<Task>('POST', '/v1/admin/tasks', task);
   await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
 
+  // No `allowed-origins`: the adapter-server attribute's own origin is trusted for adapters.
   // A minimal portal page written into the preview server's root (a page fulfilled by
   // page.route would count as a public address space, and Chromium's Local Network Access would
   // then refuse its requests to the loopback federated server).
@@ -63,7 +64,7 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
 <script type="module" src="/dure-chat.js"></script></head><body><main>
 <dure-chat model="${model.url}" sha256="${model.sha256}" autoload temperature="0" max-tokens="12"
   conversation-id="e2e-adapter" adapter-task="${created.id}" adapter-server="${server.url}"
-  allowed-origins="${server.url}" adapter-interval="1"></dure-chat></main></body></html>`,
+  adapter-interval="1"></dure-chat></main></body></html>`,
   );
   const pageUrl = `${baseURL}/${pageName}`;
   // Every poll of the adapter: an unchanged one must be a bodiless 304 (If-None-Match, cross-origin).

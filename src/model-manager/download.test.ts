@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadModel, type DownloadProgress } from './download.ts';
+import { adapterServerUrl, downloadModel, type DownloadProgress } from './download.ts';
 import { ModelDownloadError, ModelIntegrityError, ModelOriginError, ModelQuotaError } from './errors.ts';
 import { MemoryModelStore } from './store.ts';
 
@@ -12,6 +12,8 @@ const file = randomBytes(300_000);
 const hash = createHash('sha256').update(file).digest('hex');
 const requests: { path: string; range: string | undefined }[] = [];
 let dropAfter: number[] = [];
+/** Send this many bytes, then nothing more while keeping the connection open (a stalled line). */
+let stallAfter: number[] = [];
 let ignoreRange = false;
 let server: Server;
 let origin: string;
@@ -31,6 +33,8 @@ beforeAll(async () => {
         'content-length': file.length - start,
       });
     } else res.writeHead(200, { 'content-length': file.length });
+    const stall = stallAfter.shift();
+    if (stall !== undefined) return void res.write(file.subarray(start, start + stall));
     const cut = dropAfter.shift();
     if (cut === undefined) return void res.end(file.subarray(start));
     // Send part of the body, then kill the socket mid-transfer.
@@ -44,6 +48,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const reset = () => {
   requests.length = 0;
   dropAfter = [];
+  stallAfter = [];
   ignoreRange = false;
 };
 
@@ -180,6 +185,20 @@ describe('downloadModel', () => {
     expect((e as Error).message).toContain('404');
   });
 
+  it('drops a stalled connection after the stall timeout and resumes where it stopped', async () => {
+    reset();
+    stallAfter = [120_000];
+    const got = await downloadModel({
+      url: `${origin}/model.gguf`,
+      sha256: hash,
+      store: new MemoryModelStore(),
+      allowedOrigins: [origin],
+      stallTimeoutMs: 300,
+    });
+    expect(got.sha256).toBe(hash);
+    expect(requests.map((r) => r.range)).toEqual([undefined, 'bytes=120000-']);
+  });
+
   it('turns a full disk into a typed bilingual quota error and keeps what was stored', async () => {
     reset();
     // The browser's own failure when storage is full is a QuotaExceededError DOMException.
@@ -210,5 +229,17 @@ describe('downloadModel', () => {
     const [partial] = await store.list();
     expect(partial?.meta.complete).toBe(false);
     expect(partial?.size).toBeLessThanOrEqual(100_000);
+  });
+});
+
+describe('adapterServerUrl', () => {
+  it("trusts the adapter-server attribute's own origin (http or https), whatever allowed-origins says", () => {
+    expect(adapterServerUrl('https://fl.example.go.kr/api/').href).toBe('https://fl.example.go.kr/api/');
+    expect(adapterServerUrl('http://127.0.0.1:8787').origin).toBe('http://127.0.0.1:8787');
+  });
+  it('names the attribute when it is not an http(s) URL', () => {
+    for (const bad of ['javascript:alert(1)', 'ftp://fl.example', 'not a url'])
+      expect(() => adapterServerUrl(bad)).toThrow(/adapter-server/);
+    expect(() => adapterServerUrl('data:,x')).toThrow(ModelOriginError);
   });
 });

@@ -40,6 +40,11 @@ export interface DownloadOptions {
   maxRetries?: number;
   /** Bytes buffered before each store write (fewer, larger OPFS writes). */
   writeChunkBytes?: number;
+  /**
+   * A request that brings no byte for this long is dropped and retried from where it stopped
+   * (default 30 s), so a stalled connection ends in a retry or an error, never a silent wait.
+   */
+  stallTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -63,6 +68,28 @@ export function checkOrigin(url: string, allowed: readonly string[]): URL {
   const u = new URL(url, base);
   const origins = allowed.map((o) => new URL(o).origin);
   if (!origins.includes(u.origin)) throw new ModelOriginError(messages.origin(u.href));
+  return u;
+}
+
+/**
+ * The federated server a widget polls for adapters (its `adapter-server` attribute). The portal
+ * named it, so its origin is trusted for adapter downloads — never for models, which stay limited
+ * to the page's origin and `allowed-origins`.
+ * @throws {ModelOriginError} naming the attribute when it is not an http(s) URL.
+ */
+export function adapterServerUrl(attr: string): URL {
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  let u: URL | null = null;
+  try {
+    u = new URL(attr, base);
+  } catch {
+    // Reported below with the attribute's name.
+  }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:'))
+    throw new ModelOriginError(
+      `adapter-server 속성의 주소가 올바르지 않습니다: ${attr} (연합학습 서버의 http(s) 주소를 넣어 주세요). / ` +
+        `The adapter-server attribute is not an http(s) URL: ${attr} (set it to the federated server's address).`,
+    );
   return u;
 }
 
@@ -151,86 +178,109 @@ export async function downloadModel(opts: DownloadOptions): Promise<DownloadedMo
     }
   };
 
+  const stallMs = opts.stallTimeoutMs ?? 30_000;
   for (;;) {
     opts.signal?.throwIfAborted();
     if (meta.totalBytes > 0 && stored >= meta.totalBytes) break;
     const headers: Record<string, string> = {};
     if (stored > 0) headers['Range'] = `bytes=${stored}-`;
-    let res: Response;
-    try {
-      res = await doFetch(url, {
-        headers,
-        signal: opts.signal ?? null,
-        cache: 'no-store',
-        credentials: 'same-origin',
-      });
-    } catch (e) {
-      if (opts.signal?.aborted) throw e;
-      if (++failures > maxRetries) throw new ModelDownloadError(messages.network(failures));
-      await sleep(Math.min(200 * 2 ** failures, 5000), opts.signal);
-      continue;
-    }
-    if (res.status === 416 && stored > 0) {
-      // Everything is already here (the server says the range starts past the end).
-      if (meta.totalBytes === 0) meta.totalBytes = stored;
-      break;
-    }
-    if (!res.ok) throw new ModelDownloadError(messages.http(res.status));
-    if (res.status === 200 && stored > 0) {
-      // The server ignored Range: start over rather than corrupt the file.
-      await entry.truncate();
-      stored = 0;
-      hasher = sha256.create();
-      window = [{ t: performance.now(), bytes: 0 }];
-    }
-    const total = totalFrom(res, stored);
-    if (total > 0 && meta.totalBytes === 0) {
-      meta.totalBytes = total;
-      await ensureQuota(total - stored);
-    }
-    meta.updatedAt = Date.now();
-    await entry.writeMeta(meta);
-    if (!res.body) throw new ModelDownloadError(messages.http(res.status));
-
-    const reader = res.body.getReader();
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const buf = new Uint8Array(pendingBytes);
-      let o = 0;
-      for (const p of pending) {
-        buf.set(p, o);
-        o += p.byteLength;
-      }
-      pending = [];
-      pendingBytes = 0;
-      await write(buf);
+    // This request's own signal: the caller's abort, or no byte for `stallMs` (then a retry).
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let stallTimer: ReturnType<typeof setTimeout> | undefined;
+    const armStall = () => {
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(
+        () => attempt.abort(new DOMException('no data arrived', 'TimeoutError')),
+        stallMs,
+      );
     };
+    const disarm = () => {
+      clearTimeout(stallTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    armStall();
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        hasher.update(value);
-        pending.push(value);
-        pendingBytes += value.byteLength;
-        stored += value.byteLength;
-        if (pendingBytes >= chunkBytes) await flush();
-        report(stored);
+      let res: Response;
+      try {
+        res = await doFetch(url, {
+          headers,
+          signal: attempt.signal,
+          cache: 'no-store',
+          credentials: 'same-origin',
+        });
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        if (++failures > maxRetries) throw new ModelDownloadError(messages.network(failures));
+        await sleep(Math.min(200 * 2 ** failures, 5000), opts.signal);
+        continue;
       }
-      await flush();
-      if (meta.totalBytes === 0) meta.totalBytes = stored;
-      if (stored < meta.totalBytes) throw new TypeError('connection closed early');
-      break;
-    } catch (e) {
-      // Keep what arrived: it is hashed already and the next request resumes after it.
-      await flush().catch(() => undefined);
-      if (e instanceof ModelQuotaError || opts.signal?.aborted)
-        throw opts.signal?.aborted ? opts.signal.reason : e;
-      if (++failures > maxRetries) throw new ModelDownloadError(messages.network(failures));
-      await sleep(Math.min(200 * 2 ** failures, 5000), opts.signal);
+      if (res.status === 416 && stored > 0) {
+        // Everything is already here (the server says the range starts past the end).
+        if (meta.totalBytes === 0) meta.totalBytes = stored;
+        break;
+      }
+      if (!res.ok) throw new ModelDownloadError(messages.http(res.status));
+      if (res.status === 200 && stored > 0) {
+        // The server ignored Range: start over rather than corrupt the file.
+        await entry.truncate();
+        stored = 0;
+        hasher = sha256.create();
+        window = [{ t: performance.now(), bytes: 0 }];
+      }
+      const total = totalFrom(res, stored);
+      if (total > 0 && meta.totalBytes === 0) {
+        meta.totalBytes = total;
+        await ensureQuota(total - stored);
+      }
+      meta.updatedAt = Date.now();
+      await entry.writeMeta(meta);
+      if (!res.body) throw new ModelDownloadError(messages.http(res.status));
+
+      const reader = res.body.getReader();
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const buf = new Uint8Array(pendingBytes);
+        let o = 0;
+        for (const p of pending) {
+          buf.set(p, o);
+          o += p.byteLength;
+        }
+        pending = [];
+        pendingBytes = 0;
+        await write(buf);
+      };
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          armStall();
+          hasher.update(value);
+          pending.push(value);
+          pendingBytes += value.byteLength;
+          stored += value.byteLength;
+          if (pendingBytes >= chunkBytes) await flush();
+          report(stored);
+        }
+        await flush();
+        if (meta.totalBytes === 0) meta.totalBytes = stored;
+        if (stored < meta.totalBytes) throw new TypeError('connection closed early');
+        break;
+      } catch (e) {
+        // Keep what arrived: it is hashed already and the next request resumes after it.
+        await flush().catch(() => undefined);
+        if (e instanceof ModelQuotaError || opts.signal?.aborted)
+          throw opts.signal?.aborted ? opts.signal.reason : e;
+        if (++failures > maxRetries) throw new ModelDownloadError(messages.network(failures));
+        await sleep(Math.min(200 * 2 ** failures, 5000), opts.signal);
+      } finally {
+        reader.releaseLock();
+      }
     } finally {
-      reader.releaseLock();
+      disarm();
     }
   }
 
@@ -249,6 +299,9 @@ function totalFrom(res: Response, offset: number): number {
   const range = res.headers.get('content-range');
   const m = range ? /\/(\d+)\s*$/.exec(range) : null;
   if (m?.[1]) return Number(m[1]);
+  // A compressed body's length is not the file's (the browser hands over decoded bytes).
+  const encoding = res.headers.get('content-encoding');
+  if (encoding && encoding !== 'identity') return 0;
   const len = Number(res.headers.get('content-length') ?? 0);
   return len > 0 ? (res.status === 206 ? offset + len : len) : 0;
 }

@@ -10,7 +10,8 @@
  */
 import type { ChatEngine, ChatMessage, GenerateResult, ModelInfo } from '../engine/api.ts';
 import type { BackendDecision } from '../widget/backend.ts';
-import { startEngine, type StartOptions } from './runtime.ts';
+import { checkStartOptions, startEngine, type StartOptions } from './runtime.ts';
+export { checkStartOptions };
 import { InvalidRequestError } from '../protocol/errors.ts';
 export { InvalidRequestError };
 
@@ -185,8 +186,10 @@ export function wrapEngine(engine: ChatEngine, info: ModelInfo, backend: Backend
  * @throws {import('./runtime.ts').NoBackendError} when nothing on this device can run the model.
  * @throws {import('../model-manager/errors.ts').ModelIntegrityError} on a SHA-256 mismatch.
  * @throws {import('../model-manager/errors.ts').ModelQuotaError} when storage is full.
+ * @throws {InvalidRequestError} when an option is malformed (before anything is downloaded).
  */
 export async function createDure(opts: StartOptions): Promise<Dure> {
+  checkStartOptions(opts);
   const started = await startEngine(opts);
   return wrapEngine(started.engine, started.info, started.decision);
 }

@@ -11,9 +11,30 @@ import { checkOrigin, downloadModel, type DownloadProgress } from '../model-mana
 import { openModelStore, type ModelStore } from '../model-manager/store.ts';
 import { decideBackend, hasWasm, type BackendDecision } from '../widget/backend.ts';
 import { probeInWorker } from '../engine/gpu/probe-client.ts';
-import { spawnGpuProbeWorker, spawnInferenceWorker } from '../../workers/spawn.ts';
-import { NoBackendError } from '../protocol/errors.ts';
+import { spawnGpuProbeWorker, spawnInferenceWorker, watchWorker } from '../../workers/spawn.ts';
+import { GpuUnavailableError, InvalidRequestError, NoBackendError } from '../protocol/errors.ts';
 export { NoBackendError };
+
+/**
+ * Every start-up phase ends within a bound, so a portal never shows a spinner forever: a worker
+ * whose script does not load rejects at once (its `error` event), and these timeouts catch the
+ * rest. A probe that does not answer means "no WebGPU here" (the CPU path runs instead).
+ */
+export const PROBE_TIMEOUT_MS = 30_000;
+
+/** Loading a model: a minute, plus a second for every 2 MB (slow phones, large files). */
+export function loadTimeoutMs(bytes: number): number {
+  return 60_000 + Math.ceil(bytes / 2_000_000) * 1000;
+}
+
+/** `p`, or a rejection with `onTimeout()` after `ms`, or `failed`'s rejection, whichever is first. */
+function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error, failed?: Promise<never>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([p, timeout, ...(failed ? [failed] : [])]).finally(() => clearTimeout(timer));
+}
 
 export interface DureProgress {
   phase: 'probe' | 'download' | 'verify' | 'load' | 'ready';
@@ -47,12 +68,46 @@ export interface StartedEngine {
 }
 
 type EngineFactory = () => ChatEngine;
+
+/** An engine being started; `failed` rejects when its worker dies, `kill` ends it without asking. */
+interface Spawned {
+  engine: ChatEngine;
+  failed?: Promise<never>;
+  kill?: () => void;
+}
+
 // Dure's WGSL engine in its worker (workers/inference.worker.ts).
-let webgpuFactory: EngineFactory | null = () => new WorkerEngine({}, spawnInferenceWorker());
+let webgpuFactory: (() => Spawned) | null = () => {
+  const worker = spawnInferenceWorker();
+  const watch = watchWorker(
+    worker,
+    (detail) =>
+      new NoBackendError(
+        `WebGPU 엔진을 시작하지 못했습니다 (${detail}). / The WebGPU engine's worker could not start (${detail}).`,
+      ),
+  );
+  return {
+    engine: new WorkerEngine({}, worker),
+    failed: watch.failed,
+    kill: () => {
+      watch.stop();
+      worker.terminate();
+    },
+  };
+};
 
 /** The WebGPU engine's page-side client registers itself here when it is part of the build. */
 export function registerWebGpuEngine(factory: EngineFactory): void {
-  webgpuFactory = factory;
+  webgpuFactory = () => ({ engine: factory() });
+}
+
+/** Disposes an engine that may be stuck (a dead worker never answers `dispose`). */
+async function discard(s: Spawned): Promise<void> {
+  if (s.kill) {
+    s.kill();
+    return;
+  }
+  await within(s.engine.dispose(), 5000, () => new Error('dispose timed out')).catch(() => undefined);
 }
 
 /**
@@ -71,12 +126,54 @@ async function announcedSize(opts: StartOptions): Promise<number> {
   }
 }
 
-async function probe(): Promise<ProbeResult | Error> {
+/**
+ * Probes WebGPU in its worker; any failure (no WebGPU, a worker script that does not load, no answer
+ * within `timeoutMs`) is returned as the Error that the backend decision then explains.
+ */
+export async function probeWebGpu(timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult | Error> {
+  let worker: Worker | undefined;
+  let watch: ReturnType<typeof watchWorker> | undefined;
   try {
-    return await probeInWorker(spawnGpuProbeWorker());
+    worker = spawnGpuProbeWorker();
+    watch = watchWorker(
+      worker,
+      (detail) => new GpuUnavailableError(`the probe worker could not start: ${detail}`),
+    );
+    return await within(
+      probeInWorker(worker),
+      timeoutMs,
+      () => new GpuUnavailableError(`the probe did not answer within ${timeoutMs / 1000} s`),
+      watch.failed,
+    );
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
+  } finally {
+    watch?.stop();
+    worker?.terminate();
   }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+/**
+ * Refuses options that cannot work before anything is probed or downloaded, so a mistake (such as
+ * README's `sha256: '…'` placeholder left in) reads as what to fix, not as a failure deep inside.
+ * @throws {InvalidRequestError} naming the option.
+ */
+export function checkStartOptions(opts: StartOptions): void {
+  if (typeof opts !== 'object' || opts === null)
+    throw new InvalidRequestError('createDure needs options: { model, sha256 }');
+  if (typeof opts.model !== 'string' || opts.model.trim() === '')
+    throw new InvalidRequestError('model must be the URL of a GGUF file, such as /models/model.gguf');
+  if (opts.sha256 !== undefined && (typeof opts.sha256 !== 'string' || !SHA256_HEX.test(opts.sha256)))
+    throw new InvalidRequestError(
+      `sha256 must be the model file's SHA-256 as 64 hexadecimal digits (sha256sum model.gguf), ` +
+        `not ${JSON.stringify(opts.sha256)}`,
+    );
+  if (opts.backend !== undefined && !['auto', 'webgpu', 'wasm-cpu'].includes(opts.backend))
+    throw new InvalidRequestError(
+      `backend must be auto, webgpu or wasm-cpu, not ${JSON.stringify(opts.backend)}`,
+    );
 }
 
 /**
@@ -87,9 +184,11 @@ async function probe(): Promise<ProbeResult | Error> {
 export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
   const report = (p: Partial<DureProgress> & { phase: DureProgress['phase'] }) =>
     opts.onProgress?.({ loadedBytes: 0, totalBytes: 0, bytesPerSecond: 0, etaSeconds: null, ...p });
+  // The widget and createDure both start here: a placeholder left in reads as what to fix.
+  checkStartOptions(opts);
   report({ phase: 'probe' });
   const store = opts.store ?? (await openModelStore());
-  const probed = await probe();
+  const probed = await probeWebGpu();
   // The file size decides whether the model fits the adapter; a stored copy knows it without asking.
   const stored = (await store.list()).find((m) => m.meta.url === new URL(opts.model, location.href).href);
   let decision = decideBackend({
@@ -109,16 +208,31 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
     onProgress: (p: DownloadProgress) => report({ phase: 'download', ...p }),
   });
   report({ phase: 'load', loadedBytes: downloaded.blob.size, totalBytes: downloaded.blob.size });
-  const cpu = () => new WllamaEngine({ contextLength: opts.contextLength ?? 2048 });
-  let engine: ChatEngine = decision.backend === 'webgpu' && webgpuFactory ? webgpuFactory() : cpu();
+  const limit = loadTimeoutMs(downloaded.blob.size);
+  // WllamaEngine bounds its own load (it can end llama.cpp's worker on a timeout).
+  const cpu = (): Spawned => ({
+    engine: new WllamaEngine({ contextLength: opts.contextLength ?? 2048, loadTimeoutMs: limit }),
+  });
+  let spawned = decision.backend === 'webgpu' && webgpuFactory ? webgpuFactory() : cpu();
+  let engine = spawned.engine;
   let info: ModelInfo;
   try {
-    info = await engine.load(downloaded.blob);
+    info = await within(
+      engine.load(downloaded.blob),
+      limit + 5000,
+      () =>
+        new NoBackendError(
+          `모델을 ${Math.round(limit / 1000)}초 안에 불러오지 못했습니다. 페이지를 새로 고쳐 다시 시도해 주세요. / ` +
+            `The model did not load within ${Math.round(limit / 1000)} s. Reload the page and try again.`,
+        ),
+      spawned.failed,
+    );
   } catch (e) {
-    // The WGSL engine refuses models it cannot run (architecture, quant type, limits): the same
-    // file still runs on llama.cpp's CPU path, and the citizen is told why.
+    await discard(spawned);
+    // The WGSL engine refuses models it cannot run (architecture, quant type, limits), and its
+    // worker may not start at all: the same file still runs on llama.cpp's CPU path, and the
+    // citizen is told why.
     if (decision.backend !== 'webgpu' || opts.backend === 'webgpu' || !hasWasm()) throw e;
-    await engine.dispose().catch(() => undefined);
     const why = e instanceof Error ? e.message : String(e);
     decision = {
       backend: 'wasm-cpu',
@@ -127,8 +241,12 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
         en: `The WebGPU engine cannot run this model (${why}). Running on the CPU (WebAssembly).`,
       },
     };
-    engine = cpu();
-    info = await engine.load(downloaded.blob);
+    spawned = cpu();
+    engine = spawned.engine;
+    info = await engine.load(downloaded.blob).catch(async (err: unknown) => {
+      await discard(spawned);
+      throw err;
+    });
   }
   report({ phase: 'ready', loadedBytes: downloaded.blob.size, totalBytes: downloaded.blob.size });
   return {
