@@ -184,10 +184,11 @@ test('console: an upload cut off by the network is re-sent after a reload, witho
     timeout: 70_000,
   });
   await expect(page.getByTestId('step-loss')).toHaveAttribute('data-points', String(LOCAL_STEPS));
-  await page.unroute(uploads);
-
+  // Reload before the network comes back: unrouting first lets the old page's next retry succeed
+  // before it unloads, and then there is nothing left to re-send (a race, seen in CI).
   await page.reload();
   await expect(page.getByTestId('enrolled')).toContainText('재전송 라운드 기관'); // key from IndexedDB
+  await page.unroute(uploads);
   await pickDataset(page);
   await page.getByRole('button', { name: '라운드 참여 시작' }).click();
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 40_000 });
