@@ -4,7 +4,13 @@ import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import { generateInstitutionKeyPair, HEADER_TIMESTAMP, signRequest } from '../../src/protocol/signing.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import type { InstitutionClient } from './testing/client.ts';
-import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
+import {
+  startTestServer,
+  tinyTask,
+  TEST_ADMIN_TOKEN,
+  TEST_METRICS_TOKEN,
+  type TestServer,
+} from './testing/harness.ts';
 import { startPostgres, type PostgresInstance } from './testing/databases.ts';
 
 /** The global adapter of a task, shifted by `delta` on every trained value. */
@@ -344,7 +350,8 @@ describe('federated server over HTTP (PGlite)', () => {
       await t.admin.call('POST', `/v1/admin/institutions/${e.id}/revoke`, { reason: '키 유출' }),
     ).toEqual({ withdrawnUpdates: 1 });
     const r = await e.request('GET', `/v1/tasks/${task.id}/work`);
-    expect([r.status, r.json<{ error: { code: string } }>().error.code]).toEqual([403, 'REVOKED']);
+    // the same answer as an unknown institution or a forged signature (see abuse.test.ts)
+    expect([r.status, r.json<{ error: { code: string } }>().error.code]).toEqual([401, 'BAD_SIGNATURE']);
     await t.server.coordinator.tick(Date.now() + 61_000);
     const detail = await t.admin.call<{ rounds: { state: string; participants: { status: string }[] }[] }>(
       'GET',
@@ -407,7 +414,9 @@ describe('federated server over HTTP (PGlite)', () => {
   });
 
   it('exposes Prometheus metrics', async () => {
-    const text = new TextDecoder().decode((await t.send('GET', '/metrics', {})).body);
+    const text = new TextDecoder().decode(
+      (await t.send('GET', '/metrics', { authorization: `Bearer ${TEST_METRICS_TOKEN}` })).body,
+    );
     expect(text).toMatch(/^# TYPE dure_updates_accepted_total counter$/m);
     expect(text).toMatch(/^dure_updates_rejected_total\{reason="NORM_EXCEEDED"\} 1$/m);
     expect(text).toMatch(/^dure_rounds_total\{outcome="closed"\} 2$/m);

@@ -4,14 +4,14 @@
  * registry, the audit log, metrics, OpenAPI and the admin dashboard together; the logic lives
  * in the modules it imports.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -49,12 +49,15 @@ import {
   revokeInstitution,
   verifyAdmin,
 } from './identity.ts';
+import { FixedWindow } from './limits.ts';
 import { Metrics } from './metrics.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
 export const SERVER_VERSION = '0.2.0';
+/** The file in the data directory holding a generated admin token (mode 0600). */
+export const ADMIN_TOKEN_FILE = 'admin-token';
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Registry version and SHA-256 of a downloaded adapter file (src/fl/adapter-feed.ts reads them). */
@@ -64,6 +67,17 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** A numbered version never changes; `latest` moves with every round, so caches must ask first. */
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_REVALIDATE = 'public, no-cache';
+
+/**
+ * The paths a browser page of another origin may call: public adapters (the widget), enrolment
+ * and the signed institution routes (the institution console). Admin routes, /metrics and the
+ * dashboard are same-origin only.
+ */
+export const isCorsPath = (path: string): boolean =>
+  path.startsWith('/v1/public/') ||
+  path === '/v1/enroll' ||
+  path === '/v1/tasks' ||
+  path.startsWith('/v1/tasks/');
 
 /** The strong ETag of an adapter file: its SHA-256, which already names the blob. */
 export const adapterETag = (sha256: string): string => `"${sha256}"`;
@@ -83,14 +97,51 @@ export interface ServerOptions {
   dataDir: string;
   /** Use PostgreSQL instead of PGlite. */
   databaseUrl?: string | undefined;
-  /** A configured admin token; without one a token is generated on first start. */
+  /**
+   * A configured admin token; without one a token is generated on first start and written to
+   * `<dataDir>/admin-token` (mode 0600) — never printed or logged.
+   */
   adminToken?: string | undefined;
+  /** Bearer token for `/metrics`; without one the endpoint is off (404). */
+  metricsToken?: string | undefined;
   /** Structured JSON logs (pino); off in tests. */
   logger?: boolean;
-  /** Origins allowed by CORS (exact match). */
+  /**
+   * Origins allowed by CORS (exact match), on the routes a browser page of another origin calls:
+   * public adapters, enrolment and the signed institution routes; never admin routes. Default:
+   * the Vite dev/preview origins on localhost, or none when `production`.
+   */
   corsOrigins?: string[];
-  /** Requests per minute per client (IP + institution). */
+  /** Production: no default CORS origins. Default: `NODE_ENV === 'production'`. */
+  production?: boolean;
+  /**
+   * Requests per minute per client IP (counted before authentication) and, separately, per
+   * verified identity (the admin, or one institution) after it. Default 1200.
+   */
   rateLimitPerMinute?: number;
+  /**
+   * Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client (comma-separated).
+   * Without it the client IP is the socket's peer and X-Forwarded-For is ignored, so a client
+   * cannot pick its own budget.
+   */
+  trustProxy?: string | undefined;
+  /** Failed authentications per client IP within `authFailureWindowMs` before a lockout (429). Default 20. */
+  authFailureLimit?: number;
+  /** The lockout window. Default 10 minutes. */
+  authFailureWindowMs?: number;
+  /**
+   * Socket timeouts, so a client cannot hold connections open for free: the request line and
+   * headers must arrive within `headersTimeoutMs` (default 20 s), the whole request (body
+   * included) within `requestTimeoutMs` (default 5 min, room for a large update on a slow link),
+   * a socket silent for `idleTimeoutMs` is closed (default 60 s; event streams send a heartbeat
+   * every 15 s), and an idle keep-alive socket after `keepAliveTimeoutMs` (default 5 s).
+   */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** Open event streams (`/v1/tasks/:taskId/events`) one institution may hold. Default 4. */
+  streamsPerInstitution?: number;
   /** Round-progress check interval; 0 disables the timer (tests call `coordinator.tick()`). */
   tickMs?: number;
   /** Built web assets holding admin.html (Vite's dist/). */
@@ -101,8 +152,10 @@ export interface DureServer {
   app: FastifyInstance;
   coordinator: Coordinator;
   db: Database;
-  /** Set only on the first start without a configured token: print it once, it is stored hashed. */
+  /** Set only on the first start without a configured token (stored hashed; also in `adminTokenFile`). */
   generatedAdminToken?: string;
+  /** Where a generated admin token was written (0600): launchers print this path, never the token. */
+  adminTokenFile?: string;
   close(): Promise<void>;
 }
 
@@ -120,6 +173,9 @@ declare module 'fastify' {
   }
 }
 
+/** Window of the per-IP and per-identity request budgets. */
+const RATE_WINDOW_MS = 60_000;
+
 const SECURITY: Record<Auth, Record<string, string[]>[]> = {
   admin: [{ adminToken: [] }],
   institution: [{ institutionSignature: [] }],
@@ -132,7 +188,16 @@ interface Upload {
   size: number;
 }
 
+const sha256hex = (text: string) => createHash('sha256').update(text).digest('hex');
 const errorReply = (code: string, message: string) => ({ error: { code, message } });
+
+/** A 429 whose reply carries `Retry-After` (whole seconds, at least 1). */
+function rateLimited(waitMs: number, what: string): FederatedError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return Object.assign(new FederatedError('RATE_LIMITED', 429, `${what}; retry in ${seconds} s`), {
+    retryAfterSeconds: seconds,
+  });
+}
 
 /**
  * Opens storage, applies migrations, makes sure an admin token exists, and builds the app.
@@ -143,15 +208,35 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, pgliteDir: join(opts.dataDir, 'pglite') });
   await migrate(db);
   const { generated } = await ensureAdminToken(db, opts.adminToken);
+  const adminTokenFile = join(opts.dataDir, ADMIN_TOKEN_FILE);
+  if (generated !== undefined) {
+    await rm(adminTokenFile, { force: true }); // a new file gets the mode below, an old one might not
+    await writeFile(adminTokenFile, `${generated}\n`, { mode: 0o600 });
+    await chmod(adminTokenFile, 0o600); // whatever the umask
+  }
   const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'));
   const metrics = new Metrics();
   const coordinator = new Coordinator(db, blobs, metrics);
   const startedAt = Date.now();
-  const corsOrigins = new Set(opts.corsOrigins ?? ['http://localhost:5173', 'http://127.0.0.1:5173']);
+  const production = opts.production ?? process.env['NODE_ENV'] === 'production';
+  const corsOrigins = new Set(
+    opts.corsOrigins ?? (production ? [] : ['http://localhost:5173', 'http://127.0.0.1:5173']),
+  );
 
+  const headersTimeout = opts.headersTimeoutMs ?? 20_000;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
+    requestTimeout: opts.requestTimeoutMs ?? 300_000,
+    connectionTimeout: opts.idleTimeoutMs ?? 60_000,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+    trustProxy: opts.trustProxy ?? false,
+    http: {
+      headersTimeout,
+      // Node checks the headers and request deadlines on this interval (30 s by default), so a
+      // short bound needs a shorter check to hold.
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+    },
   });
 
   await app.register(swagger, {
@@ -172,6 +257,11 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
             scheme: 'bearer',
             description: 'Admin token printed on first start (stored hashed).',
           },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The configured metrics token (DURE_METRICS_TOKEN).',
+          },
           institutionSignature: {
             type: 'apiKey',
             in: 'header',
@@ -183,8 +273,20 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       },
     },
   });
-  await app.register(cors, {
-    origin: (origin, cb) => cb(null, origin === undefined || corsOrigins.has(origin)),
+  // Security headers on every answer (set in onRequest, so refusals and event streams carry them
+  // too). Nothing but /admin is a page: the API's policy lets an answer load, run or frame nothing.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
+  const corsOptions = {
     allowedHeaders: [
       'authorization',
       'content-type',
@@ -201,19 +303,49 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     // one small request most of the time (Chromium caps this at 2 h).
     maxAge: PREFLIGHT_MAX_AGE_SECONDS,
     methods: ['GET', 'POST'],
+  };
+  await app.register(cors, {
+    delegator: (req, cb) => {
+      const path = req.url.split('?')[0]!;
+      cb(null, {
+        ...corsOptions,
+        origin: isCorsPath(path)
+          ? (origin: string | undefined, done: (err: Error | null, allow: boolean) => void) =>
+              done(null, origin === undefined || corsOrigins.has(origin))
+          : false,
+      });
+    },
   });
-  await app.register(rateLimit, {
-    max: opts.rateLimitPerMinute ?? 1200,
-    timeWindow: 60_000,
-    keyGenerator: (req) => `${req.ip}|${String(req.headers[HEADER_INSTITUTION] ?? '')}`,
-    errorResponseBuilder: (_req, ctx) => ({
-      statusCode: 429,
-      ...errorReply('RATE_LIMITED', `too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
-    }),
-  });
+  // Budgets: by the address the request came from (nothing the client can rotate), checked before
+  // authentication; by verified identity after it; and failed authentications, which lock the
+  // address out for a window. Unverified headers (x-dure-institution) never choose a budget.
+  const rateLimit = opts.rateLimitPerMinute ?? 1200;
+  const perIp = new FixedWindow(rateLimit, RATE_WINDOW_MS);
+  const perIdentity = new FixedWindow(rateLimit, RATE_WINDOW_MS);
+  const authFailures = new FixedWindow(opts.authFailureLimit ?? 20, opts.authFailureWindowMs ?? 600_000);
+  /** Routes where a caller proves who it is (and so could guess): signed, admin, enrolment. */
+  const guessable = (req: FastifyRequest) =>
+    (req.routeOptions.config.auth ?? 'public') !== 'public' ||
+    req.routeOptions.url === '/v1/enroll' ||
+    req.routeOptions.url === '/metrics';
+  const countFailure = (req: FastifyRequest, err: unknown) => {
+    if (err instanceof AuthError) authFailures.hit(req.ip);
+  };
+
+  // ── event streams: a bounded number per institution, ended on revocation and on close ────────
+  const streams = new Map<string, Set<() => void>>();
+  const maxStreams = opts.streamsPerInstitution ?? 4;
+  const heartbeatMs = Math.max(100, Math.min(15_000, Math.floor((opts.idleTimeoutMs ?? 60_000) / 2)));
+  const endStreams = (institutionId?: string) => {
+    const ids = institutionId === undefined ? [...streams.keys()] : [institutionId];
+    for (const id of ids) for (const end of [...(streams.get(id) ?? [])]) end();
+  };
+  app.addHook('preClose', async () => endStreams());
 
   // ── body parsers: bodies of signed requests must match the declared hash ──────────────────
-  app.removeContentTypeParser('application/json');
+  // Only JSON (bounded by JSON_BODY_LIMIT) and the streamed update body; anything else, text/plain
+  // included, is refused with 415 before a byte of it is read.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
@@ -273,14 +405,34 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     },
   );
 
-  // ── authentication: before the body is read ───────────────────────────────────────────────
+  // ── rate limits and authentication: before the body is read, limits before auth ─────────────
+  app.addHook('onRequest', async (req) => {
+    const locked = guessable(req) ? authFailures.exhausted(req.ip) : 0;
+    if (locked) throw rateLimited(locked, 'too many failed authentications from this address');
+    const wait = perIp.hit(req.ip);
+    if (wait) throw rateLimited(wait, 'too many requests from this address');
+  });
   app.addHook('onRequest', async (req) => {
     const auth = req.routeOptions.config.auth ?? 'public';
-    if (auth === 'admin') await verifyAdmin(db, req.headers.authorization);
-    if (auth === 'institution') {
-      const { institutionId, contentSha256 } = await authenticateSigned(db, req.headers, req.method, req.url);
-      req.institutionId = institutionId;
-      req.declaredSha256 = contentSha256;
+    try {
+      if (auth === 'admin') await verifyAdmin(db, req.headers.authorization);
+      if (auth === 'institution') {
+        const { institutionId, contentSha256 } = await authenticateSigned(
+          db,
+          req.headers,
+          req.method,
+          req.url,
+        );
+        req.institutionId = institutionId;
+        req.declaredSha256 = contentSha256;
+      }
+    } catch (err) {
+      countFailure(req, err);
+      throw err;
+    }
+    if (auth !== 'public') {
+      const wait = perIdentity.hit(auth === 'admin' ? 'admin' : `inst|${req.institutionId!}`);
+      if (wait) throw rateLimited(wait, 'too many requests for this identity');
     }
   });
   app.addHook('preHandler', async (req) => {
@@ -301,13 +453,17 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
-    if (err instanceof FederatedError)
+    if (err instanceof FederatedError) {
+      const retry = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retry !== undefined) reply.header('retry-after', String(retry));
       return reply.status(err.status).send(errorReply(err.code, err.message));
+    }
     if (err instanceof DureError) return reply.status(400).send(errorReply(err.code, err.message));
     const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
     if (e.validation)
       return reply.status(400).send(errorReply('BAD_REQUEST', e.message ?? 'invalid request'));
-    if (e.statusCode === 429) return reply.status(429).send(err);
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reply.status(415).send(errorReply('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type'));
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.status(e.statusCode).send(errorReply(e.code ?? 'BAD_REQUEST', e.message ?? 'bad request'));
     }
@@ -378,32 +534,48 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     storage: db.kind,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   }));
-  app.get('/metrics', route('public', 'Prometheus metrics'), async (_req, reply) => {
-    const inst = await db.query<{ status: string; n: number }>(
-      'SELECT status, count(*)::integer AS n FROM institutions GROUP BY status',
+  const metricsToken = opts.metricsToken ? Buffer.from(sha256hex(opts.metricsToken), 'hex') : undefined;
+  const metricsRoute = route('public', 'Prometheus metrics (off unless a metrics token is configured)');
+  if (metricsToken)
+    app.get(
+      '/metrics',
+      {
+        ...metricsRoute,
+        schema: { ...metricsRoute.schema, security: [{ metricsToken: [] }] },
+      },
+      async (req, reply) => {
+        const given = /^Bearer (\S{1,256})$/.exec(req.headers.authorization ?? '')?.[1];
+        if (given === undefined || !timingSafeEqual(Buffer.from(sha256hex(given), 'hex'), metricsToken)) {
+          const err = new AuthError('metrics token required (Authorization: Bearer …)');
+          countFailure(req, err);
+          throw err;
+        }
+        const inst = await db.query<{ status: string; n: number }>(
+          'SELECT status, count(*)::integer AS n FROM institutions GROUP BY status',
+        );
+        const rounds = await db.query<{ state: string; n: number }>(
+          'SELECT state, count(*)::integer AS n FROM rounds GROUP BY state',
+        );
+        const text = metrics.render([
+          {
+            name: 'dure_institutions',
+            help: 'Institutions by status.',
+            values: inst.map((r) => ({ labels: { status: r.status }, value: r.n })),
+          },
+          {
+            name: 'dure_rounds',
+            help: 'Rounds by state.',
+            values: rounds.map((r) => ({ labels: { state: r.state }, value: r.n })),
+          },
+          {
+            name: 'process_resident_memory_bytes',
+            help: 'Resident set size.',
+            values: [{ value: process.memoryUsage.rss() }],
+          },
+        ]);
+        return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text);
+      },
     );
-    const rounds = await db.query<{ state: string; n: number }>(
-      'SELECT state, count(*)::integer AS n FROM rounds GROUP BY state',
-    );
-    const text = metrics.render([
-      {
-        name: 'dure_institutions',
-        help: 'Institutions by status.',
-        values: inst.map((r) => ({ labels: { status: r.status }, value: r.n })),
-      },
-      {
-        name: 'dure_rounds',
-        help: 'Rounds by state.',
-        values: rounds.map((r) => ({ labels: { state: r.state }, value: r.n })),
-      },
-      {
-        name: 'process_resident_memory_bytes',
-        help: 'Resident set size.',
-        values: [{ value: process.memoryUsage.rss() }],
-      },
-    ]);
-    return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text);
-  });
   app.get('/openapi.json', route('public', 'This OpenAPI document'), async () => app.swagger());
   app.post<{ Body: EnrollRequest }>(
     '/v1/enroll',
@@ -416,8 +588,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       response: { 200: EnrollResponseSchema },
     }),
     async (req) => {
-      const inst = await enroll(db, req.body.code, req.body.publicKey);
-      return { institutionId: inst.id, name: inst.name };
+      try {
+        const inst = await enroll(db, req.body.code, req.body.publicKey);
+        return { institutionId: inst.id, name: inst.name };
+      } catch (err) {
+        countFailure(req, err); // guessing enrolment codes counts like guessing tokens
+        throw err;
+      }
     },
   );
   app.get<{ Params: { taskId: string; version: string } }>(
@@ -469,7 +646,11 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     route('admin', 'Revoke an institution (its requests and pending updates are refused)', {
       params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
     }),
-    async (req) => revokeInstitution(db, req.params.id, String(req.body?.reason ?? '').slice(0, 500)),
+    async (req) => {
+      const result = await revokeInstitution(db, req.params.id, String(req.body?.reason ?? '').slice(0, 500));
+      endStreams(req.params.id); // a revoked institution hears nothing more
+      return result;
+    },
   );
   app.post<{ Body: CreateTaskRequest }>(
     '/v1/admin/tasks',
@@ -534,6 +715,17 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     route('institution', 'Round state changes as server-sent events (subscribe)', { params: TaskParams }),
     async (req, reply) => {
       await coordinator.getTask(req.params.taskId);
+      const institutionId = req.institutionId!;
+      const mine = streams.get(institutionId) ?? new Set<() => void>();
+      if (mine.size >= maxStreams)
+        throw new FederatedError(
+          'TOO_MANY_STREAMS',
+          429,
+          `at most ${maxStreams} open event streams per institution`,
+        );
+      const end = () => reply.raw.end();
+      mine.add(end);
+      streams.set(institutionId, mine);
       reply.hijack();
       const origin = req.headers.origin;
       reply.raw.writeHead(200, {
@@ -548,14 +740,22 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       const send = (e: RoundEvent) => {
         if (e.taskId === req.params.taskId) reply.raw.write(`event: round\ndata: ${JSON.stringify(e)}\n\n`);
       };
-      const work = await coordinator.getWork(req.institutionId!, req.params.taskId);
-      if (work.round) send({ taskId: req.params.taskId, round: work.round.number, state: work.round.state });
-      coordinator.on('round', send);
-      const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-      req.raw.on('close', () => {
+      let heartbeat: NodeJS.Timeout | undefined = undefined; // set once the stream is live
+      let closed = false;
+      const cleanup = () => {
+        closed = true;
         clearInterval(heartbeat);
         coordinator.off('round', send);
-      });
+        mine.delete(end);
+        if (mine.size === 0 && streams.get(institutionId) === mine) streams.delete(institutionId);
+      };
+      reply.raw.on('close', cleanup);
+      req.raw.on('close', cleanup);
+      const work = await coordinator.getWork(institutionId, req.params.taskId);
+      if (closed) return; // ended (revoked, closed by the client) while the work was looked up
+      if (work.round) send({ taskId: req.params.taskId, round: work.round.number, state: work.round.state });
+      coordinator.on('round', send);
+      heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), heartbeatMs);
     },
   );
   app.post<{ Params: { taskId: string; round: number }; Body: Upload }>(
@@ -569,8 +769,16 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
           response: { 200: UpdateReceiptSchema },
         },
       ),
-      bodyLimit: 1024 * 1024 * 1024, // the real bound is per task, enforced while streaming
+      // The body's bound is the task's upload bound: checked here against Content-Length and again
+      // while streaming (a chunked body has no length). Only the octet-stream parser reads it.
       onRequest: async (req: FastifyRequest<{ Params: { taskId: string } }>) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/octet-stream')
+          throw new FederatedError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            415,
+            'send the update as application/octet-stream',
+          );
         const limit = await coordinator.uploadLimit(req.params.taskId);
         const declared = Number(req.headers['content-length'] ?? NaN);
         if (declared > limit)
@@ -608,7 +816,28 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   const dashboardDir = resolve(opts.dashboardDir ?? join(import.meta.dirname, '../../dist'));
   app.get(
     '/admin',
-    route('public', 'Admin dashboard (the page itself; its API calls need the admin token)'),
+    {
+      ...route('public', 'Admin dashboard (the page itself; its API calls need the admin token)'),
+      // The built page loads only its own scripts and styles and calls only this server.
+      helmet: {
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: {
+            defaultSrc: ["'none'"],
+            scriptSrc: ["'self'"],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:'],
+            fontSrc: ["'self'"],
+            connectSrc: ["'self'"],
+            manifestSrc: ["'self'"],
+            objectSrc: ["'none'"],
+            baseUri: ["'none'"],
+            formAction: ["'none'"],
+            frameAncestors: ["'none'"],
+          },
+        },
+      },
+    },
     async (_req, reply) => {
       const page = join(dashboardDir, 'admin.html');
       if (!existsSync(page)) throw new NotFoundError('dashboard not built: run `npm run build`');
@@ -660,7 +889,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     app,
     coordinator,
     db,
-    ...(generated ? { generatedAdminToken: generated } : {}),
+    ...(generated ? { generatedAdminToken: generated, adminTokenFile } : {}),
     async close() {
       if (closed) return;
       closed = true;

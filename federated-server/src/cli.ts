@@ -21,7 +21,14 @@ export async function main(args: string[], env: NodeJS.ProcessEnv = process.env)
   const [cmd, sub, ...rest] = args;
   if (cmd === 'serve') {
     const { startServer } = await import('./main.ts');
-    const { url } = await startServer(Number(env['PORT'] ?? 8787));
+    const { readServerEnv } = await import('./config.ts');
+    let url: string;
+    try {
+      ({ url } = await startServer(readServerEnv(env).port));
+    } catch (err) {
+      console.error(err instanceof Error ? err.message : String(err));
+      return 1;
+    }
     console.log(`Dure federated server: ${url}`);
     return new Promise<number>(() => undefined); // runs until killed
   }

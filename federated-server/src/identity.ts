@@ -220,6 +220,14 @@ export async function listInstitutions(db: Database): Promise<Institution[]> {
 
 type Headers = Record<string, string | string[] | undefined>;
 
+/**
+ * The one answer for a signed request whose sender is not accepted: unknown institution, revoked
+ * institution, malformed headers or a signature that does not verify all read the same (status,
+ * code and message), so a caller learns nothing about which institutions exist or their state.
+ */
+export const SIGNATURE_REFUSED = 'request signature not accepted';
+const refusedSignature = () => new AuthError(SIGNATURE_REFUSED, 'BAD_SIGNATURE');
+
 function header(h: Headers, name: string): string | undefined {
   const v = h[name];
   return typeof v === 'string' ? v : undefined;
@@ -232,7 +240,9 @@ const keyCache = new Map<string, Promise<CryptoKey>>();
  * Authenticates a signed request before its body is read: known active institution, fresh
  * timestamp, valid signature, unseen nonce (recorded). Returns the institution id and the
  * declared body hash, which the body parser must then match.
- * @throws {AuthError} for unsigned, stale, replayed, wrongly signed or revoked requests.
+ * @throws {AuthError} UNSIGNED, STALE_REQUEST (both decided before any institution is looked up),
+ *   REPLAYED (only after the signature verified), or BAD_SIGNATURE with `SIGNATURE_REFUSED` for an
+ *   unknown or revoked institution, malformed headers or a wrong signature alike.
  */
 export async function authenticateSigned(
   db: Database,
@@ -254,13 +264,12 @@ export async function authenticateSigned(
     !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) ||
     !/^[0-9a-f]{64}$/.test(contentSha256)
   ) {
-    throw new AuthError('malformed signature headers', 'BAD_SIGNATURE');
+    throw refusedSignature();
   }
   if (Math.abs(now - Number(timestamp)) > SIGNATURE_WINDOW_MS)
     throw new AuthError('request timestamp is outside the allowed window', 'STALE_REQUEST');
   const [inst] = await db.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1', [institutionId]);
-  if (!inst || !inst.public_key) throw new AuthError('unknown institution', 'BAD_SIGNATURE');
-  if (inst.status === 'revoked') throw new AuthError('institution is revoked', 'REVOKED', 403);
+  if (!inst || !inst.public_key || inst.status === 'revoked') throw refusedSignature();
   let key = keyCache.get(inst.public_key);
   if (!key) {
     key = importPublicKey(inst.public_key);
@@ -271,7 +280,7 @@ export async function authenticateSigned(
     { method, path, institutionId, timestamp, nonce, contentSha256 },
     signature,
   );
-  if (!ok) throw new AuthError('signature does not verify', 'BAD_SIGNATURE');
+  if (!ok) throw refusedSignature();
   const inserted = await db.query(
     'INSERT INTO nonces (institution_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING nonce',
     [institutionId, nonce, now],

@@ -1,10 +1,11 @@
 /**
  * `npm run server`: the federated server alone. Honours PORT (default 8787), HOST (default
  * 127.0.0.1), DURE_DATA_DIR (default .dure-data), DATABASE_URL, DURE_ADMIN_TOKEN,
- * DURE_CORS_ORIGINS (comma-separated), DURE_RATE_LIMIT (per minute) and DURE_TICK_MS.
+ * DURE_METRICS_TOKEN, DURE_CORS_ORIGINS (comma-separated), DURE_RATE_LIMIT (per minute),
+ * DURE_TICK_MS and the rest listed in ./config.ts, which checks them all before anything starts.
  */
-import { resolve } from 'node:path';
 import { buildServer } from './app.ts';
+import { readServerEnv } from './config.ts';
 
 export interface StartedServer {
   url: string;
@@ -15,33 +16,36 @@ export async function startServer(
   port: number,
   host = process.env['HOST'] ?? '127.0.0.1',
 ): Promise<StartedServer> {
-  const env = process.env;
-  const server = await buildServer({
-    dataDir: resolve(env['DURE_DATA_DIR'] ?? '.dure-data'),
-    databaseUrl: env['DATABASE_URL'] || undefined,
-    adminToken: env['DURE_ADMIN_TOKEN'] || undefined,
-    logger: env['DURE_LOG'] !== 'off',
-    ...(env['DURE_CORS_ORIGINS']
-      ? { corsOrigins: env['DURE_CORS_ORIGINS'].split(',').map((s) => s.trim()) }
-      : {}),
-    ...(env['DURE_RATE_LIMIT'] ? { rateLimitPerMinute: Number(env['DURE_RATE_LIMIT']) } : {}),
-    ...(env['DURE_TICK_MS'] ? { tickMs: Number(env['DURE_TICK_MS']) } : {}),
-  });
+  const { options } = readServerEnv(process.env); // throws, naming the variable, before anything opens
+  const server = await buildServer(options);
   await server.app.listen({ port, host });
   const addr = server.app.server.address();
   const realPort = addr && typeof addr === 'object' ? addr.port : port;
   const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${realPort}`;
-  if (server.generatedAdminToken) {
+  if (server.adminTokenFile) {
+    // The path only: stdout usually ends up in logs, and a token in a log is a leaked token.
     console.log('');
-    console.log('  관리자 토큰 / Admin token (shown once, stored hashed — keep it safe):');
-    console.log(`  ${server.generatedAdminToken}`);
+    console.log(
+      '  관리자 토큰을 만들어 파일에 저장했습니다 / Admin token generated and written to (mode 0600):',
+    );
+    console.log(`  ${server.adminTokenFile}`);
+    console.log(
+      '  읽은 뒤 안전한 곳에 옮기고 파일을 지우세요 / read it, keep it safe, then delete the file.',
+    );
     console.log('');
   }
   return { url, close: () => server.close() };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { url, close } = await startServer(Number(process.env['PORT'] ?? 8787));
+  let started: StartedServer;
+  try {
+    started = await startServer(readServerEnv(process.env).port);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  }
+  const { url, close } = started;
   console.log(
     `Dure federated server: ${url}  (health: ${url}/healthz, dashboard: ${url}/admin, API: ${url}/openapi.json)`,
   );

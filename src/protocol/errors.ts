@@ -742,6 +742,14 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         en: 'The upload is larger than allowed.',
       },
       UNSUPPORTED_MEDIA_TYPE: { ko: '지원하지 않는 데이터 형식입니다.', en: 'Unsupported content type.' },
+      RATE_LIMITED: {
+        ko: '요청이 너무 많습니다. 잠시 뒤에 다시 시도하세요.',
+        en: 'Too many requests. Try again a little later.',
+      },
+      TOO_MANY_STREAMS: {
+        ko: '이 기관이 열어 둔 실시간 연결이 너무 많습니다. 다른 창이나 탭을 닫으세요.',
+        en: 'This institution has too many live connections open. Close other windows or tabs.',
+      },
     },
   },
   {

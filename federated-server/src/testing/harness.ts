@@ -2,12 +2,13 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
-import { buildServer, type DureServer } from '../app.ts';
+import { buildServer, type DureServer, type ServerOptions } from '../app.ts';
 import type { CreateTaskRequest } from '../../../src/protocol/schemas.ts';
 import { AdminClient, InstitutionClient, makeReply, type Transport } from './client.ts';
 import { freshPgliteDir, tempDir } from './databases.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789abcdef';
 
 export interface TestServer {
   server: DureServer;
@@ -27,9 +28,12 @@ export async function freshDataDir(): Promise<string> {
   return dataDir;
 }
 
-/** Builds a server with the round timer off (tests drive `coordinator.tick`). */
+/**
+ * Builds a server with the round timer off (tests drive `coordinator.tick`) and budgets high
+ * enough that only the abuse tests, which set `options`, meet a limit.
+ */
 export async function startTestServer(
-  opts: { databaseUrl?: string; adminToken?: string | null } = {},
+  opts: { databaseUrl?: string; adminToken?: string | null; options?: Partial<ServerOptions> } = {},
 ): Promise<TestServer> {
   const dataDir = await freshDataDir();
   const server = await buildServer({
@@ -38,6 +42,9 @@ export async function startTestServer(
     adminToken: opts.adminToken === null ? undefined : (opts.adminToken ?? TEST_ADMIN_TOKEN),
     tickMs: 0,
     rateLimitPerMinute: 100_000,
+    authFailureLimit: 100_000,
+    metricsToken: TEST_METRICS_TOKEN,
+    ...opts.options,
   });
   const send: Transport = async (method, url, headers, body) => {
     const r = await server.app.inject({

@@ -1,0 +1,98 @@
+/**
+ * The server's environment, read and checked once at start. A value that does not parse refuses
+ * the start with a message naming the variable, instead of quietly becoming NaN (a NaN tick
+ * interval used to disable rounds without a word).
+ */
+import { resolve } from 'node:path';
+import type { ServerOptions } from './app.ts';
+
+export interface ServerEnv {
+  port: number;
+  host: string;
+  options: ServerOptions;
+}
+
+/** The characters and length the admin (and metrics) token check accepts (see identity.ts). */
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * Reads PORT, HOST, DURE_DATA_DIR, DATABASE_URL, DURE_ADMIN_TOKEN, DURE_METRICS_TOKEN, DURE_LOG,
+ * DURE_CORS_ORIGINS, DURE_RATE_LIMIT, DURE_AUTH_FAILURE_LIMIT, DURE_TICK_MS,
+ * DURE_HEADERS_TIMEOUT_MS, DURE_REQUEST_TIMEOUT_MS, DURE_IDLE_TIMEOUT_MS and
+ * DURE_STREAMS_PER_INSTITUTION and DURE_TRUST_PROXY. Unset or empty means the default.
+ * @throws {Error} listing every invalid variable by name.
+ */
+export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number } = {}): ServerEnv {
+  const problems: string[] = [];
+  const get = (name: string) => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+  const int = (name: string, min: number, max: number, what: string): number | undefined => {
+    const v = get(name);
+    if (v === undefined) return undefined;
+    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+      problems.push(`${name}=${JSON.stringify(v)}: must be ${what} (an integer from ${min} to ${max})`);
+      return undefined;
+    }
+    return Number(v);
+  };
+  const token = (name: string): string | undefined => {
+    const v = get(name);
+    if (v !== undefined && !TOKEN.test(v))
+      problems.push(`${name}: must be 16 to 128 characters of A-Z, a-z, 0-9, '_' and '-'`);
+    return v;
+  };
+
+  const port = int('PORT', 0, 65_535, 'a TCP port') ?? defaults.port ?? 8787;
+  const host = get('HOST') ?? '127.0.0.1';
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  const log = get('DURE_LOG');
+  if (log !== undefined && log !== 'on' && log !== 'off')
+    problems.push(`DURE_LOG=${JSON.stringify(log)}: must be "on" or "off"`);
+  const corsOrigins = get('DURE_CORS_ORIGINS')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins ?? []) {
+    let ok = false;
+    try {
+      const u = new URL(origin);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === origin;
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      problems.push(
+        `DURE_CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path or trailing slash)`,
+      );
+  }
+  const tickMs = int('DURE_TICK_MS', 0, 3_600_000, 'milliseconds, 0 to stop the round timer');
+  const headersTimeoutMs = int('DURE_HEADERS_TIMEOUT_MS', 100, 600_000, 'milliseconds');
+  const requestTimeoutMs = int('DURE_REQUEST_TIMEOUT_MS', 100, 3_600_000, 'milliseconds');
+  if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs)
+    problems.push('DURE_HEADERS_TIMEOUT_MS: must not exceed DURE_REQUEST_TIMEOUT_MS');
+  const options: ServerOptions = {
+    dataDir: resolve(get('DURE_DATA_DIR') ?? '.dure-data'),
+    databaseUrl,
+    adminToken: token('DURE_ADMIN_TOKEN'),
+    metricsToken: token('DURE_METRICS_TOKEN'),
+    logger: log !== 'off',
+    ...(corsOrigins ? { corsOrigins } : {}),
+    rateLimitPerMinute: int('DURE_RATE_LIMIT', 1, 100_000_000, 'requests per minute'),
+    authFailureLimit: int('DURE_AUTH_FAILURE_LIMIT', 1, 100_000_000, 'failed authentications per 10 minutes'),
+    tickMs,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: int('DURE_IDLE_TIMEOUT_MS', 1000, 3_600_000, 'milliseconds'),
+    trustProxy: get('DURE_TRUST_PROXY'),
+    streamsPerInstitution: int('DURE_STREAMS_PER_INSTITUTION', 1, 1000, 'a stream count'),
+  };
+  if (problems.length)
+    throw new Error(
+      `서버 설정 오류 / invalid server configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+  return { port, host, options };
+}
