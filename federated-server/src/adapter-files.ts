@@ -4,7 +4,7 @@
  * are the adapter's is the shared adapter codec's check (src/protocol/adapter-codec.ts
  * `checkAdapterHeader`), run on the header alone.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { checkAdapterHeader, type AdapterExpectation } from '../../src/protocol/adapter-codec.ts';
 import {
   DEFAULT_SAFETENSORS_LIMITS,
@@ -17,17 +17,36 @@ import {
 import { SafetensorsError } from '../../src/protocol/errors.ts';
 import type { Tensors } from './aggregation/strategies.ts';
 
+/** Positional reads of plaintext bytes: a plain file, or a sealed blob (storage/sealed.ts). */
+export interface RandomAccess {
+  readonly size: number;
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A plain file (an upload still in the store's tmp/) as a RandomAccess. */
+export async function openPlainFile(path: string): Promise<RandomAccess> {
+  const fh = await open(path, 'r');
+  const size = (await fh.stat()).size;
+  return {
+    size,
+    read: async (buf, offset, length, position) => (await fh.read(buf, offset, length, position)).bytesRead,
+    close: () => fh.close(),
+  };
+}
+
 /**
- * Opens a safetensors file and validates its header against the file's real size.
+ * Opens a safetensors file (a path, or an opened RandomAccess it takes over) and validates its
+ * header against the file's real size.
  * @throws {SafetensorsError} if the header is malformed or does not tile the file.
  */
 export async function openSafetensors(
-  path: string,
+  source: string | RandomAccess,
   maxHeaderBytes = DEFAULT_SAFETENSORS_LIMITS.maxHeaderBytes,
 ): Promise<SafetensorsFile> {
-  const fh = await open(path, 'r');
+  const fh = typeof source === 'string' ? await openPlainFile(source) : source;
   try {
-    const size = (await fh.stat()).size;
+    const size = fh.size;
     const first = new Uint8Array(8);
     await fh.read(first, 0, 8, 0);
     const limits = { ...DEFAULT_SAFETENSORS_LIMITS, maxHeaderBytes };
@@ -46,7 +65,7 @@ export async function openSafetensors(
 export class SafetensorsFile {
   private readonly byName: Map<string, TensorInfo>;
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: RandomAccess,
     readonly header: SafetensorsHeader,
   ) {
     this.byName = new Map(header.tensors.map((t) => [t.name, t]));
@@ -65,7 +84,7 @@ export class SafetensorsFile {
     if (start < 0 || count < 0 || from + count * width > t.end)
       throw new RangeError(`slice outside tensor ${name}`);
     const buf = new Uint8Array(count * width);
-    const { bytesRead } = await this.fh.read(buf, 0, buf.length, from);
+    const bytesRead = await this.fh.read(buf, 0, buf.length, from);
     if (bytesRead !== buf.length) throw new RangeError(`short read in ${name}`);
     return decodeTensorData(t.dtype, buf);
   }
@@ -89,8 +108,11 @@ export class SafetensorsFile {
  * it by the adapter codec.
  * @throws {SafetensorsError} for a malformed file; {AdapterShapeError} for tensors not as expected.
  */
-export async function readAdapterFile(path: string, expected?: AdapterExpectation): Promise<Tensors> {
-  const f = await openSafetensors(path);
+export async function readAdapterFile(
+  source: string | RandomAccess,
+  expected?: AdapterExpectation,
+): Promise<Tensors> {
+  const f = await openSafetensors(source);
   try {
     if (expected) checkAdapterHeader(f.header.tensors, expected);
     return await f.readAll();

@@ -4,22 +4,23 @@
  * registry, the audit log, metrics, OpenAPI and the admin dashboard together; the logic lives
  * in the modules it imports.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { DureError } from '../../src/protocol/errors.ts';
+import { BlobIntegrityError, DureError } from '../../src/protocol/errors.ts';
 import {
-  AdapterVersionSchema,
   CreateTaskRequestSchema,
   EnrollRequestSchema,
+  RegistryEntrySchema,
+  TaskMemberSchema,
   EnrollResponseSchema,
   ErrorResponseSchema,
   TaskSchema,
@@ -51,13 +52,17 @@ import {
 } from './identity.ts';
 import { FixedWindow } from './limits.ts';
 import { Metrics } from './metrics.ts';
+import { addMember, listMembers, removeMember } from './membership.ts';
 import { BlobStore } from './storage/blobs.ts';
+import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
 export const SERVER_VERSION = '0.2.0';
 /** The file in the data directory holding a generated admin token (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
+/** The file in the data directory holding a generated blob key when none is configured (0600). */
+export const BLOB_KEY_FILE = 'blob-key';
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Registry version and SHA-256 of a downloaded adapter file (src/fl/adapter-feed.ts reads them). */
@@ -102,6 +107,13 @@ export interface ServerOptions {
    * `<dataDir>/admin-token` (mode 0600) — never printed or logged.
    */
   adminToken?: string | undefined;
+  /**
+   * The 32-byte key sealing blobs at rest (AES-256-GCM; DURE_BLOB_KEY, base64url). Without one a key
+   * is generated on first start into `<dataDir>/blob-key` (0600) and read from there afterwards:
+   * that protects copies of the blob directory and backups that leave the key out, not someone
+   * holding the whole data directory — configure the key from a secret store in production.
+   */
+  blobKey?: Uint8Array | undefined;
   /** Bearer token for `/metrics`; without one the endpoint is off (404). */
   metricsToken?: string | undefined;
   /** Structured JSON logs (pino); off in tests. */
@@ -199,6 +211,21 @@ function rateLimited(waitMs: number, what: string): FederatedError {
   });
 }
 
+/** The configured blob key, or the one in `<dataDir>/blob-key`, generated (0600) on first start. */
+async function blobKeyFor(opts: ServerOptions): Promise<Uint8Array> {
+  if (opts.blobKey) {
+    if (opts.blobKey.length !== BLOB_KEY_BYTES)
+      throw new BlobIntegrityError('the blob key must be 32 bytes', 'BLOB_KEY');
+    return opts.blobKey;
+  }
+  const file = join(opts.dataDir, BLOB_KEY_FILE);
+  if (existsSync(file)) return parseBlobKey(await readFile(file, 'utf8'));
+  const key = new Uint8Array(randomBytes(BLOB_KEY_BYTES));
+  await writeFile(file, `${Buffer.from(key).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(file, 0o600); // whatever the umask
+  return key;
+}
+
 /**
  * Opens storage, applies migrations, makes sure an admin token exists, and builds the app.
  * @throws {StorageError} if the database cannot be opened or migrated.
@@ -214,7 +241,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     await writeFile(adminTokenFile, `${generated}\n`, { mode: 0o600 });
     await chmod(adminTokenFile, 0o600); // whatever the umask
   }
-  const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'));
+  const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'), await blobKeyFor(opts));
   const metrics = new Metrics();
   const coordinator = new Coordinator(db, blobs, metrics);
   const startedAt = Date.now();
@@ -390,7 +417,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
         },
       });
       try {
-        await pipeline(payload, meter, createWriteStream(path));
+        await pipeline(payload, meter, createWriteStream(path, { mode: 0o600 }));
       } catch (err) {
         await rm(path, { force: true });
         throw err;
@@ -518,12 +545,29 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
         .header('cache-control', version === 'latest' ? CACHE_REVALIDATE : CACHE_IMMUTABLE);
       if (ifNoneMatchHits(req.headers['if-none-match'], etag)) return reply.code(304).send();
     }
-    const size = (await stat(found.path)).size;
+    // Decrypted segment by segment as it is sent; one byte range is served (206) when asked.
+    const file = await found.open();
+    const size = file.size;
+    const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? '').trim());
+    let start = 0;
+    let end = size - 1;
+    if (range && (range[1] || range[2])) {
+      start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+      end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (start > end || start >= size) {
+        await file.close();
+        return reply.code(416).header('content-range', `bytes */${size}`).send();
+      }
+      reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+    }
+    const body = Readable.from(file.stream(start, end));
+    body.on('close', () => void file.close());
     return reply
       .header('content-type', 'application/octet-stream')
-      .header('content-length', size)
+      .header('accept-ranges', 'bytes')
+      .header('content-length', end - start + 1)
       .header('content-disposition', `attachment; filename="${taskId}-v${found.version.version}.safetensors"`)
-      .send(createReadStream(found.path));
+      .send(body);
   };
 
   // ── public ───────────────────────────────────────────────────────────────────────────────
@@ -661,6 +705,48 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     async (req) => coordinator.createTask(req.body),
   );
   app.get('/v1/admin/tasks', route('admin', 'List tasks'), async () => coordinator.listTasks());
+  const MemberParams = Type.Object({
+    taskId: TaskParams.properties.taskId,
+    institutionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  });
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId/members',
+    route('admin', "A task's member institutions and their weight caps", {
+      params: TaskParams,
+      response: { 200: Type.Array(TaskMemberSchema) },
+    }),
+    async (req) => {
+      await coordinator.getTask(req.params.taskId);
+      return listMembers(db, req.params.taskId);
+    },
+  );
+  app.post<{ Params: { taskId: string }; Body: { institutionId: string; maxWeight?: number | null } }>(
+    '/v1/admin/tasks/:taskId/members',
+    route('admin', 'Admit an institution to a task (or change its weight cap); audited', {
+      description:
+        'Only members see the task, get work, upload and download its adapters. `maxWeight` caps the ' +
+        "institution's aggregation weight at min(reported examples, maxWeight); without it every member weighs 1.",
+      params: TaskParams,
+      body: Type.Object(
+        {
+          institutionId: MemberParams.properties.institutionId,
+          maxWeight: Type.Optional(
+            Type.Union([Type.Null(), Type.Number({ exclusiveMinimum: 0, maximum: 1e9 })]),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: TaskMemberSchema },
+    }),
+    async (req) => addMember(db, req.params.taskId, req.body.institutionId, req.body.maxWeight ?? null),
+  );
+  app.delete<{ Params: { taskId: string; institutionId: string } }>(
+    '/v1/admin/tasks/:taskId/members/:institutionId',
+    route('admin', 'Remove an institution from a task (its update in the open round is withdrawn); audited', {
+      params: MemberParams,
+    }),
+    async (req) => removeMember(db, req.params.taskId, req.params.institutionId),
+  );
   app.get<{ Params: { taskId: string } }>(
     '/v1/admin/tasks/:taskId',
     route('admin', 'A task with its rounds, participants, metrics and registry versions', {
@@ -697,10 +783,12 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
 
   // ── institutions (signed) ────────────────────────────────────────────────────────────────
-  app.get('/v1/tasks', route('institution', 'Running tasks'), async () =>
-    (await coordinator.listTasks())
-      .filter((t) => t.state === 'running')
-      .map((t) => ({ id: t.id, name: t.name, baseModel: t.baseModel })),
+  app.get('/v1/tasks', route('institution', 'Running tasks this institution is a member of'), async (req) =>
+    (await coordinator.memberTasks(req.institutionId!)).map((t) => ({
+      id: t.id,
+      name: t.name,
+      baseModel: t.baseModel,
+    })),
   );
   app.get<{ Params: { taskId: string } }>(
     '/v1/tasks/:taskId/work',
@@ -714,7 +802,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     '/v1/tasks/:taskId/events',
     route('institution', 'Round state changes as server-sent events (subscribe)', { params: TaskParams }),
     async (req, reply) => {
-      await coordinator.getTask(req.params.taskId);
+      await coordinator.requireMember(req.institutionId!, req.params.taskId);
       const institutionId = req.institutionId!;
       const mine = streams.get(institutionId) ?? new Set<() => void>();
       if (mine.size >= maxStreams)
@@ -779,7 +867,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
             415,
             'send the update as application/octet-stream',
           );
-        const limit = await coordinator.uploadLimit(req.params.taskId);
+        const limit = await coordinator.uploadLimit(req.institutionId!, req.params.taskId);
         const declared = Number(req.headers['content-length'] ?? NaN);
         if (declared > limit)
           throw new FederatedError('PAYLOAD_TOO_LARGE', 413, `update exceeds the task's ${limit}-byte bound`);
@@ -800,16 +888,22 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
   app.get<{ Params: { taskId: string } }>(
     '/v1/tasks/:taskId/adapters',
-    route('institution', 'Registry: global adapter versions of a task', {
+    route('institution', 'Registry: global adapter versions of a task (aggregate facts only)', {
       params: TaskParams,
-      response: { 200: Type.Array(AdapterVersionSchema) },
+      response: { 200: Type.Array(RegistryEntrySchema) },
     }),
-    async (req) => coordinator.versions(req.params.taskId),
+    async (req) => {
+      await coordinator.requireMember(req.institutionId!, req.params.taskId);
+      return coordinator.registry(req.params.taskId);
+    },
   );
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/tasks/:taskId/adapters/:version',
     route('institution', 'Download a global adapter version (safetensors)', { params: VersionParams }),
-    async (req, reply) => sendAdapter(req, reply, req.params.taskId, req.params.version, false),
+    async (req, reply) => {
+      await coordinator.requireMember(req.institutionId!, req.params.taskId);
+      return sendAdapter(req, reply, req.params.taskId, req.params.version, false);
+    },
   );
 
   // ── admin dashboard (the Vite-built admin.html and its assets) ───────────────────────────

@@ -21,6 +21,9 @@ export type AuditType =
   | 'task.started'
   | 'task.completed'
   | 'task.failed'
+  /** An admin admitted an institution to a task, or changed its weight cap. */
+  | 'task.member.added'
+  | 'task.member.removed'
   | 'round.opened'
   | 'round.aggregating'
   | 'round.closed'

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { ServerOptions } from './app.ts';
+import { parseBlobKey } from './storage/sealed.ts';
 
 export interface ServerEnv {
   port: number;
@@ -19,7 +20,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
  * Reads PORT, HOST, DURE_DATA_DIR, DATABASE_URL, DURE_ADMIN_TOKEN, DURE_METRICS_TOKEN, DURE_LOG,
  * DURE_CORS_ORIGINS, DURE_RATE_LIMIT, DURE_AUTH_FAILURE_LIMIT, DURE_TICK_MS,
  * DURE_HEADERS_TIMEOUT_MS, DURE_REQUEST_TIMEOUT_MS, DURE_IDLE_TIMEOUT_MS and
- * DURE_STREAMS_PER_INSTITUTION and DURE_TRUST_PROXY. Unset or empty means the default.
+ * DURE_STREAMS_PER_INSTITUTION, DURE_TRUST_PROXY and DURE_BLOB_KEY (32 bytes, base64url: the key
+ * sealing blobs at rest; without it one is generated into `<dataDir>/blob-key`, see app.ts). Unset or empty means the default.
  * @throws {Error} listing every invalid variable by name.
  */
 export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number } = {}): ServerEnv {
@@ -74,7 +76,17 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
   const requestTimeoutMs = int('DURE_REQUEST_TIMEOUT_MS', 100, 3_600_000, 'milliseconds');
   if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs)
     problems.push('DURE_HEADERS_TIMEOUT_MS: must not exceed DURE_REQUEST_TIMEOUT_MS');
+  let blobKey: Uint8Array | undefined;
+  const blobKeyText = get('DURE_BLOB_KEY');
+  if (blobKeyText !== undefined) {
+    try {
+      blobKey = parseBlobKey(blobKeyText);
+    } catch {
+      problems.push('DURE_BLOB_KEY: must be 32 random bytes in base64url (43 characters, no padding)');
+    }
+  }
   const options: ServerOptions = {
+    ...(blobKey ? { blobKey } : {}),
     dataDir: resolve(get('DURE_DATA_DIR') ?? '.dure-data'),
     databaseUrl,
     adminToken: token('DURE_ADMIN_TOKEN'),

@@ -29,6 +29,7 @@ import {
   type AdapterVersion,
   type CreateTaskRequest,
   type FitInstructions,
+  type RegistryEntry,
   type RoundDetail,
   type RoundState,
   type Task,
@@ -40,9 +41,12 @@ import { toBase64Url } from '../../src/protocol/base64url.ts';
 import { createStrategy, type Strategy, type Tensors, type UpdateSource } from './aggregation/strategies.ts';
 import { openSafetensors, readAdapterFile, type SafetensorsFile } from './adapter-files.ts';
 import { appendAudit } from './audit.ts';
+import { aggregationWeight, requireMember } from './membership.ts';
+import { checkTaskPolicy, minCohort } from './task-policy.ts';
 import { ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import type { BlobStore } from './storage/blobs.ts';
+import type { SealedFile } from './storage/sealed.ts';
 import type { Database, Queryable } from './storage/db.ts';
 import { validateUpdateFile } from './update-validation.ts';
 
@@ -77,7 +81,10 @@ interface UpdateRow {
   id: number;
   round_id: number;
   institution_id: string;
-  sha256: string;
+  /** Kept only while the round is open (recognises a retried upload); cleared when it ends. */
+  sha256: string | null;
+  /** The sealed upload's random blob name; cleared (and the blob deleted) when the round ends. */
+  blob: string | null;
   num_examples: number;
   train_loss: number | null;
   eval_loss: number | null;
@@ -180,7 +187,8 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
    * Creates a task and its version-0 adapter (seeded A, zero B).
    * @throws {FederatedError} INVALID_TASK if the LoRA config does not fit the model shape or is too large.
    */
-  async createTask(spec: CreateTaskRequest): Promise<Task> {
+  async createTask(request: CreateTaskRequest): Promise<Task> {
+    const spec = checkTaskPolicy(request);
     for (const m of spec.lora.targetModules) {
       if (!KNOWN_TARGET_MODULES.includes(m))
         throw new FederatedError('INVALID_TASK', 400, `unknown target module ${m}`);
@@ -279,6 +287,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   /** What an institution should do now for a task (Flower's configure_fit, pulled). */
   async getWork(institutionId: string, taskId: string): Promise<WorkResponse> {
     const t = await this.taskRow(this.db, taskId);
+    await requireMember(this.db, institutionId, taskId);
     const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
     if (!r) return { taskState: t.state, round: null, instructions: null, submitted: false };
     const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
@@ -314,18 +323,38 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     };
   }
 
-  /** Largest upload accepted for a task (used to bound the request body before reading it). */
-  async uploadLimit(taskId: string): Promise<number> {
+  /**
+   * Refuses an institution that is not a member of the task exactly as an unknown task.
+   * @throws {NotFoundError} for an unknown task or a non-member.
+   */
+  async requireMember(institutionId: string, taskId: string): Promise<void> {
+    await this.taskRow(this.db, taskId);
+    await requireMember(this.db, institutionId, taskId);
+  }
+
+  /** Running tasks an institution is a member of. */
+  async memberTasks(institutionId: string): Promise<Task[]> {
+    const rows = await this.db.query<TaskRow>(
+      `SELECT t.* FROM tasks t JOIN task_members m ON m.task_id = t.id
+       WHERE m.institution_id = $1 AND t.state = 'running' ORDER BY t.created_at`,
+      [institutionId],
+    );
+    return rows.map(toTask);
+  }
+
+  /** Largest upload a member may send for a task (bounds the request body before reading it). */
+  async uploadLimit(institutionId: string, taskId: string): Promise<number> {
     const t = await this.taskRow(this.db, taskId);
+    await requireMember(this.db, institutionId, taskId);
     return this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest).maxUploadBytes;
   }
 
   private globalTensors(ctx: TaskContext, taskId: string, version: number, sha: string): Promise<Tensors> {
     const cached = this.globals.get(taskId);
     if (cached?.version === version) return cached.tensors;
-    const tensors = readAdapterFile(this.blobs.path(sha), {
-      specs: adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora),
-    });
+    const tensors = this.blobs
+      .openBlob(sha)
+      .then((f) => readAdapterFile(f, { specs: adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora) }));
     tensors.catch(() => this.globals.delete(taskId));
     this.globals.set(taskId, { version, tensors }); // one adapter per task in memory
     return tensors;
@@ -347,6 +376,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     let consumed = false;
     try {
       const t = await this.taskRow(this.db, taskId);
+      await requireMember(this.db, institutionId, taskId);
       const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
       const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
       const [existing] = r
@@ -375,49 +405,64 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         round: r.number,
         maxNorm: ctx.spec.maxUpdateNorm,
       });
-      // Durable before the row that accepts it commits.
-      await this.blobs.commitTemp(upload.path, upload.sha256);
+      // Sealed and durable (under a random name) before the row that accepts it commits.
+      const blob = await this.blobs.commitTemp(upload.path);
       consumed = true;
-      const receipt = await this.db.transaction(async (tx) => {
-        const [fresh] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [r.id]);
-        if (!fresh || (fresh.state !== 'open' && fresh.state !== 'collecting')) {
-          throw new ConflictError(
-            `round ${roundNumber} closed while the update was validated`,
-            'LATE_UPDATE',
+      const receipt = await this.db
+        .transaction(async (tx) => {
+          const [fresh] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [r.id]);
+          if (!fresh || (fresh.state !== 'open' && fresh.state !== 'collecting')) {
+            throw new ConflictError(
+              `round ${roundNumber} closed while the update was validated`,
+              'LATE_UPDATE',
+            );
+          }
+          const [inst] = await tx.query<{ status: string }>('SELECT status FROM institutions WHERE id = $1', [
+            institutionId,
+          ]);
+          if (inst?.status !== 'active') throw new ConflictError('institution is not active', 'REVOKED');
+          await requireMember(tx, institutionId, taskId); // removed while the update was validated
+          const [dup] = await tx.query<UpdateRow>(
+            'SELECT * FROM updates WHERE round_id = $1 AND institution_id = $2',
+            [r.id, institutionId],
           );
-        }
-        const [inst] = await tx.query<{ status: string }>('SELECT status FROM institutions WHERE id = $1', [
-          institutionId,
-        ]);
-        if (inst?.status !== 'active') throw new ConflictError('institution is not active', 'REVOKED');
-        const [dup] = await tx.query<UpdateRow>(
-          'SELECT * FROM updates WHERE round_id = $1 AND institution_id = $2',
-          [r.id, institutionId],
-        );
-        if (dup) return this.duplicateOf(dup, upload.sha256, r.number);
-        const [row] = await tx.query<{ id: number }>(
-          `INSERT INTO updates (round_id, institution_id, sha256, num_examples, train_loss, eval_loss, norm, status, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8) RETURNING id`,
-          [r.id, institutionId, upload.sha256, v.numExamples, v.trainLoss, v.evalLoss, v.norm, receivedAt],
-        );
-        if (fresh.state === 'open')
-          await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1`, [r.id]);
-        await appendAudit(tx, 'update.accepted', institutionId, {
-          taskId,
-          round: r.number,
-          updateId: row!.id,
-          sha256: upload.sha256,
-          numExamples: v.numExamples,
-          norm: v.norm,
+          if (dup) return this.duplicateOf(dup, upload.sha256, r.number);
+          const [row] = await tx.query<{ id: number }>(
+            `INSERT INTO updates (round_id, institution_id, sha256, blob, num_examples, train_loss, eval_loss, norm, status, received_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted', $9) RETURNING id`,
+            [
+              r.id,
+              institutionId,
+              upload.sha256,
+              blob,
+              v.numExamples,
+              v.trainLoss,
+              v.evalLoss,
+              v.norm,
+              receivedAt,
+            ],
+          );
+          if (fresh.state === 'open')
+            await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1`, [r.id]);
+          // That it took part, nothing that links the content (the hash chain keeps entries forever).
+          await appendAudit(tx, 'update.accepted', institutionId, {
+            taskId,
+            round: r.number,
+            updateId: row!.id,
+          });
+          return {
+            updateId: row!.id,
+            round: r.number,
+            sha256: upload.sha256,
+            duplicate: false,
+            opened: fresh.state === 'open',
+          };
+        })
+        .catch(async (err: unknown) => {
+          await this.blobs.delete(blob); // refused after sealing: keep nothing
+          throw err;
         });
-        return {
-          updateId: row!.id,
-          round: r.number,
-          sha256: upload.sha256,
-          duplicate: false,
-          opened: fresh.state === 'open',
-        };
-      });
+      if (receipt.duplicate) await this.blobs.delete(blob);
       if (receipt.opened) this.emit('round', { taskId, round: r.number, state: 'collecting' });
       if (!receipt.duplicate) this.metrics.updatesAccepted.inc();
       void this.tick(); // everyone may be in: close early
@@ -484,10 +529,13 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     const running = await this.db.query<TaskRow>(
       `SELECT * FROM tasks WHERE state = 'running' ORDER BY created_at`,
     );
-    const [{ n: activeInstitutions } = { n: 0 }] = await this.db.query<{ n: number }>(
-      `SELECT count(*)::integer AS n FROM institutions WHERE status = 'active'`,
-    );
+    await this.purgeEndedUploads(); // after a crash between a round's end and its purge
     for (const t of running) {
+      const [{ n: activeMembers } = { n: 0 }] = await this.db.query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM task_members m JOIN institutions i ON i.id = m.institution_id
+         WHERE m.task_id = $1 AND i.status = 'active'`,
+        [t.id],
+      );
       const r = await this.currentRound(this.db, t.id);
       if (!r) continue;
       const spec = JSON.parse(t.spec) as CreateTaskRequest;
@@ -500,10 +548,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         `SELECT count(*)::integer AS n FROM updates WHERE round_id = $1 AND status = 'accepted'`,
         [r.id],
       );
-      const quorum = n >= spec.minParticipants;
-      if (quorum && (now >= r.deadline_at || n >= activeInstitutions)) await this.aggregate(t.id, r.id);
+      const quorum = n >= minCohort(spec);
+      if (quorum && (now >= r.deadline_at || n >= activeMembers)) await this.aggregate(t.id, r.id);
       else if (now >= r.deadline_at)
-        await this.failRound(t.id, r.id, `quorum not reached: ${n} of ${spec.minParticipants} updates`);
+        await this.failRound(t.id, r.id, `quorum not reached: ${n} of ${minCohort(spec)} updates`);
     }
   }
 
@@ -535,7 +583,30 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       }
     });
     this.metrics.rounds.inc({ outcome: 'failed' });
+    await this.purgeUploads(roundId);
     events.forEach((e) => this.emit('round', e));
+  }
+
+  /**
+   * Retention: once a round is over (aggregated or failed) its individual uploads are deleted and
+   * their rows keep no hash that links content. Idempotent.
+   */
+  private async purgeUploads(roundId: number): Promise<void> {
+    const rows = await this.db.query<{ id: number; blob: string | null }>(
+      'SELECT id, blob FROM updates WHERE round_id = $1 AND (blob IS NOT NULL OR sha256 IS NOT NULL)',
+      [roundId],
+    );
+    for (const u of rows) if (u.blob) await this.blobs.delete(u.blob);
+    if (rows.length)
+      await this.db.query('UPDATE updates SET blob = NULL, sha256 = NULL WHERE round_id = $1', [roundId]);
+  }
+
+  private async purgeEndedUploads(): Promise<void> {
+    const ended = await this.db.query<{ id: number }>(
+      `SELECT DISTINCT r.id FROM rounds r JOIN updates u ON u.round_id = r.id
+       WHERE r.state IN ('closed', 'failed') AND (u.blob IS NOT NULL OR u.sha256 IS NOT NULL)`,
+    );
+    for (const r of ended) await this.purgeUploads(r.id);
   }
 
   private async aggregate(taskId: string, roundId: number): Promise<void> {
@@ -559,12 +630,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       'SELECT * FROM adapter_versions WHERE task_id = $1 AND version = $2',
       [taskId, r0.global_version],
     );
-    if (updates.length < ctx.spec.minParticipants) {
+    if (updates.length < minCohort(ctx.spec)) {
       // Possible when revocations withdrew updates after quorum was counted.
       await this.failRound(
         taskId,
         roundId,
-        `quorum lost: ${updates.length} of ${ctx.spec.minParticipants} updates remain`,
+        `quorum lost: ${updates.length} of ${minCohort(ctx.spec)} updates remain`,
       );
       return;
     }
@@ -573,13 +644,24 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     let stateSha: string | null = null;
     let metrics: Record<string, number>;
     try {
+      // Weights are never the client's own word: equal, or capped by the admin on the membership.
+      const caps = new Map(
+        (
+          await this.db.query<{ institution_id: string; max_weight: number | null }>(
+            'SELECT institution_id, max_weight FROM task_members WHERE task_id = $1',
+            [taskId],
+          )
+        ).map((m) => [m.institution_id, m.max_weight]),
+      );
       const sources: UpdateSource[] = [];
       for (const u of updates) {
-        const f = await openSafetensors(this.blobs.path(u.sha256));
+        if (!u.blob) throw new Error(`update ${u.id} has no stored upload`);
+        const f = await openSafetensors(await this.blobs.openBlob(u.blob));
         files.push(f);
         sources.push({
           institutionId: u.institution_id,
           numExamples: u.num_examples,
+          weight: aggregationWeight(u.num_examples, caps.get(u.institution_id) ?? null),
           trainLoss: u.train_loss,
           evalLoss: u.eval_loss,
           norm: u.norm,
@@ -588,7 +670,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       }
       const global = await this.globalTensors(ctx, taskId, r0.global_version, parent!.sha256);
       const state = parent!.state_sha256
-        ? await readAdapterFile(this.blobs.path(parent!.state_sha256))
+        ? await readAdapterFile(await this.blobs.openBlob(parent!.state_sha256))
         : undefined;
       const result = await ctx.strategy.aggregateFit({
         global,
@@ -617,10 +699,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         );
       }
       const train = ctx.strategy.aggregateEvaluate(
-        updates.map((u) => ({ numExamples: u.num_examples, loss: u.train_loss })),
+        sources.map((u) => ({ numExamples: u.numExamples, weight: u.weight, loss: u.trainLoss })),
       );
       const evaluation = ctx.strategy.aggregateEvaluate(
-        updates.map((u) => ({ numExamples: u.num_examples, loss: u.eval_loss })),
+        sources.map((u) => ({ numExamples: u.numExamples, weight: u.weight, loss: u.evalLoss })),
       );
       const norms = updates.map((u) => u.norm);
       metrics = {
@@ -696,6 +778,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     });
     this.metrics.rounds.inc({ outcome: 'closed' });
     this.metrics.aggregationSeconds.observe(seconds);
+    await this.purgeUploads(roundId);
     events.forEach((e) => this.emit('round', e));
   }
 
@@ -742,13 +825,34 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   }
 
   /**
-   * One registry version and the path of its safetensors blob; `latest` resolves to the newest.
+   * The registry as an institution sees it: aggregate facts only (version, hash, time, round, and
+   * that the cohort had at least k members), nothing a peer could difference between rounds.
+   */
+  async registry(taskId: string): Promise<RegistryEntry[]> {
+    const t = await this.taskRow(this.db, taskId);
+    const k = minCohort(JSON.parse(t.spec) as CreateTaskRequest);
+    const rows = await this.db.query<VersionRow>(
+      'SELECT * FROM adapter_versions WHERE task_id = $1 ORDER BY version',
+      [taskId],
+    );
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      version: r.version,
+      round: r.round,
+      sha256: r.sha256,
+      createdAt: iso(r.created_at),
+      cohortAtLeast: r.round === null ? null : k,
+    }));
+  }
+
+  /**
+   * One registry version and a way to open its sealed blob; `latest` resolves to the newest.
    * @throws {NotFoundError} for an unknown task or version.
    */
   async version(
     taskId: string,
     version: number | 'latest',
-  ): Promise<{ version: AdapterVersion; path: string; publicAdapters: boolean }> {
+  ): Promise<{ version: AdapterVersion; open: () => Promise<SealedFile>; publicAdapters: boolean }> {
     const t = await this.taskRow(this.db, taskId);
     const v = version === 'latest' ? t.latest_version : version;
     const [row] = await this.db.query<VersionRow>(
@@ -758,7 +862,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     if (!row) throw new NotFoundError(`task ${taskId} has no adapter version ${v}`);
     return {
       version: toVersion(row),
-      path: this.blobs.path(row.sha256),
+      open: () => this.blobs.openBlob(row.sha256),
       publicAdapters: (JSON.parse(t.spec) as CreateTaskRequest).publicAdapters,
     };
   }

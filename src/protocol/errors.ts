@@ -83,6 +83,7 @@ import {
   ConflictError,
   UpdateRejectedError,
   StorageError,
+  BlobIntegrityError,
 } from './errors/server.ts';
 
 export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
@@ -161,6 +162,7 @@ export {
   ConflictError,
   UpdateRejectedError,
   StorageError,
+  BlobIntegrityError,
 } from './errors/server.ts';
 
 /** What a person is told about one code, in each language the UI offers. */
@@ -746,6 +748,18 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         ko: '요청이 너무 많습니다. 잠시 뒤에 다시 시도하세요.',
         en: 'Too many requests. Try again a little later.',
       },
+      COHORT_TOO_SMALL: {
+        ko: '라운드 최소 참여 기관 수(k)가 너무 작습니다. 2 이상, 공개 어댑터는 5 이상이어야 합니다.',
+        en: "The task's minimum cohort (k) is too small: at least 2, and at least 5 for public adapters.",
+      },
+      PUBLIC_NEEDS_PRIVACY: {
+        ko: '시민에게 공개하는 어댑터는 차등 프라이버시(DP)를 켠 과제에서만 만들 수 있습니다.',
+        en: 'Adapters published to citizens need differential privacy (DP) enabled on the task.',
+      },
+      STRATEGY_NEEDS_PLAINTEXT: {
+        ko: '중앙값·절사 평균 집계는 개별 업데이트를 봐야 하므로 보안 집계와 함께 쓸 수 없습니다.',
+        en: 'Median and trimmed-mean aggregation need individual updates, so they cannot be combined with secure aggregation.',
+      },
       TOO_MANY_STREAMS: {
         ko: '이 기관이 열어 둔 실시간 연결이 너무 많습니다. 다른 창이나 탭을 닫으세요.',
         en: 'This institution has too many live connections open. Close other windows or tabs.',
@@ -832,6 +846,20 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
     errorClass: StorageError,
     codes: {
       STORAGE: { ko: '서버 저장소에 문제가 생겼습니다.', en: "The server's storage failed." },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: BlobIntegrityError,
+    codes: {
+      BLOB_TAMPERED: {
+        ko: '저장된 파일이 변조되었거나 다른 키로 암호화되어 열 수 없습니다.',
+        en: 'A stored file was altered or sealed under another key, so it cannot be opened.',
+      },
+      BLOB_KEY: {
+        ko: '저장소 암호화 키(DURE_BLOB_KEY)가 없거나 잘못되었습니다.',
+        en: 'The storage encryption key (DURE_BLOB_KEY) is missing or malformed.',
+      },
     },
   },
 ];

@@ -61,6 +61,33 @@ export const StrategyConfigSchema = Type.Union([
 export type StrategyConfig = Static<typeof StrategyConfigSchema>;
 export type StrategyName = StrategyConfig['name'];
 
+/** Smallest cohort a round may aggregate when the task does not say (k). */
+export const DEFAULT_MIN_COHORT = 3;
+/** Smallest cohort a task that publishes adapters to citizens may declare. */
+export const PUBLIC_MIN_COHORT = 5;
+
+/**
+ * Privacy configuration of a task (validated now; the mechanisms are built in src/protocol/secagg
+ * and src/protocol/privacy). `dp: null` means no differential privacy.
+ */
+export const PrivacyConfigSchema = Type.Object(
+  {
+    secureAggregation: Type.Boolean(),
+    dp: Type.Union([
+      Type.Null(),
+      Type.Object(
+        {
+          epsilon: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+          delta: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  },
+  { additionalProperties: false },
+);
+export type PrivacyConfig = Static<typeof PrivacyConfigSchema>;
+
 export const CreateTaskRequestSchema = Type.Object(
   {
     name: Name,
@@ -71,12 +98,18 @@ export const CreateTaskRequestSchema = Type.Object(
     rounds: Type.Integer({ minimum: 1, maximum: 10_000 }),
     localEpochs: Type.Integer({ minimum: 1, maximum: 1000 }),
     localSteps: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-    minParticipants: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    /**
+     * The per-round minimum cohort k: a round never aggregates fewer updates. Default
+     * DEFAULT_MIN_COHORT (3); never below 2; a task publishing adapters needs PUBLIC_MIN_COHORT (5).
+     */
+    minParticipants: Type.Optional(Type.Integer({ minimum: 2, maximum: 100_000 })),
     roundDeadlineSeconds: Type.Number({ minimum: 0.05, maximum: 30 * 24 * 3600 }),
     /** L2 bound on an update's distance from the round's global adapter. */
     maxUpdateNorm: Type.Number({ exclusiveMinimum: 0 }),
-    /** Whether widgets may download this task's adapters without signing. */
+    /** Whether widgets may download this task's adapters without signing (needs k ≥ 5 and DP). */
     publicAdapters: Type.Boolean(),
+    /** How updates are protected; absent means neither secure aggregation nor DP. */
+    privacy: Type.Optional(PrivacyConfigSchema),
   },
   { additionalProperties: false },
 );
@@ -195,6 +228,33 @@ export const AdapterVersionSchema = Type.Object({
   createdAt: Type.String(),
 });
 export type AdapterVersion = Static<typeof AdapterVersionSchema>;
+
+/**
+ * A registry version as an institution sees it: aggregate facts only. No participant list, no
+ * example totals, norms or losses, nothing that lets one peer difference two rounds to learn
+ * about another (the admin API still shows those to the operator).
+ */
+export const RegistryEntrySchema = Type.Object({
+  taskId: Id,
+  version: Type.Integer(),
+  /** The round that produced it (null for the seeded version 0). */
+  round: Type.Union([Type.Null(), Type.Integer()]),
+  sha256: Sha256,
+  createdAt: Type.String(),
+  /** The cohort had at least this many participants (the task's k); null for version 0. */
+  cohortAtLeast: Type.Union([Type.Null(), Type.Integer()]),
+});
+export type RegistryEntry = Static<typeof RegistryEntrySchema>;
+
+/** An institution's membership of a task, as the admin API reports it. */
+export const TaskMemberSchema = Type.Object({
+  taskId: Id,
+  institutionId: Id,
+  /** Cap on this institution's aggregation weight (weight = min(reported examples, cap)); null: equal weight 1. */
+  maxWeight: Type.Union([Type.Null(), Type.Number()]),
+  addedAt: Type.String(),
+});
+export type TaskMember = Static<typeof TaskMemberSchema>;
 
 /** Keys clients put in an update's safetensors `__metadata__`. */
 export const UPDATE_META = {

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createStrategy, FedAvg, type Tensors, type UpdateSource } from './strategies.ts';
 import type { TensorSpec } from '../../../src/protocol/lora.ts';
 
-// prepare: in-memory update sources (the server streams the same interface from disk)
-function source(id: string, numExamples: number, tensors: Record<string, number[]>): UpdateSource {
+// prepare: in-memory update sources (the server streams the same interface from disk); the
+// weight here is the server-decided one (the coordinator caps or equalises it), given directly
+function source(id: string, weight: number, tensors: Record<string, number[]>): UpdateSource {
   return {
     institutionId: id,
-    numExamples,
+    numExamples: weight,
+    weight,
     trainLoss: null,
     evalLoss: null,
     norm: 0,
@@ -121,15 +123,15 @@ describe('strategies against hand-computed results', () => {
     expect(yogi.adapter.get('w')![0]).toBeCloseTo((0.1 * 0.1) / (Math.sqrt(0.51) + 0.001), 6);
   });
 
-  it('aggregate_evaluate is the example-weighted loss of clients that reported one', () => {
+  it('aggregate_evaluate is the weight-weighted loss of clients that reported one', () => {
     const s = createStrategy({ name: 'fedavg' });
     expect(
       s.aggregateEvaluate([
-        { numExamples: 1, loss: 2 },
-        { numExamples: 3, loss: 4 },
-        { numExamples: 5, loss: null },
+        { numExamples: 1e9, weight: 1, loss: 2 },
+        { numExamples: 3, weight: 3, loss: 4 },
+        { numExamples: 5, weight: 5, loss: null },
       ]),
-    ).toEqual({ loss: 3.5, numExamples: 9 });
+    ).toEqual({ loss: 3.5, numExamples: 1e9 + 8 });
   });
 });
 

@@ -15,7 +15,13 @@ import { adaptiveStepInto, coordinateMedianInto, trimmedMeanInto, weightedMeanIn
 /** One accepted update, read lazily so aggregation never holds all updates at once. */
 export interface UpdateSource {
   institutionId: string;
+  /** What the client reported; never used as a weight on its own (issue #15). */
   numExamples: number;
+  /**
+   * The update's aggregation weight, decided by the server: 1 each (equal) by default, or
+   * min(reported examples, the admin's cap for this institution).
+   */
+  weight: number;
   trainLoss: number | null;
   evalLoss: number | null;
   norm: number;
@@ -51,6 +57,8 @@ export interface FitConfig {
 
 export interface EvaluateResult {
   numExamples: number;
+  /** The update's server-decided aggregation weight (see UpdateSource.weight). */
+  weight: number;
   loss: number | null;
 }
 
@@ -62,7 +70,7 @@ export interface Strategy {
   aggregateFit(input: AggregationInput): Promise<AggregationResult>;
   /** Whether clients should report held-out loss this round (Flower: configure_evaluate). */
   configureEvaluate(round: number): { evaluate: boolean };
-  /** Example-weighted loss over clients that reported one (Flower: aggregate_evaluate). */
+  /** Loss over clients that reported one, by aggregation weight (Flower: aggregate_evaluate). */
   aggregateEvaluate(results: ReadonlyArray<EvaluateResult>): { loss: number | null; numExamples: number };
 }
 
@@ -77,7 +85,7 @@ const DEFAULT_CHUNK = 65_536;
 export async function streamAggregate(input: AggregationInput, rule: SliceRule): Promise<Tensors> {
   if (input.updates.length === 0) throw new RangeError('no updates to aggregate');
   const chunk = input.chunk ?? DEFAULT_CHUNK;
-  const weights = input.updates.map((u) => u.numExamples);
+  const weights = input.updates.map((u) => u.weight);
   const out: Tensors = new Map();
   for (const [name, g] of input.global) out.set(name, g);
   for (const spec of input.trained) {
@@ -95,9 +103,9 @@ export async function streamAggregate(input: AggregationInput, rule: SliceRule):
 
 function weightedLoss(results: ReadonlyArray<EvaluateResult>) {
   const withLoss = results.filter((r) => r.loss !== null && Number.isFinite(r.loss));
-  const n = withLoss.reduce((a, r) => a + r.numExamples, 0);
+  const w = withLoss.reduce((a, r) => a + r.weight, 0);
   return {
-    loss: n > 0 ? withLoss.reduce((a, r) => a + r.numExamples * r.loss!, 0) / n : null,
+    loss: w > 0 ? withLoss.reduce((a, r) => a + r.weight * r.loss!, 0) / w : null,
     numExamples: results.reduce((a, r) => a + r.numExamples, 0),
   };
 }
@@ -116,7 +124,10 @@ abstract class BaseStrategy implements Strategy {
   }
 }
 
-/** Weighted FedAvg (McMahan et al., 2017): mean weighted by example count. */
+/**
+ * FedAvg (McMahan et al., 2017): mean weighted by the server-decided weight (equal by default, or
+ * example counts capped by the admin), never by a client's self-reported count alone.
+ */
 export class FedAvg extends BaseStrategy {
   readonly name: StrategyConfig['name'] = 'fedavg';
   async aggregateFit(input: AggregationInput): Promise<AggregationResult> {

@@ -103,6 +103,23 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'task membership, weight caps, upload retention',
+    sql: `
+CREATE TABLE task_members (
+  task_id text NOT NULL REFERENCES tasks (id),
+  institution_id text NOT NULL REFERENCES institutions (id),
+  max_weight float8,
+  added_at float8 NOT NULL,
+  PRIMARY KEY (task_id, institution_id)
+);
+CREATE INDEX task_members_institution ON task_members (institution_id);
+
+ALTER TABLE updates ALTER COLUMN sha256 DROP NOT NULL;
+ALTER TABLE updates ADD COLUMN blob text;
+`,
+  },
 ];
 
 /**

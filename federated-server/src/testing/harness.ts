@@ -16,6 +16,8 @@ export interface TestServer {
   admin: AdminClient;
   dataDir: string;
   enroll(name: string): Promise<InstitutionClient>;
+  /** Admits institutions to a task (optionally with a weight cap). */
+  addMembers(taskId: string, members: ReadonlyArray<{ id: string }>, maxWeight?: number): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -67,11 +69,26 @@ export async function startTestServer(
     admin,
     dataDir,
     enroll: (name) => InstitutionClient.enroll(send, admin, name),
+    addMembers: (taskId, members, maxWeight) => addMembers(admin, taskId, members, maxWeight),
     async cleanup() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Admits institutions to a task through the admin API. */
+export async function addMembers(
+  admin: AdminClient,
+  taskId: string,
+  members: ReadonlyArray<{ id: string }>,
+  maxWeight?: number,
+): Promise<void> {
+  for (const m of members)
+    await admin.call('POST', `/v1/admin/tasks/${taskId}/members`, {
+      institutionId: m.id,
+      ...(maxWeight !== undefined ? { maxWeight } : {}),
+    });
 }
 
 /** A tiny task: 1 layer, q_proj 4→4, rank 2 (16 + 8… values), FedAvg unless overridden. */

@@ -51,3 +51,14 @@ export class StorageError extends DureError {
     super('STORAGE', message, options);
   }
 }
+
+/**
+ * A blob at rest could not be opened: its authentication tag does not verify (tampered, truncated,
+ * or sealed under another key), or the blob key is missing or malformed.
+ */
+export class BlobIntegrityError extends DureError {
+  override name = 'BlobIntegrityError';
+  constructor(message: string, code = 'BLOB_TAMPERED', options?: DureErrorOptions) {
+    super(code, message, options);
+  }
+}
