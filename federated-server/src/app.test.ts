@@ -195,11 +195,14 @@ describe('federated server over HTTP (PGlite)', () => {
     }
   });
 
-  it('runs a FedAvg round: validates updates, weights by examples, publishes version 1 with lineage', async () => {
+  it('runs a FedAvg round: validates updates, weights by capped examples, publishes version 1 with lineage', async () => {
     const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ rounds: 2 }));
     expect(task.state).toBe('created');
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     const [a, b] = [await t.enroll('A 병원'), await t.enroll('B 구청')];
+    // the admin caps weights at 1000, so min(reported, 1000) weighs here; a third member stays out
+    await t.addMembers(task.id, [a, b], 1000);
+    await t.addMembers(task.id, [await t.enroll('A2 보건소')]);
     const work = (await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>();
     expect(work.round).toMatchObject({ number: 1, state: 'open' });
     expect(work.instructions).toMatchObject({
@@ -225,7 +228,7 @@ describe('federated server over HTTP (PGlite)', () => {
     ]);
     expect((await b.uploadUpdate(task.id, 1, ub, 10, 4.0)).status).toBe(200);
 
-    await t.server.coordinator.tick(); // quorum 2 reached but not every active institution is in
+    await t.server.coordinator.tick(); // quorum 2 reached but not every member is in
     expect((await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>().round?.number).toBe(1);
     await t.server.coordinator.tick(Date.now() + 3601 * 1000); // deadline passed → aggregate
     const detail = await t.admin.call<{
@@ -262,6 +265,7 @@ describe('federated server over HTTP (PGlite)', () => {
     const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ maxUpdateNorm: 5 }));
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     const c = await t.enroll('C 보건소');
+    await t.addMembers(task.id, [c]);
     const good = await shiftedGlobal(c, task, 0.1);
     const reason = async (p: Promise<{ status: number; json<T>(): T }>) => {
       const r = await p;
@@ -324,6 +328,7 @@ describe('federated server over HTTP (PGlite)', () => {
     );
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     const d = await t.enroll('D 시청');
+    await t.addMembers(task.id, [d]);
     expect((await d.uploadUpdate(task.id, 1, await shiftedGlobal(d, task, 0.5), 3)).status).toBe(200);
     await t.server.coordinator.tick(Date.now() + 61_000);
     const detail = await t.admin.call<{
@@ -341,10 +346,11 @@ describe('federated server over HTTP (PGlite)', () => {
     const task = await t.admin.call<Task>(
       'POST',
       '/v1/admin/tasks',
-      tinyTask({ minParticipants: 1, roundDeadlineSeconds: 60 }),
+      tinyTask({ minParticipants: 2, roundDeadlineSeconds: 60 }),
     );
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     const e = await t.enroll('E 의원');
+    await t.addMembers(task.id, [e]);
     expect((await e.uploadUpdate(task.id, 1, await shiftedGlobal(e, task, 0.5), 3)).status).toBe(200);
     expect(
       await t.admin.call('POST', `/v1/admin/institutions/${e.id}/revoke`, { reason: '키 유출' }),
@@ -365,9 +371,11 @@ describe('federated server over HTTP (PGlite)', () => {
     const task = await t.admin.call<Task>(
       'POST',
       '/v1/admin/tasks',
-      tinyTask({ minParticipants: 1, rounds: 1 }),
+      tinyTask({ minParticipants: 2, rounds: 1 }),
     );
     const f = await t.enroll('F 구청');
+    const g = await t.enroll('G 구청');
+    await t.addMembers(task.id, [f, g]);
     await t.server.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = t.server.app.server.address() as { port: number };
     const url = `/v1/tasks/${task.id}/events`;
@@ -383,6 +391,7 @@ describe('federated server over HTTP (PGlite)', () => {
     await until('"state":"open"');
     expect((await f.uploadUpdate(task.id, 1, await shiftedGlobal(f, task, 0.1), 2)).status).toBe(200);
     await until('"state":"collecting"');
+    expect((await g.uploadUpdate(task.id, 1, await shiftedGlobal(g, task, 0.2), 2)).status).toBe(200);
     await t.server.coordinator.tick(Date.now() + 3601 * 1000);
     await until('"state":"closed"');
     expect(text).toMatch(/event: round\ndata: \{"taskId":"task_[^"]+","round":1,"state":"open"\}/);
@@ -391,7 +400,15 @@ describe('federated server over HTTP (PGlite)', () => {
   });
 
   it('publishes adapters publicly only when the operator allows it', async () => {
-    const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask({ publicAdapters: true }));
+    const task = await t.admin.call<Task>(
+      'POST',
+      '/v1/admin/tasks',
+      tinyTask({
+        publicAdapters: true,
+        minParticipants: 5,
+        privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+      }),
+    );
     const r = await t.send('GET', `/v1/public/tasks/${task.id}/adapters/latest`, {});
     expect(r.status).toBe(200);
     expect(r.headers['x-dure-adapter-version']).toBe('0');
@@ -483,6 +500,7 @@ describe('the same server on PostgreSQL (DATABASE_URL)', () => {
     );
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     const [a, b] = [await t.enroll('가 기관'), await t.enroll('나 기관')];
+    await t.addMembers(task.id, [a, b], 1000);
     const work = (await a.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>();
     expect(work.instructions?.trainA).toBe(false);
     // FFA-LoRA: only lora_B is sent; sending A too is refused

@@ -26,7 +26,12 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     task = await t.admin.call<Task>(
       'POST',
       '/v1/admin/tasks',
-      tinyTask({ publicAdapters: true, minParticipants: 1 }),
+      // public adapters need a cohort of at least 5 and DP (issue #15)
+      tinyTask({
+        publicAdapters: true,
+        minParticipants: 5,
+        privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+      }),
     );
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
   });
@@ -68,13 +73,16 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
   it('serves the new file with a new ETag once a round publishes a new version', async () => {
     const v0 = await get(latest());
     const oldTag = header(v0, 'etag')!;
-    // one institution returns the global adapter shifted by 0.5: FedAvg of one update is that update
-    const inst = await t.enroll('행복시청');
+    // five institutions return the global adapter shifted by 0.5: their FedAvg is that update
+    const insts = [];
+    for (let i = 0; i < 5; i++) insts.push(await t.enroll(`행복시청 ${i}`));
+    await t.addMembers(task.id, insts);
     const tensors = [...readSafetensors(v0.body).tensors.values()].map((x) => ({
       ...x,
       data: x.data.map((v) => v + 0.5),
     }));
-    expect((await inst.uploadUpdate(task.id, 1, tensors, 10, 1.0)).status).toBe(200);
+    for (const inst of insts)
+      expect((await inst.uploadUpdate(task.id, 1, tensors, 10, 1.0)).status).toBe(200);
     await t.server.coordinator.tick(Date.now() + 3601 * 1000);
 
     const r = await get(latest(), { 'if-none-match': oldTag });
@@ -129,6 +137,7 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     expect([hidden.status, header(hidden, 'etag')]).toEqual([404, undefined]);
 
     const inst = await t.enroll('국민건강보험공단');
+    await t.addMembers(priv.id, [inst]);
     const admin = await t.admin.raw('GET', `/v1/admin/tasks/${priv.id}/adapters/latest`);
     const sha = header(admin, 'x-dure-adapter-sha256')!;
     expect(sha256(admin.body)).toBe(sha);
@@ -141,6 +150,17 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
       expect(header(r, 'etag')).toBeUndefined();
       expect(header(r, 'cache-control')).toBeUndefined();
     }
+  });
+
+  it('serves a byte range of the sealed file, decrypted', async () => {
+    const whole = await get(latest());
+    const part = await get(latest(), { range: 'bytes=8-23' });
+    expect(part.status).toBe(206);
+    expect(header(part, 'content-range')).toBe(`bytes 8-23/${whole.body.byteLength}`);
+    expect(Buffer.from(part.body).equals(Buffer.from(whole.body.subarray(8, 24)))).toBe(true);
+    const tail = await get(latest(), { range: 'bytes=-4' });
+    expect(Buffer.from(tail.body).equals(Buffer.from(whole.body.subarray(-4)))).toBe(true);
+    expect((await get(latest(), { range: `bytes=${whole.body.byteLength}-` })).status).toBe(416);
   });
 
   it('documents the conditional download in OpenAPI', async () => {
