@@ -132,6 +132,7 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
   try {
     // Enrol each institution once; its key lives in its own store, as in its own browser.
     const stores = Object.fromEntries(INSTITUTIONS.map((n) => [n, openFileStore(join(runDir, `${n}.json`))]));
+    const memberIds: string[] = [];
     for (const name of INSTITUTIONS) {
       const c = new RoundClient({
         serverUrl: srv.url,
@@ -141,7 +142,7 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
           throw new Error('unused');
         },
       });
-      await c.enroll(await srv.enrollmentCode(INSTITUTION_TITLES[name].ko));
+      memberIds.push((await c.enroll(await srv.enrollmentCode(INSTITUTION_TITLES[name].ko))).institutionId);
     }
     // One trainer per institution and optimizer setting (FedAvg trains A and B, FFA-LoRA only B).
     const trainerCache = new Map<string, Promise<LoraTrainer>>();
@@ -186,9 +187,10 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
         minParticipants: INSTITUTIONS.length,
         roundDeadlineSeconds: 3600,
         maxUpdateNorm: 50,
-        publicAdapters: true,
+        // Public adapters need k ≥ 5 and DP (issue #15); the demo's cohort is smaller.
+        publicAdapters: false,
       };
-      const task = await srv.startTask(spec);
+      const task = await srv.startTask(spec, memberIds);
       lastTask = task;
       o.log(`\n── ${strategy}: task ${task.id}, ${o.rounds} rounds × ${o.steps} local steps ──`);
       const local = Object.fromEntries(

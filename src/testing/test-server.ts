@@ -17,7 +17,10 @@ export interface ListeningServer {
   /** A new institution's one-time enrollment code. */
   enrollmentCode(name: string): Promise<string>;
   /** Creates and starts a task. */
-  startTask(spec: CreateTaskRequest): Promise<Task>;
+  /** Creates a task, admits `members` (institution ids; issue #15 membership) and starts it. */
+  startTask(spec: CreateTaskRequest, members?: ReadonlyArray<string>): Promise<Task>;
+  /** Admits institutions to a task (only members see, train, upload and download). */
+  addMembers(taskId: string, members: ReadonlyArray<string>): Promise<void>;
   /** Stops listening; with `keepData` the data directory stays for a restart. */
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -37,6 +40,10 @@ export async function listenServer(
   const addr = server.app.server.address();
   const url = `http://127.0.0.1:${addr && typeof addr === 'object' ? addr.port : 0}`;
   const admin = new AdminClient(httpTransport(url), TEST_ADMIN_TOKEN);
+  const addMembers = async (taskId: string, members: ReadonlyArray<string>) => {
+    for (const institutionId of members)
+      await admin.call('POST', `/v1/admin/tasks/${taskId}/members`, { institutionId });
+  };
   return {
     url,
     server,
@@ -46,10 +53,12 @@ export async function listenServer(
       return (await admin.call<{ enrollmentCode: string }>('POST', '/v1/admin/institutions', { name }))
         .enrollmentCode;
     },
-    async startTask(spec) {
+    async startTask(spec, members = []) {
       const task = await admin.call<Task>('POST', '/v1/admin/tasks', spec);
+      await addMembers(task.id, members);
       return admin.call<Task>('POST', `/v1/admin/tasks/${task.id}/start`);
     },
+    addMembers,
     async close(o = {}) {
       await server.close();
       if (!o.keepData) rmSync(dataDir, { recursive: true, force: true });
