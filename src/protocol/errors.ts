@@ -857,8 +857,8 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         en: 'A stored file was altered or sealed under another key, so it cannot be opened.',
       },
       BLOB_KEY: {
-        ko: '저장소 암호화 키(DURE_BLOB_KEY)가 없거나 잘못되었습니다.',
-        en: 'The storage encryption key (DURE_BLOB_KEY) is missing or malformed.',
+        ko: '서버 저장소 암호화 키가 없거나 잘못되었습니다. 서버 설정을 확인하세요.',
+        en: "The server's storage encryption key is missing or malformed. Check the server settings.",
       },
     },
   },
