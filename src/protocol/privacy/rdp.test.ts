@@ -55,7 +55,10 @@ describe('RDP to (ε, δ) conversion', () => {
   });
 
   it('is ε = 0 with no spending and refuses nothing at infinite RDP orders', () => {
-    expect(epsilonFromRdp([2, 3], [0, 0], 0.5).epsilon).toBe(0);
+    expect(epsilonFromRdp([2, 3], [0, 0], 1e-9).epsilon).toBe(0);
+    // δ ≥ √(1 − e^−RDP) is (0, δ)-DP through the KL bound; just below it the RDP conversion applies.
+    expect(epsilonFromRdp([2], [1e-4], 0.0101).epsilon).toBe(0);
+    expect(epsilonFromRdp([2], [1e-4], 0.0099).epsilon).toBeGreaterThan(0);
     expect(epsilonFromRdp([2, 3], [Infinity, 1], 1e-5).order).toBe(3);
     expect(epsilonFromRdp([2], [Infinity], 1e-5).epsilon).toBe(Infinity);
   });

@@ -97,7 +97,8 @@ export interface EpsilonAtOrder {
 /**
  * ε for a target δ from an RDP curve, by the improved conversion (Canonne, Kamath, Steinke 2020,
  * Prop. 12; Balle et al. 2020, Thm. 21), as dp-accounting computes it:
- *   ε = min_α [ ε_RDP(α) + log((α − 1)/α) − (log δ + log α)/(α − 1) ], floored at 0.
+ *   ε = min_α [ ε_RDP(α) + log((α − 1)/α) − (log δ + log α)/(α − 1) ], floored at 0,
+ * and ε = 0 outright when δ ≥ √(1 − e^−ε_RDP(α)) for some α.
  */
 export function epsilonFromRdp(
   orders: readonly number[],
@@ -110,6 +111,9 @@ export function epsilonFromRdp(
     const a = orders[i]!;
     const r = rdp[i]!;
     if (!(r < Infinity) || a <= 1) continue;
+    // RDP at any order bounds the KL divergence, and total variation ≤ √(1 − e^−KL)
+    // (Bretagnolle–Huber), so δ ≥ that gives (0, δ)-DP; dp-accounting takes the same shortcut.
+    if (delta * delta + Math.expm1(-r) >= 0) return { epsilon: 0, order: a };
     const eps = r + Math.log1p(-1 / a) - (logDelta + Math.log(a)) / (a - 1);
     if (eps < best.epsilon) best = { epsilon: eps, order: a };
   }
