@@ -81,8 +81,8 @@ describe('Poisson probability mass', () => {
 });
 
 describe('exact Poisson sampler', () => {
-  // Inversion below 10, PTRS from 10: goodness of fit on both paths and at the switch.
-  for (const mean of [0.7, 3, 9.99, 10, 25, 1e4]) {
+  // Inversion below 20, PTRS from 20: goodness of fit on both paths and at the switch.
+  for (const mean of [0.7, 3, 19.99, 20, 45, 1e4]) {
     it(`fits Poisson(${mean}) by a χ² test on 60 000 draws`, () => {
       const { stat, df } = chiSquare(mean, 60_000);
       expect(df).toBeGreaterThan(2);
