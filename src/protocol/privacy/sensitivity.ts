@@ -8,7 +8,7 @@
  * - Stochastic (unbiased randomized) rounding moves each coordinate by less than 1, so
  *   ‖round(γx)‖₂ ≤ γC + √d always (triangle inequality).
  * - Conditional randomized rounding (Kairouz, Liu, Steinke 2021, "The Distributed Discrete
- *   Gaussian Mechanism", Prop. 22 / Thm. 1 of the DDG code): the client re-draws the rounding until
+ *   Gaussian Mechanism", arXiv:2102.06387, Theorem 1): the client re-draws the rounding until
  *   ‖round(γx)‖₂² ≤ γ²C² + d/4 + √(2 ln(1/β))·(γC + √d/2), which it meets with probability ≥ 1 − β
  *   per draw; the bound is then the smaller of that and γC + √d. Only valid if the client really
  *   re-draws: the caller must enforce it (see `conditionalRoundingBound`).
