@@ -22,7 +22,8 @@
  * the unmasked value equals (Σ rounded updates + Σ noise) mod 2^32. The privacy guarantee is about
  * the integer sum Σ + Sk(μ); reducing it mod 2^32 is post-processing and cannot weaken it. A wrap
  * only hurts accuracy, so choose γ so that n·(γC + 1) plus a few noise standard deviations stays
- * below 2^31 per coordinate (the scale trades rounding error against wrap risk).
+ * below 2^31 per coordinate (the scale trades rounding error against wrap risk);
+ * `wrapProbabilityBound` (./headroom.ts) bounds the chance that any coordinate wraps.
  *
  * ## Sensitivity (./sensitivity.ts)
  * Neighbouring rounds differ by one client's entire contribution (add/remove one client). With
@@ -83,3 +84,4 @@ export {
   type SkellamPlan,
 } from './calibrate.ts';
 export { PrivacyBudget, type BudgetState, type BudgetLimits } from './budget.ts';
+export { wrapProbabilityBound } from './headroom.ts';
