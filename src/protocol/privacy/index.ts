@@ -12,10 +12,11 @@
  * Skellams is exactly Skellam: s clients' shares sum to Sk(s·μ_local). The server unmasks only the sum.
  *
  * Why Skellam rather than the distributed discrete Gaussian (Kairouz, Liu, Steinke 2021): a sum of
- * discrete Gaussians is only close to a discrete Gaussian, which costs an extra τ·d term in the
- * accounting that grows with the dimension (LoRA updates have ~1e6 coordinates); the Skellam sum
- * is exact, its RDP bound is in closed form, and the sampler only needs exact Poisson draws (PTRS,
- * see ./poisson.ts) rather than the Canonne–Kamath–Steinke rejection chain with big rationals.
+ * discrete Gaussians is only close to a discrete Gaussian, which adds a τ·d term to the accounting
+ * (small only while every share's σ stays large; d is ~1e6 for LoRA updates); the Skellam sum is
+ * exactly Skellam, its RDP bound is in closed form, and the sampler needs only exact Poisson draws
+ * (./poisson.ts) rather than the Canonne–Kamath–Steinke chain of rejection samplers in exact
+ * rational arithmetic, which would be slow at d ≈ 1e6 in a browser.
  *
  * ## Why it survives the modular sum
  * Everything a client adds is an integer, and integer addition modulo 2^32 commutes with summing:
