@@ -85,6 +85,7 @@ import {
   StorageError,
   BlobIntegrityError,
 } from './errors/server.ts';
+import { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
 
 export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
 export {
@@ -164,6 +165,7 @@ export {
   StorageError,
   BlobIntegrityError,
 } from './errors/server.ts';
+export { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
 
 /** What a person is told about one code, in each language the UI offers. */
 export interface ErrorText {
@@ -859,6 +861,30 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       BLOB_KEY: {
         ko: '서버 저장소 암호화 키가 없거나 잘못되었습니다. 서버 설정을 확인하세요.',
         en: "The server's storage encryption key is missing or malformed. Check the server settings.",
+      },
+    },
+  },
+  {
+    area: 'Differential privacy',
+    errorClass: PrivacyParameterError,
+    codes: {
+      PRIVACY_PARAMETERS: {
+        ko: '개인정보 보호 설정(ε, δ, 잘라내기 한도 등)이 올바르지 않습니다.',
+        en: 'The privacy settings (epsilon, delta, clipping bound and so on) are not valid.',
+      },
+      PRIVACY_TARGET_UNREACHABLE: {
+        ko: '이 설정으로는 요청한 개인정보 보호 수준을 맞출 수 없습니다. 목표를 완화하거나 라운드 수를 줄이세요.',
+        en: 'No noise level can meet the requested privacy target with these settings. Relax the target or run fewer rounds.',
+      },
+    },
+  },
+  {
+    area: 'Differential privacy',
+    errorClass: PrivacyBudgetExhaustedError,
+    codes: {
+      PRIVACY_BUDGET_EXHAUSTED: {
+        ko: '이 과제의 개인정보 보호 예산을 모두 썼습니다. 더 이상 학습 라운드를 진행할 수 없습니다.',
+        en: "This task's privacy budget is spent. No more training rounds can run.",
       },
     },
   },
