@@ -14,6 +14,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { toBase64Url } from '../base64url.ts';
 import { SecAggCryptoError, SecAggProtocolError } from '../errors.ts';
 import {
+  agree,
   generateKeyPair,
   pairwiseMaskSeed,
   shareAad,
@@ -57,6 +58,8 @@ export class SecAggClient {
   #roster: Roster | undefined;
   #me: RosterParticipant | undefined;
   #byId = new Map<string, RosterParticipant>();
+  /** X25519 secrets of this client's and each neighbour's encryption keys (for both directions). */
+  #encryptionSecrets = new Map<string, Uint8Array>();
   /** Shares this client holds, keyed by the client they belong to (itself included). */
   #held = new Map<string, HeldShares>();
 
@@ -125,13 +128,12 @@ export class SecAggClient {
       const plaintext = new Uint8Array(2 * SHARE_BYTES);
       plaintext.set(encodeShareValue(selfShares[i + 1]!.y), 0);
       plaintext.set(encodeShareValue(keyShares[i + 1]!.y), SHARE_BYTES);
-      const key = shareEncryptionKey(
+      const secret = agree(
         this.#encryption!.secretKey,
         decodeFixed(peer.encryptionKey, 32, 'encryption key'),
-        this.roundId,
-        this.clientId,
-        peer.clientId,
       );
+      this.#encryptionSecrets.set(peer.clientId, secret);
+      const key = shareEncryptionKey(secret, this.roundId, this.clientId, peer.clientId);
       const nonce = crypto.getRandomValues(new Uint8Array(12));
       const ciphertext = chacha20poly1305(
         key,
@@ -172,10 +174,8 @@ export class SecAggClient {
     for (const s of delivery.shares) {
       if (!me.neighbours.includes(s.from) || received.has(s.from))
         throw new SecAggProtocolError(`shares from ${s.from}, who is not a neighbour or sent twice`);
-      const peer = this.#byId.get(s.from)!;
       const key = shareEncryptionKey(
-        this.#encryption!.secretKey,
-        decodeFixed(peer.encryptionKey, 32, 'encryption key'),
+        this.#encryptionSecrets.get(s.from)!,
         this.roundId,
         s.from,
         this.clientId,
@@ -294,5 +294,7 @@ export class SecAggClient {
     this.#mask?.secretKey.fill(0);
     this.#selfSeed?.fill(0);
     this.#held.clear();
+    for (const secret of this.#encryptionSecrets.values()) secret.fill(0);
+    this.#encryptionSecrets.clear();
   }
 }

@@ -28,7 +28,7 @@ export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
  * X25519(secret, peer).
  * @throws {SecAggProtocolError} SECAGG_BAD_ROSTER for an invalid or low-order peer key.
  */
-function agree(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+export function agree(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
   try {
     return x25519.getSharedSecret(secretKey, peerPublicKey);
   } catch (cause) {
@@ -41,21 +41,17 @@ function agree(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const roundSalt = (roundId: string) => utf8(`DURE-SECAGG-V1|round|${roundId}`);
 
-/** The AEAD key for Shamir shares sent from `from` to `to` (one per direction and round). */
+/**
+ * The AEAD key for Shamir shares sent from `from` to `to` (one per direction and round), from the
+ * X25519 secret of the two encryption keys (computed once per peer, used both ways).
+ */
 export function shareEncryptionKey(
-  secretKey: Uint8Array,
-  peerPublicKey: Uint8Array,
+  sharedSecret: Uint8Array,
   roundId: string,
   from: string,
   to: string,
 ): Uint8Array {
-  return hkdf(
-    sha256,
-    agree(secretKey, peerPublicKey),
-    roundSalt(roundId),
-    utf8(`share-encryption|${from}|${to}`),
-    32,
-  );
+  return hkdf(sha256, sharedSecret, roundSalt(roundId), utf8(`share-encryption|${from}|${to}`), 32);
 }
 
 /** Additional data authenticated with a share ciphertext: round, sender and recipient. */

@@ -42,11 +42,13 @@ describe('neighbour graph', () => {
     expect(k).toBeLessThan(n - 1);
     expect(k % 2).toBe(0);
     const g = neighbourGraph(ids(n), k, seed(2));
+    const faults: string[] = [];
     for (const [id, nbrs] of g) {
-      expect(nbrs).toHaveLength(k);
-      expect(nbrs).not.toContain(id);
-      for (const v of nbrs) expect(g.get(v)).toContain(id);
+      if (nbrs.length !== k || nbrs.includes(id) || new Set(nbrs).size !== k) faults.push(`${id} degree`);
+      for (const v of nbrs) if (!g.get(v)!.includes(id)) faults.push(`${id}–${v} one-way`);
     }
+    expect(g.size).toBe(n);
+    expect(faults).toEqual([]);
     // Same seed and set, any input order: the same graph. Another seed: another graph.
     expect(neighbourGraph([...ids(n)].reverse(), k, seed(2))).toEqual(g);
     expect(neighbourGraph(ids(n), k, seed(3))).not.toEqual(g);

@@ -13,6 +13,7 @@ import { SecAggProtocolError } from '../errors.ts';
 /** Bytes of a mask seed. */
 export const SEED_BYTES = 32;
 const ZERO_NONCE = new Uint8Array(12);
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * d uint32 words of ChaCha20 keystream under `seed`.
@@ -23,8 +24,10 @@ export function expandMask(seed: Uint8Array, d: number): Uint32Array {
   if (!Number.isInteger(d) || d < 0)
     throw new SecAggProtocolError('mask length must be a non-negative integer');
   const stream = chacha20(seed, ZERO_NONCE, new Uint8Array(d * 4));
+  // The keystream is read as little-endian words: a plain view on little-endian hosts (all
+  // browsers' and Node's platforms in practice), explicit byte reads elsewhere.
+  if (LITTLE_ENDIAN) return new Uint32Array(stream.buffer, stream.byteOffset, d);
   const out = new Uint32Array(d);
-  // Explicit little-endian reads, so the mask is the same on any host byte order.
   for (let i = 0, j = 0; i < d; i++, j += 4)
     out[i] = (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
   return out;
