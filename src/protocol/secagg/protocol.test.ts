@@ -3,6 +3,7 @@
  * every message passed through JSON as it would travel. Prepare / execute / assert.
  */
 import { describe, expect, it } from 'vitest';
+import { toBase64Url } from '../base64url.ts';
 import { SecAggCryptoError } from '../errors.ts';
 import { SecAggClient } from './client.ts';
 import { DEFAULT_QUANTIZATION, dequantizeSum, quantize, type QuantizationParams } from './quantize.ts';
@@ -15,6 +16,7 @@ import {
   type UnmaskRequest,
 } from './schemas.ts';
 import { buildRoster, routeShares, unmaskRequest, unmaskSum } from './server.ts';
+import { encodeShareValue, splitSecret } from './shamir.ts';
 
 const ROUND = 'round-7';
 const wire = <T>(m: T): T => JSON.parse(JSON.stringify(m)) as T;
@@ -213,6 +215,30 @@ describe('SecAgg+ rounds', () => {
     ).toThrow(
       expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', message: expect.stringContaining('unasked') }),
     );
+  });
+
+  it('refuses reconstructed mask keys that are not the advertised ones', () => {
+    const s = setup(5, 8);
+    const routed = routeShares(
+      s.roster,
+      s.clients.map((c) => wire(c.shareKeys(wire(s.roster)))),
+    );
+    const masked = [0, 1, 2, 3].map((i) =>
+      wire(s.clients[i]!.maskInput(routed.deliveries[i], new Uint32Array(8))),
+    );
+    const request = unmaskRequest(
+      s.roster,
+      routed.shared,
+      masked.map((m) => m.clientId),
+    );
+    const responses = [0, 1, 2, 3].map((i) => wire(s.clients[i]!.unmask(request)));
+    // Colluding responders swap in consistent shares of some other 32-byte value for client 5's key.
+    const fake = splitSecret(crypto.getRandomValues(new Uint8Array(32)), 3, [1, 2, 3, 4]);
+    for (const [i, r] of responses.entries())
+      r.maskKeyShares = [{ of: s.ids[4]!, share: toBase64Url(encodeShareValue(fake[i]!.y)) }];
+    expect(() =>
+      unmaskSum({ roster: s.roster, shared: routed.shared, maskedInputs: masked, responses }),
+    ).toThrow(expect.objectContaining({ code: 'SECAGG_KEY_MISMATCH' }));
   });
 
   it('(f) a tampered or misrouted share ciphertext is a typed error', () => {
