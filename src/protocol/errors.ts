@@ -86,6 +86,7 @@ import {
   BlobIntegrityError,
 } from './errors/server.ts';
 import { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
+import { SecAggProtocolError, SecAggCryptoError, ShamirError, QuantizationError } from './errors/secagg.ts';
 
 export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
 export {
@@ -166,6 +167,16 @@ export {
   BlobIntegrityError,
 } from './errors/server.ts';
 export { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
+export {
+  SecAggProtocolError,
+  SecAggCryptoError,
+  ShamirError,
+  QuantizationError,
+  type SecAggProtocolCode,
+  type SecAggCryptoCode,
+  type ShamirCode,
+  type QuantizationCode,
+} from './errors/secagg.ts';
 
 /** What a person is told about one code, in each language the UI offers. */
 export interface ErrorText {
@@ -885,6 +896,78 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       PRIVACY_BUDGET_EXHAUSTED: {
         ko: '이 과제의 개인정보 보호 예산을 모두 썼습니다. 더 이상 학습 라운드를 진행할 수 없습니다.',
         en: "This task's privacy budget is spent. No more training rounds can run.",
+      },
+    },
+  },
+  {
+    area: 'Secure aggregation',
+    errorClass: SecAggProtocolError,
+    codes: {
+      SECAGG_OUT_OF_ORDER: {
+        ko: '보안 집계 단계가 순서에 맞지 않게 요청되었습니다.',
+        en: 'A secure-aggregation step was requested out of order.',
+      },
+      SECAGG_BAD_ROSTER: {
+        ko: '서버가 보낸 참여 기관 목록이 잘못되었거나 앞뒤가 맞지 않습니다.',
+        en: 'The list of participants from the server is invalid or inconsistent.',
+      },
+      SECAGG_BAD_MESSAGE: {
+        ko: '보안 집계 메시지의 형식이나 내용이 잘못되었습니다.',
+        en: 'A secure-aggregation message is malformed or inconsistent.',
+      },
+      SECAGG_TOO_FEW_SURVIVORS: {
+        ko: '끝까지 남은 기관이 너무 적어 이번 라운드의 합계를 만들 수 없습니다.',
+        en: "Too few institutions stayed to the end to form this round's sum.",
+      },
+      SECAGG_UNMASK_REFUSED: {
+        ko: '서버가 한 기관의 업데이트를 드러낼 수 있는 정보를 요청해 거절했습니다.',
+        en: "The server asked for information that would reveal one institution's update, so it was refused.",
+      },
+    },
+  },
+  {
+    area: 'Secure aggregation',
+    errorClass: SecAggCryptoError,
+    codes: {
+      SECAGG_DECRYPT: {
+        ko: '다른 기관이 보낸 암호문이 손상되었거나 이 기관에 보낸 것이 아닙니다.',
+        en: 'A ciphertext from another institution is damaged or was not addressed to this one.',
+      },
+      SECAGG_KEY_MISMATCH: {
+        ko: '복원한 마스킹 키가 그 기관이 알린 공개 키와 맞지 않습니다.',
+        en: 'A reconstructed masking key does not match the public key its owner announced.',
+      },
+    },
+  },
+  {
+    area: 'Secure aggregation',
+    errorClass: ShamirError,
+    codes: {
+      SHAMIR_TOO_FEW_SHARES: {
+        ko: '비밀을 복원할 조각이 부족합니다.',
+        en: 'Not enough shares to reconstruct the secret.',
+      },
+      SHAMIR_INCONSISTENT: {
+        ko: '비밀 조각들이 서로 맞지 않습니다.',
+        en: 'The secret shares do not agree with each other.',
+      },
+      SHAMIR_PARAMS: {
+        ko: '비밀 분할 설정(문턱값, 조각 수)이 잘못되었습니다.',
+        en: 'The secret-sharing settings (threshold, number of shares) are invalid.',
+      },
+    },
+  },
+  {
+    area: 'Secure aggregation',
+    errorClass: QuantizationError,
+    codes: {
+      QUANT_HEADROOM: {
+        ko: '고정소수점 설정으로는 합계가 넘칠 수 있어 쓸 수 없습니다.',
+        en: 'These fixed-point settings could overflow the sum, so they are refused.',
+      },
+      QUANT_INPUT: {
+        ko: '업데이트 값이나 잡음이 허용 범위를 벗어났습니다.',
+        en: 'An update value or its noise is outside the allowed range.',
       },
     },
   },

@@ -1,0 +1,41 @@
+/**
+ * Mask expansion: a 32-byte seed becomes d pseudo-random words of Z_{2^32}.
+ *
+ * The words are the ChaCha20 keystream (RFC 8439, @noble/ciphers) under key = seed and an all-zero
+ * nonce, read as little-endian uint32. A zero nonce is sound because every seed is used for one
+ * expansion only: pairwise seeds come from HKDF with the round id as salt, self-mask seeds are
+ * fresh random bytes per round. ChaCha20's 32-bit block counter allows 2^32 blocks of 16 words,
+ * far beyond any adapter.
+ */
+import { chacha20 } from '@noble/ciphers/chacha.js';
+import { SecAggProtocolError } from '../errors.ts';
+
+/** Bytes of a mask seed. */
+export const SEED_BYTES = 32;
+const ZERO_NONCE = new Uint8Array(12);
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * d uint32 words of ChaCha20 keystream under `seed`.
+ * @throws {SecAggProtocolError} if the seed is not 32 bytes or d is not a non-negative integer.
+ */
+export function expandMask(seed: Uint8Array, d: number): Uint32Array {
+  if (seed.length !== SEED_BYTES) throw new SecAggProtocolError(`mask seed must be ${SEED_BYTES} bytes`);
+  if (!Number.isInteger(d) || d < 0)
+    throw new SecAggProtocolError('mask length must be a non-negative integer');
+  const stream = chacha20(seed, ZERO_NONCE, new Uint8Array(d * 4));
+  // The keystream is read as little-endian words: a plain view on little-endian hosts (all
+  // browsers' and Node's platforms in practice), explicit byte reads elsewhere.
+  if (LITTLE_ENDIAN) return new Uint32Array(stream.buffer, stream.byteOffset, d);
+  const out = new Uint32Array(d);
+  for (let i = 0, j = 0; i < d; i++, j += 4)
+    out[i] = (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
+  return out;
+}
+
+/** acc += sign · mask (mod 2^32), in place. */
+export function addMaskInPlace(acc: Uint32Array, mask: Uint32Array, sign: 1 | -1): void {
+  if (acc.length !== mask.length) throw new SecAggProtocolError('mask and vector lengths differ');
+  if (sign === 1) for (let i = 0; i < acc.length; i++) acc[i] = (acc[i]! + mask[i]!) >>> 0;
+  else for (let i = 0; i < acc.length; i++) acc[i] = (acc[i]! - mask[i]!) >>> 0;
+}
