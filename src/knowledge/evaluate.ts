@@ -123,6 +123,8 @@ export interface MethodReport {
   tokenizer: string;
   split: string;
   questions: number;
+  /** Of `questions`, those the knowledge base answers (recall is over these). */
+  inScopeQuestions: number;
   recallAt1: number;
   recallAt3: number;
   /** Right file (any section) in the top 3. */
@@ -155,6 +157,7 @@ export function evaluateRetrieval(
       tokenizer: options.tokenizer,
       split,
       questions: part.length,
+      inScopeQuestions: part.filter((r) => r.item.source !== null).length,
       recallAt1: recall(part, 1, 'rank'),
       recallAt3: recall(part, 3, 'rank'),
       docRecallAt3: recall(part, 3, 'docRank'),

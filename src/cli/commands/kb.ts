@@ -120,11 +120,11 @@ async function evaluate(argv: string[]): Promise<number> {
   }
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
   const row = (r: MethodReport) =>
-    `${r.tokenizer.padEnd(13)} ${r.split.padEnd(8)} ${String(r.questions).padStart(4)}  ${pct(r.recallAt1)}  ${pct(r.recallAt3)}  ${pct(r.docRecallAt3)}   ${r.outOfScope.threshold.toFixed(2)}  ${pct(r.outOfScope.precision)}  ${pct(r.outOfScope.recall)}  ${r.outOfScope.inScopeDeclined}`;
+    `${r.tokenizer.padEnd(13)} ${r.split.padEnd(8)} ${`${r.inScopeQuestions}+${r.questions - r.inScopeQuestions}`.padStart(6)}  ${pct(r.recallAt1)}  ${pct(r.recallAt3)}  ${pct(r.docRecallAt3)}   ${r.outOfScope.threshold.toFixed(2)}  ${pct(r.outOfScope.precision)}  ${pct(r.outOfScope.recall)}  ${r.outOfScope.inScopeDeclined}`;
   process.stdout.write(
     [
       `${kb.passages.length} passages, ${items.length} questions`,
-      'tokenizer     split       n     r@1     r@3  doc@3  thresh  oos-P   oos-R  in-scope declined',
+      'tokenizer     split    in+out     r@1     r@3  doc@3  thresh  oos-P   oos-R  in-scope declined',
       ...results.flatMap((r) => r.reports.map(row)),
       '',
     ].join('\n'),
