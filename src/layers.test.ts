@@ -22,7 +22,8 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
     // src/tools: GGUF writing and quantizing, used by the CLI's converters, scripts and tests.
     prefixes: ['src/training/', 'src/model-manager/', 'src/node/', 'src/tools/'],
   },
-  { rank: 3, name: 'fl', prefixes: ['src/fl/'] },
+  // src/knowledge: the portal knowledge base and retrieval (issue 17), platform-neutral like src/fl.
+  { rank: 3, name: 'fl/knowledge', prefixes: ['src/fl/', 'src/knowledge/'] },
   { rank: 4, name: 'workers', prefixes: ['workers/'] },
   {
     rank: 5,

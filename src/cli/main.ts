@@ -33,6 +33,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '프롬프트의 로짓 출력 (WebGPU)',
     en: 'print the logits of a prompt (WebGPU)',
   },
+  kb: {
+    file: 'kb.ts',
+    ko: '포털 문서로 지식 베이스(kb.json) 만들기·검색 품질 측정 (kb build / kb eval)',
+    en: "build a portal's knowledge base (kb.json) from its documents; measure retrieval (kb build / kb eval)",
+  },
   'lora-to-gguf': {
     file: 'lora-to-gguf.ts',
     ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',

@@ -77,6 +77,11 @@ import {
   CliCommandUnavailableError,
 } from './errors/sdk-cli.ts';
 import {
+  KnowledgeBaseFormatError,
+  KnowledgeBaseIntegrityError,
+  KnowledgeSourceError,
+} from './errors/knowledge.ts';
+import {
   FederatedError,
   AuthError,
   NotFoundError,
@@ -157,6 +162,11 @@ export {
   CliInputError,
   CliCommandUnavailableError,
 } from './errors/sdk-cli.ts';
+export {
+  KnowledgeBaseFormatError,
+  KnowledgeBaseIntegrityError,
+  KnowledgeSourceError,
+} from './errors/knowledge.ts';
 export {
   FederatedError,
   AuthError,
@@ -743,6 +753,44 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       CLI_COMMAND_UNAVAILABLE: {
         ko: '이 빌드에는 그 명령이 없습니다.',
         en: 'That command is not part of this build.',
+      },
+    },
+  },
+  {
+    area: 'Knowledge base',
+    errorClass: KnowledgeBaseFormatError,
+    codes: {
+      KB_FORMAT: {
+        ko: '지식 베이스 파일(kb.json) 형식이 잘못되었습니다.',
+        en: 'The knowledge base file (kb.json) is malformed.',
+      },
+      KB_VERSION: {
+        ko: '이 버전의 두레가 읽을 수 없는 지식 베이스 형식입니다.',
+        en: 'This version of Dure cannot read that knowledge base format.',
+      },
+      KB_LIMIT: {
+        ko: '지식 베이스가 허용된 크기를 넘었습니다.',
+        en: 'The knowledge base is larger than allowed.',
+      },
+    },
+  },
+  {
+    area: 'Knowledge base',
+    errorClass: KnowledgeBaseIntegrityError,
+    codes: {
+      KB_INTEGRITY: {
+        ko: '내려받은 지식 베이스가 손상되었거나 다른 파일입니다.',
+        en: 'The downloaded knowledge base is damaged or not the expected file.',
+      },
+    },
+  },
+  {
+    area: 'Knowledge base',
+    errorClass: KnowledgeSourceError,
+    codes: {
+      KB_SOURCE: {
+        ko: '지식 베이스로 만들 문서를 읽지 못했습니다.',
+        en: 'A document for the knowledge base could not be read.',
       },
     },
   },
