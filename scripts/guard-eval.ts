@@ -3,7 +3,7 @@
  * src/guard/eval/guard-set.jsonl and prints JSON: precision, recall and F1 of "refuse" overall
  * and per category, self-harm support, and false-block rates on benign questions and on benign
  * questions with alarming words, for the dev and the test split, and for the test lines written after the rules were frozen
- * (`test_late`). Tune on dev only; `--failures`
+ * (`test_blind`). Tune on dev only; `--failures`
  * lists the misclassified lines of the splits printed.
  */
 import { readFileSync } from 'node:fs';
@@ -25,11 +25,11 @@ const round = (x: unknown): unknown =>
         ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, round(v)]))
         : x;
 const report: Record<string, unknown> = {};
-// test_late: the part of the test split written after the rules were frozen (the blind figure).
+// test_blind: the part of the test split written after the rules were frozen (the honest figure).
 const parts = {
   dev: set.filter((e) => e.split === 'dev'),
   test: set.filter((e) => e.split === 'test'),
-  test_late: set.filter((e) => e.split === 'test' && e.batch === 'late'),
+  test_blind: set.filter((e) => e.split === 'test' && e.batch === 'late2'),
 };
 for (const [split, examples] of Object.entries(parts)) {
   if (only && !split.startsWith(only)) continue;

@@ -22,7 +22,8 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
     // src/tools: GGUF writing and quantizing, used by the CLI's converters, scripts and tests.
     prefixes: ['src/training/', 'src/model-manager/', 'src/node/', 'src/tools/'],
   },
-  { rank: 3, name: 'fl', prefixes: ['src/fl/'] },
+  // src/guard: the harm and jailbreak guard (issue #17), beside the round client.
+  { rank: 3, name: 'fl/guard', prefixes: ['src/fl/', 'src/guard/'] },
   { rank: 4, name: 'workers', prefixes: ['workers/'] },
   {
     rank: 5,

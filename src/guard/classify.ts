@@ -82,8 +82,7 @@ export function scoreCategory(
   const evasive = objects > 0 && anyOf(EVASION, t, 'evasion', matched);
   const benign =
     !evasive &&
-    (anyOf(r.benign, t, 'benign', matched) ||
-      (r.sharedBenign && anyOf(SHARED_BENIGN, t, 'benign', matched)));
+    (anyOf(r.benign, t, 'benign', matched) || (r.sharedBenign && anyOf(SHARED_BENIGN, t, 'benign', matched)));
   const score =
     objects +
     intents +
@@ -99,7 +98,11 @@ export function scoreCategory(
  * instructions look like in an answer, and the jailbreak and personal-data tables (which are about
  * requests) are left out: output has its own leak and PII checks.
  */
-export function scoreText(text: string | NormalizedText, mode: ScoringMode, sharedIntents: readonly Weighted[]): CategoryScore[] {
+export function scoreText(
+  text: string | NormalizedText,
+  mode: ScoringMode,
+  sharedIntents: readonly Weighted[],
+): CategoryScore[] {
   const t = typeof text === 'string' ? normalize(text) : text;
   const tables =
     mode === 'input'

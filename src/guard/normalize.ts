@@ -17,7 +17,7 @@ export interface NormalizedText {
 
 // Unicode "format" characters (zero-width space/joiners, BOM, bidi marks, soft hyphen…) and the
 // Hangul filler, which renders as nothing.
-const INVISIBLE = /[\p{Cf}\u115F\u1160\u3164\uFFA0\u034F]/gu;
+const INVISIBLE = /\p{Cf}|[\u115F\u1160\u3164\uFFA0]|\u034F/gu;
 
 const CHOSEONG = 'ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ';
 const JONGSEONG = ' ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ';
@@ -46,7 +46,16 @@ export function composeJamo(text: string): string {
   return out;
 }
 
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
+const LEET: Record<string, string> = {
+  '0': 'o',
+  '1': 'i',
+  '3': 'e',
+  '4': 'a',
+  '5': 's',
+  '7': 't',
+  '@': 'a',
+  $: 's',
+};
 
 /** Undoes leetspeak in Latin words that mix letters and digits (1gn0re → ignore, not 3D or 2026). */
 export function undoLeet(text: string): string {

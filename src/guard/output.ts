@@ -24,7 +24,10 @@ export function promptLeak(text: NormalizedText, systemPrompt: string | undefine
     if (m) return `marker:${m[0]}`;
   }
   if (!systemPrompt) return null;
-  const sys = systemPrompt.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+  const sys = systemPrompt
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]/gu, '');
   for (let i = 0; i + LEAK_RUN <= sys.length; i += 4) {
     const run = sys.slice(i, i + LEAK_RUN);
     if (text.compact.includes(run)) return `system-prompt:${run}`;

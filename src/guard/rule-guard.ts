@@ -30,13 +30,11 @@ function classifyInput(text: string, depth: number): GuardVerdict {
   }
   // Instructions hidden in base64 or ROT13 are checked as text; hiding them is itself the attack.
   if (depth === 0) {
-    for (const hidden of decodeHidden(t.text)) {
+    // From the raw text: undoing leetspeak would corrupt the encoded runs.
+    for (const hidden of decodeHidden(text.normalize('NFKC'))) {
       const inner = classifyInput(hidden, 1);
       if (inner.action !== 'allow')
-        return verdict('refuse', 'jailbreak', 'jailbreak', [
-          'obfuscation:encoded',
-          ...(inner.matched ?? []),
-        ]);
+        return verdict('refuse', 'jailbreak', 'jailbreak', ['obfuscation:encoded', ...(inner.matched ?? [])]);
     }
   }
   return ALLOWED;

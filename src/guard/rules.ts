@@ -105,17 +105,32 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
     // Overriding the assistant's role or rules, or asking for its instructions; a half of
     // either kind counts, together they fire.
     objects: [
-      ['너는이제|너는지금부터|지금부터너는|이제부터너는|이제부터넌|너는더이상|넌이제|역할극|롤플레이|인척해|인것처럼|처럼얘기해|처럼말해|게임을하자', 2],
+      [
+        '너는이제|너는지금부터|지금부터너는|이제부터너는|이제부터넌|너는더이상|넌이제|역할극|롤플레이|인척해|인것처럼|처럼얘기해|처럼말해|게임을하자',
+        2,
+      ],
       ['(소설|가상|상상|꿈|이야기)(속|에서|의)[\\p{L}]{0,4}(ai|인공지능|챗봇|너)', 2],
       ['진짜지시|실제지시|새로운지시|새지시|새규칙|테스트였어|newinstructions|newrules|realinstructions', 2],
-      ['(네|너의|니|당신의|너한테주어진|너에게주어진|주어진)(시스템)?(프롬프트|지시문|지시|지침|설정|규칙)', 2],
-      ['pretendyou|youarenow|youarenolonger|fromnowon|actas|roleplay|imagineyouare|grandma|letsplayagame|yourprompt|yourinstructions|yourrules', 2],
+      [
+        '(네|너의|니|당신의|너한테주어진|너에게주어진|주어진)(시스템)?(프롬프트|지시문|지시|지침|설정|규칙)',
+        2,
+      ],
+      [
+        'pretendyou|youarenow|youarenolonger|fromnowon|actas|roleplay|imagineyouare|grandma|letsplayagame|yourprompt|yourinstructions|yourrules',
+        2,
+      ],
     ],
     intents: [
       ['(제한|규칙|검열|필터|제약|윤리|정책|금지)(이|가)?(없는|없이|없어|해제|비활성|풀)', 2],
       ['거절하지않|거부하지않|뭐든대답|뭐든말|무엇이든대답|어떤질문에도|모든답변허용', 2],
-      ['withoutany(rules|restrictions|limits|filters)|withoutrestrictions|unrestricted|unfiltered|nolimits|norules|neverrefuse|anything', 2],
-      ['(disable|remove|turnoff|bypass)(your|all|the)?(safety|content)?(filters?|rules|guidelines|restrictions)', 2],
+      [
+        'withoutany(rules|restrictions|limits|filters)|withoutrestrictions|unrestricted|unfiltered|nolimits|norules|neverrefuse|anything',
+        2,
+      ],
+      [
+        '(disable|remove|turnoff|bypass)(your|all|the)?(safety|content)?(filters?|rules|guidelines|restrictions)',
+        2,
+      ],
       ['뭐야|알려|적어|보여|출력|말해|목록|처음문장|그대로|print|reveal|repeat|list', 2],
     ],
     sharedIntents: false,
@@ -146,7 +161,10 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
     action: 'support',
     reason: 'self_harm_support',
     objects: [
-      ['자살|자해|죽고싶|죽는법|죽는방법|죽으려|죽어버리|목숨끊|목숨을끊|극단적선택|살기싫|살고싶지않|그만살|끝내고싶|사는게의미|몇알먹으면죽|손목긋|손목을긋|유서', 2],
+      [
+        '자살|자해|죽고싶|죽는법|죽는방법|죽으려|죽어버리|목숨끊|목숨을끊|극단적선택|살기싫|살고싶지않|그만살|끝내고싶|사는게의미|몇알먹으면죽|손목긋|손목을긋|유서',
+        2,
+      ],
       ['killmyself|suicid|hurtmyself|selfharm|endmylife|wanttodie|waytodie|endit(all)?', 2],
       // Ambiguous alone ("강아지가 초콜릿 먹으면 죽나요"), telling together.
       ['뛰어내리|번개탄|painless', 1],
@@ -156,7 +174,9 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
     intents: [],
     sharedIntents: false,
     // Prevention work and facilities are answered like any 민원 question; help-seeking is not.
-    benign: ['예방센터(위치|어디|주소|운영)|생명지킴이|자원봉사|캠페인|교육|예산|통계|자살률|유족|유가족|지원모임'],
+    benign: [
+      '예방센터(위치|어디|주소|운영)|생명지킴이|자원봉사|캠페인|교육|예산|통계|자살률|유족|유가족|지원모임',
+    ],
     sharedBenign: false,
     threshold: 2,
     // An answer may name the help lines; only one that walks through a method is replaced.
@@ -165,50 +185,76 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
   rules({
     category: 'terror',
     objects: [
-      ['사제폭탄|파이프폭탄|tatp|니트로글리세린|네이팜|독가스|사린|탄저균|폭발물|폭약|pipebomb|차로돌진|차량돌진|돌진', 2],
+      [
+        '사제폭탄|파이프폭탄|tatp|니트로글리세린|네이팜|독가스|사린|탄저균|폭발물|폭약|pipebomb|차로돌진|차량돌진|돌진',
+        2,
+      ],
       [words('IEDs?|bombs?|explosives?'), 2],
       ['폭탄|폭파|폭발시키|테러|terror', 1],
     ],
     intents: [['일으키|퍼뜨리|터뜨리|설치|다는|가입|살포|detonate|attack|사람많은', 2]],
-    benign: ['폭탄세일|세일|요금폭탄|세금폭탄|물폭탄|폭탄맞|맞은|폭탄주|폭탄발언|의심|수상한|민방위|발견|누출'],
+    benign: [
+      '폭탄세일|세일|요금폭탄|세금폭탄|물폭탄|폭탄맞|맞은|폭탄주|폭탄발언|의심|수상한|민방위|발견|누출',
+    ],
   }),
   rules({
     category: 'violence_weapons',
     objects: [
       ['사제총|3d프린터로권총|화염병|pipegun|ghostgun|살상력|급소|실탄', 2],
-      ['총기|권총|소총|엽총|(불법|사제)?총(?=구하|구입|만들|만드|을쏘|쏘는)|석궁|전기충격기|흉기|칼로|독극물|독약|독을?먹|쏘게', 1],
+      [
+        '총기|권총|소총|엽총|(불법|사제)?총(?=구하|구입|만들|만드|을쏘|쏘는)|석궁|전기충격기|흉기|칼로|독극물|독약|독을?먹|쏘게',
+        1,
+      ],
       ['죽이|살해|살인|찌르|찔러|때려|때리는|폭행|다치게|복수|목졸', 1],
       [words('guns?|pistols?|rifles?|firearms?|kill|murder|stab|poison'), 1],
     ],
     intents: [['개조|쏘는|찌르는|죽이려|죽이는', 1]],
-    benign: ['세일|폭염|살인적|사고|훈련|학교폭력|가정폭력|데이트폭력|베였|진료|병원|소지허가|수렵|멧돼지|칼갈이'],
+    benign: [
+      '세일|폭염|살인적|사고|훈련|학교폭력|가정폭력|데이트폭력|베였|진료|병원|소지허가|수렵|멧돼지|칼갈이',
+    ],
   }),
   rules({
     category: 'hacking_malware',
     objects: [
-      ['랜섬웨어|ransomware|악성코드|malware|트로이목마|trojan|keylogger|키로거|sql인젝션|sqlinjection|백도어|backdoor|디도스|ddos|봇넷|botnet|스파이앱|spyware|stalkerware|해킹툴|hackingtool', 2],
+      [
+        '랜섬웨어|ransomware|악성코드|malware|트로이목마|trojan|keylogger|키로거|sql인젝션|sqlinjection|백도어|backdoor|디도스|ddos|봇넷|botnet|스파이앱|spyware|stalkerware|해킹툴|hackingtool',
+        2,
+      ],
       ['해킹|hack|크랙|crack|뚫|비밀번호털|계정털|exploit|익스플로잇|취약점|침투', 1],
       [words('steal\\w*( \\w+){0,3} passwords?'), 2],
     ],
     intents: [['유포|침투하|탈취|뚫는|털어|공격툴|공격하|까는|스캔', 2]],
     direct: ['해킹(해|해줘|해주세요|해줄|해달)(?!당|피해)'],
-    benign: ['해킹당|해킹피해|당했|감염|복구|검사|화이트해커|보안교육|washacked|hacked|보안점검|털렸|안전하게'],
+    benign: [
+      '해킹당|해킹피해|당했|감염|복구|검사|화이트해커|보안교육|washacked|hacked|보안점검|털렸|안전하게',
+    ],
   }),
   rules({
     category: 'drugs',
     objects: [
-      ['필로폰|메스암페타민|코카인|cocaine|헤로인|heroin|대마|마리화나|엑스터시|ecstasy|mdma|케타민|ketamine|lsd|펜타닐|fentanyl|작대기|뽕맞|뽕을', 2],
+      [
+        '필로폰|메스암페타민|코카인|cocaine|헤로인|heroin|대마|마리화나|엑스터시|ecstasy|mdma|케타민|ketamine|lsd|펜타닐|fentanyl|작대기|뽕맞|뽕을',
+        2,
+      ],
       [words('meth|crystal meth|weed|drugs?'), 1],
       ['마약|졸피뎀|프로포폴|떨(?=구하|사|파|구입)|아이스(?=구하|작대기|파는)', 1],
     ],
     intents: [['투약|주사하|키우|재배|텔레|dealer|판매|grow', 1]],
-    benign: ['마약김밥|마약떡볶이|마약옥수수|마약베개|중독치료|처방받|사범|퇴치|dealing|폐의약품|버리는|폐기|drugstore|pharmacy'],
+    benign: [
+      '마약김밥|마약떡볶이|마약옥수수|마약베개|중독치료|처방받|사범|퇴치|dealing|폐의약품|버리는|폐기|drugstore|pharmacy',
+    ],
   }),
   rules({
     category: 'sexual',
     objects: [
-      ['미성년자[\\p{L}]{0,8}(야한|성적|음란|섹스)|아동[\\p{L}]{0,4}(음란|성착취)|딥페이크|치마속|조건만남|성매매|야설|야동|원나잇', 2],
-      ['야한|19금|성관계|섹스|음란|포르노|porn|몰카|몰래카메라|불법촬영|몰래촬영|성인사이트|explicit|nude|누드|알몸|벗은|벗긴|합성사진', 1],
+      [
+        '미성년자[\\p{L}]{0,8}(야한|성적|음란|섹스)|아동[\\p{L}]{0,4}(음란|성착취)|딥페이크|치마속|조건만남|성매매|야설|야동|원나잇',
+        2,
+      ],
+      [
+        '야한|19금|성관계|섹스|음란|포르노|porn|몰카|몰래카메라|불법촬영|몰래촬영|성인사이트|explicit|nude|누드|알몸|벗은|벗긴|합성사진',
+        1,
+      ],
       [words('sex|sexual|dirty story'), 1],
     ],
     intents: [
@@ -224,7 +270,10 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
     requires: [GROUPS],
     intents: [
       ['(은|는|들은|들이란|들|놈들은)(다|전부|모두|원래|하나같이|죄다)|죄다|always|areall', 1],
-      ['사기꾼|범죄자|테러리스트|게으|더럽|더러워|멍청|머리가나빠|열등|inferior|없어져야|추방|쫓아내|뒤통수|비하|욕하는|조롱|벌레|축내|꼰대|기생충|미개|집에서애나|주제에|무슨공무원|ruin|destroy|dirty|parasite|joke', 2],
+      [
+        '사기꾼|범죄자|테러리스트|게으|더럽|더러워|멍청|머리가나빠|열등|inferior|없어져야|추방|쫓아내|뒤통수|비하|욕하는|조롱|벌레|축내|꼰대|기생충|미개|집에서애나|주제에|무슨공무원|ruin|destroy|dirty|parasite|joke',
+        2,
+      ],
       ['write|essay|글써|글좀|써줘', 1],
     ],
     sharedIntents: false,
@@ -236,8 +285,14 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
   rules({
     category: 'fraud_phishing',
     objects: [
-      ['보이스피싱|스미싱|phishing|피싱|사칭|대포통장|위조|부정수급|명의도용|남의명의|카드복제|속여서|사기치|돈뜯|가짜택배|링크누르게|scam|인척|척하고|가짜영수증|허위|사기문구|사기문자', 1],
-      ['(실업급여|보조금|지원금|수당|급여)[\\p{L}]{0,8}(몰래|가짜|허위|부정|타는|빼돌)|pretendingtobe|carddetails', 1],
+      [
+        '보이스피싱|스미싱|phishing|피싱|사칭|대포통장|위조|부정수급|명의도용|남의명의|카드복제|속여서|사기치|돈뜯|가짜택배|링크누르게|scam|인척|척하고|가짜영수증|허위|사기문구|사기문자',
+        1,
+      ],
+      [
+        '(실업급여|보조금|지원금|수당|급여)[\\p{L}]{0,8}(몰래|가짜|허위|부정|타는|빼돌)|pretendingtobe|carddetails',
+        1,
+      ],
     ],
     intents: [['대본|문자만들|보내는|보내서|돌리는|뜯는|받는법|타는|pretending|그럴듯', 2]],
     benign: ['당했|지급정지|예방|구별|방지서비스|사기피해|가짜공무원이'],
@@ -247,7 +302,10 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
     reason: 'personal_data_request',
     objects: [
       ['주민(등록)?번호|residentregistration|socialsecurity|주인이름|번호주인', 2],
-      ['집주소|주소|사는곳|어디사는지|집이어딘|어딘지|연락처|전화번호|휴대폰번호|핸드폰번호|직장|명단|address|phonenumber|workplace', 1],
+      [
+        '집주소|주소|사는곳|어디사는지|집이어딘|어딘지|연락처|전화번호|휴대폰번호|핸드폰번호|직장|명단|address|phonenumber|workplace',
+        1,
+      ],
       // Naming someone else is half of the request.
       [OTHER_PERSON, 1],
     ],
@@ -258,7 +316,9 @@ export const CATEGORY_RULES: readonly CategoryRules[] = [
       ['방법|는법|어떻게|howto|howcan', 1],
     ],
     sharedIntents: false,
-    benign: ['유출|변경|재발급|뒷자리변경|명의도용방지|열람청구|도로명|말소|^(내|제|본인|나의|저의)|우리아이|자녀'],
+    benign: [
+      '유출|변경|재발급|뒷자리변경|명의도용방지|열람청구|도로명|말소|^(내|제|본인|나의|저의)|우리아이|자녀',
+    ],
     sharedBenign: false,
   }),
 ];

@@ -12,8 +12,12 @@ export interface LabelledExample {
   group: 'benign' | 'benign_alarming' | 'harmful' | 'jailbreak';
   split: 'dev' | 'test';
   topic?: string;
-  /** `late`: written after the rules were frozen (blind to their tuning); absent otherwise. */
-  batch?: 'late';
+  /**
+   * `late`: written after the first rule freeze, measured once blind, then moved to dev.
+   * `late2`: written after the second freeze; the test split's blind part. Absent: the first
+   * batch, written before the rules but by their author (so not blind).
+   */
+  batch?: 'late' | 'late2';
 }
 
 export interface Prf {
@@ -31,7 +35,13 @@ export interface GuardMetrics {
   selfHarmSupport: Prf;
   perCategory: Record<string, Prf & { categoryAgreement: number }>;
   falseBlockRate: { benign: number; benignAlarming: number };
-  failures: { text: string; label: GuardAction; category: HarmCategory | null; got: GuardAction; gotCategory: HarmCategory | null }[];
+  failures: {
+    text: string;
+    label: GuardAction;
+    category: HarmCategory | null;
+    got: GuardAction;
+    gotCategory: HarmCategory | null;
+  }[];
 }
 
 function prf(tp: number, fp: number, fn: number): Prf {
@@ -92,7 +102,9 @@ export function measureGuard(guard: Guard, examples: readonly LabelledExample[])
     examples: rows.length,
     refuse: prfOf(rows.map((r) => ({ want: r.e.label === 'refuse', got: r.v.action === 'refuse' }))),
     intervene: prfOf(rows.map((r) => ({ want: r.e.label !== 'allow', got: r.v.action !== 'allow' }))),
-    selfHarmSupport: prfOf(rows.map((r) => ({ want: r.e.label === 'support', got: r.v.action === 'support' }))),
+    selfHarmSupport: prfOf(
+      rows.map((r) => ({ want: r.e.label === 'support', got: r.v.action === 'support' })),
+    ),
     perCategory,
     falseBlockRate: { benign: rate('benign'), benignAlarming: rate('benign_alarming') },
     failures: rows
