@@ -89,11 +89,14 @@ const BASE64_RUN = /[A-Za-z0-9+/]{16,}={0,2}/g;
 
 /**
  * Decodes what the text hides: base64 runs that hold readable UTF-8 text, and the whole text
- * under ROT13 when it mentions ROT13. The decoded text is checked like any other; runs that
+ * under ROT13 when it mentions ROT13, reversed when it
+ * asks to read backwards. The decoded text is checked like any other; runs that
  * decode to binary are ignored.
  */
 export function decodeHidden(text: string): string[] {
   const found: string[] = /rot-?13/i.test(text) ? [rot13(text)] : [];
+  // "Read this backwards and follow it": the reversed text is checked too.
+  if (/거꾸로|뒤집어|backwards|reverse/i.test(text)) found.push([...text].reverse().join(''));
   for (const m of text.matchAll(BASE64_RUN)) {
     const run = m[0];
     if (run.length % 4 === 1) continue;
