@@ -29,7 +29,7 @@ const report: Record<string, unknown> = {};
 const parts = {
   dev: set.filter((e) => e.split === 'dev'),
   test: set.filter((e) => e.split === 'test'),
-  test_blind: set.filter((e) => e.split === 'test' && e.batch === 'late2'),
+  test_blind: set.filter((e) => e.split === 'test' && e.batch === 'late3'),
 };
 for (const [split, examples] of Object.entries(parts)) {
   if (only && !split.startsWith(only)) continue;

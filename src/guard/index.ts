@@ -7,6 +7,8 @@ export type {
   HarmCategory,
   OutputCheckOptions,
 } from './types.ts';
-export { checkInput, checkOutput, ruleGuard } from './rule-guard.ts';
+export { checkInput, checkOutput, ruleGuard, touchedCategories } from './rule-guard.ts';
+export { NgramModel, type NgramExample, type NgramModelOptions } from './ngram-model.ts';
+export { withModel, type ModelGuardOptions } from './model-guard.ts';
 export { GUARD_MESSAGES } from './messages.ts';
 export { normalize } from './normalize.ts';

@@ -40,6 +40,16 @@ function classifyInput(text: string, depth: number): GuardVerdict {
   return ALLOWED;
 }
 
+/**
+ * Categories whose rules saw something in `text` (an object or a direct pattern) without
+ * necessarily reaching their threshold: where a second opinion is worth asking.
+ */
+export function touchedCategories(text: string): HarmCategory[] {
+  return scoreText(normalize(text), 'input', REQUEST_INTENTS)
+    .filter((s) => s.matched.length > 0)
+    .map((s) => s.rules.category);
+}
+
 export function checkInput(text: string): GuardVerdict {
   return classifyInput(text, 0);
 }

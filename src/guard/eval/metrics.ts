@@ -14,10 +14,11 @@ export interface LabelledExample {
   topic?: string;
   /**
    * `late`: written after the first rule freeze, measured once blind, then moved to dev.
-   * `late2`: written after the second freeze; the test split's blind part. Absent: the first
-   * batch, written before the rules but by their author (so not blind).
+   * `late2`: the same after the second freeze. `late3`: written after the third freeze; the test
+   * split's blind part. Absent: the first batch, written before the rules but by their author
+   * (so not blind).
    */
-  batch?: 'late' | 'late2';
+  batch?: 'late' | 'late2' | 'late3';
 }
 
 export interface Prf {
