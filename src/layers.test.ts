@@ -22,8 +22,9 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
     // src/tools: GGUF writing and quantizing, used by the CLI's converters, scripts and tests.
     prefixes: ['src/training/', 'src/model-manager/', 'src/node/', 'src/tools/'],
   },
-  // src/knowledge: the portal knowledge base and retrieval (issue 17), platform-neutral like src/fl.
-  { rank: 3, name: 'fl/knowledge', prefixes: ['src/fl/', 'src/knowledge/'] },
+  // The round client, and the platform-neutral grounded-answer parts (issue 17): the portal's
+  // knowledge base and retrieval, and the harm and jailbreak guard.
+  { rank: 3, name: 'fl/knowledge/guard', prefixes: ['src/fl/', 'src/knowledge/', 'src/guard/'] },
   { rank: 4, name: 'workers', prefixes: ['workers/'] },
   {
     rank: 5,
