@@ -38,7 +38,8 @@ import {
 } from '../../src/protocol/signing.ts';
 import { listAudit, verifyAuditChain } from './audit.ts';
 import { Coordinator, type RoundEvent } from './coordinator.ts';
-import { AuthError, FederatedError, NotFoundError } from './errors.ts';
+import { AuthError, ConflictError, FederatedError, NotFoundError } from './errors.ts';
+import { SecureRoundViewSchema } from '../../src/protocol/secure-round.ts';
 import {
   authenticateSigned,
   createInstitution,
@@ -754,6 +755,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     }),
     async (req) => ({
       task: await coordinator.getTask(req.params.taskId),
+      privacy: await coordinator.privacyBudget(req.params.taskId),
       rounds: await coordinator.rounds(req.params.taskId),
       versions: await coordinator.versions(req.params.taskId),
     }),
@@ -884,6 +886,100 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
         );
       }
       return coordinator.submitUpdate(req.institutionId!, req.params.taskId, req.params.round, body);
+    },
+  );
+  // ── secure aggregation phases (src/protocol/secure-round.ts) ──────────────────────────────
+  const SecureParams = Type.Object({
+    taskId: TaskParams.properties.taskId,
+    round: Type.Integer({ minimum: 1 }),
+  });
+  app.get<{ Params: { taskId: string; round: number } }>(
+    '/v1/tasks/:taskId/rounds/:round/secure',
+    route(
+      'institution',
+      "This institution's view of a secure round: phase, roster, its share delivery, the unmask request",
+      {
+        params: SecureParams,
+        response: { 200: SecureRoundViewSchema },
+      },
+    ),
+    async (req) => coordinator.secureView(req.institutionId!, req.params.taskId, req.params.round),
+  );
+  for (const phase of ['advertise', 'share', 'unmask'] as const) {
+    app.post<{ Params: { taskId: string; round: number }; Body: unknown }>(
+      `/v1/tasks/:taskId/rounds/:round/secure/${phase}`,
+      route('institution', `Secure aggregation: the ${phase} message of this institution (JSON)`, {
+        params: SecureParams,
+      }),
+      async (req) => {
+        await coordinator.secureMessage(
+          req.institutionId!,
+          req.params.taskId,
+          req.params.round,
+          phase,
+          req.body,
+        );
+        return { ok: true };
+      },
+    );
+  }
+  app.post<{ Params: { taskId: string; round: number }; Body: Upload }>(
+    '/v1/tasks/:taskId/rounds/:round/secure/masked',
+    {
+      ...route(
+        'institution',
+        'Secure aggregation: the masked input (little-endian uint32 words, octet-stream)',
+        {
+          params: SecureParams,
+        },
+      ),
+      onRequest: async (req: FastifyRequest<{ Params: { taskId: string; round: number } }>) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/octet-stream')
+          throw new FederatedError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            415,
+            'send the masked input as application/octet-stream',
+          );
+        const round = Number(req.params.round);
+        if (!Number.isInteger(round) || round < 1) throw new NotFoundError('no such round');
+        const limit = await coordinator.maskedInputLimit(req.institutionId!, req.params.taskId, round);
+        if (limit === 0)
+          throw new ConflictError('this round does not take masked inputs now', 'SECAGG_PHASE_CLOSED');
+        const declared = Number(req.headers['content-length'] ?? NaN);
+        if (declared > limit)
+          throw new FederatedError(
+            'PAYLOAD_TOO_LARGE',
+            413,
+            `masked input exceeds the round's ${limit} bytes`,
+          );
+        req.uploadLimit = limit;
+      },
+    },
+    async (req) => {
+      const body = req.body as Upload | undefined;
+      if (!body || typeof body.path !== 'string')
+        throw new FederatedError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          415,
+          'send the masked input as application/octet-stream',
+        );
+      await coordinator.secureMaskedInput(req.institutionId!, req.params.taskId, req.params.round, body);
+      return { ok: true };
+    },
+  );
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/tasks/:taskId/privacy',
+    route(
+      'institution',
+      "The task's differential-privacy budget: ε target, spent and left (null without DP)",
+      {
+        params: TaskParams,
+      },
+    ),
+    async (req) => {
+      await coordinator.requireMember(req.institutionId!, req.params.taskId);
+      return { privacy: await coordinator.privacyBudget(req.params.taskId) };
     },
   );
   app.get<{ Params: { taskId: string } }>(

@@ -28,6 +28,8 @@ export type AuditType =
   | 'round.aggregating'
   | 'round.closed'
   | 'round.failed'
+  /** An institution advertised its keys for a secure round: it takes part (the only per-institution record kept). */
+  | 'round.joined'
   | 'update.accepted'
   | 'update.rejected'
   | 'adapter.published';

@@ -43,6 +43,16 @@ import { openSafetensors, readAdapterFile, type SafetensorsFile } from './adapte
 import { appendAudit } from './audit.ts';
 import { aggregationWeight, requireMember } from './membership.ts';
 import { checkTaskPolicy, minCohort } from './task-policy.ts';
+import {
+  isSecure,
+  loadBudget,
+  secureTask,
+  SecureRounds,
+  type SecureRoundRef,
+  type SecureTask,
+} from './secure-rounds.ts';
+import type { SecureRoundView } from '../../src/protocol/secure-round.ts';
+import { DureError } from '../../src/protocol/errors.ts';
 import { ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import type { BlobStore } from './storage/blobs.ts';
@@ -112,6 +122,20 @@ interface TaskContext {
   trained: TensorSpec[];
   /** Upper bound on an upload's size in bytes. */
   maxUploadBytes: number;
+  /** The secure-aggregation side, for tasks that run under it. */
+  secure: SecureTask | null;
+}
+
+/** A task's differential-privacy budget as the console and dashboard show it. */
+export interface PrivacyStatus {
+  epsilon: number;
+  delta: number;
+  epsilonSpent: number;
+  epsilonLeft: number;
+  roundsRun: number;
+  roundsLeft: number;
+  /** Standard deviation of the DP noise per coordinate of the released sum, in model units (at the threshold). */
+  noiseStdPerCoordinate: number;
 }
 
 export interface RoundEvent {
@@ -151,6 +175,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   private readonly contexts = new Map<string, TaskContext>();
   private readonly globals = new Map<string, { version: number; tensors: Promise<Tensors> }>();
   private ticking: Promise<void> | undefined;
+  private readonly secure: SecureRounds;
 
   constructor(
     private readonly db: Database,
@@ -158,6 +183,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     private readonly metrics: Metrics,
   ) {
     super();
+    this.secure = new SecureRounds(blobs);
   }
 
   // ── tasks ────────────────────────────────────────────────────────────────────────────────
@@ -171,7 +197,13 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       // Header size is bounded by the tensor table plus a little metadata.
       const { header } = encodeHeader(trained, { pad: 'x'.repeat(4096) });
       const maxUploadBytes = header.byteLength + parameterCount(trained) * 4;
-      c = { spec, strategy, trained, maxUploadBytes };
+      c = {
+        spec,
+        strategy,
+        trained,
+        maxUploadBytes,
+        secure: isSecure(spec) ? secureTask(taskId, spec, trained) : null,
+      };
       this.contexts.set(taskId, c);
     }
     return c;
@@ -189,6 +221,20 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
    */
   async createTask(request: CreateTaskRequest): Promise<Task> {
     const spec = checkTaskPolicy(request);
+    if (isSecure(spec)) {
+      try {
+        const trainA = createStrategy(spec.strategy).configureFit(1).trainA;
+        secureTask(
+          'task_check',
+          spec,
+          adapterTensorSpecs(spec.modelShape, spec.lora, { a: trainA, b: true }),
+        );
+      } catch (err) {
+        if (err instanceof DureError && !(err instanceof FederatedError))
+          throw new FederatedError(err.code, 400, err.message);
+        throw err;
+      }
+    }
     for (const m of spec.lora.targetModules) {
       if (!KNOWN_TARGET_MODULES.includes(m))
         throw new FederatedError('INVALID_TASK', 400, `unknown target module ${m}`);
@@ -262,10 +308,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   private async openRound(tx: Queryable, t: TaskRow, number: number): Promise<RoundEvent> {
     const spec = JSON.parse(t.spec) as CreateTaskRequest;
     const now = Date.now();
-    await tx.query(
-      `INSERT INTO rounds (task_id, number, state, global_version, opened_at, deadline_at) VALUES ($1, $2, 'open', $3, $4, $5)`,
-      [t.id, number, t.latest_version, now, now + spec.roundDeadlineSeconds * 1000],
+    const deadlineAt = now + spec.roundDeadlineSeconds * 1000;
+    const [row] = await tx.query<{ id: number }>(
+      `INSERT INTO rounds (task_id, number, state, global_version, opened_at, deadline_at) VALUES ($1, $2, 'open', $3, $4, $5) RETURNING id`,
+      [t.id, number, t.latest_version, now, deadlineAt],
     );
+    if (isSecure(spec)) await this.secure.open(tx, { id: row!.id, taskId: t.id, number, deadlineAt });
     await appendAudit(tx, 'round.opened', 'server', {
       taskId: t.id,
       round: number,
@@ -291,16 +339,25 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
     if (!r) return { taskState: t.state, round: null, instructions: null, submitted: false };
     const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
-    const [mine] = await this.db.query<{ id: number }>(
-      `SELECT id FROM updates WHERE round_id = $1 AND institution_id = $2 AND status = 'accepted'`,
-      [r.id, institutionId],
-    );
+    // Under secure aggregation "submitted" means keys advertised: the rest runs on the secure view.
+    const [mine] = ctx.secure
+      ? await this.db.query<{ id: number }>(
+          'SELECT round_id AS id FROM secure_messages WHERE round_id = $1 AND institution_id = $2',
+          [r.id, institutionId],
+        )
+      : await this.db.query<{ id: number }>(
+          `SELECT id FROM updates WHERE round_id = $1 AND institution_id = $2 AND status = 'accepted'`,
+          [r.id, institutionId],
+        );
     const [global] = await this.db.query<{ sha256: string }>(
       'SELECT sha256 FROM adapter_versions WHERE task_id = $1 AND version = $2',
       [taskId, r.global_version],
     );
     const fit = ctx.strategy.configureFit(r.number);
-    const accepting = r.state === 'open' || r.state === 'collecting';
+    const accepting =
+      (r.state === 'open' || r.state === 'collecting') &&
+      (!ctx.secure ||
+        (await this.secure.view(this.db, this.secureRef(taskId, r), institutionId)).phase === 'advertise');
     const instructions: FitInstructions | null = accepting
       ? {
           taskId,
@@ -313,6 +370,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           trainA: fit.trainA,
           maxUpdateNorm: ctx.spec.maxUpdateNorm,
           deadline: iso(r.deadline_at),
+          ...(ctx.secure ? { secure: ctx.secure.fit(r.number) } : {}),
         }
       : null;
     return {
@@ -320,6 +378,112 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       round: { number: r.number, state: r.state, deadline: iso(r.deadline_at) },
       instructions,
       submitted: Boolean(mine),
+    };
+  }
+
+  private secureRef(taskId: string, r: RoundRow): SecureRoundRef {
+    return { id: r.id, taskId, number: r.number, deadlineAt: r.deadline_at };
+  }
+
+  /** The member's current secure round, or a typed refusal. */
+  private async secureRound(institutionId: string, taskId: string, roundNumber: number) {
+    const t = await this.taskRow(this.db, taskId);
+    await requireMember(this.db, institutionId, taskId);
+    const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
+    if (!ctx.secure)
+      throw new FederatedError('SECAGG_REFUSED', 409, 'this task does not run under secure aggregation');
+    const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
+    if (!r || r.number !== roundNumber)
+      throw new ConflictError(
+        `round ${roundNumber} is not the task's current round`,
+        r && roundNumber < r.number ? 'LATE_UPDATE' : 'WRONG_ROUND',
+      );
+    return { ctx, r, ref: this.secureRef(taskId, r) };
+  }
+
+  /** The member's view of a secure round's phases. */
+  async secureView(institutionId: string, taskId: string, roundNumber: number): Promise<SecureRoundView> {
+    const t = await this.taskRow(this.db, taskId);
+    await requireMember(this.db, institutionId, taskId);
+    const [r] = await this.db.query<RoundRow>('SELECT * FROM rounds WHERE task_id = $1 AND number = $2', [
+      taskId,
+      roundNumber,
+    ]);
+    if (!r || !this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest).secure)
+      throw new NotFoundError(`no secure round ${roundNumber}`);
+    return this.secure.view(this.db, this.secureRef(taskId, r), institutionId);
+  }
+
+  /**
+   * One phase message of a secure round (advertise keys, share keys, unmask) from a member.
+   * @throws {ConflictError} when the phase is over or the round is not current; {FederatedError}
+   *   SECAGG_REFUSED for a message that breaks the protocol.
+   */
+  async secureMessage(
+    institutionId: string,
+    taskId: string,
+    roundNumber: number,
+    phase: 'advertise' | 'share' | 'unmask',
+    body: unknown,
+  ): Promise<void> {
+    const { r, ref } = await this.secureRound(institutionId, taskId, roundNumber);
+    let opened = false;
+    await this.db.transaction(async (tx) => {
+      if (phase === 'advertise') {
+        await this.secure.advertise(tx, ref, institutionId, body);
+        if (r.state === 'open') {
+          await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1 AND state = 'open'`, [r.id]);
+          opened = true;
+        }
+        await appendAudit(tx, 'round.joined', institutionId, { taskId, round: r.number });
+      } else if (phase === 'share') await this.secure.share(tx, ref, institutionId, body);
+      else await this.secure.unmask(tx, ref, institutionId, body);
+    });
+    if (opened) this.emit('round', { taskId, round: r.number, state: 'collecting' });
+    void this.tick(); // everyone may be in: move to the next phase now
+  }
+
+  /** Bytes a masked input may have in the member's current secure round (0: none accepted now). */
+  async maskedInputLimit(institutionId: string, taskId: string, roundNumber: number): Promise<number> {
+    const { ref } = await this.secureRound(institutionId, taskId, roundNumber);
+    return this.secure.maskLimit(this.db, ref);
+  }
+
+  /** A masked input (temp file, consumed) from a member in the mask phase. */
+  async secureMaskedInput(
+    institutionId: string,
+    taskId: string,
+    roundNumber: number,
+    upload: { path: string; size: number },
+  ): Promise<void> {
+    try {
+      const { ref } = await this.secureRound(institutionId, taskId, roundNumber);
+      await this.db.transaction((tx) => this.secure.mask(tx, ref, institutionId, upload));
+    } finally {
+      await rm(upload.path, { force: true });
+    }
+    void this.tick();
+  }
+
+  /** A task's differential-privacy budget: target, spent and left (null without DP). */
+  async privacyBudget(taskId: string): Promise<PrivacyStatus | null> {
+    const t = await this.taskRow(this.db, taskId);
+    const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
+    const plan = ctx.secure?.plan;
+    if (!plan) return null;
+    const [row] = await this.db.query<{ state: string }>(
+      'SELECT state FROM privacy_budgets WHERE task_id = $1',
+      [taskId],
+    );
+    const budget = loadBudget(plan, row?.state ?? null);
+    return {
+      epsilon: plan.target.epsilon,
+      delta: plan.target.delta,
+      epsilonSpent: budget.epsilonSpent(),
+      epsilonLeft: budget.epsilonLeft(),
+      roundsRun: budget.roundsRun,
+      roundsLeft: budget.roundsLeft(),
+      noiseStdPerCoordinate: Math.sqrt(plan.centralVariance) / plan.quantization.scale,
     };
   }
 
@@ -378,6 +542,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       const t = await this.taskRow(this.db, taskId);
       await requireMember(this.db, institutionId, taskId);
       const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
+      if (ctx.secure)
+        throw new FederatedError(
+          'SECAGG_REFUSED',
+          409,
+          'this task runs under secure aggregation: plaintext updates are never accepted',
+        );
       const r = t.state === 'running' ? await this.currentRound(this.db, taskId) : undefined;
       const [existing] = r
         ? await this.db.query<UpdateRow>(
@@ -544,6 +714,15 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         continue;
       }
       if (r.state !== 'open' && r.state !== 'collecting') continue;
+      const ctx = this.context(t.id, spec);
+      if (ctx.secure) {
+        const step = await this.db.transaction((tx) =>
+          this.secure.advance(tx, this.secureRef(t.id, r), ctx.secure!, activeMembers, now),
+        );
+        if (step === 'aggregate') await this.aggregate(t.id, r.id);
+        else if (step !== 'wait') await this.failRound(t.id, r.id, step.fail);
+        continue;
+      }
       const [{ n } = { n: 0 }] = await this.db.query<{ n: number }>(
         `SELECT count(*)::integer AS n FROM updates WHERE round_id = $1 AND status = 'accepted'`,
         [r.id],
@@ -583,6 +762,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       }
     });
     this.metrics.rounds.inc({ outcome: 'failed' });
+    await this.secure.fail(this.db, roundId, reason);
     await this.purgeUploads(roundId);
     events.forEach((e) => this.emit('round', e));
   }
@@ -599,12 +779,15 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     for (const u of rows) if (u.blob) await this.blobs.delete(u.blob);
     if (rows.length)
       await this.db.query('UPDATE updates SET blob = NULL, sha256 = NULL WHERE round_id = $1', [roundId]);
+    await this.secure.discard(this.db, roundId); // masked inputs, keys, ciphertexts and shares
   }
 
   private async purgeEndedUploads(): Promise<void> {
     const ended = await this.db.query<{ id: number }>(
       `SELECT DISTINCT r.id FROM rounds r JOIN updates u ON u.round_id = r.id
-       WHERE r.state IN ('closed', 'failed') AND (u.blob IS NOT NULL OR u.sha256 IS NOT NULL)`,
+       WHERE r.state IN ('closed', 'failed') AND (u.blob IS NOT NULL OR u.sha256 IS NOT NULL)
+       UNION SELECT DISTINCT r.id FROM rounds r JOIN secure_messages m ON m.round_id = r.id
+       WHERE r.state IN ('closed', 'failed')`,
     );
     for (const r of ended) await this.purgeUploads(r.id);
   }
@@ -630,7 +813,11 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       'SELECT * FROM adapter_versions WHERE task_id = $1 AND version = $2',
       [taskId, r0.global_version],
     );
-    if (updates.length < minCohort(ctx.spec)) {
+    // Under secure aggregation the round's contributors are those whose masked input is in the sum.
+    const participants = ctx.secure
+      ? await this.secure.contributors(this.db, roundId)
+      : updates.map((u) => u.institution_id);
+    if (!ctx.secure && updates.length < minCohort(ctx.spec)) {
       // Possible when revocations withdrew updates after quorum was counted.
       await this.failRound(
         taskId,
@@ -654,7 +841,35 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         ).map((m) => [m.institution_id, m.max_weight]),
       );
       const sources: UpdateSource[] = [];
-      for (const u of updates) {
+      let secureMetrics: Record<string, number> | null = null;
+      if (ctx.secure) {
+        const global = await this.globalTensors(ctx, taskId, r0.global_version, parent!.sha256);
+        const { mean, survivors, dropped } = await this.secure.unmaskedMean(
+          this.db,
+          this.secureRef(taskId, r0),
+          ctx.trained,
+        );
+        let sq = 0;
+        for (const d of mean.values()) for (const x of d) sq += x * x;
+        secureMetrics = { participants: survivors, dropped, meanUpdateNorm: Math.sqrt(sq) };
+        // One source, the mean of the survivors (noise included): the strategy never sees masks.
+        sources.push({
+          institutionId: 'secure-aggregate',
+          numExamples: survivors,
+          weight: 1,
+          trainLoss: null,
+          evalLoss: null,
+          norm: Math.sqrt(sq),
+          readSlice: async (name, start, count) => {
+            const g = global.get(name)!;
+            const d = mean.get(name)!;
+            const out = new Float32Array(count);
+            for (let i = 0; i < count; i++) out[i] = g[start + i]! + d[start + i]!;
+            return out;
+          },
+        });
+      }
+      for (const u of ctx.secure ? [] : updates) {
         if (!u.blob) throw new Error(`update ${u.id} has no stored upload`);
         const f = await openSafetensors(await this.blobs.openBlob(u.blob));
         files.push(f);
@@ -705,7 +920,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         sources.map((u) => ({ numExamples: u.numExamples, weight: u.weight, loss: u.evalLoss })),
       );
       const norms = updates.map((u) => u.norm);
-      metrics = {
+      metrics = secureMetrics ?? {
         participants: updates.length,
         numExamples: train.numExamples,
         meanUpdateNorm: norms.reduce((a, b) => a + b, 0) / norms.length,
@@ -726,8 +941,9 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       if (!r || r.state !== 'aggregating') return;
       const task = await this.taskRow(tx, taskId);
       const version = r.global_version + 1;
-      const participants = updates.map((u) => u.institution_id);
       const now = Date.now();
+      // Every released sum spends privacy budget, whatever happens to the adapter afterwards.
+      const budget = await this.spendPrivacy(tx, taskId, ctx);
       await tx.query(
         `INSERT INTO adapter_versions (task_id, version, parent_version, round, sha256, state_sha256, participants, metrics, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -749,7 +965,8 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         JSON.stringify({ ...metrics, aggregationSeconds: seconds }),
       ]);
       const completed = task.completed_rounds + 1;
-      const done = completed >= (JSON.parse(task.spec) as CreateTaskRequest).rounds;
+      const budgetSpent = budget !== null && !budget.canRunAnotherRound();
+      const done = completed >= (JSON.parse(task.spec) as CreateTaskRequest).rounds || budgetSpent;
       await tx.query(
         `UPDATE tasks SET latest_version = $2, completed_rounds = $3, consecutive_failures = 0, state = $4 WHERE id = $1`,
         [taskId, version, completed, done ? 'completed' : 'running'],
@@ -758,7 +975,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         taskId,
         round: r.number,
         participants,
-        updateIds: updates.map((u) => u.id),
+        updateIds: ctx.secure ? [] : updates.map((u) => u.id),
         metrics,
       });
       await appendAudit(tx, 'adapter.published', 'server', {
@@ -773,6 +990,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           taskId,
           rounds: completed,
           latestVersion: version,
+          ...(budget ? { epsilonSpent: budget.epsilonSpent(), privacyBudgetSpent: budgetSpent } : {}),
         });
       else events.push(await this.openRound(tx, { ...task, latest_version: version }, r.number + 1));
     });
@@ -780,6 +998,23 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     this.metrics.aggregationSeconds.observe(seconds);
     await this.purgeUploads(roundId);
     events.forEach((e) => this.emit('round', e));
+  }
+
+  /** Records one released round in the task's privacy budget (null for tasks without DP). */
+  private async spendPrivacy(tx: Queryable, taskId: string, ctx: TaskContext) {
+    const plan = ctx.secure?.plan;
+    if (!plan) return null;
+    const [row] = await tx.query<{ state: string }>('SELECT state FROM privacy_budgets WHERE task_id = $1', [
+      taskId,
+    ]);
+    const budget = loadBudget(plan, row?.state ?? null);
+    budget.recordRound(); // worst case: only the threshold's noise shares in the sum
+    await tx.query(
+      `INSERT INTO privacy_budgets (task_id, state) VALUES ($1, $2)
+       ON CONFLICT (task_id) DO UPDATE SET state = EXCLUDED.state`,
+      [taskId, JSON.stringify(budget.toJSON())],
+    );
+    return budget;
   }
 
   // ── dashboard and registry ───────────────────────────────────────────────────────────────

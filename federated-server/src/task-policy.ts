@@ -42,6 +42,13 @@ export function checkTaskPolicy(spec: CreateTaskRequest): CreateTaskRequest {
       '공개 어댑터 과제는 차등 프라이버시(privacy.dp)를 켜야 합니다 / ' +
         'a task with public adapters needs differential privacy (privacy.dp)',
     );
+  if (privacy.dp !== null && !privacy.secureAggregation)
+    throw new FederatedError(
+      'DP_NEEDS_SECURE_AGGREGATION',
+      400,
+      '차등 프라이버시는 보안 집계와 함께만 켤 수 있습니다 / ' +
+        'differential privacy needs secure aggregation: each institution adds only its share of the noise',
+    );
   if (privacy.secureAggregation && PLAINTEXT_STRATEGIES.has(spec.strategy.name))
     throw new FederatedError(
       'STRATEGY_NEEDS_PLAINTEXT',

@@ -109,8 +109,17 @@ function progressEvents(p: RoundProgress): DriverEvent[] {
       ];
     case 'uploading':
       return [{ kind: 'phase', phase: 'uploading' }];
+    case 'securing':
+      return [{ kind: 'phase', phase: 'securing', detail: p.step }];
     case 'uploaded':
-      return [{ kind: 'phase', phase: 'submitted', detail: `#${p.receipt.updateId}` }];
+      return [
+        {
+          kind: 'phase',
+          phase: 'submitted',
+          // Secure rounds have no update id: name the masked vector that was sent.
+          detail: p.receipt.updateId ? `#${p.receipt.updateId}` : p.receipt.sha256.slice(0, 12),
+        },
+      ];
   }
 }
 

@@ -22,6 +22,7 @@ export type RoundPhase =
   | 'evaluating'
   | 'training'
   | 'uploading'
+  | 'securing'
   | 'submitted'
   | 'retrying'
   | 'done'

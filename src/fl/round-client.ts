@@ -35,6 +35,8 @@ import {
   TrainerContractError,
 } from './errors.ts';
 import { requestWithRetry, sleep, type RetryOptions } from './retry.ts';
+import { contributeSecurely, type SecureStep } from './secure-contribution.ts';
+import type { SecureRoundView } from '../protocol/secure-round.ts';
 import type { ClientStore, Identity, PendingKey, RoundMetrics, RoundRecord } from './store-api.ts';
 
 /** The institution's local examples; they are only ever given to the trainer. */
@@ -61,6 +63,8 @@ export type RoundProgress =
   | { phase: 'evaluating'; round: number; when: 'before' | 'after'; result?: EvalResult }
   | { phase: 'training'; round: number; step: number; steps: number; loss: number }
   | { phase: 'uploading'; round: number; resumed: boolean }
+  /** Secure aggregation: which phase of the protocol the client is in (nothing plain is sent). */
+  | { phase: 'securing'; round: number; step: SecureStep }
   | { phase: 'uploaded'; round: number; receipt: UpdateReceipt };
 
 export type RoundOutcome =
@@ -203,6 +207,7 @@ export class RoundClient {
     path: string,
     body?: Uint8Array,
     signal?: AbortSignal,
+    contentType = 'application/octet-stream',
   ): Promise<Response> {
     const id = await this.identity();
     return requestWithRetry(
@@ -210,7 +215,7 @@ export class RoundClient {
       async () => {
         // A fresh timestamp and nonce per attempt: the server refuses replayed signatures.
         const headers = await signRequest(id.privateKey, id.institutionId, method, path, body);
-        if (body) headers['content-type'] = 'application/octet-stream';
+        if (body) headers['content-type'] = contentType;
         return this.doFetch(`${this.serverUrl}${path}`, {
           method,
           headers,
@@ -373,6 +378,7 @@ export class RoundClient {
       ...(Number.isFinite(trainLoss) ? { [UPDATE_META.trainLoss]: String(trainLoss) } : {}),
       ...(Number.isFinite(evalAfter.loss) ? { [UPDATE_META.evalLoss]: String(evalAfter.loss) } : {}),
     };
+    if (ins.secure) return this.contributeSecurely(ins, global, tensors, metrics, signal);
     const update = encodeAdapter(tensors, { metadata: meta });
     const record: RoundRecord = {
       taskId: this.opts.taskId,
@@ -386,6 +392,85 @@ export class RoundClient {
     };
     await this.opts.store.putRound(record);
     return this.upload(record, false, signal);
+  }
+
+  /**
+   * The secure phases of a round (secure-contribution.ts). The update itself is never stored or
+   * sent; the record keeps the metrics and the SHA-256 of the masked vector that was sent.
+   */
+  private async contributeSecurely(
+    ins: FitInstructions,
+    global: GlobalAdapter,
+    tensors: NamedTensor[],
+    metrics: RoundMetrics,
+    signal?: AbortSignal,
+  ): Promise<RoundOutcome> {
+    const base = `${this.taskPath}/rounds/${ins.round}/secure`;
+    const json = (body: unknown) => new TextEncoder().encode(JSON.stringify(body));
+    const outcome = await contributeSecurely({
+      fit: ins.secure!,
+      maxUpdateNorm: ins.maxUpdateNorm,
+      tensors,
+      global: global.lora.tensors,
+      pollMs: this.opts.pollIntervalMs ?? 2000,
+      ...(signal ? { signal } : {}),
+      onStep: (step) => this.opts.onProgress?.({ phase: 'securing', round: ins.round, step }),
+      transport: {
+        view: async () =>
+          (await (
+            await this.signed('following the secure round', 'GET', base, undefined, signal)
+          ).json()) as SecureRoundView,
+        post: async (phase, body) => {
+          await this.signed(
+            `secure aggregation (${phase})`,
+            'POST',
+            `${base}/${phase}`,
+            json(body),
+            signal,
+            'application/json',
+          );
+        },
+        postMasked: async (bytes) => {
+          await this.signed('sending the masked update', 'POST', `${base}/masked`, bytes, signal);
+        },
+        sleep: (ms) => sleep(ms, signal),
+      },
+    });
+    const now = new Date().toISOString();
+    if (outcome.kind === 'missed') {
+      await this.opts.store.putRound({
+        taskId: this.opts.taskId,
+        round: ins.round,
+        globalVersion: ins.globalVersion,
+        stage: 'abandoned',
+        update: new Uint8Array(0),
+        sha256: '',
+        metrics,
+        reason: outcome.reason,
+        updatedAt: now,
+      });
+      return { kind: 'missed', round: ins.round, reason: outcome.reason };
+    }
+    // No update id exists under secure aggregation: the receipt names the masked vector sent.
+    const receipt: UpdateReceipt = {
+      updateId: 0,
+      round: ins.round,
+      sha256: outcome.maskedSha256,
+      duplicate: false,
+    };
+    await this.opts.store.putRound({
+      taskId: this.opts.taskId,
+      round: ins.round,
+      globalVersion: ins.globalVersion,
+      stage: 'uploaded',
+      update: new Uint8Array(0),
+      sha256: outcome.maskedSha256,
+      metrics,
+      receipt,
+      updatedAt: now,
+    });
+    this.opts.onProgress?.({ phase: 'uploaded', round: ins.round, receipt });
+    return { kind: 'contributed', round: ins.round, receipt, metrics, resumed: false };
   }
 
   private async upload(record: RoundRecord, resumed: boolean, signal?: AbortSignal): Promise<RoundOutcome> {

@@ -817,6 +817,18 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         ko: '시민에게 공개하는 어댑터는 차등 프라이버시(DP)를 켠 과제에서만 만들 수 있습니다.',
         en: 'Adapters published to citizens need differential privacy (DP) enabled on the task.',
       },
+      SECAGG_REFUSED: {
+        ko: '보안 집계 메시지가 규칙에 맞지 않아 받지 않았습니다.',
+        en: 'A secure-aggregation message broke the protocol rules and was refused.',
+      },
+      SECAGG_PHASE_CLOSED: {
+        ko: '보안 집계의 이 단계는 이미 끝났습니다. 이번 라운드에는 참여하지 못합니다.',
+        en: 'This secure-aggregation step is already over; this round goes on without you.',
+      },
+      DP_NEEDS_SECURE_AGGREGATION: {
+        ko: '차등 프라이버시는 보안 집계와 함께만 켤 수 있습니다(잡음이 합계에만 온전히 들어가도록).',
+        en: 'Differential privacy needs secure aggregation (so the full noise is only ever in the sum).',
+      },
       STRATEGY_NEEDS_PLAINTEXT: {
         ko: '중앙값·절사 평균 집계는 개별 업데이트를 봐야 하므로 보안 집계와 함께 쓸 수 없습니다.',
         en: 'Median and trimmed-mean aggregation need individual updates, so they cannot be combined with secure aggregation.',

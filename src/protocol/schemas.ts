@@ -3,6 +3,7 @@
  * OpenAPI document, static types for the browser client). Nothing else is shared between them.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { SecureFitSchema } from './secure-round.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
@@ -83,6 +84,11 @@ export const PrivacyConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ]),
+    /**
+     * Length of each secure-aggregation phase after the roster is fixed (share keys, masked input,
+     * unmask): quick steps, so a client that misses one is treated as dropped. Default 60 s.
+     */
+    phaseSeconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 3600 })),
   },
   { additionalProperties: false },
 );
@@ -182,6 +188,11 @@ export const FitInstructionsSchema = Type.Object({
    */
   maxUpdateNorm: Type.Number(),
   deadline: Type.String(),
+  /**
+   * Present when the task runs under secure aggregation: the client does not upload its update but
+   * takes part in the phases of `GET …/rounds/:n/secure`, with the parameters fixed by the task.
+   */
+  secure: Type.Optional(SecureFitSchema),
 });
 export type FitInstructions = Static<typeof FitInstructionsSchema>;
 

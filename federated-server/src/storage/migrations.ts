@@ -120,6 +120,38 @@ ALTER TABLE updates ALTER COLUMN sha256 DROP NOT NULL;
 ALTER TABLE updates ADD COLUMN blob text;
 `,
   },
+  {
+    version: 3,
+    name: 'secure aggregation phases and privacy budgets',
+    sql: `
+CREATE TABLE secure_rounds (
+  round_id integer PRIMARY KEY REFERENCES rounds (id),
+  phase text NOT NULL CHECK (phase IN ('advertise', 'share', 'mask', 'unmask', 'done', 'failed')),
+  phase_deadline float8 NOT NULL,
+  roster text,
+  shared text,
+  unmask_request text,
+  failure_reason text
+);
+
+CREATE TABLE secure_messages (
+  round_id integer NOT NULL REFERENCES rounds (id),
+  institution_id text NOT NULL REFERENCES institutions (id),
+  pseudonym text NOT NULL,
+  advertisement text NOT NULL,
+  shares text,
+  masked_blob text,
+  unmask text,
+  PRIMARY KEY (round_id, institution_id),
+  UNIQUE (round_id, pseudonym)
+);
+
+CREATE TABLE privacy_budgets (
+  task_id text PRIMARY KEY REFERENCES tasks (id),
+  state text NOT NULL
+);
+`,
+  },
 ];
 
 /**
