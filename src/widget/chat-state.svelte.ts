@@ -19,7 +19,7 @@ import { AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
 import type { BackendDecision } from './backend.ts';
 import { absoluteUrl } from './format.ts';
 import { clearConversation, loadConversation, saveConversation, type StoredMessage } from './history.ts';
-import { dropBrokenTail, estimateChatTokens, fitPrompt } from './prompt-fit.ts';
+import { dropBrokenTail, estimateChatTokens, fitPrompt } from '../answer/prompt-fit.ts';
 
 export type Phase = 'idle' | 'probe' | 'download' | 'load' | 'ready' | 'error';
 
