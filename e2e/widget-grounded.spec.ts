@@ -18,7 +18,8 @@ test('demo portal with its knowledge base: cited answer, out-of-scope hand-off, 
 }) => {
   const modelRequests: string[] = [];
   page.on('request', (r) => {
-    if (r.url().endsWith('.gguf')) modelRequests.push(r.url());
+    // GET only: the start button's HEAD request for the size is not a download.
+    if (r.url().endsWith('.gguf') && r.method() === 'GET') modelRequests.push(r.url());
   });
   await page.goto(
     `/demo/?model=${model.url}&sha256=${model.sha256}&max-tokens=6&temperature=0&conversation-id=grounded`,
