@@ -240,6 +240,14 @@ export function finishAnswer(
   return { content: text, citations: citationsFor(text, passages), refused: false, refusalReason: null };
 }
 
+/**
+ * The conversation without refused exchanges: a refused question (a jailbreak, a harmful request)
+ * must not reach the model on the next turn, and a fixed refusal is not an answer to imitate.
+ */
+export function withoutRefusedTurns<T extends Turn & { refused?: boolean }>(history: readonly T[]): T[] {
+  return history.filter((m, i) => !m.refused && !(m.role === 'user' && history[i + 1]?.refused));
+}
+
 export interface AnswerRun extends AnswerSettings {
   /** Turns before the question (the widget's conversation); the CLI asks each question alone. */
   history?: readonly Turn[];

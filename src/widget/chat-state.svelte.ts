@@ -24,6 +24,7 @@ import {
   finishAnswer,
   fitGroundedPrompt,
   planAnswer,
+  withoutRefusedTurns,
   type AnswerLang,
   type AnswerPlan,
   type GroundedAnswer,
@@ -391,7 +392,7 @@ export class ChatState {
       }
       const fit = await fitGroundedPrompt({
         plan,
-        history,
+        history: withoutRefusedTurns(history),
         contextLength: this.info?.contextLength ?? 2048,
         maxTokens: cfg.maxTokens,
         countTokens: engine.countTokens?.bind(engine) ?? estimateChatTokens,
