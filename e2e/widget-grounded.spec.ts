@@ -4,6 +4,7 @@
  * with the hand-off link and without the model (nothing downloaded, nothing generated), and refuses
  * a harmful one the same way.
  */
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
 import { askAndWait, chat } from './widget-helpers.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
@@ -73,4 +74,13 @@ test('demo portal with its knowledge base: cited answer, out-of-scope hand-off, 
   ]);
   const cited = (events[2]!['citations'] as { source: string; section: string }[])[0]!;
   expect(cited.source).toBe('passport.md');
+
+  // Sources and the hand-off offer meet WCAG 2.1 AA like the rest of the widget.
+  const axe = await new AxeBuilder({ page })
+    .include('dure-chat')
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  expect(axe.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual(
+    [],
+  );
 });
