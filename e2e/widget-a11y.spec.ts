@@ -47,7 +47,7 @@ test('axe-core finds 0 WCAG 2.1 AA violations; screenshots light/dark × ko/en',
       const key = `a11y-${lang}-${theme}`;
       await seedConversation(page, key, conversation[lang]);
       await page.goto(
-        `/demo/?model=${model.url}&sha256=${model.sha256}&autoload=1&lang=${lang}&theme=${theme}&conversation-id=${key}`,
+        `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&autoload=1&lang=${lang}&theme=${theme}&conversation-id=${key}`,
       );
       await waitReady(page);
       await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(1);

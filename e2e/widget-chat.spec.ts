@@ -18,7 +18,9 @@ test('demo portal: probe, verified download with progress, Korean streaming chat
   page.on('request', (r) => {
     if (r.url().endsWith('.gguf')) modelRequests.push(r.url());
   });
-  await page.goto(`/demo/?model=${model.url}&sha256=${model.sha256}&max-tokens=24&conversation-id=e2e-main`);
+  await page.goto(
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&max-tokens=24&conversation-id=e2e-main`,
+  );
   await expect(page.getByRole('heading', { name: '무엇을 도와드릴까요?' })).toBeVisible();
   // Capture the widget's DOM events from the page's point of view.
   await page.evaluate(() => {
@@ -136,7 +138,7 @@ test('a download cut by a page reload resumes with an HTTP Range request and is 
     downloadThroughput: 400_000,
     uploadThroughput: -1,
   });
-  const url = `/demo/?model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=4&conversation-id=resume`;
+  const url = `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=4&conversation-id=resume`;
   await page.goto(url);
   const progress = chat(page).locator('.progress-text');
   await expect(progress).toContainText(/^(1|2)\.\d MB \//, { timeout: 30_000 });

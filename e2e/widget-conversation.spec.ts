@@ -134,7 +134,7 @@ test('ten questions in a 512-token context: the prompt is fitted, no error, a st
   ]);
   // The WebGPU engine runs the demo model with its own 512-token context; greedy, short answers.
   await page.goto(
-    `/demo/?model=/models/demo.gguf&sha256=${await demoSha()}&backend=webgpu&autoload=1&max-tokens=24&temperature=0&conversation-id=${key}`,
+    `/demo/?kb=&model=/models/demo.gguf&sha256=${await demoSha()}&backend=webgpu&autoload=1&max-tokens=24&temperature=0&conversation-id=${key}`,
   );
   await waitReady(page, 120_000);
   await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', 'webgpu');
@@ -189,7 +189,7 @@ test('the log follows new messages, a restored history opens at its end, scrolli
     ]).flat(),
   );
   await page.goto(
-    `/demo/?model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=8&temperature=0&conversation-id=${key}`,
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=8&temperature=0&conversation-id=${key}`,
   );
   await expect(chat(page).locator('article')).toHaveCount(24);
   const log = chat(page).getByRole('log');
@@ -234,7 +234,7 @@ test('the start button says how big the download is (size attribute, HEAD); unkn
 }) => {
   test.setTimeout(240_000);
   // 1. HEAD answers with the length: the button says it before anything is downloaded.
-  await page.goto(`/demo/?model=${model.url}&sha256=${model.sha256}&conversation-id=size-head`);
+  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${model.sha256}&conversation-id=size-head`);
   const start = chat(page).getByRole('button', { name: /AI 상담 시작/ });
   await expect(start).toHaveText('AI 상담 시작 (모델 내려받기, 3.5 MB)');
   // The portal's `size` attribute wins (no request needed).
@@ -264,7 +264,7 @@ test('the start button says how big the download is (size attribute, HEAD); unkn
   const modelBytes = (await readFile(DIST_MODEL)).toString('base64');
   bodies.set(nolength.url, modelBytes);
   bodies.set('/models/widget-nolength-sized.gguf', modelBytes);
-  await page.goto(`/demo/?model=${nolength.url}&sha256=${nolength.sha256}&conversation-id=size-none`);
+  await page.goto(`/demo/?kb=&model=${nolength.url}&sha256=${nolength.sha256}&conversation-id=size-none`);
   await expect.poll(() => served.includes('HEAD')).toBe(true);
   await expect(start).toHaveText('AI 상담 시작 (모델 내려받기)');
   await recordProgress(page);
@@ -285,7 +285,7 @@ test('the start button says how big the download is (size attribute, HEAD); unkn
 
   // 3. Same server, but the portal states the size: a real percentage again.
   const sized = await publishWidgetModel('widget-nolength-sized.gguf');
-  await page.goto(`/demo/?model=${sized.url}&sha256=${sized.sha256}&conversation-id=size-stated`);
+  await page.goto(`/demo/?kb=&model=${sized.url}&sha256=${sized.sha256}&conversation-id=size-stated`);
   await chat(page).evaluate((el, bytes) => el.setAttribute('size', String(bytes)), sized.bytes);
   await expect(start).toHaveText('AI 상담 시작 (모델 내려받기, 3.5 MB)');
   await recordProgress(page);
@@ -316,7 +316,7 @@ test('phones: the floating panel fits 320, 360 and 390 px wide screens', async (
     },
   ]);
   await page.goto(
-    `/demo/?model=${model.url}&sha256=${model.sha256}&position=floating&max-tokens=8&conversation-id=${key}`,
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&position=floating&max-tokens=8&conversation-id=${key}`,
   );
   await chat(page).getByRole('button', { name: 'AI 상담 열기' }).click();
   await expect(chat(page).getByRole('button', { name: /AI 상담 시작/ })).toContainText('3.5 MB');
@@ -384,7 +384,7 @@ test('errors reach a Korean page in Korean (download 404, wrong SHA-256, context
   expect(await axe(page)).toEqual([]);
 
   // A wrong SHA-256: the integrity error, in Korean only (its message had both languages at once).
-  await page.goto(`/demo/?model=${model.url}&sha256=${'ab'.repeat(32)}&conversation-id=err-sha`);
+  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${'ab'.repeat(32)}&conversation-id=err-sha`);
   await chat(page)
     .getByRole('button', { name: /AI 상담 시작/ })
     .click();
@@ -411,7 +411,7 @@ test('errors reach a Korean page in Korean (download 404, wrong SHA-256, context
 test('a question typed before the download starts the download and is answered when the model is ready', async ({
   page,
 }) => {
-  await page.goto(`/demo/?model=${model.url}&sha256=${model.sha256}&max-tokens=6&conversation-id=early`);
+  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${model.sha256}&max-tokens=6&conversation-id=early`);
   const box = chat(page).getByRole('textbox');
   await box.fill('모델을 받기 전에 물어봐도 되나요?');
   await expect(chat(page).getByRole('button', { name: '보내기' })).toBeEnabled();

@@ -11,7 +11,7 @@ test('keyboard only, floating launcher, Hangul IME never sends early, PII warnin
   page,
 }) => {
   await page.goto(
-    `/demo/?model=${model.url}&sha256=${model.sha256}&position=floating&autoload=1&max-tokens=8&conversation-id=ux`,
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&position=floating&autoload=1&max-tokens=8&conversation-id=ux`,
   );
   const launcher = chat(page).getByRole('button', { name: 'AI 상담 열기' });
   // Reach the launcher with Tab alone.
@@ -230,7 +230,7 @@ test('model manager: integrity failure in Korean, then verified copy listed and 
   page,
 }) => {
   const wrong = 'ab'.repeat(32);
-  await page.goto(`/demo/?model=${model.url}&sha256=${wrong}&conversation-id=mm`);
+  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${wrong}&conversation-id=mm`);
   await chat(page)
     .getByRole('button', { name: /AI 상담 시작/ })
     .click();
@@ -271,7 +271,7 @@ test('CPU fallback: the same GGUF on llama.cpp in WebAssembly, wasm served from 
     if (r.url().endsWith('.wasm')) wasm.push(r.url());
   });
   await page.goto(
-    `/demo/?model=${model.url}&sha256=${model.sha256}&backend=wasm-cpu&autoload=1&max-tokens=8&lang=en&conversation-id=cpu`,
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&backend=wasm-cpu&autoload=1&max-tokens=8&lang=en&conversation-id=cpu`,
   );
   await waitReady(page);
   await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', 'wasm-cpu');

@@ -1,5 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { chat } from './widget-helpers.ts';
+import { makeKnowledgeBase, serializeKnowledgeBase } from '../src/knowledge/kb-file.ts';
+import { askAndWait, chat } from './widget-helpers.ts';
+import { publishWidgetModel } from './widget-model.ts';
 import { xssPayloads } from './widget-xss-payloads.ts';
 
 const payloads = xssPayloads();
@@ -38,9 +40,29 @@ test(`${payloads.length} XSS / exfiltration payloads in model output: no script 
       r.onsuccess = () => res(r.result);
       r.onerror = () => rej(r.error);
     });
+    // Citations are knowledge-base text: every payload also arrives as a source's title, section
+    // and URL (a javascript: URL must not become a link; an attacker's http URL shows its host).
     const messages = items.flatMap((p, i) => [
       { id: `u${i}`, role: 'user', content: `질문 ${p.id}`, at: i },
-      { id: `a${i}`, role: 'assistant', content: p.markdown, finish: 'eos', at: i },
+      {
+        id: `a${i}`,
+        role: 'assistant',
+        content: p.markdown,
+        finish: 'eos',
+        at: i,
+        citations: [
+          {
+            n: 1,
+            source: `${p.id}.md`,
+            title: p.markdown,
+            section: p.markdown,
+            url: `javascript:__xss('${p.id}-url')`,
+            effectiveDate: p.markdown,
+          },
+          { n: 2, source: `${p.id}.md`, title: p.markdown, section: 's', url: p.markdown },
+          { n: 3, source: `${p.id}.md`, title: 't', section: 's', url: `http://attacker.example/${p.id}` },
+        ],
+      },
     ]);
     await new Promise<void>((res, rej) => {
       const tx = db.transaction('conversations', 'readwrite');
@@ -52,6 +74,7 @@ test(`${payloads.length} XSS / exfiltration payloads in model output: no script 
   }, payloads);
   await page.reload();
   await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(payloads.length);
+  await expect(chat(page).locator('[data-testid=citations] li')).toHaveCount(payloads.length * 3);
 
   // Give event handlers, lazy loads and refreshes every chance to fire.
   await chat(page).locator('article[data-role=assistant]').last().scrollIntoViewIfNeeded();
@@ -112,4 +135,69 @@ test(`${payloads.length} XSS / exfiltration payloads in model output: no script 
   // Links that survive show where they really go.
   expect(audit.links.length).toBeGreaterThan(0);
   for (const l of audit.links) expect(l.shown).toContain(new URL(l.href).host);
+});
+
+test('XSS payloads in the knowledge base itself (titles, sections, URLs, passage text) stay text', async ({
+  page,
+  baseURL,
+}) => {
+  const origin = new URL(baseURL ?? '').origin;
+  const model = await publishWidgetModel();
+  const leaked: string[] = [];
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith('blob:') && !u.startsWith('data:') && new URL(u).origin !== origin) leaked.push(u);
+  });
+  await page.addInitScript(() => {
+    const w = window as unknown as { __xssHits: string[]; __xss: (id: string) => void };
+    w.__xssHits = [];
+    w.__xss = (id) => w.__xssHits.push(id);
+  });
+  // A served kb.json (valid hash: the attacker controls the documents, not the transport).
+  const words = ['알파', '베타', '감마'];
+  const picked = payloads.filter((_, i) => i % Math.ceil(payloads.length / words.length) === 0);
+  const kb = makeKnowledgeBase(
+    words.map((w, i) => {
+      const p = picked[i]!;
+      return {
+        id: `${p.id}.md#0`,
+        source: `${p.id}.md`,
+        title: `${w} ${p.markdown}`.slice(0, 1000),
+        section: p.markdown.slice(0, 1000),
+        headings: [w],
+        text: `${w} 민원 신청 방법 안내입니다. ${p.markdown}`.slice(0, 3000),
+        url: i === 0 ? `javascript:__xss('${p.id}-kb')` : p.markdown.slice(0, 1000),
+        effective_date: '2025-01-01',
+      };
+    }),
+  );
+  await page.route('**/demo/kb.json', (route) =>
+    route.fulfill({ body: serializeKnowledgeBase(kb), contentType: 'application/json' }),
+  );
+  await page.goto(
+    `/demo/?model=${model.url}&sha256=${model.sha256}&max-tokens=4&temperature=0&conversation-id=xss-kb`,
+  );
+  for (const w of words) {
+    const answer = await askAndWait(page, `${w} 민원 신청 방법 알려주세요`);
+    // The model may cite more than one; at least the retrieved passage is shown.
+    await expect(answer.locator('[data-testid=citations] li').first()).toBeVisible();
+  }
+  await page.waitForTimeout(500);
+  const audit = await chat(page).evaluate((host) => {
+    const root = host.shadowRoot!;
+    const bad: string[] = [];
+    for (const el of root.querySelectorAll('[data-testid=citations] *')) {
+      if (/^(script|iframe|img|svg|style|object|embed|form|input|textarea)$/i.test(el.tagName))
+        bad.push(`element <${el.tagName.toLowerCase()}>`);
+      for (const a of el.attributes) if (a.name.startsWith('on') || a.name === 'style') bad.push(a.name);
+    }
+    for (const a of root.querySelectorAll('[data-testid=citations] a')) {
+      const href = a.getAttribute('href') ?? '';
+      if (!/^(https?:|mailto:)/i.test(href)) bad.push(`link to ${href}`);
+    }
+    return bad;
+  });
+  expect(audit).toEqual([]);
+  expect(await page.evaluate(() => (window as unknown as { __xssHits: string[] }).__xssHits)).toEqual([]);
+  expect(leaked).toEqual([]);
 });

@@ -23,8 +23,13 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
     prefixes: ['src/training/', 'src/model-manager/', 'src/node/', 'src/tools/'],
   },
   // The round client, and the platform-neutral grounded-answer parts (issue 17): the portal's
-  // knowledge base and retrieval, and the harm and jailbreak guard.
-  { rank: 3, name: 'fl/knowledge/guard', prefixes: ['src/fl/', 'src/knowledge/', 'src/guard/'] },
+  // knowledge base and retrieval, the harm and jailbreak guard, and the answer pipeline over both
+  // (src/answer: guard → retrieve → prompt → check → cite, shared by the widget, SDK and CLI).
+  {
+    rank: 3,
+    name: 'fl/knowledge/guard/answer',
+    prefixes: ['src/fl/', 'src/knowledge/', 'src/guard/', 'src/answer/'],
+  },
   { rank: 4, name: 'workers', prefixes: ['workers/'] },
   {
     rank: 5,

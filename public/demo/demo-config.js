@@ -1,6 +1,7 @@
 /* global URLSearchParams, location */
-// Demo page only: `?model=…&sha256=…&lang=en&theme=dark&position=floating&autoload=1` override the
-// element's attributes before the widget starts. Real portals just write the attributes.
+// Demo page only: `?model=…&sha256=…&lang=en&theme=dark&position=floating&autoload=1&kb=…` override the
+// element's attributes before the widget starts. Real portals just write the attributes. `kb=` with
+// nothing after it turns grounding off (tests of plain generation).
 (function () {
   var params = new URLSearchParams(location.search);
   var names = [
@@ -13,6 +14,7 @@
     'temperature',
     'conversation-id',
     'backend',
+    'kb',
   ];
   // Runs right after the element is parsed, before the deferred widget module upgrades it.
   var el = document.querySelector('dure-chat');

@@ -38,6 +38,16 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '포털 문서로 지식 베이스(kb.json) 만들기·검색 품질 측정 (kb build / kb eval)',
     en: "build a portal's knowledge base (kb.json) from its documents; measure retrieval (kb build / kb eval)",
   },
+  ask: {
+    file: 'ask.ts',
+    ko: '위젯과 똑같이 지식 베이스 근거로 답하기 (출처, 거절 포함)',
+    en: 'answer from the knowledge base exactly as the widget does (citations, refusals)',
+  },
+  eval: {
+    file: 'eval.ts',
+    ko: '근거 답변 평가: 출처 정확도, 거절 정밀도·재현율, 유해 차단율, 오차단율, 한국어 비율, 지연',
+    en: 'evaluate grounded answers: citation accuracy, refusal P/R, harmful-block and false-block rates, Korean share, latency',
+  },
   'lora-to-gguf': {
     file: 'lora-to-gguf.ts',
     ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',

@@ -80,6 +80,7 @@ import {
   KnowledgeBaseFormatError,
   KnowledgeBaseIntegrityError,
   KnowledgeSourceError,
+  KnowledgeBaseDownloadError,
 } from './errors/knowledge.ts';
 import {
   FederatedError,
@@ -166,6 +167,7 @@ export {
   KnowledgeBaseFormatError,
   KnowledgeBaseIntegrityError,
   KnowledgeSourceError,
+  KnowledgeBaseDownloadError,
 } from './errors/knowledge.ts';
 export {
   FederatedError,
@@ -791,6 +793,16 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       KB_SOURCE: {
         ko: '지식 베이스로 만들 문서를 읽지 못했습니다.',
         en: 'A document for the knowledge base could not be read.',
+      },
+    },
+  },
+  {
+    area: 'Knowledge base',
+    errorClass: KnowledgeBaseDownloadError,
+    codes: {
+      KB_DOWNLOAD: {
+        ko: '안내 자료(지식 베이스)를 내려받지 못했습니다. 인터넷 연결을 확인하고 다시 시도해 주세요.',
+        en: 'The guidance documents (knowledge base) could not be downloaded. Check the connection and try again.',
       },
     },
   },

@@ -19,7 +19,19 @@ import { AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
 import type { BackendDecision } from './backend.ts';
 import { absoluteUrl } from './format.ts';
 import { clearConversation, loadConversation, saveConversation, type StoredMessage } from './history.ts';
-import { dropBrokenTail, estimateChatTokens, fitPrompt } from './prompt-fit.ts';
+import { dropBrokenTail, estimateChatTokens } from '../answer/prompt-fit.ts';
+import {
+  finishAnswer,
+  fitGroundedPrompt,
+  planAnswer,
+  withoutRefusedTurns,
+  type AnswerLang,
+  type AnswerPlan,
+  type GroundedAnswer,
+} from '../answer/grounded-answer.ts';
+import { ruleGuard } from '../guard/rule-guard.ts';
+import { Bm25Retriever, type Retriever } from '../knowledge/retriever.ts';
+import { loadKnowledgeBase, resolveCitationUrl } from './kb-loader.ts';
 
 export type Phase = 'idle' | 'probe' | 'download' | 'load' | 'ready' | 'error';
 
@@ -41,6 +53,11 @@ export interface WidgetConfig {
   adapterTask: string;
   adapterServer: string;
   adapterIntervalMs: number;
+  /** The portal's knowledge base (kb.json URL); empty: answers are not grounded. */
+  kb: string;
+  /** Pinned SHA-256 of the knowledge base's passages (optional, like `sha256` for the model). */
+  kbSha256: string;
+  lang: AnswerLang;
 }
 
 export type Emit = (
@@ -86,6 +103,9 @@ export class ChatState {
   private abort: AbortController | null = null;
   private starting: Promise<void> | null = null;
   private watcher: AdapterWatcher | null = null;
+  /** The loaded knowledge base for `kbFor` (null: none configured). */
+  private knowledge: Promise<{ retriever: Retriever; url: string } | null> | null = null;
+  private kbFor = '';
 
   constructor(
     private readonly config: () => WidgetConfig,
@@ -106,6 +126,8 @@ export class ChatState {
       this.phase = 'idle';
     }
     this.messages = await loadConversation(cfg.conversationKey).catch(() => []);
+    // Fetched early so the first question finds it; a failure is reported when it is needed.
+    void this.loadKnowledge().catch(() => undefined);
     await this.refreshModels();
     if (this.engine) return;
     const stored = this.storedModels.some((m) => m.meta.url === url && m.meta.complete);
@@ -207,6 +229,8 @@ export class ChatState {
       }
     }
     if (this.phase !== 'ready') {
+      // Refusals and out-of-scope questions need no model: answered at once, nothing downloaded.
+      if (await this.declineEarly(trimmed)) return true;
       // Asked before the model is there: start it (as the start button does) and answer when ready.
       this.queued = trimmed;
       void this.start();
@@ -234,6 +258,81 @@ export class ChatState {
 
   stop(): void {
     this.abort?.abort();
+  }
+
+  /** The knowledge base's retriever, loaded once per `kb` URL; null when none is configured. */
+  private loadKnowledge(): Promise<{ retriever: Retriever; url: string } | null> {
+    const cfg = this.config();
+    if (this.knowledge && this.kbFor === cfg.kb) return this.knowledge;
+    this.kbFor = cfg.kb;
+    this.knowledge = !cfg.kb
+      ? Promise.resolve(null)
+      : loadKnowledgeBase(cfg.kb, {
+          ...(cfg.kbSha256 ? { sha256: cfg.kbSha256 } : {}),
+          allowedOrigins: cfg.allowedOrigins,
+        }).then((k) => ({ retriever: new Bm25Retriever(k.kb.passages), url: k.url }));
+    // A failed load is tried again on the next question (the network may be back).
+    this.knowledge.catch(() => (this.knowledge = null));
+    return this.knowledge;
+  }
+
+  /** Guard and retrieval for `question` (the same steps `dure ask` takes). */
+  private async plan(question: string): Promise<{ plan: AnswerPlan; kbUrl: string }> {
+    const cfg = this.config();
+    const k = await this.loadKnowledge();
+    const plan = await planAnswer(question, {
+      retriever: k?.retriever ?? null,
+      guard: ruleGuard,
+      systemPrompt: cfg.systemPrompt,
+      lang: cfg.lang,
+    });
+    return { plan, kbUrl: k?.url ?? '' };
+  }
+
+  /** Adds a question and its fixed answer (no model involved). */
+  private async addDeclined(history: StoredMessage[], a: GroundedAnswer): Promise<void> {
+    const cfg = this.config();
+    const answer: StoredMessage = {
+      id: newId(),
+      role: 'assistant',
+      content: a.content,
+      finish: 'stop',
+      at: Date.now(),
+      citations: [],
+      refused: true,
+      refusalReason: a.refusalReason,
+    };
+    this.messages = [...history, answer];
+    await saveConversation(cfg.conversationKey, this.messages).catch(() => undefined);
+    this.emitAnswer(answer);
+  }
+
+  /** Before the model is ready: answers a refused or out-of-scope question at once. */
+  private async declineEarly(question: string): Promise<boolean> {
+    let planned;
+    try {
+      planned = await this.plan(question);
+    } catch {
+      // The knowledge base is not there yet: the question waits for the model like any other.
+      return false;
+    }
+    if (planned.plan.kind !== 'decline') return false;
+    await this.addDeclined(
+      [...this.messages, { id: newId(), role: 'user', content: question, at: Date.now() }],
+      planned.plan.answer,
+    );
+    return true;
+  }
+
+  private emitAnswer(m: StoredMessage): void {
+    this.emit('dure-message', {
+      role: 'assistant',
+      content: m.content,
+      finish: m.finish,
+      citations: m.citations ?? [],
+      refused: m.refused ?? false,
+      refusal_reason: m.refusalReason ?? null,
+    });
   }
 
   /** Answers the last question again, replacing the last answer. */
@@ -282,12 +381,22 @@ export class ChatState {
       this.messages = this.messages.map((m) => (m.id === answer.id ? { ...m, ...patch } : m));
     };
     try {
-      const fit = await fitPrompt({
-        systemPrompt: cfg.systemPrompt,
-        history,
+      const question = history.at(-1)?.content ?? '';
+      const { plan, kbUrl } = await this.plan(question);
+      if (plan.kind === 'decline') {
+        // Refused or out of scope: the fixed message, and no generation.
+        this.messages = history;
+        this.streamingId = null;
+        await this.addDeclined(history, plan.answer);
+        return true;
+      }
+      const fit = await fitGroundedPrompt({
+        plan,
+        history: withoutRefusedTurns(history),
         contextLength: this.info?.contextLength ?? 2048,
         maxTokens: cfg.maxTokens,
         countTokens: engine.countTokens?.bind(engine) ?? estimateChatTokens,
+        lang: cfg.lang,
       });
       const gen = engine.generate({
         messages: fit.messages,
@@ -304,8 +413,21 @@ export class ChatState {
         content += r.value.text;
         update({ content });
       }
-      // Whole characters only, whichever engine wrote the answer.
-      update({ content: dropBrokenTail(content), finish });
+      // Whole characters only, whichever engine wrote the answer; then the output check and the
+      // citations (they appear when the answer ends).
+      const grounded = finishAnswer(plan, fit.passages, dropBrokenTail(content), {
+        guard: ruleGuard,
+        lang: cfg.lang,
+      });
+      update({
+        content: grounded.content,
+        finish,
+        citations: grounded.citations.map((c) => {
+          const url = resolveCitationUrl(c.url, kbUrl);
+          return { ...c, ...(url ? { url } : {}) };
+        }),
+        ...(grounded.refused ? { refused: true, refusalReason: grounded.refusalReason } : {}),
+      });
     } catch (e) {
       content = dropBrokenTail(content);
       if (abort.signal.aborted) {
@@ -329,7 +451,7 @@ export class ChatState {
       this.abort = null;
       await saveConversation(cfg.conversationKey, this.messages).catch(() => undefined);
       const done = this.messages.find((m) => m.id === answer.id);
-      if (done) this.emit('dure-message', { role: 'assistant', content: done.content, finish: done.finish });
+      if (done) this.emitAnswer(done);
     }
     return this.messages.some((m) => m.id === answer.id);
   }

@@ -3,6 +3,7 @@
  * its methods, its events (they bubble out of the shadow root), and its place in
  * `document.querySelector('dure-chat')`'s return type. Attributes are listed in README.
  */
+import type { Citation, RefusalReason } from '../answer/grounded-answer.ts';
 import type { DureProgress } from '../sdk/runtime.ts';
 
 export interface DureReadyDetail {
@@ -17,6 +18,11 @@ export interface DureMessageDetail {
   role: 'assistant';
   content: string;
   finish: string;
+  /** The knowledge-base sections the answer cites (empty when not grounded or refused). */
+  citations: Citation[];
+  /** The content is a fixed message (out of scope, refused, help line), not the model's answer. */
+  refused: boolean;
+  refusal_reason: RefusalReason | null;
 }
 
 export interface DureErrorDetail {

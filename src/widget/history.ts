@@ -3,6 +3,7 @@
  * citizen's device only. Bounded: old turns beyond `MAX_MESSAGES` are dropped.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { Citation, RefusalReason } from '../answer/grounded-answer.ts';
 
 export interface StoredMessage {
   id: string;
@@ -11,6 +12,11 @@ export interface StoredMessage {
   /** Assistant turns: how the answer ended. */
   finish?: 'stop' | 'length' | 'abort' | 'eos' | 'error';
   at: number;
+  /** Grounded answers: the sources, shown under the answer (URLs absolute, still unchecked). */
+  citations?: Citation[];
+  /** The answer is a fixed message (out of scope, refused, help line), not the model's. */
+  refused?: boolean;
+  refusalReason?: RefusalReason | null;
 }
 
 interface ChatDb extends DBSchema {

@@ -31,3 +31,11 @@ export class KnowledgeSourceError extends DureError {
     super('KB_SOURCE', message, options);
   }
 }
+
+/** The widget or SDK could not download the portal's kb.json and has no verified copy stored. */
+export class KnowledgeBaseDownloadError extends DureError {
+  override name = 'KnowledgeBaseDownloadError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('KB_DOWNLOAD', message, options);
+  }
+}
