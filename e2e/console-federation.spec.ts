@@ -104,9 +104,9 @@ const consoleUrl = (taskId: string) =>
   `/console.html?model=${model.url}&task=${taskId}&max-seq-len=48&batch=2&poll-ms=300&lr=0.01`;
 
 /**
- * A started task, the console enrolled as `${name} 기관` and admitted to it, and a peer member
- * that has already sent its update: the browser's update completes the cohort of two, and as every
- * member has then sent one the round closes early.
+ * A started task and the console enrolled as `${name} 기관`. `admit()` then makes it a member, with
+ * a peer member that has already sent its update: the browser's update completes the cohort of
+ * two, and as every member has then sent one the round closes early.
  */
 async function setUp(page: Page, name: string) {
   const task = await server.admin.call<Task>('POST', '/v1/admin/tasks', taskSpec(name));
@@ -124,9 +124,11 @@ async function setUp(page: Page, name: string) {
   await page.getByRole('button', { name: '등록' }).click();
   await expect(page.getByTestId('enrolled')).toContainText(`${name} 기관`);
   const institutionId = await institutionIdByName(server, `${name} 기관`);
-  await addMembers(server, task.id, [institutionId]);
-  const peer = await peerContributes(server, task.id, `${name} 동료 기관`);
-  return { task, institutionId, peerId: peer.id };
+  const admit = async () => {
+    await addMembers(server, task.id, [institutionId]);
+    return (await peerContributes(server, task.id, `${name} 동료 기관`)).id;
+  };
+  return { task, institutionId, admit };
 }
 
 async function pickDataset(page: Page) {
@@ -143,10 +145,14 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
 }, testInfo) => {
   test.setTimeout(90_000);
   const requests = capture(page);
-  const { task, institutionId, peerId } = await setUp(page, '민원 라운드');
+  const { task, institutionId, admit } = await setUp(page, '민원 라운드');
   await pickDataset(page);
   await expect(page.getByTestId('pii-report').locator('tr[data-kind="phone"]')).toContainText('1');
   await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+  // Not a member yet: the task does not exist for this institution, and the console says why.
+  await expect(page.getByTestId('round-phase')).toHaveAttribute('data-phase', 'unassigned');
+  await expect(page.getByTestId('round-phase')).toContainText('관리자가 이 기관을 과제 참여 기관으로 추가');
+  const peerId = await admit();
 
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 75_000 });
   await expect(page.getByTestId('round-number')).toHaveText('1');
@@ -190,7 +196,8 @@ test('console: an upload cut off by the network is re-sent after a reload, witho
 }) => {
   test.setTimeout(90_000);
   const requests = capture(page);
-  const { task } = await setUp(page, '재전송 라운드');
+  const { task, admit } = await setUp(page, '재전송 라운드');
+  await admit();
   await pickDataset(page);
   const uploads = '**/rounds/1/updates';
   await page.route(uploads, (route) => route.abort('connectionreset'));
