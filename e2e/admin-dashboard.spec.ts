@@ -23,7 +23,15 @@ test.beforeAll(async () => {
   test.setTimeout(120_000);
   dataDir = mkdtempSync(join(tmpdir(), 'dure-e2e-admin-'));
   child = spawn(process.execPath, ['--import', 'tsx', 'federated-server/src/main.ts'], {
-    env: { ...process.env, PORT: '0', DURE_DATA_DIR: dataDir, DURE_ADMIN_TOKEN: TOKEN, DURE_LOG: 'off' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DURE_DATA_DIR: dataDir,
+      DURE_ADMIN_TOKEN: TOKEN,
+      DURE_LOG: 'off',
+      // the dashboard this run built (playwright.config.ts builds into DURE_E2E_OUTDIR)
+      DURE_DASHBOARD_DIR: process.env['DURE_E2E_OUTDIR'] ?? 'dist',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   base = await new Promise<string>((resolve, reject) => {
