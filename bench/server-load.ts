@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
   },
 });
 const CLIENTS = Number(args.clients);
+// A round aggregates at least two updates (the server refuses a smaller minimum cohort).
+if (!Number.isInteger(CLIENTS) || CLIENTS < 2) throw new Error('--clients must be a whole number ≥ 2');
 const ROUNDS = Number(args.rounds);
 const MAX_MS = Number(args['max-seconds']) * 1000;
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -110,6 +112,9 @@ console.log(`server ${base}; enrolling ${CLIENTS} institutions…`);
 const clients: InstitutionClient[] = [];
 for (let i = 0; i < CLIENTS; i++) clients.push(await InstitutionClient.enroll(send, admin, `기관 ${i}`));
 const task = await admin.call<Task>('POST', '/v1/admin/tasks', spec);
+// Only members see a task, get work and upload (issue #15): admit every client.
+for (const c of clients)
+  await admin.call('POST', `/v1/admin/tasks/${task.id}/members`, { institutionId: c.id });
 await admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
 
 interface RoundResult {

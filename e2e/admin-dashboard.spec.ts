@@ -2,13 +2,17 @@
  * The admin dashboard served by the real federated server (a child process on a loopback port,
  * fresh data directory) in Debian's Chromium: sign in with the admin token, see the audit chain
  * verified, add an institution and get its one-time enrollment code, with Hangul names rendered
- * as text (never HTML).
+ * as text (never HTML); admit institutions to a task (with and without a weight cap) and remove
+ * one, the server's member list following each step.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { AdminClient, httpTransport } from '../federated-server/src/testing/client.ts';
+import type { Task, TaskMember } from '../src/protocol/schemas.ts';
+import { testModelTask } from './console-server.ts';
 
 const TOKEN = 'e2e-admin-token-0123456789abcdef';
 let child: ChildProcess | undefined;
@@ -19,7 +23,15 @@ test.beforeAll(async () => {
   test.setTimeout(120_000);
   dataDir = mkdtempSync(join(tmpdir(), 'dure-e2e-admin-'));
   child = spawn(process.execPath, ['--import', 'tsx', 'federated-server/src/main.ts'], {
-    env: { ...process.env, PORT: '0', DURE_DATA_DIR: dataDir, DURE_ADMIN_TOKEN: TOKEN, DURE_LOG: 'off' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DURE_DATA_DIR: dataDir,
+      DURE_ADMIN_TOKEN: TOKEN,
+      DURE_LOG: 'off',
+      // the dashboard this run built (playwright.config.ts builds into DURE_E2E_OUTDIR)
+      DURE_DASHBOARD_DIR: process.env['DURE_E2E_OUTDIR'] ?? 'dist',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   base = await new Promise<string>((resolve, reject) => {
@@ -57,4 +69,71 @@ test('admin dashboard: sign in, audit verified, add an institution', async ({ pa
   await expect(page.locator('b', { hasText: '서울특별시 보건소' })).toHaveCount(0);
   // the audit chain now has the admin-created institution and still verifies
   await expect(page.getByTestId('audit-status')).toContainText(/verified — [1-9]\d* entries/);
+});
+
+test('admin dashboard: admit institutions to a task, with and without a weight cap, and remove one', async ({
+  page,
+}) => {
+  const admin = new AdminClient(httpTransport(base), TOKEN);
+  const task = await admin.call<Task>(
+    'POST',
+    '/v1/admin/tasks',
+    testModelTask({
+      name: '회원 관리 과제',
+      baseModel: { id: 'widget-test', sha256: 'a'.repeat(64) },
+      seed: 1,
+      localSteps: 1,
+      maxUpdateNorm: 10,
+      publicAdapters: false,
+      minParticipants: 3,
+    }),
+  );
+  const created = async (name: string) =>
+    (await admin.call<{ institution: { id: string } }>('POST', '/v1/admin/institutions', { name }))
+      .institution.id;
+  const [garam, narae] = [await created('가람 병원'), await created('나래 구청')];
+  const members = () => admin.call<TaskMember[]>('GET', `/v1/admin/tasks/${task.id}/members`);
+
+  await page.goto(`${base}/admin`);
+  await page.getByLabel(/Admin token/).fill(TOKEN);
+  await page.getByRole('button', { name: /Sign in/ }).click();
+  await page.getByRole('button', { name: '회원 관리 과제' }).click();
+  const section = page.getByTestId('members');
+  await expect(section.getByRole('heading')).toContainText('참여 기관 · Members — 회원 관리 과제');
+  await expect(page.getByTestId('task-policy')).toContainText('minimum cohort k: 3');
+  await expect(section).toContainText('no members yet');
+
+  // admit 가람 병원 with a weight cap of 50
+  await section.getByLabel(/Institution/).selectOption({ label: `가람 병원 (${garam})` });
+  await section.getByLabel(/Weight cap/).fill('50');
+  await section.getByRole('button', { name: /Admit to task/ }).click();
+  const row = (name: string) => section.getByRole('row').filter({ hasText: name });
+  await expect(row('가람 병원').getByTestId('member-cap')).toHaveText('50');
+  // admit 나래 구청 without a cap: equal weight
+  await section.getByLabel(/Institution/).selectOption({ label: `나래 구청 (${narae})` });
+  await section.getByRole('button', { name: /Admit to task/ }).click();
+  await expect(row('나래 구청').getByTestId('member-cap')).toHaveText('동일 가중치 · equal (1)');
+  // a member is no longer offered for admission
+  await expect(section.getByLabel(/Institution/).locator('option', { hasText: '가람 병원' })).toHaveCount(0);
+  expect((await members()).map((m) => [m.institutionId, m.maxWeight])).toEqual([
+    [garam, 50],
+    [narae, null],
+  ]);
+
+  // remove 가람 병원 (after a confirmation)
+  page.once('dialog', (d) => void d.accept());
+  await row('가람 병원')
+    .getByRole('button', { name: /Remove/ })
+    .click();
+  await expect(row('가람 병원')).toHaveCount(0);
+  await expect(row('나래 구청')).toHaveCount(1);
+  expect((await members()).map((m) => m.institutionId)).toEqual([narae]);
+  // the admissions and the removal are in the audit chain, which still verifies
+  const audit = await admin.call<{ type: string }[]>('GET', '/v1/admin/audit?limit=1000');
+  expect(audit.filter((e) => e.type.startsWith('task.member.')).map((e) => e.type)).toEqual([
+    'task.member.added',
+    'task.member.added',
+    'task.member.removed',
+  ]);
+  await expect(page.getByTestId('audit-status')).toContainText('verified');
 });

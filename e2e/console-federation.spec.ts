@@ -2,13 +2,22 @@
  * A full federated round from the institution console in Chromium: the real
  * federated server, a task and a one-time code made through the admin API, enrollment in the
  * console, a local JSONL dataset with Korean identifiers and marker strings, training on WebGPU
- * (SwiftShader), the signed update accepted. Every request of the browser context (pages and
+ * (SwiftShader), the signed update accepted. The browser's institution is admitted to the task
+ * with one peer institution (from Node), so the round meets its minimum cohort of two. Every
+ * request of the browser context (pages and
  * workers) is captured: no dataset string, identifier or marker appears in any URL or body.
  * Then the same flow with the upload cut off: a reload re-sends the stored update without training.
  */
 import { expect, test, type Page, type Request } from '@playwright/test';
 import type { CreateTaskRequest, Task } from '../src/protocol/schemas.ts';
-import { startFlServer, testModelTask, type E2eServer } from './console-server.ts';
+import {
+  addMembers,
+  institutionIdByName,
+  peerContributes,
+  startFlServer,
+  testModelTask,
+  type E2eServer,
+} from './console-server.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
 test.use({ locale: 'ko-KR', screenshot: 'only-on-failure' });
@@ -94,15 +103,12 @@ function leaks(requests: Request[]): string[] {
 const consoleUrl = (taskId: string) =>
   `/console.html?model=${model.url}&task=${taskId}&max-seq-len=48&batch=2&poll-ms=300&lr=0.01`;
 
+/**
+ * A started task and the console enrolled as `${name} 기관`. `admit()` then makes it a member, with
+ * a peer member that has already sent its update: the browser's update completes the cohort of
+ * two, and as every member has then sent one the round closes early.
+ */
 async function setUp(page: Page, name: string) {
-  // Rounds close early once every active institution has sent its update: retire the institutions
-  // of earlier tests so this test's single update completes its round.
-  for (const inst of await server.admin.call<{ id: string; status: string }[]>(
-    'GET',
-    '/v1/admin/institutions',
-  ))
-    if (inst.status === 'active')
-      await server.admin.call('POST', `/v1/admin/institutions/${inst.id}/revoke`, {});
   const task = await server.admin.call<Task>('POST', '/v1/admin/tasks', taskSpec(name));
   await server.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
   const { enrollmentCode } = await server.admin.call<{ enrollmentCode: string }>(
@@ -117,7 +123,12 @@ async function setUp(page: Page, name: string) {
   await page.getByLabel('일회용 등록 코드').fill(enrollmentCode);
   await page.getByRole('button', { name: '등록' }).click();
   await expect(page.getByTestId('enrolled')).toContainText(`${name} 기관`);
-  return task;
+  const institutionId = await institutionIdByName(server, `${name} 기관`);
+  const admit = async () => {
+    await addMembers(server, task.id, [institutionId]);
+    return (await peerContributes(server, task.id, `${name} 동료 기관`)).id;
+  };
+  return { task, institutionId, admit };
 }
 
 async function pickDataset(page: Page) {
@@ -134,10 +145,14 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
 }, testInfo) => {
   test.setTimeout(90_000);
   const requests = capture(page);
-  const task = await setUp(page, '민원 라운드');
+  const { task, institutionId, admit } = await setUp(page, '민원 라운드');
   await pickDataset(page);
   await expect(page.getByTestId('pii-report').locator('tr[data-kind="phone"]')).toContainText('1');
   await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+  // Not a member yet: the task does not exist for this institution, and the console says why.
+  await expect(page.getByTestId('round-phase')).toHaveAttribute('data-phase', 'unassigned');
+  await expect(page.getByTestId('round-phase')).toContainText('관리자가 이 기관을 과제 참여 기관으로 추가');
+  const peerId = await admit();
 
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 75_000 });
   await expect(page.getByTestId('round-number')).toHaveText('1');
@@ -161,6 +176,13 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
       },
     )
     .toBe(1);
+  const detail = await server.admin.call<{ rounds: { participants: { institutionId: string }[] }[] }>(
+    'GET',
+    `/v1/admin/tasks/${task.id}`,
+  );
+  expect(detail.rounds[0]!.participants.map((p) => p.institutionId).sort()).toEqual(
+    [institutionId, peerId].sort(),
+  );
 
   const uploads = requests.filter((r) => r.method() === 'POST' && /\/rounds\/1\/updates$/.test(r.url()));
   expect(uploads).toHaveLength(1);
@@ -174,7 +196,8 @@ test('console: an upload cut off by the network is re-sent after a reload, witho
 }) => {
   test.setTimeout(90_000);
   const requests = capture(page);
-  const task = await setUp(page, '재전송 라운드');
+  const { task, admit } = await setUp(page, '재전송 라운드');
+  await admit();
   await pickDataset(page);
   const uploads = '**/rounds/1/updates';
   await page.route(uploads, (route) => route.abort('connectionreset'));

@@ -2,7 +2,9 @@
  * Widget hot-load of a federated adapter in Chromium: a `<dure-chat>` configured with
  * `adapter-task` polls the real federated server, applies version 0 (B = 0: the base model), then
  * — without a page reload — picks up version 1 once a round is aggregated, shows it, and its
- * greedy answer to the same question changes.
+ * greedy answer to the same question changes. Public adapters need a cohort of at least five and
+ * differential privacy (issue #15): five member institutions send the same update, so version 1
+ * is that update.
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -10,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
 import { adapterTensorSpecs, seededLoraA } from '../src/protocol/lora.ts';
-import type { Task } from '../src/protocol/schemas.ts';
-import { startFlServer, testModelTask, type E2eServer } from './console-server.ts';
+import { PUBLIC_MIN_COHORT, type Task } from '../src/protocol/schemas.ts';
+import { addMembers, startFlServer, testModelTask, type E2eServer } from './console-server.ts';
 import { askAndWait, chat, waitReady } from './widget-helpers.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
@@ -32,6 +34,8 @@ const task = testModelTask({
   localSteps: 1,
   maxUpdateNorm: 1e6,
   publicAdapters: true,
+  minParticipants: PUBLIC_MIN_COHORT,
+  privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
 });
 
 /** The seeded A of the task and a large deterministic B: an update that surely moves the logits. */
@@ -88,10 +92,20 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   // Greedy decoding is deterministic: the same question gives the same answer while v0 is active.
   expect(await answer()).toBe(before);
 
-  // One institution contributes a strong update; the round aggregates into version 1.
-  const inst = await InstitutionClient.enroll(httpTransport(server.url), server.admin, '행복시청');
-  const r = await inst.uploadUpdate(created.id, 1, strongUpdate(), 10, 1.5);
-  expect(r.status, new TextDecoder().decode(r.body)).toBe(200);
+  // Five member institutions contribute the same strong update; the round aggregates into
+  // version 1, their mean, which is that update.
+  const insts: InstitutionClient[] = [];
+  for (let i = 0; i < PUBLIC_MIN_COHORT; i++)
+    insts.push(await InstitutionClient.enroll(httpTransport(server.url), server.admin, `행복시청 ${i}`));
+  await addMembers(
+    server,
+    created.id,
+    insts.map((i) => i.id),
+  );
+  for (const inst of insts) {
+    const r = await inst.uploadUpdate(created.id, 1, strongUpdate(), 10, 1.5);
+    expect(r.status, new TextDecoder().decode(r.body)).toBe(200);
+  }
   await expect
     .poll(
       async () =>

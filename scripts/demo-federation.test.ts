@@ -44,7 +44,7 @@ describe('federation demo (short)', () => {
           expect(s.local[name].map((l) => l.round)).toEqual([1, 2]);
         }
       }
-      expect(r.widget.version).toBe(ROUNDS);
+      expect(r.latest.version).toBe(ROUNDS);
       expect(lines.some((l) => l.includes('held-out loss (ffa-lora)'))).toBe(true);
     },
   );

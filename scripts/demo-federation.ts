@@ -4,8 +4,10 @@
  * synthetic Korean Q&A data, each running Dure's round client with the same WebGPU LoRA trainer the
  * browser's training worker runs (here on Dawn). Several rounds of FedAvg, then of FFA-LoRA; after
  * every round each institution's held-out loss under the new global adapter is measured (on its own
- * test split, which no client trains on). Finally the latest adapter is fetched the way a citizen's
- * widget hot-loads it (public, unsigned). Results: a table on stdout and JSON under
+ * test split, which no client trains on). Finally a member institution downloads the latest adapter
+ * (signed, its SHA-256 checked against the registry). Citizens' widgets would not get it: public
+ * adapters need a cohort of at least five and differential privacy (issue #15), and this demo's
+ * cohort is three. Results: a table on stdout and JSON under
  * node_modules/.cache/dure/demo-federation/.
  *
  * Options: --rounds N (default 3), --steps N local steps per round (default 6), --quick (the CI
@@ -20,7 +22,7 @@ import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
 import { readGguf } from '../src/engine/gguf/reader.ts';
 import { modelConfig } from '../src/engine/model/config.ts';
 import { createTokenizer } from '../src/engine/tokenizer/index.ts';
-import { fetchLatestAdapter, parseGlobalAdapter } from '../src/fl/adapter-feed.ts';
+import { parseGlobalAdapter } from '../src/fl/adapter-feed.ts';
 import { convertRecords } from '../src/training/examples.ts';
 import { RoundClient, type LocalData, type RoundOutcome } from '../src/fl/round-client.ts';
 import { openFileStore } from '../src/fl/store-file.ts';
@@ -75,7 +77,8 @@ export interface DemoResult {
   examples: Record<InstitutionName, { train: number; validation: number; test: number }>;
   options: Omit<DemoOptions, 'device' | 'log' | 'modelPath'>;
   strategies: StrategyResult[];
-  widget: { taskId: string; version: number | null; sha256: string; bytes: number };
+  /** The newest global adapter as a member institution downloads it (the task is not public). */
+  latest: { taskId: string; version: number | null; sha256: string; bytes: number };
 }
 
 /** Splits off the last ⌈n/8⌉ training examples as the client's own validation set. */
@@ -262,10 +265,24 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
       o.log(`  (${seconds.toFixed(1)} s)`);
     }
 
-    // A citizen's widget picks up the newest global adapter: public, unsigned, hash-checked.
-    const feed = await fetchLatestAdapter(srv.url, lastTask!.id);
+    // A member institution downloads the newest global adapter: signed, checked against the
+    // registry's SHA-256. (Not the public feed: this cohort of three cannot publish.)
+    const { versions } = await srv.admin.call<{ versions: { version: number; sha256: string }[] }>(
+      'GET',
+      `/v1/admin/tasks/${lastTask!.id}`,
+    );
+    const newest = versions.at(-1)!;
+    const feed = await new RoundClient({
+      serverUrl: srv.url,
+      taskId: lastTask!.id,
+      store: stores[INSTITUTIONS[0]]!,
+      trainer: () => {
+        throw new Error('unused');
+      },
+    }).downloadGlobal(newest.version, newest.sha256);
     o.log(
-      `\n위젯 / widget: ${lastTask!.id} v${feed.version} (${feed.bytes.byteLength} bytes, sha256 ${feed.sha256.slice(0, 12)}…, r=${feed.config.r}, alpha=${feed.config.lora_alpha})`,
+      `\n최신 어댑터 / latest adapter (${INSTITUTIONS[0]}, member download): ${lastTask!.id} v${feed.version} (${feed.bytes.byteLength} bytes, sha256 ${feed.sha256.slice(0, 12)}…, r=${feed.config.r}, alpha=${feed.config.lora_alpha}); ` +
+        `공개 안 됨: 공개 어댑터는 5개 기관 이상과 차등 프라이버시가 필요합니다 / not public: that needs k ≥ 5 and DP`,
     );
 
     const { device: _d, log: _l, modelPath: _m, ...options } = o;
@@ -274,7 +291,7 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
       examples,
       options,
       strategies: results,
-      widget: {
+      latest: {
         taskId: lastTask!.id,
         version: feed.version,
         sha256: feed.sha256,

@@ -257,6 +257,7 @@ describe('event streams', () => {
     const task = await t.admin.call<Task>('POST', '/v1/admin/tasks', tinyTask());
     const a = await t.enroll('A 기관');
     const b = await t.enroll('B 기관');
+    await t.addMembers(task.id, [a, b]); // only members may subscribe
     const port = await listen(t);
     const url = `/v1/tasks/${task.id}/events`;
     const open = async (inst: typeof a) =>

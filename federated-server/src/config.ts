@@ -21,7 +21,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
  * DURE_CORS_ORIGINS, DURE_RATE_LIMIT, DURE_AUTH_FAILURE_LIMIT, DURE_TICK_MS,
  * DURE_HEADERS_TIMEOUT_MS, DURE_REQUEST_TIMEOUT_MS, DURE_IDLE_TIMEOUT_MS and
  * DURE_STREAMS_PER_INSTITUTION, DURE_TRUST_PROXY and DURE_BLOB_KEY (32 bytes, base64url: the key
- * sealing blobs at rest; without it one is generated into `<dataDir>/blob-key`, see app.ts). Unset or empty means the default.
+ * sealing blobs at rest; without it one is generated into `<dataDir>/blob-key`, see app.ts) and
+ * DURE_DASHBOARD_DIR (the Vite build holding admin.html; default `dist/`). Unset or empty means the default.
  * @throws {Error} listing every invalid variable by name.
  */
 export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number } = {}): ServerEnv {
@@ -101,6 +102,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     idleTimeoutMs: int('DURE_IDLE_TIMEOUT_MS', 1000, 3_600_000, 'milliseconds'),
     trustProxy: get('DURE_TRUST_PROXY'),
     streamsPerInstitution: int('DURE_STREAMS_PER_INSTITUTION', 1, 1000, 'a stream count'),
+    ...(get('DURE_DASHBOARD_DIR') ? { dashboardDir: resolve(get('DURE_DASHBOARD_DIR')!) } : {}),
   };
   if (problems.length)
     throw new Error(

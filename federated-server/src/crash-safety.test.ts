@@ -4,7 +4,8 @@
  * points at least 20 times, restarts it on the same data directory, and then shows that
  * - no update a client was told was accepted is missing,
  * - no update is counted twice (each global adapter is exactly the example-weighted mean of its
- *   round's distinct participants, with the registry's participant list unique),
+ *   round's distinct participants, with the registry's participant list unique; the institutions
+ *   are members whose weight the admin caps above their counts, so min(count, cap) is the count),
  * - rounds complete (every task reaches `completed`), and the audit chain is intact.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,7 @@ import { readSafetensors, type NamedTensor } from '../../src/protocol/safetensor
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import { AdminClient, httpTransport, InstitutionClient, type Transport } from './testing/client.ts';
-import { freshDataDir, tinyTask, TEST_ADMIN_TOKEN } from './testing/harness.ts';
+import { addMembers, freshDataDir, tinyTask, TEST_ADMIN_TOKEN } from './testing/harness.ts';
 
 const KILLS = 20;
 const CLIENTS = 4;
@@ -118,6 +119,7 @@ describe('crash safety under repeated SIGKILL', () => {
           '/v1/admin/tasks',
           tinyTask({ rounds: ROUNDS_PER_TASK, minParticipants: 3, roundDeadlineSeconds: 120 }),
         );
+        await addMembers(admin, t.id, clients, 1000);
         await admin.call('POST', `/v1/admin/tasks/${t.id}/start`);
         return t;
       };

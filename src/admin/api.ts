@@ -3,7 +3,9 @@
  * sessionStorage only, so it is gone when the tab closes.
  */
 import { ServerRefusedError } from '../protocol/errors.ts';
-import type { AdapterVersion, RoundDetail, Task } from '../protocol/schemas.ts';
+import type { AdapterVersion, RoundDetail, Task, TaskMember } from '../protocol/schemas.ts';
+
+export type { TaskMember };
 
 export interface Institution {
   id: string;
@@ -35,7 +37,11 @@ export const tokenStore = {
 /** Any non-2xx answer: the catalogue's ServerRefusedError, with the HTTP status and the server's code. */
 export { ServerRefusedError as AdminApiError };
 
-export async function adminCall<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function adminCall<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: {

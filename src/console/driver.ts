@@ -155,6 +155,8 @@ export function createBrowserDriver(
     const wanted = async () =>
       (await runningTasks(signal)).filter((t) => opts.taskId === null || t.id === opts.taskId);
     let tasks = await wanted();
+    // Only a task's members see it: until an admin admits this institution, say so and keep asking.
+    if (tasks.length === 0) onEvent({ kind: 'phase', phase: 'unassigned' });
     while (tasks.length === 0) {
       await new Promise((r) => setTimeout(r, opts.pollIntervalMs));
       if (signal.aborted) return;

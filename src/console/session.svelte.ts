@@ -17,6 +17,7 @@ export interface Identity {
 export type RoundPhase =
   | 'idle'
   | 'waiting'
+  | 'unassigned'
   | 'downloading'
   | 'loading'
   | 'evaluating'

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpTransport, InstitutionClient } from '../../federated-server/src/testing/client.ts';
-import { tinyTask } from '../../federated-server/src/testing/harness.ts';
+import { publicTinyTask, tinyTask } from '../../federated-server/src/testing/harness.ts';
 import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
 import { writeSafetensors } from '../protocol/safetensors.ts';
 import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
@@ -20,8 +20,7 @@ describe('fetchLatestAdapter', () => {
   afterAll(() => srv.close());
 
   it('downloads a public task adapter unsigned, with its LoRA config and a verified SHA-256', async () => {
-    const spec = tinyTask({
-      publicAdapters: true,
+    const spec = publicTinyTask({
       lora: { rank: 2, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 7 },
     });
     const task = await srv.startTask(spec);
@@ -52,7 +51,7 @@ describe('fetchLatestAdapter', () => {
     expect(err).toBeInstanceOf(ServerRefusedError);
     expect(err).toMatchObject({ status: 404, serverCode: 'NOT_FOUND' });
 
-    const pub = await srv.startTask(tinyTask({ publicAdapters: true }));
+    const pub = await srv.startTask(publicTinyTask());
     const tamper: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
       const body = new Uint8Array(await res.arrayBuffer());
@@ -68,7 +67,7 @@ describe('fetchLatestAdapter', () => {
   });
 
   it('polls conditionally: an unchanged adapter is a bodiless 304, a new version is downloaded and verified', async () => {
-    const pub = await srv.startTask(tinyTask({ publicAdapters: true, minParticipants: 1 }));
+    const pub = await srv.startTask(publicTinyTask());
     const seen: { inm: string | null; status: number; bodyBytes: number }[] = [];
     const recording: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
@@ -109,14 +108,21 @@ describe('fetchLatestAdapter', () => {
       fetchLatestAdapter(srv.url, pub.id, { fetch: lying, known: { sha256: first.sha256 } }),
     ).rejects.toThrow(/not modified.*announces SHA-256 f{64}/);
 
-    // a round publishes version 1: the same conditional poll now downloads it, hash-checked
-    const inst = await InstitutionClient.enroll(httpTransport(srv.url), srv.admin, '행복시청');
+    // a round of the task's five members publishes version 1 (each sends the same shift, so the
+    // mean is that update): the same conditional poll now downloads it, hash-checked
+    const insts: InstitutionClient[] = [];
+    for (let i = 0; i < 5; i++)
+      insts.push(await InstitutionClient.enroll(httpTransport(srv.url), srv.admin, `행복시청 ${i}`));
+    await srv.addMembers(
+      pub.id,
+      insts.map((i) => i.id),
+    );
     const update = [...first.lora.tensors].map(([name, data]) => ({
       name,
       shape: first.shapes.get(name)!,
       data: data.map((v) => v + 0.25),
     }));
-    expect((await inst.uploadUpdate(pub.id, 1, update, 10, 1.0)).status).toBe(200);
+    for (const inst of insts) expect((await inst.uploadUpdate(pub.id, 1, update, 10, 1.0)).status).toBe(200);
     await srv.server.coordinator.tick(Date.now() + 3601 * 1000);
     const next = await fetchLatestAdapter(srv.url, pub.id, { fetch: recording, known: first });
     if (isUnchanged(next)) throw new Error('version 1 was published, yet the answer is "unchanged"');

@@ -270,7 +270,7 @@ describe('round client against the real server', () => {
     expect((await s2.getIdentity())?.publicKey).toBe(id2.publicKey);
   });
 
-  it('runs a FedAvg round with two institutions: the new global adapter is the example-weighted mean of what they sent', async () => {
+  it('runs a FedAvg round with two member institutions: with weights capped by the admin, the new global adapter is the example-weighted mean of what they sent', async () => {
     const task = await srv.startTask(tinyTask({ rounds: 1, minParticipants: 2, maxUpdateNorm: 1000 }));
     const [sa, sb] = [store('fedavg-a'), store('fedavg-b')];
     const recA: Recorded = { uploads: [], calls: 0 };
@@ -278,8 +278,10 @@ describe('round client against the real server', () => {
     const [ta, tb] = [new TestDoubleTrainer(0.5, true), new TestDoubleTrainer(-0.25, true)];
     const a = client(sa, task.id, ta, recordingFetch(recA));
     const b = client(sb, task.id, tb, recordingFetch(recB));
-    await a.enroll(await srv.enrollmentCode('A 구청'));
-    await b.enroll(await srv.enrollmentCode('B 병원'));
+    const ia = await a.enroll(await srv.enrollmentCode('A 구청'));
+    const ib = await b.enroll(await srv.enrollmentCode('B 병원'));
+    // a cap above both counts: each weighs min(reported, 1000), i.e. its examples (6 and 2)
+    await srv.addMembers(task.id, [ia.institutionId, ib.institutionId], { maxWeight: 1000 });
     const phases: string[] = [];
     const progressA = new RoundClient({
       serverUrl: srv.url,
@@ -345,9 +347,15 @@ describe('round client against the real server', () => {
     const a = client(store('ffa-a'), task.id, new TestDoubleTrainer(0.3, false), recordingFetch(rec));
     const b = client(store('ffa-b'), task.id, new TestDoubleTrainer(-0.3, false));
     const bad = client(store('ffa-bad'), task.id, new TestDoubleTrainer(0.3, false, true));
-    await a.enroll(await srv.enrollmentCode('C 보건소'));
-    await b.enroll(await srv.enrollmentCode('D 복지관'));
-    await bad.enroll(await srv.enrollmentCode('E 고장난 기관'));
+    const ids = [
+      await a.enroll(await srv.enrollmentCode('C 보건소')),
+      await b.enroll(await srv.enrollmentCode('D 복지관')),
+      await bad.enroll(await srv.enrollmentCode('E 고장난 기관')),
+    ];
+    await srv.addMembers(
+      task.id,
+      ids.map((i) => i.institutionId),
+    );
     const err = await bad.runRound(data(2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TrainerContractError);
     const [oa] = await Promise.all([a.runRound(data(4)), b.runRound(data(2))]);
@@ -369,11 +377,21 @@ describe('round client against the real server', () => {
   });
 
   it('clips an update to the task norm bound so the server accepts it', async () => {
-    const task = await srv.startTask(tinyTask({ rounds: 1, minParticipants: 1, maxUpdateNorm: 0.05 }));
+    const task = await srv.startTask(tinyTask({ rounds: 1, minParticipants: 2, maxUpdateNorm: 0.05 }));
     const rec: Recorded = { uploads: [], calls: 0 };
     const c = client(store('clip'), task.id, new TestDoubleTrainer(3, true), recordingFetch(rec));
-    await c.enroll(await srv.enrollmentCode('F 의원'));
-    const o = await c.runRound(data(4));
+    // a second member makes up the cohort of two; its update is clipped as well
+    const peer = client(store('clip-peer'), task.id, new TestDoubleTrainer(-3, true));
+    const ids = [
+      await c.enroll(await srv.enrollmentCode('F 의원')),
+      await peer.enroll(await srv.enrollmentCode('F2 의원')),
+    ];
+    await srv.addMembers(
+      task.id,
+      ids.map((i) => i.institutionId),
+    );
+    const [o, op] = await Promise.all([c.runRound(data(4)), peer.runRound(data(4))]);
+    expect(op).toMatchObject({ kind: 'contributed', metrics: { clipped: true } });
     if (o.kind !== 'contributed') throw new Error(`expected a contribution, got ${o.kind}`);
     expect(o.metrics.clipped).toBe(true);
     expect(o.metrics.updateNorm).toBeLessThanOrEqual(0.05);
@@ -399,6 +417,7 @@ describe('round client against the real server', () => {
       recordingFetch(rec, (u) => (u.includes('/updates') ? 'before' : undefined)),
     );
     const { institutionId } = await down.enroll(await srv.enrollmentCode('G 시청'));
+    await srv.addMembers(task.id, [institutionId]);
     const err = await down.runRound(data(4)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkError);
     expect(first.steps).toBe(2);
@@ -447,7 +466,7 @@ describe('round client against the real server', () => {
 
   it('gives up on an update whose round closed and trains for the next round', async () => {
     const task = await srv.startTask(
-      tinyTask({ rounds: 2, minParticipants: 1, roundDeadlineSeconds: 3600, maxUpdateNorm: 1000 }),
+      tinyTask({ rounds: 2, minParticipants: 2, roundDeadlineSeconds: 3600, maxUpdateNorm: 1000 }),
     );
     const s = store('late');
     const t = new TestDoubleTrainer(0.1, true);
@@ -457,12 +476,20 @@ describe('round client against the real server', () => {
       t,
       recordingFetch({ uploads: [], calls: 0 }, (u) => (u.includes('/updates') ? 'before' : undefined)),
     );
-    await down.enroll(await srv.enrollmentCode('H 주민센터'));
     const other = client(store('late-other'), task.id, new TestDoubleTrainer(-0.1, true));
-    await other.enroll(await srv.enrollmentCode('I 주민센터'));
+    const other2 = client(store('late-other-2'), task.id, new TestDoubleTrainer(0.3, true));
+    const ids = [
+      await down.enroll(await srv.enrollmentCode('H 주민센터')),
+      await other.enroll(await srv.enrollmentCode('I 주민센터')),
+      await other2.enroll(await srv.enrollmentCode('J 주민센터')),
+    ];
+    await srv.addMembers(
+      task.id,
+      ids.map((i) => i.institutionId),
+    );
     expect(await down.runRound(data(2)).catch((e: unknown) => e)).toBeInstanceOf(NetworkError);
-    // round 1 closes without it (the other institution alone meets the quorum at the deadline)
-    await other.runRound(data(2));
+    // round 1 closes without it (the other two members alone meet the quorum at the deadline)
+    await Promise.all([other.runRound(data(2)), other2.runRound(data(2))]);
     await pastDeadline();
     const back = client(openFileStore(join(dir, 'late.json')), task.id, t);
     expect(await back.runRound(data(2))).toEqual({ kind: 'missed', round: 1, reason: 'LATE_UPDATE' });
@@ -556,16 +583,22 @@ describe('round client across a killed and restarted server process', () => {
       const created = await admin.call<Task>(
         'POST',
         '/v1/admin/tasks',
-        tinyTask({ rounds: 1, minParticipants: 1 }),
+        tinyTask({ rounds: 1, minParticipants: 2 }),
       );
       await admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
-      const { enrollmentCode } = await admin.call<{ enrollmentCode: string }>(
-        'POST',
-        '/v1/admin/institutions',
-        {
-          name: '재시작 병원',
-        },
-      );
+      const codeFor = async (name: string) =>
+        (await admin.call<{ enrollmentCode: string }>('POST', '/v1/admin/institutions', { name }))
+          .enrollmentCode;
+      // the cohort's other member contributes first, while the first server process still runs
+      const peer = new RoundClient({
+        serverUrl: url,
+        taskId: created.id,
+        store: openFileStore(join(storeDir, 'peer.json')),
+        trainer: () => new TestDoubleTrainer(-0.4, true),
+        pollIntervalMs: 30,
+        batchSize: 2,
+      });
+      const peerId = await peer.enroll(await codeFor('재시작 보건소'));
       const retries: { attempt: number; delayMs: number; reason: string }[] = [];
       let restarted: Promise<void> | undefined;
       const trainer = new TestDoubleTrainer(0.4, true);
@@ -587,7 +620,10 @@ describe('round client across a killed and restarted server process', () => {
           return fetch(input, init);
         },
       });
-      await c.enroll(enrollmentCode);
+      const ownId = await c.enroll(await codeFor('재시작 병원'));
+      for (const { institutionId } of [peerId, ownId])
+        await admin.call('POST', `/v1/admin/tasks/${created.id}/members`, { institutionId });
+      expect(await peer.runRound(data(2))).toMatchObject({ kind: 'contributed', round: 1 });
       const outcome: RoundOutcome = await c.runRound(data(4));
       expect(outcome).toMatchObject({ kind: 'contributed', round: 1, receipt: { duplicate: false } });
       expect(retries.length).toBeGreaterThan(0);
@@ -597,7 +633,7 @@ describe('round client across a killed and restarted server process', () => {
         const x = await admin.call<TaskDetail>('GET', `/v1/admin/tasks/${created.id}`);
         return x.task.state === 'completed' ? x : undefined;
       }, 'the restarted server to aggregate');
-      expect(d.rounds[0]!.participants).toHaveLength(1);
+      expect(d.rounds[0]!.participants).toHaveLength(2);
       expect(d.versions.map((v) => v.version)).toEqual([0, 1]);
     },
   );

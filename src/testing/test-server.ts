@@ -16,11 +16,13 @@ export interface ListeningServer {
   dataDir: string;
   /** A new institution's one-time enrollment code. */
   enrollmentCode(name: string): Promise<string>;
-  /** Creates and starts a task. */
   /** Creates a task, admits `members` (institution ids; issue #15 membership) and starts it. */
   startTask(spec: CreateTaskRequest, members?: ReadonlyArray<string>): Promise<Task>;
-  /** Admits institutions to a task (only members see, train, upload and download). */
-  addMembers(taskId: string, members: ReadonlyArray<string>): Promise<void>;
+  /**
+   * Admits institutions to a task (only members see, train, upload and download); `maxWeight` caps
+   * each one's aggregation weight at min(reported examples, cap) instead of equal weights.
+   */
+  addMembers(taskId: string, members: ReadonlyArray<string>, opts?: { maxWeight?: number }): Promise<void>;
   /** Stops listening; with `keepData` the data directory stays for a restart. */
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -40,9 +42,13 @@ export async function listenServer(
   const addr = server.app.server.address();
   const url = `http://127.0.0.1:${addr && typeof addr === 'object' ? addr.port : 0}`;
   const admin = new AdminClient(httpTransport(url), TEST_ADMIN_TOKEN);
-  const addMembers = async (taskId: string, members: ReadonlyArray<string>) => {
+  const addMembers = async (
+    taskId: string,
+    members: ReadonlyArray<string>,
+    o: { maxWeight?: number } = {},
+  ) => {
     for (const institutionId of members)
-      await admin.call('POST', `/v1/admin/tasks/${taskId}/members`, { institutionId });
+      await admin.call('POST', `/v1/admin/tasks/${taskId}/members`, { institutionId, ...o });
   };
   return {
     url,

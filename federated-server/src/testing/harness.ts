@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { buildServer, type DureServer, type ServerOptions } from '../app.ts';
-import type { CreateTaskRequest } from '../../../src/protocol/schemas.ts';
+import { PUBLIC_MIN_COHORT, type CreateTaskRequest } from '../../../src/protocol/schemas.ts';
 import { AdminClient, InstitutionClient, makeReply, type Transport } from './client.ts';
 import { freshPgliteDir, tempDir } from './databases.ts';
 
@@ -111,4 +111,17 @@ export function tinyTask(overrides: Partial<CreateTaskRequest> = {}): CreateTask
     publicAdapters: false,
     ...overrides,
   };
+}
+
+/**
+ * A tiny task that publishes its adapters to citizens: the smallest cohort such a task may have
+ * (k = 5) and differential privacy, as the server requires (issue #15).
+ */
+export function publicTinyTask(overrides: Partial<CreateTaskRequest> = {}): CreateTaskRequest {
+  return tinyTask({
+    publicAdapters: true,
+    minParticipants: PUBLIC_MIN_COHORT,
+    privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+    ...overrides,
+  });
 }
