@@ -676,7 +676,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     route('public', 'Download a global adapter (only for tasks that publish adapters)', {
       description:
         'Conditional: send the `ETag` of the file you hold as `If-None-Match` and an unchanged adapter ' +
-        'answers 304 without a body. A numbered version is immutable; `latest` must be revalidated.',
+        'answers 304 without a body. A numbered version is immutable; `latest` must be revalidated. ' +
+        "`latest` is the task's `stable` channel (the version an admin released last); a numbered " +
+        'version is served only once it was published (an unapproved candidate is 404).',
       params: VersionParams,
       headers: Type.Object({
         'if-none-match': Type.Optional(
