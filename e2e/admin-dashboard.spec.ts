@@ -3,14 +3,19 @@
  * fresh data directory) in Debian's Chromium: sign in with the admin token, see the audit chain
  * verified, add an institution and get its one-time enrollment code, with Hangul names rendered
  * as text (never HTML); admit institutions to a task (with and without a weight cap) and remove
- * one, the server's member list following each step.
+ * one, the server's member list following each step. Then governed releases: a named admin signs
+ * in with its own token, a closed round's candidate stays off the public `latest` until that admin
+ * attaches an evaluation and approves it, a rollback moves `latest` back, and the audit log names
+ * the admin.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { AdminClient, httpTransport } from '../federated-server/src/testing/client.ts';
+import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
+import { tinyTask } from '../federated-server/src/testing/harness.ts';
+import { readSafetensors } from '../src/protocol/safetensors.ts';
 import type { Task, TaskMember } from '../src/protocol/schemas.ts';
 import { testModelTask } from './console-server.ts';
 
@@ -136,4 +141,84 @@ test('admin dashboard: admit institutions to a task, with and without a weight c
     'task.member.removed',
   ]);
   await expect(page.getByTestId('audit-status')).toContainText('verified');
+});
+
+test('releases: a named admin approves a candidate, public latest moves; rollback moves it back', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  const send = httpTransport(base);
+  const bootstrap = new AdminClient(send, TOKEN);
+  const { token: kimToken } = await bootstrap.call<{ token: string }>('POST', '/v1/admin/admins', {
+    name: 'kim',
+  });
+  // a public task (k = 5, DP) whose first round five institutions complete
+  const task = await bootstrap.call<Task>(
+    'POST',
+    '/v1/admin/tasks',
+    tinyTask({
+      name: '민원 안내 배포 시험',
+      publicAdapters: true,
+      minParticipants: 5,
+      privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+    }),
+  );
+  const insts: InstitutionClient[] = [];
+  for (let i = 0; i < 5; i++) insts.push(await InstitutionClient.enroll(send, bootstrap, `행복구청 ${i}`));
+  for (const inst of insts)
+    await bootstrap.call('POST', `/v1/admin/tasks/${task.id}/members`, { institutionId: inst.id });
+  await bootstrap.call('POST', `/v1/admin/tasks/${task.id}/start`);
+  const publicLatest = async () =>
+    (await fetch(`${base}/v1/public/tasks/${task.id}/adapters/latest`)).headers.get('x-dure-adapter-version');
+  const v0 = await fetch(`${base}/v1/public/tasks/${task.id}/adapters/latest`);
+  const shifted = [...readSafetensors(new Uint8Array(await v0.arrayBuffer())).tensors.values()].map((x) => ({
+    ...x,
+    data: x.data.map((v) => v + 0.5),
+  }));
+  for (const inst of insts) expect((await inst.uploadUpdate(task.id, 1, shifted, 10, 1.0)).status).toBe(200);
+  await expect
+    .poll(
+      async () =>
+        (await bootstrap.call<{ task: Task }>('GET', `/v1/admin/tasks/${task.id}`)).task.latestVersion,
+      {
+        timeout: 20_000,
+      },
+    )
+    .toBe(1);
+  expect(await publicLatest()).toBe('0'); // a candidate is not released
+
+  await page.goto(`${base}/admin`);
+  await page.getByLabel(/Admin token/).fill(kimToken);
+  await page.getByRole('button', { name: /Sign in/ }).click();
+  await expect(page.getByTestId('signed-in')).toContainText('kim');
+  await page.getByRole('button', { name: task.name }).click();
+  const v1 = page.getByTestId('release-v1');
+  await expect(v1).toContainText('candidate');
+  await expect(v1).toContainText('not passed'); // v0 has no eval loss to compare with
+  await expect(v1.getByRole('button', { name: /Approve/ })).toBeDisabled();
+
+  await v1.getByRole('button', { name: /Attach evaluation/ }).click();
+  await v1.getByLabel(/evaluation summary/).fill('민원 질문 50개 중 44개 정답');
+  await v1.getByRole('button', { name: /Save evaluation/ }).click();
+  await expect(v1).toContainText('operator evaluation');
+  await v1.getByRole('button', { name: /Approve/ }).click();
+  await expect(v1).toContainText('published');
+  await expect(v1).toContainText('admin:kim');
+  await expect(v1).toContainText('stable');
+  await expect.poll(publicLatest).toBe('1');
+
+  page.once('dialog', (d) => void d.accept());
+  await page
+    .getByTestId('release-v0')
+    .getByRole('button', { name: /Roll back/ })
+    .click();
+  await expect(page.getByTestId('release-v0')).toContainText('stable');
+  await expect.poll(publicLatest).toBe('0');
+
+  const audit = await bootstrap.call<{ type: string; actor: string }[]>('GET', '/v1/admin/audit?limit=1000');
+  expect(audit.filter((e) => e.type.startsWith('adapter.') && e.actor !== 'server')).toEqual([
+    expect.objectContaining({ type: 'adapter.evaluated', actor: 'admin:kim' }),
+    expect.objectContaining({ type: 'adapter.approved', actor: 'admin:kim' }),
+    expect.objectContaining({ type: 'adapter.rolled_back', actor: 'admin:kim' }),
+  ]);
 });

@@ -1,10 +1,10 @@
 /**
  * Widget hot-load of a federated adapter in Chromium: a `<dure-chat>` configured with
  * `adapter-task` polls the real federated server, applies version 0 (B = 0: the base model), then
- * — without a page reload — picks up version 1 once a round is aggregated, shows it, and its
- * greedy answer to the same question changes. Public adapters need a cohort of at least five and
- * differential privacy (issue #15): five member institutions send the same update, so version 1
- * is that update.
+ * — without a page reload — picks up version 1 once a round is aggregated and an admin approved
+ * it (not before), shows it, and its greedy answer to the same question changes. Public adapters
+ * need a cohort of at least five and differential privacy (issue #15): five member institutions
+ * send the same update, so version 1 is that update.
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -115,6 +115,14 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
       },
     )
     .toBe(1);
+  // Version 1 is a candidate until an admin releases it (governed releases): the widget stays on v0.
+  await new Promise((r) => setTimeout(r, 2500)); // more than two polls
+  await expect(status).toHaveAttribute('data-adapter-version', '0');
+  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/releases/1/evaluation`, {
+    passed: true,
+    summary: 'e2e: strong update expected to change answers',
+  });
+  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/releases/1/approve`, {});
 
   await expect(status).toHaveAttribute('data-adapter-version', '1', { timeout: 20_000 });
   await expect(status).toContainText('v1');

@@ -467,11 +467,12 @@ describe('admin token', () => {
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const ok = await t.send('GET', '/v1/admin/tasks', { authorization: `Bearer ${token}` });
     expect(ok.status).toBe(200);
-    const stored = await t.server.db.query<{ value: string }>(
-      `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
+    const stored = await t.server.db.query<{ name: string; token_sha256: string }>(
+      'SELECT name, token_sha256 FROM admins',
     );
-    expect(stored[0]!.value).not.toContain(token);
-    expect(stored[0]!.value).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored.map((a) => a.name)).toEqual(['bootstrap']);
+    expect(stored[0]!.token_sha256).not.toContain(token);
+    expect(stored[0]!.token_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(
       (await t.send('GET', '/v1/admin/tasks', { authorization: `Bearer ${TEST_ADMIN_TOKEN}` })).status,
     ).toBe(401);

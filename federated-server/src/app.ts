@@ -36,6 +36,16 @@ import {
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
 } from '../../src/protocol/signing.ts';
+import {
+  adminActor,
+  createAdmin,
+  disableAdmin,
+  ensureBootstrapAdmin,
+  listAdmins,
+  verifyAdmin,
+  ADMIN_NAME_PATTERN,
+  type Admin,
+} from './admins.ts';
 import { listAudit, verifyAuditChain } from './audit.ts';
 import { Coordinator, type RoundEvent } from './coordinator.ts';
 import { AuthError, ConflictError, FederatedError, NotFoundError } from './errors.ts';
@@ -45,15 +55,21 @@ import {
   createInstitution,
   enroll,
   ENROLLMENT_REPEAT_WINDOW_MS,
-  ensureAdminToken,
   listInstitutions,
   pruneNonces,
   revokeInstitution,
-  verifyAdmin,
 } from './identity.ts';
 import { FixedWindow } from './limits.ts';
 import { Metrics } from './metrics.ts';
 import { addMember, listMembers, removeMember } from './membership.ts';
+import {
+  approveRelease,
+  attachEvaluation,
+  listReleases,
+  publicVersion,
+  rejectRelease,
+  rollbackStable,
+} from './releases.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
@@ -108,6 +124,8 @@ export interface ServerOptions {
    * `<dataDir>/admin-token` (mode 0600) — never printed or logged.
    */
   adminToken?: string | undefined;
+  /** The bootstrap admin's name in the audit log (`admin:<name>`; DURE_ADMIN_NAME). Default `bootstrap`. */
+  adminName?: string | undefined;
   /**
    * The 32-byte key sealing blobs at rest (AES-256-GCM; DURE_BLOB_KEY, base64url). Without one a key
    * is generated on first start into `<dataDir>/blob-key` (0600) and read from there afterwards:
@@ -180,6 +198,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     institutionId?: string;
+    /** The named admin an admin route was called by (its audit actor is `admin:<name>`). */
+    admin?: Admin;
     declaredSha256?: string;
     bodyVerified?: boolean;
     uploadLimit?: number;
@@ -235,7 +255,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   await mkdir(opts.dataDir, { recursive: true });
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, pgliteDir: join(opts.dataDir, 'pglite') });
   await migrate(db);
-  const { generated } = await ensureAdminToken(db, opts.adminToken);
+  const { generated } = await ensureBootstrapAdmin(db, opts.adminToken, opts.adminName);
   const adminTokenFile = join(opts.dataDir, ADMIN_TOKEN_FILE);
   if (generated !== undefined) {
     await rm(adminTokenFile, { force: true }); // a new file gets the mode below, an old one might not
@@ -443,7 +463,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.addHook('onRequest', async (req) => {
     const auth = req.routeOptions.config.auth ?? 'public';
     try {
-      if (auth === 'admin') await verifyAdmin(db, req.headers.authorization);
+      if (auth === 'admin') req.admin = await verifyAdmin(db, req.headers.authorization);
       if (auth === 'institution') {
         const { institutionId, contentSha256 } = await authenticateSigned(
           db,
@@ -459,7 +479,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       throw err;
     }
     if (auth !== 'public') {
-      const wait = perIdentity.hit(auth === 'admin' ? 'admin' : `inst|${req.institutionId!}`);
+      const wait = perIdentity.hit(
+        auth === 'admin' ? `admin|${req.admin!.id}` : `inst|${req.institutionId!}`,
+      );
       if (wait) throw rateLimited(wait, 'too many requests for this identity');
     }
   });
@@ -515,6 +537,8 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     version: Type.String({ pattern: '^([0-9]{1,9}|latest)$' }),
   });
   const parseVersion = (v: string) => (v === 'latest' ? 'latest' : Number(v));
+  /** The audit actor of an admin route's caller. */
+  const actorOf = (req: FastifyRequest) => adminActor(req.admin!);
   const ADAPTER_RESPONSE_HEADERS = {
     etag: { type: 'string', description: 'Strong ETag: the quoted SHA-256 of the file' },
     'cache-control': { type: 'string', description: 'immutable for a numbered version, no-cache for latest' },
@@ -533,7 +557,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     version: string,
     isPublic: boolean,
   ) => {
-    const found = await coordinator.version(taskId, parseVersion(version));
+    // The public sees releases only: `latest` is the stable channel, a number only if published.
+    // Members and admins get any version (`latest` = the newest aggregate, the training head).
+    const asked = parseVersion(version);
+    const found = await coordinator.version(
+      taskId,
+      isPublic ? await publicVersion(db, taskId, asked) : asked,
+    );
     if (isPublic && !found.publicAdapters)
       throw new NotFoundError(`task ${taskId} does not publish adapters publicly`);
     reply
@@ -647,7 +677,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     route('public', 'Download a global adapter (only for tasks that publish adapters)', {
       description:
         'Conditional: send the `ETag` of the file you hold as `If-None-Match` and an unchanged adapter ' +
-        'answers 304 without a body. A numbered version is immutable; `latest` must be revalidated.',
+        'answers 304 without a body. A numbered version is immutable; `latest` must be revalidated. ' +
+        "`latest` is the task's `stable` channel (the version an admin released last); a numbered " +
+        'version is served only once it was published (an unapproved candidate is 404).',
       params: VersionParams,
       headers: Type.Object({
         'if-none-match': Type.Optional(
@@ -683,7 +715,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
         { additionalProperties: false },
       ),
     }),
-    async (req) => createInstitution(db, req.body.name),
+    async (req) => createInstitution(db, req.body.name, actorOf(req)),
   );
   app.get('/v1/admin/institutions', route('admin', 'List institutions'), async () => listInstitutions(db));
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
@@ -692,7 +724,12 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
     }),
     async (req) => {
-      const result = await revokeInstitution(db, req.params.id, String(req.body?.reason ?? '').slice(0, 500));
+      const result = await revokeInstitution(
+        db,
+        req.params.id,
+        String(req.body?.reason ?? '').slice(0, 500),
+        actorOf(req),
+      );
       endStreams(req.params.id); // a revoked institution hears nothing more
       return result;
     },
@@ -703,7 +740,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       body: CreateTaskRequestSchema,
       response: { 200: TaskSchema },
     }),
-    async (req) => coordinator.createTask(req.body),
+    async (req) => coordinator.createTask(req.body, actorOf(req)),
   );
   app.get('/v1/admin/tasks', route('admin', 'List tasks'), async () => coordinator.listTasks());
   const MemberParams = Type.Object({
@@ -739,14 +776,15 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       ),
       response: { 200: TaskMemberSchema },
     }),
-    async (req) => addMember(db, req.params.taskId, req.body.institutionId, req.body.maxWeight ?? null),
+    async (req) =>
+      addMember(db, req.params.taskId, req.body.institutionId, req.body.maxWeight ?? null, actorOf(req)),
   );
   app.delete<{ Params: { taskId: string; institutionId: string } }>(
     '/v1/admin/tasks/:taskId/members/:institutionId',
     route('admin', 'Remove an institution from a task (its update in the open round is withdrawn); audited', {
       params: MemberParams,
     }),
-    async (req) => removeMember(db, req.params.taskId, req.params.institutionId),
+    async (req) => removeMember(db, req.params.taskId, req.params.institutionId, actorOf(req)),
   );
   app.get<{ Params: { taskId: string } }>(
     '/v1/admin/tasks/:taskId',
@@ -763,7 +801,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   app.post<{ Params: { taskId: string } }>(
     '/v1/admin/tasks/:taskId/start',
     route('admin', 'Start a task (opens round 1)', { params: TaskParams }),
-    async (req) => coordinator.startTask(req.params.taskId),
+    async (req) => coordinator.startTask(req.params.taskId, actorOf(req)),
   );
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/admin/tasks/:taskId/adapters/:version',
@@ -782,6 +820,95 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
   app.get('/v1/admin/audit/verify', route('admin', 'Recompute the audit hash chain'), async () =>
     verifyAuditChain(db),
+  );
+
+  // ── named admins ─────────────────────────────────────────────────────────────────────────
+  app.get('/v1/admin/me', route('admin', 'The admin this token belongs to'), async (req) => req.admin!);
+  app.get('/v1/admin/admins', route('admin', 'List admins (never their tokens)'), async () => listAdmins(db));
+  app.post<{ Body: { name: string } }>(
+    '/v1/admin/admins',
+    route('admin', 'Create a named admin with its own token (shown once); audited', {
+      body: Type.Object(
+        { name: Type.String({ pattern: ADMIN_NAME_PATTERN, maxLength: 64 }) },
+        { additionalProperties: false },
+      ),
+    }),
+    async (req) => createAdmin(db, req.body.name, req.admin!),
+  );
+  app.post<{ Params: { adminId: string } }>(
+    '/v1/admin/admins/:adminId/disable',
+    route('admin', 'Disable an admin (its token is refused from now on; not the last one); audited', {
+      params: Type.Object({ adminId: Type.String({ pattern: '^adm_[A-Za-z0-9_-]{1,40}$' }) }),
+    }),
+    async (req) => disableAdmin(db, req.params.adminId, req.admin!),
+  );
+
+  // ── governed releases: candidate → approved (stable) / rejected; stable rollback ───────────
+  const NoteBody = Type.Optional(
+    Type.Object({ note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+  );
+  const ReleaseParams = Type.Object({
+    taskId: TaskParams.properties.taskId,
+    version: Type.Integer({ minimum: 0 }),
+  });
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId/releases',
+    route('admin', 'Every version with its release state, evaluation gate and who decided', {
+      params: TaskParams,
+    }),
+    async (req) => listReleases(db, req.params.taskId),
+  );
+  app.post<{
+    Params: { taskId: string; version: number };
+    Body: { passed: boolean; summary: string; metrics?: Record<string, number>; tool?: string };
+  }>(
+    '/v1/admin/tasks/:taskId/releases/:version/evaluation',
+    route('admin', "Attach an operator's evaluation (e.g. from `npx dure eval`) to a candidate; audited", {
+      description:
+        'An attached evaluation decides the gate instead of the cohort-reported eval loss (a proxy the ' +
+        'institutions report of their local models).',
+      params: ReleaseParams,
+      body: Type.Object(
+        {
+          passed: Type.Boolean(),
+          summary: Type.String({ minLength: 1, maxLength: 500 }),
+          metrics: Type.Optional(
+            Type.Record(Type.String({ maxLength: 64 }), Type.Number(), { maxProperties: 32 }),
+          ),
+          tool: Type.Optional(Type.String({ maxLength: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    }),
+    async (req) => attachEvaluation(db, req.params.taskId, req.params.version, req.body, req.admin!),
+  );
+  app.post<{ Params: { taskId: string; version: number }; Body: { note?: string } | undefined }>(
+    '/v1/admin/tasks/:taskId/releases/:version/approve',
+    route('admin', 'Approve a candidate whose gate passed: publish it on the stable channel; audited', {
+      params: ReleaseParams,
+      body: NoteBody,
+    }),
+    async (req) =>
+      approveRelease(db, req.params.taskId, req.params.version, req.admin!, req.body?.note ?? ''),
+  );
+  app.post<{ Params: { taskId: string; version: number }; Body: { note?: string } | undefined }>(
+    '/v1/admin/tasks/:taskId/releases/:version/reject',
+    route('admin', 'Reject a candidate (never served publicly; training is unaffected); audited', {
+      params: ReleaseParams,
+      body: NoteBody,
+    }),
+    async (req) => rejectRelease(db, req.params.taskId, req.params.version, req.admin!, req.body?.note ?? ''),
+  );
+  app.post<{ Params: { taskId: string }; Body: { version: number; note?: string } }>(
+    '/v1/admin/tasks/:taskId/channels/stable/rollback',
+    route('admin', 'Roll the stable channel back to an earlier published version; audited', {
+      params: TaskParams,
+      body: Type.Object(
+        { version: Type.Integer({ minimum: 0 }), note: Type.Optional(Type.String({ maxLength: 500 })) },
+        { additionalProperties: false },
+      ),
+    }),
+    async (req) => rollbackStable(db, req.params.taskId, req.body.version, req.admin!, req.body.note ?? ''),
   );
 
   // ── institutions (signed) ────────────────────────────────────────────────────────────────

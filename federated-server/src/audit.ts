@@ -12,6 +12,9 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 export type AuditType =
   | 'server.admin_token_created'
+  /** A named admin created by another admin, or disabled. */
+  | 'admin.created'
+  | 'admin.disabled'
   | 'institution.created'
   | 'institution.enrolled'
   /** The same code and public key again, answered as the first (a lost reply retried). */
@@ -32,7 +35,15 @@ export type AuditType =
   | 'round.joined'
   | 'update.accepted'
   | 'update.rejected'
-  | 'adapter.published';
+  /** Before releases were governed: an aggregate was served publicly at once (old logs). */
+  | 'adapter.published'
+  /** An aggregate became a release candidate (members train from it; the public does not see it). */
+  | 'adapter.candidate'
+  /** An admin attached an evaluation to a candidate. */
+  | 'adapter.evaluated'
+  | 'adapter.approved'
+  | 'adapter.rejected'
+  | 'adapter.rolled_back';
 
 export interface AuditEntry {
   seq: number;

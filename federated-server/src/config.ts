@@ -91,6 +91,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     dataDir: resolve(get('DURE_DATA_DIR') ?? '.dure-data'),
     databaseUrl,
     adminToken: token('DURE_ADMIN_TOKEN'),
+    ...(get('DURE_ADMIN_NAME') ? { adminName: get('DURE_ADMIN_NAME')! } : {}),
     metricsToken: token('DURE_METRICS_TOKEN'),
     logger: log !== 'off',
     ...(corsOrigins ? { corsOrigins } : {}),

@@ -42,6 +42,7 @@ import { createStrategy, type Strategy, type Tensors, type UpdateSource } from '
 import { openSafetensors, readAdapterFile, type SafetensorsFile } from './adapter-files.ts';
 import { appendAudit } from './audit.ts';
 import { aggregationWeight, requireMember } from './membership.ts';
+import { recordCandidate } from './releases.ts';
 import { checkTaskPolicy, minCohort } from './task-policy.ts';
 import {
   isSecure,
@@ -219,7 +220,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
    * Creates a task and its version-0 adapter (seeded A, zero B).
    * @throws {FederatedError} INVALID_TASK if the LoRA config does not fit the model shape or is too large.
    */
-  async createTask(request: CreateTaskRequest): Promise<Task> {
+  async createTask(request: CreateTaskRequest, actor = 'admin'): Promise<Task> {
     const spec = checkTaskPolicy(request);
     if (isSecure(spec)) {
       try {
@@ -263,11 +264,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         [id, spec.name, JSON.stringify(spec), now],
       );
       await tx.query(
-        `INSERT INTO adapter_versions (task_id, version, parent_version, round, sha256, participants, metrics, created_at)
-         VALUES ($1, 0, NULL, NULL, $2, '[]', '{}', $3)`,
+        // Version 0 (B = 0, the base model unchanged) is the first stable release.
+        `INSERT INTO adapter_versions (task_id, version, parent_version, round, sha256, participants, metrics, created_at, release_state)
+         VALUES ($1, 0, NULL, NULL, $2, '[]', '{}', $3, 'published')`,
         [id, sha, now],
       );
-      await appendAudit(tx, 'task.created', 'admin', {
+      await appendAudit(tx, 'task.created', actor, {
         taskId: id,
         name: spec.name,
         strategy: spec.strategy.name,
@@ -290,14 +292,14 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
    * Starts a created task by opening its first round.
    * @throws {NotFoundError} for an unknown task; {ConflictError} if it was already started.
    */
-  async startTask(taskId: string): Promise<Task> {
+  async startTask(taskId: string, actor = 'admin'): Promise<Task> {
     const events: RoundEvent[] = [];
     const task = await this.db.transaction(async (tx) => {
       const t = await this.taskRow(tx, taskId);
       if (t.state !== 'created')
         throw new ConflictError(`task ${taskId} is ${t.state}`, 'TASK_NOT_STARTABLE');
       await tx.query(`UPDATE tasks SET state = 'running' WHERE id = $1`, [taskId]);
-      await appendAudit(tx, 'task.started', 'admin', { taskId });
+      await appendAudit(tx, 'task.started', actor, { taskId });
       events.push(await this.openRound(tx, t, 1));
       return this.taskRow(tx, taskId);
     });
@@ -978,11 +980,13 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         updateIds: ctx.secure ? [] : updates.map((u) => u.id),
         metrics,
       });
-      await appendAudit(tx, 'adapter.published', 'server', {
+      // A candidate, not a release: the next round trains from it, widgets wait for approval.
+      await recordCandidate(tx, {
         taskId,
         version,
         parentVersion: r.global_version,
         sha256: adapterSha,
+        metrics,
       });
       events.push({ taskId, round: r.number, state: 'closed' });
       if (done)

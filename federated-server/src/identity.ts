@@ -1,13 +1,12 @@
 /**
- * Who may call the server: one operator (admin token) and enrolled institutions (Ed25519 keys).
+ * Who may call the server: named admins (tokens; ./admins.ts) and enrolled institutions (Ed25519 keys).
  *
- * - The admin token is random, shown once, and stored only as a SHA-256 hash.
  * - An institution is created by the admin with a one-time enrollment code (hashed, expiring);
  *   its browser enrolls a public key with the code; every later request is signed
  *   (../../src/protocol/signing.ts) and checked for freshness and replay (nonce table).
  * - Revocation refuses the institution's requests and its pending updates.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { toBase64Url } from '../../src/protocol/base64url.ts';
 import {
   HEADER_CONTENT_SHA256,
@@ -31,45 +30,6 @@ export function sha256(text: string): string {
 
 function randomToken(bytes = 32): string {
   return toBase64Url(randomBytes(bytes));
-}
-
-/**
- * Makes sure an admin token exists. A configured token replaces the stored hash; otherwise one is
- * generated on first start and returned (once) so the launcher can print it.
- */
-export async function ensureAdminToken(db: Database, configured?: string): Promise<{ generated?: string }> {
-  if (configured) {
-    await db.query(
-      `INSERT INTO settings (key, value) VALUES ('admin_token_sha256', $1) ON CONFLICT (key) DO UPDATE SET value = $1`,
-      [sha256(configured)],
-    );
-    return {};
-  }
-  const [row] = await db.query<{ value: string }>(
-    `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
-  );
-  if (row) return {};
-  const token = randomToken();
-  await db.transaction(async (tx) => {
-    await tx.query(`INSERT INTO settings (key, value) VALUES ('admin_token_sha256', $1)`, [sha256(token)]);
-    await appendAudit(tx, 'server.admin_token_created', 'server', {});
-  });
-  return { generated: token };
-}
-
-/**
- * Checks an `Authorization: Bearer <token>` header against the stored hash.
- * @throws {AuthError} if missing or wrong.
- */
-export async function verifyAdmin(db: Database, authorization: string | undefined): Promise<void> {
-  const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization ?? '');
-  if (!m) throw new AuthError('admin token required (Authorization: Bearer …)');
-  const [row] = await db.query<{ value: string }>(
-    `SELECT value FROM settings WHERE key = 'admin_token_sha256'`,
-  );
-  const given = Buffer.from(sha256(m[1]!), 'hex');
-  if (!row || !timingSafeEqual(given, Buffer.from(row.value, 'hex')))
-    throw new AuthError('wrong admin token');
 }
 
 export interface Institution {
@@ -106,6 +66,7 @@ const toInstitution = (r: InstitutionRow): Institution => ({
 export async function createInstitution(
   db: Database,
   name: string,
+  actor = 'admin',
 ): Promise<{ institution: Institution; enrollmentCode: string }> {
   const id = `inst_${randomToken(9)}`;
   const code = randomToken(24);
@@ -116,7 +77,7 @@ export async function createInstitution(
        VALUES ($1, $2, 'pending', $3, $4, $5) RETURNING *`,
       [id, name, sha256(code), now + ENROLLMENT_TTL_MS, now],
     );
-    await appendAudit(tx, 'institution.created', 'admin', { institutionId: id, name });
+    await appendAudit(tx, 'institution.created', actor, { institutionId: id, name });
     return r!;
   });
   return { institution: toInstitution(row), enrollmentCode: code };
@@ -188,6 +149,7 @@ export async function revokeInstitution(
   db: Database,
   id: string,
   reason: string,
+  actor = 'admin',
 ): Promise<{ withdrawnUpdates: number }> {
   return db.transaction(async (tx) => {
     const [r] = await tx.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1', [id]);
@@ -203,7 +165,7 @@ export async function revokeInstitution(
        AND round_id IN (SELECT id FROM rounds WHERE state IN ('open', 'collecting')) RETURNING id`,
       [id],
     );
-    await appendAudit(tx, 'institution.revoked', 'admin', {
+    await appendAudit(tx, 'institution.revoked', actor, {
       institutionId: id,
       reason,
       withdrawnUpdates: withdrawn.map((w) => w.id),

@@ -38,6 +38,7 @@ export async function addMember(
   taskId: string,
   institutionId: string,
   maxWeight: number | null,
+  actor = 'admin',
 ): Promise<TaskMember> {
   return db.transaction(async (tx) => {
     const [t] = await tx.query('SELECT id FROM tasks WHERE id = $1', [taskId]);
@@ -49,7 +50,7 @@ export async function addMember(
        ON CONFLICT (task_id, institution_id) DO UPDATE SET max_weight = EXCLUDED.max_weight RETURNING *`,
       [taskId, institutionId, maxWeight, Date.now()],
     );
-    await appendAudit(tx, 'task.member.added', 'admin', { taskId, institutionId, maxWeight });
+    await appendAudit(tx, 'task.member.added', actor, { taskId, institutionId, maxWeight });
     return toMember(row!);
   });
 }
@@ -62,6 +63,7 @@ export async function removeMember(
   db: Database,
   taskId: string,
   institutionId: string,
+  actor = 'admin',
 ): Promise<{ withdrawnUpdates: number }> {
   return db.transaction(async (tx) => {
     const gone = await tx.query(
@@ -74,7 +76,7 @@ export async function removeMember(
        AND round_id IN (SELECT id FROM rounds WHERE task_id = $2 AND state IN ('open', 'collecting')) RETURNING id`,
       [institutionId, taskId],
     );
-    await appendAudit(tx, 'task.member.removed', 'admin', {
+    await appendAudit(tx, 'task.member.removed', actor, {
       taskId,
       institutionId,
       withdrawnUpdates: withdrawn.map((w) => w.id),

@@ -1,7 +1,7 @@
 /**
  * The public adapter download as a polling widget sees it: strong ETag from the file's SHA-256,
  * `Cache-Control` per route (a numbered version is immutable, `latest` revalidates), bodiless 304
- * on a matching `If-None-Match`, the new file once a round publishes a new version, and CORS that
+ * on a matching `If-None-Match`, the new file once an admin approves a new version, and CORS that
  * lets a portal's page send `If-None-Match` and read the headers the client checks. Signed and
  * admin downloads keep their old behaviour.
  */
@@ -70,7 +70,7 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     expect((await get(`/v1/public/tasks/${task.id}/adapters/0`, { 'if-none-match': etag })).status).toBe(304);
   });
 
-  it('serves the new file with a new ETag once a round publishes a new version', async () => {
+  it('serves the new file with a new ETag once an admin approves a new version', async () => {
     const v0 = await get(latest());
     const oldTag = header(v0, 'etag')!;
     // five institutions return the global adapter shifted by 0.5: their FedAvg is that update
@@ -84,6 +84,13 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     for (const inst of insts)
       expect((await inst.uploadUpdate(task.id, 1, tensors, 10, 1.0)).status).toBe(200);
     await t.server.coordinator.tick(Date.now() + 3601 * 1000);
+    // the aggregate is a candidate: the widget's poll stays "not modified" until approval
+    expect((await get(latest(), { 'if-none-match': oldTag })).status).toBe(304);
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/releases/1/evaluation`, {
+      passed: true,
+      summary: 'test evaluation',
+    });
+    await t.admin.call('POST', `/v1/admin/tasks/${task.id}/releases/1/approve`, {});
 
     const r = await get(latest(), { 'if-none-match': oldTag });
     expect(r.status).toBe(200);

@@ -1,6 +1,8 @@
 /**
- * The dashboard's calls to the admin API (same origin as the page). The admin token is kept in
- * sessionStorage only, so it is gone when the tab closes.
+ * The dashboard's calls to the admin API (same origin as the page). The admin's own token (named
+ * admins: federated-server/src/admins.ts) is kept in sessionStorage only, so it is gone when the
+ * tab closes. Release and admin shapes mirror federated-server/src/releases.ts and admins.ts (the
+ * dashboard may import only src/protocol, not the server).
  */
 import { ServerRefusedError } from '../protocol/errors.ts';
 import type { AdapterVersion, RoundDetail, Task, TaskMember } from '../protocol/schemas.ts';
@@ -18,6 +20,40 @@ export interface TaskDetail {
   task: Task;
   rounds: RoundDetail[];
   versions: AdapterVersion[];
+}
+
+export interface AdminIdentity {
+  id: string;
+  name: string;
+  status: 'active' | 'disabled';
+  createdAt: number;
+  createdBy: string;
+  disabledAt: number | null;
+}
+
+export interface ReleaseGate {
+  passed: boolean;
+  /** An operator-attached evaluation, or the cohort's self-reported eval loss (a proxy). */
+  basis: 'operator_evaluation' | 'cohort_eval_loss';
+  reason: string;
+  candidateEvalLoss: number | null;
+  baselineEvalLoss: number | null;
+  baselineVersion: number | null;
+  tolerance: number;
+}
+
+export interface Release {
+  version: number;
+  parentVersion: number | null;
+  round: number | null;
+  sha256: string;
+  state: 'candidate' | 'published' | 'rejected';
+  stable: boolean;
+  metrics: Record<string, number>;
+  evaluation: { passed: boolean; summary: string; attachedBy: string; attachedAt: number } | null;
+  gate: ReleaseGate | null;
+  decision: { state: string; by: string; at: number; note: string } | null;
+  createdAt: number;
 }
 
 export interface AuditVerification {

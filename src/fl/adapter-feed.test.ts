@@ -5,12 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpTransport, InstitutionClient } from '../../federated-server/src/testing/client.ts';
-import { publicTinyTask, tinyTask } from '../../federated-server/src/testing/harness.ts';
+import { tinyTask } from '../../federated-server/src/testing/harness.ts';
 import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
 import { writeSafetensors } from '../protocol/safetensors.ts';
 import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
 import { fetchLatestAdapter, ifNoneMatchFor, isUnchanged, parseGlobalAdapter } from './adapter-feed.ts';
 import { listenServer, type ListeningServer } from '../testing/test-server.ts';
+
+/** Public adapters need a cohort of at least 5 and DP (issue #15). */
+const publicTask = (overrides: Parameters<typeof tinyTask>[0] = {}) =>
+  tinyTask({
+    publicAdapters: true,
+    minParticipants: 5,
+    privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+    ...overrides,
+  });
 
 describe('fetchLatestAdapter', () => {
   let srv: ListeningServer;
@@ -20,7 +29,7 @@ describe('fetchLatestAdapter', () => {
   afterAll(() => srv.close());
 
   it('downloads a public task adapter unsigned, with its LoRA config and a verified SHA-256', async () => {
-    const spec = publicTinyTask({
+    const spec = publicTask({
       lora: { rank: 2, alpha: 8, targetModules: ['q_proj', 'v_proj'], seed: 7 },
     });
     const task = await srv.startTask(spec);
@@ -51,7 +60,7 @@ describe('fetchLatestAdapter', () => {
     expect(err).toBeInstanceOf(ServerRefusedError);
     expect(err).toMatchObject({ status: 404, serverCode: 'NOT_FOUND' });
 
-    const pub = await srv.startTask(publicTinyTask());
+    const pub = await srv.startTask(publicTask());
     const tamper: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
       const body = new Uint8Array(await res.arrayBuffer());
@@ -67,7 +76,13 @@ describe('fetchLatestAdapter', () => {
   });
 
   it('polls conditionally: an unchanged adapter is a bodiless 304, a new version is downloaded and verified', async () => {
-    const pub = await srv.startTask(publicTinyTask());
+    const insts: InstitutionClient[] = [];
+    for (let i = 0; i < 5; i++)
+      insts.push(await InstitutionClient.enroll(httpTransport(srv.url), srv.admin, `행복시청 ${i}`));
+    const pub = await srv.startTask(
+      publicTask(),
+      insts.map((i) => i.id),
+    );
     const seen: { inm: string | null; status: number; bodyBytes: number }[] = [];
     const recording: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
@@ -108,22 +123,27 @@ describe('fetchLatestAdapter', () => {
       fetchLatestAdapter(srv.url, pub.id, { fetch: lying, known: { sha256: first.sha256 } }),
     ).rejects.toThrow(/not modified.*announces SHA-256 f{64}/);
 
-    // a round of the task's five members publishes version 1 (each sends the same shift, so the
-    // mean is that update): the same conditional poll now downloads it, hash-checked
-    const insts: InstitutionClient[] = [];
-    for (let i = 0; i < 5; i++)
-      insts.push(await InstitutionClient.enroll(httpTransport(srv.url), srv.admin, `행복시청 ${i}`));
-    await srv.addMembers(
-      pub.id,
-      insts.map((i) => i.id),
-    );
+    // a round makes version 1 and an admin releases it: the same conditional poll now downloads
+    // it, hash-checked
     const update = [...first.lora.tensors].map(([name, data]) => ({
       name,
       shape: first.shapes.get(name)!,
       data: data.map((v) => v + 0.25),
     }));
     for (const inst of insts) expect((await inst.uploadUpdate(pub.id, 1, update, 10, 1.0)).status).toBe(200);
-    await srv.server.coordinator.tick(Date.now() + 3601 * 1000);
+    await srv.server.coordinator.tick(); // every member sent: the round aggregates
+    // until then it is a candidate: the widget is told "unchanged", and a pin to it is refused
+    expect(isUnchanged(await fetchLatestAdapter(srv.url, pub.id, { known: first }))).toBe(true);
+    const unreleased = await fetchLatestAdapter(srv.url, pub.id, { pin: 1 }).catch((e: unknown) => e);
+    expect([
+      (unreleased as ServerRefusedError).status,
+      (unreleased as ServerRefusedError).serverCode,
+    ]).toEqual([404, 'NOT_FOUND']);
+    await srv.admin.call('POST', `/v1/admin/tasks/${pub.id}/releases/1/evaluation`, {
+      passed: true,
+      summary: 'test evaluation',
+    });
+    await srv.admin.call('POST', `/v1/admin/tasks/${pub.id}/releases/1/approve`, {});
     const next = await fetchLatestAdapter(srv.url, pub.id, { fetch: recording, known: first });
     if (isUnchanged(next)) throw new Error('version 1 was published, yet the answer is "unchanged"');
     expect(seen.at(-1)).toMatchObject({ inm: first.etag, status: 200 });
@@ -141,6 +161,11 @@ describe('fetchLatestAdapter', () => {
     await expect(fetchLatestAdapter(srv.url, pub.id, { fetch: tamper, known: first })).rejects.toThrow(
       /differs from the announced/,
     );
+    // a widget pinned to version 0 keeps it (immutable: its poll is a 304) while stable is v1
+    const pinned = await fetchLatestAdapter(srv.url, pub.id, { pin: 0, known: null });
+    expect([pinned.version, pinned.sha256]).toEqual([0, first.sha256]);
+    expect(isUnchanged(await fetchLatestAdapter(srv.url, pub.id, { pin: 0, known: first }))).toBe(true);
+    await expect(fetchLatestAdapter(srv.url, pub.id, { pin: -1 })).rejects.toThrow(/whole number/);
   });
 
   it('refuses adapter files without their LoRA config or with foreign tensors', async () => {

@@ -5,8 +5,9 @@
  * (src/protocol/adapter-codec.ts).
  *
  * `fetchLatestAdapter` is for the citizen widget: tasks that publish adapters serve them without a
- * signature (`GET /v1/public/tasks/:taskId/adapters/latest`), so a widget can hot-load each new
- * global adapter. A poller passes the file it holds: the request is then conditional
+ * signature (`GET /v1/public/tasks/:taskId/adapters/latest`, the `stable` channel: what an admin
+ * approved, never an unreviewed aggregate; or `/adapters/N` for a widget pinned to version N), so
+ * a widget can hot-load each newly released global adapter. A poller passes the file it holds: the request is then conditional
  * (`If-None-Match`) and an unchanged adapter costs a bodiless 304 instead of a download. The file's
  * SHA-256 is computed on every download and checked against the server's header when the header is
  * readable (the server exposes it to cross-origin pages; a proxy might not).
@@ -19,6 +20,7 @@ import {
   type LoraTensors,
   type PeftConfigJson,
 } from '../protocol/adapter-codec.ts';
+import { InvalidRequestError } from '../protocol/errors.ts';
 import { sha256Hex } from '../protocol/signing.ts';
 import { AdapterIntegrityError } from './errors.ts';
 import { requestWithRetry, type RetryOptions } from './retry.ts';
@@ -125,6 +127,12 @@ export async function readBounded(res: Response, maxBytes: number): Promise<Uint
 }
 
 export interface FeedOptions {
+  /**
+   * A pinned registry version (the widget's `adapter-version`): served only once an admin
+   * published it, and never changes. Without it, the task's `stable` channel: the version an admin
+   * approved last (or rolled back to), never an unapproved candidate.
+   */
+  pin?: number | undefined;
   fetch?: typeof fetch;
   signal?: AbortSignal;
   retry?: RetryOptions;
@@ -182,10 +190,13 @@ const headerVersion = (res: Response): number | null => {
 };
 
 /**
- * The newest global adapter of a task that publishes its adapters (no signature needed). With
+ * The released global adapter of a task that publishes its adapters (no signature needed): the
+ * `stable` channel, or `opts.pin`. With
  * `known`, the request is conditional and an unchanged adapter comes back as `AdapterUnchanged`
  * without a download; every file that is downloaded is hashed and checked.
- * @throws {ServerRefusedError} NOT_FOUND when the task does not exist or does not publish adapters.
+ * @throws {ServerRefusedError} NOT_FOUND when the task does not exist or does not publish adapters,
+ * or the pinned version was never published.
+ * @throws {InvalidRequestError} when `pin` is not a whole number ≥ 0.
  * @throws {NetworkError} when the server stays unreachable.
  * @throws {AdapterIntegrityError} when the bytes do not match the server's SHA-256 header, exceed
  * `maxBytes`, or are not a well-formed adapter; when a 304 announces a SHA-256 other than the held
@@ -207,7 +218,11 @@ export async function fetchLatestAdapter(
   opts: FeedOptions & { known?: KnownAdapter | null } = {},
 ): Promise<FeedAdapter | AdapterUnchanged> {
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
-  const url = `${serverUrl.replace(/\/+$/, '')}/v1/public/tasks/${encodeURIComponent(taskId)}/adapters/latest`;
+  const pin = opts.pin;
+  if (pin !== undefined && !(Number.isSafeInteger(pin) && pin >= 0))
+    throw new InvalidRequestError(`adapter version ${String(pin).slice(0, 40)} is not a whole number ≥ 0`);
+  const which = pin === undefined ? 'latest' : String(pin);
+  const url = `${serverUrl.replace(/\/+$/, '')}/v1/public/tasks/${encodeURIComponent(taskId)}/adapters/${which}`;
   const known = opts.known ?? null;
   const ifNoneMatch = known ? ifNoneMatchFor(known) : null;
   // A manual If-None-Match with `no-store` keeps the browser's cache out of it: a 304 reaches us

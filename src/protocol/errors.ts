@@ -849,6 +849,10 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         ko: '이 기관이 열어 둔 실시간 연결이 너무 많습니다. 다른 창이나 탭을 닫으세요.',
         en: 'This institution has too many live connections open. Close other windows or tabs.',
       },
+      BAD_ADMIN_NAME: {
+        ko: '관리자 이름은 1~64자의 글자, 숫자, 점(.), 밑줄(_), 붙임표(-)만 쓸 수 있습니다(띄어쓰기 없이).',
+        en: 'An admin name is 1–64 letters, digits, ".", "_" or "-", without spaces.',
+      },
     },
   },
   {
@@ -868,6 +872,10 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         en: "The request is too old. Check this device's clock.",
       },
       UNSIGNED: { ko: '서명이 없는 요청입니다.', en: 'The request is not signed.' },
+      ADMIN_DISABLED: {
+        ko: '이 관리자 계정은 사용이 중지되었습니다. 다른 관리자에게 문의하세요.',
+        en: 'This admin account is disabled. Ask another admin.',
+      },
     },
   },
   {
@@ -900,6 +908,30 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         en: 'The task cannot be started now.',
       },
       WRONG_ROUND: { ko: '다른 라운드의 업데이트입니다.', en: 'The update is for another round.' },
+      ADMIN_EXISTS: {
+        ko: '같은 이름의 관리자가 이미 있습니다.',
+        en: 'An admin with this name already exists.',
+      },
+      LAST_ADMIN: {
+        ko: '마지막 남은 관리자는 사용 중지할 수 없습니다.',
+        en: 'The last active admin cannot be disabled.',
+      },
+      RELEASE_NOT_CANDIDATE: {
+        ko: '이 버전은 이미 승인되었거나 거절되어 더 바꿀 수 없습니다.',
+        en: 'This version was already approved or rejected.',
+      },
+      RELEASE_SUPERSEDED: {
+        ko: '지금 배포 중인 버전보다 오래된 후보라 승인할 수 없습니다.',
+        en: 'This candidate is older than the version now released, so it cannot be approved.',
+      },
+      RELEASE_GATE_FAILED: {
+        ko: '평가 기준을 통과하지 못해 승인할 수 없습니다. 평가 결과를 첨부하거나 후보를 거절하세요.',
+        en: 'The candidate did not pass the evaluation gate. Attach an evaluation or reject it.',
+      },
+      ROLLBACK_TARGET: {
+        ko: '배포된 적이 있는 이전 버전으로만 되돌릴 수 있습니다.',
+        en: 'Roll back only to an earlier version that was released.',
+      },
     },
   },
   {

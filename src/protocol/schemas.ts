@@ -116,6 +116,12 @@ export const CreateTaskRequestSchema = Type.Object(
     publicAdapters: Type.Boolean(),
     /** How updates are protected; absent means neither secure aggregation nor DP. */
     privacy: Type.Optional(PrivacyConfigSchema),
+    /**
+     * Release gate: how much worse (relative, 0.02 = 2 %) a candidate's cohort-reported eval loss
+     * may be than the stable version's before an admin can no longer approve it without an
+     * attached evaluation. Default 0.02 (federated-server/src/releases.ts).
+     */
+    releaseEvalLossTolerance: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
   },
   { additionalProperties: false },
 );

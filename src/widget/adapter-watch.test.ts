@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DureError } from '../engine/errors.ts';
 import {
+  adapterPin,
   AdapterWatcher,
   type ActiveAdapter,
   type FetchedAdapter,
@@ -128,5 +129,14 @@ describe('AdapterWatcher', () => {
     s.w.stop();
     await vi.advanceTimersByTimeAsync(5000);
     expect(s.polls()).toBe(3);
+  });
+});
+
+describe('adapterPin (the adapter-version attribute)', () => {
+  it('follows the stable channel when empty or "stable", pins digits, and refuses anything else', () => {
+    expect(['', ' stable ', 'STABLE'].map(adapterPin)).toEqual([undefined, undefined, undefined]);
+    expect(['0', '12', ' 7 '].map(adapterPin)).toEqual([0, 12, 7]);
+    for (const bad of ['latest', '-1', '1.5', 'v3', '1e3', '9999999999'])
+      expect(() => adapterPin(bad), bad).toThrow(/adapter-version/);
   });
 });

@@ -7,7 +7,22 @@
  * the current adapter when a poll fails.
  */
 import { toErrorData, type ErrorData } from '../engine/errors.ts';
+import { InvalidRequestError } from '../protocol/errors.ts';
 import type { LoraTensors } from '../training/api.ts';
+
+/**
+ * The `adapter-version` attribute: empty or `stable` follows the task's stable channel (the version
+ * an admin approved last; undefined here), digits pin that published version.
+ * @throws {InvalidRequestError} for anything else, so a typo is shown rather than silently ignored.
+ */
+export function adapterPin(attribute: string): number | undefined {
+  const v = attribute.trim();
+  if (v === '' || v.toLowerCase() === 'stable') return undefined;
+  if (/^[0-9]{1,9}$/.test(v)) return Number(v);
+  throw new InvalidRequestError(
+    `adapter-version="${v.slice(0, 40)}": use "stable" or a published version number`,
+  );
+}
 
 /** What the watcher needs of a downloaded adapter (src/fl/adapter-feed.ts `GlobalAdapter`). */
 export interface FetchedAdapter {

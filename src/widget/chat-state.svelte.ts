@@ -15,7 +15,7 @@ import { adapterServerUrl, checkOrigin } from '../model-manager/download.ts';
 import { openModelStore, type StoredModel } from '../model-manager/store.ts';
 import { startEngine, type DureProgress } from '../sdk/runtime.ts';
 import { detectPii, maskPii, type PiiFinding } from '../safety/pii.ts';
-import { AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
+import { adapterPin, AdapterWatcher, type ActiveAdapter } from './adapter-watch.ts';
 import type { BackendDecision } from './backend.ts';
 import { absoluteUrl } from './format.ts';
 import { clearConversation, loadConversation, saveConversation, type StoredMessage } from './history.ts';
@@ -52,6 +52,8 @@ export interface WidgetConfig {
    */
   adapterTask: string;
   adapterServer: string;
+  /** `adapter-version`: '' or `stable` follows the stable channel; digits pin a published version. */
+  adapterVersion: string;
   adapterIntervalMs: number;
   /** The portal's knowledge base (kb.json URL); empty: answers are not grounded. */
   kb: string;
@@ -470,12 +472,13 @@ export class ChatState {
           '이 실행 방식은 어댑터를 적용할 수 없어 기본 모델로 답합니다 / this backend cannot apply adapters; answering with the base model',
         );
       const setAdapters = engine.setAdapters.bind(engine);
+      const pin = adapterPin(cfg.adapterVersion);
       this.watcher = new AdapterWatcher({
         serverUrl: server.origin + server.pathname.replace(/\/+$/, ''),
         taskId: cfg.adapterTask,
         intervalMs: cfg.adapterIntervalMs,
         fetchLatest: (url, task, signal, held) =>
-          fetchLatestAdapter(url, task, { signal, known: held, retry: { attempts: 2 } }),
+          fetchLatestAdapter(url, task, { signal, known: held, retry: { attempts: 2 }, pin }),
         apply: (a) => setAdapters([{ name: `${cfg.adapterTask}@v${a.version ?? '?'}`, lora: a.lora }]),
         busy: () => this.streamingId !== null,
         onChange: (a) => {

@@ -152,6 +152,33 @@ CREATE TABLE privacy_budgets (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'named admins, governed releases (candidate, published, rejected; stable channel)',
+    sql: `
+CREATE TABLE admins (
+  id text PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  token_sha256 text NOT NULL UNIQUE,
+  status text NOT NULL CHECK (status IN ('active', 'disabled')),
+  created_at float8 NOT NULL,
+  created_by text NOT NULL,
+  disabled_at float8
+);
+INSERT INTO admins (id, name, token_sha256, status, created_at, created_by)
+  SELECT 'adm_bootstrap', 'bootstrap', value, 'active', extract(epoch from now()) * 1000, 'server'
+  FROM settings WHERE key = 'admin_token_sha256';
+DELETE FROM settings WHERE key = 'admin_token_sha256';
+
+ALTER TABLE adapter_versions ADD COLUMN release_state text NOT NULL DEFAULT 'candidate'
+  CHECK (release_state IN ('candidate', 'published', 'rejected'));
+UPDATE adapter_versions SET release_state = 'published';
+ALTER TABLE adapter_versions ADD COLUMN evaluation text;
+ALTER TABLE adapter_versions ADD COLUMN decision text;
+ALTER TABLE tasks ADD COLUMN stable_version integer NOT NULL DEFAULT 0;
+UPDATE tasks SET stable_version = latest_version;
+`,
+  },
 ];
 
 /**

@@ -116,12 +116,14 @@ export class InstitutionClient {
     tensors: NamedTensor[],
     numExamples: number,
     trainLoss?: number,
+    evalLoss?: number,
   ): Promise<Reply> {
     const meta: Record<string, string> = {
       [UPDATE_META.numExamples]: String(numExamples),
       [UPDATE_META.round]: String(round),
     };
     if (trainLoss !== undefined) meta[UPDATE_META.trainLoss] = String(trainLoss);
+    if (evalLoss !== undefined) meta[UPDATE_META.evalLoss] = String(evalLoss);
     return this.request(
       'POST',
       `/v1/tasks/${taskId}/rounds/${round}/updates`,
