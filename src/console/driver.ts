@@ -230,6 +230,7 @@ export function createBrowserDriver(
 
       for (let i = 0; i < ALL_ROUNDS_CAP && !signal.aborted; i++) {
         const work = await client.work(signal);
+        const privacy = await client.privacy(signal);
         onEvent({
           kind: 'round',
           info: {
@@ -238,6 +239,7 @@ export function createBrowserDriver(
             round: work.round?.number ?? null,
             roundState: work.round?.state ?? null,
             deadline: work.round?.deadline ?? null,
+            protection: { secureAggregation: Boolean(work.instructions?.secure) || privacy !== null, dp: privacy },
           },
         });
         const outcome = await client.runRound(data, signal);

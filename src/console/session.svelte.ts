@@ -35,6 +35,14 @@ export interface RoundInfo {
   round: number | null;
   roundState: string | null;
   deadline: string | null;
+  /** How this task protects updates, as the server states it (absent until known). */
+  protection?: TaskProtection;
+}
+
+/** Secure aggregation and the DP budget of a task. */
+export interface TaskProtection {
+  secureAggregation: boolean;
+  dp: { epsilon: number; delta: number; epsilonSpent: number; epsilonLeft: number } | null;
 }
 
 export interface EvalPoint {

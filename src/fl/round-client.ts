@@ -39,6 +39,16 @@ import { contributeSecurely, type SecureStep } from './secure-contribution.ts';
 import type { SecureRoundView } from '../protocol/secure-round.ts';
 import type { ClientStore, Identity, PendingKey, RoundMetrics, RoundRecord } from './store-api.ts';
 
+/** A task's DP budget as the server reports it (`GET /v1/tasks/:id/privacy`). */
+export interface PrivacyBudgetView {
+  epsilon: number;
+  delta: number;
+  epsilonSpent: number;
+  epsilonLeft: number;
+  roundsRun: number;
+  roundsLeft: number;
+}
+
 /** The institution's local examples; they are only ever given to the trainer. */
 export interface LocalData {
   train: TrainExample[];
@@ -239,6 +249,15 @@ export class RoundClient {
   async work(signal?: AbortSignal): Promise<WorkResponse> {
     const res = await this.signed('asking for work', 'GET', `${this.taskPath}/work`, undefined, signal);
     return (await res.json()) as WorkResponse;
+  }
+
+  /**
+   * The task's differential-privacy budget (ε target, spent, left), or null when it has no DP.
+   * @throws {NotEnrolledError | ServerRefusedError | NetworkError}
+   */
+  async privacy(signal?: AbortSignal): Promise<PrivacyBudgetView | null> {
+    const res = await this.signed('reading the privacy budget', 'GET', `${this.taskPath}/privacy`, undefined, signal);
+    return ((await res.json()) as { privacy: PrivacyBudgetView | null }).privacy;
   }
 
   /**

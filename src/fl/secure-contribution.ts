@@ -29,7 +29,7 @@ import {
 } from '../protocol/secure-round.ts';
 import type { NamedTensor } from '../protocol/safetensors.ts';
 import { sha256Hex } from '../protocol/signing.ts';
-import { AdapterIntegrityError, RoundAbortedError, TrainerContractError } from './errors.ts';
+import { AdapterIntegrityError, RoundAbortedError, ServerRefusedError, TrainerContractError } from './errors.ts';
 
 /** The signed requests a secure round needs (the round client provides them). */
 export interface SecureTransport {
@@ -76,6 +76,20 @@ function sameQuantization(a: Roster['quantization'], b: Roster['quantization']):
  *   a peer breaks the protocol; nothing secret is sent after one.
  */
 export async function contributeSecurely(input: SecureContributionInput): Promise<SecureOutcome> {
+  try {
+    return await contribute(input);
+  } catch (err) {
+    // The round went on without this client (a phase closed while it worked): a missed round.
+    if (err instanceof ServerRefusedError && MOVED_ON.has(err.serverCode))
+      return { kind: 'missed', reason: err.serverCode };
+    throw err;
+  }
+}
+
+/** Server refusals meaning the round no longer takes this client's part. */
+const MOVED_ON = new Set(['SECAGG_PHASE_CLOSED', 'LATE_UPDATE', 'WRONG_ROUND']);
+
+async function contribute(input: SecureContributionInput): Promise<SecureOutcome> {
   const { fit, transport } = input;
   if (vectorLength(input.tensors) !== fit.vectorLength)
     throw new TrainerContractError(
