@@ -14,6 +14,7 @@ import {
   addMembers,
   institutionIdByName,
   peerContributes,
+  securePeer,
   startFlServer,
   testModelTask,
   type E2eServer,
@@ -228,5 +229,77 @@ test('console: an upload cut off by the network is re-sent after a reload, witho
   expect(sent.length).toBeGreaterThanOrEqual(2);
   const bodies = new Set(sent.map((r) => r.postDataBuffer()?.toString('base64')));
   expect(bodies.size).toBe(1); // the very same bytes, re-sent
+  expect(leaks(requests)).toEqual([]);
+});
+
+test('console under secure aggregation with DP: only keys, ciphertexts, shares and a masked vector leave; ε is shown', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  const requests = capture(page);
+  const spec = {
+    ...taskSpec('보안 집계 라운드'),
+    maxUpdateNorm: 1,
+    privacy: { secureAggregation: true, dp: { epsilon: 8, delta: 1e-5 }, phaseSeconds: 20 },
+  };
+  const task = await server.admin.call<Task>('POST', '/v1/admin/tasks', spec);
+  await server.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
+  const { enrollmentCode } = await server.admin.call<{ enrollmentCode: string }>(
+    'POST',
+    '/v1/admin/institutions',
+    {
+      name: '보안 집계 기관',
+    },
+  );
+  await page.goto(consoleUrl(task.id));
+  await page.getByLabel('서버 주소').fill(server.url);
+  await page.getByLabel('일회용 등록 코드').fill(enrollmentCode);
+  await page.getByRole('button', { name: '등록' }).click();
+  await expect(page.getByTestId('enrolled')).toContainText('보안 집계 기관');
+  await addMembers(server, task.id, [await institutionIdByName(server, '보안 집계 기관')]);
+  const peer = await securePeer(server, task.id, '보안 집계 동료 기관');
+  await pickDataset(page);
+  await page.getByRole('button', { name: '라운드 참여 시작' }).click();
+  await expect(page.getByTestId('round-protection')).toContainText('보안 집계');
+  await expect(page.getByTestId('privacy-budget')).toContainText('/ 8');
+  await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 100_000 });
+  expect((await peer.done).kind).toBe('contributed');
+  await expect
+    .poll(
+      async () =>
+        (await server.admin.call<{ task: Task }>('GET', `/v1/admin/tasks/${task.id}`)).task.latestVersion,
+      { timeout: 30_000 },
+    )
+    .toBe(1);
+  // Round 1 waited for its members (no round failed while the task had none).
+  const rounds = (
+    await server.admin.call<{ rounds: { number: number; state: string }[] }>(
+      'GET',
+      `/v1/admin/tasks/${task.id}`,
+    )
+  ).rounds;
+  expect(rounds.map((r) => [r.number, r.state])).toEqual([[1, 'closed']]);
+  const budget = (
+    await server.admin.call<{ privacy: { epsilonSpent: number; epsilon: number } }>(
+      'GET',
+      `/v1/admin/tasks/${task.id}`,
+    )
+  ).privacy;
+  expect(budget.epsilonSpent).toBeGreaterThan(0);
+  expect(budget.epsilonSpent).toBeLessThanOrEqual(8 * (1 + 1e-9));
+
+  // What the browser sent for the round: the four phases, never a plaintext update.
+  const posts = requests.filter((r) => r.method() === 'POST' && r.url().includes(`/v1/tasks/${task.id}/`));
+  expect(posts.some((r) => /\/rounds\/1\/updates$/.test(r.url()))).toBe(false);
+  for (const phase of ['advertise', 'share', 'masked', 'unmask'])
+    expect(posts.filter((r) => r.url().endsWith(`/rounds/1/secure/${phase}`))).toHaveLength(1);
+  const masked = posts.find((r) => r.url().endsWith('/secure/masked'))!.postDataBuffer()!;
+  const words = new Uint32Array(
+    masked.buffer.slice(masked.byteOffset, masked.byteOffset + masked.byteLength),
+  );
+  // A masked vector's words are spread over the whole 32-bit range (an update's are near 0 or 2^32).
+  const high = words.filter((w) => w >= 2 ** 30 && w < 3 * 2 ** 30).length / words.length;
+  expect(high).toBeGreaterThan(0.4);
+  expect(high).toBeLessThan(0.6);
   expect(leaks(requests)).toEqual([]);
 });

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
 import { readSafetensors } from '../src/protocol/safetensors.ts';
-import type { CreateTaskRequest } from '../src/protocol/schemas.ts';
+import type { CreateTaskRequest, FitInstructions } from '../src/protocol/schemas.ts';
+import { decodeAdapter } from '../src/protocol/adapter-codec.ts';
+import type { SecureRoundView } from '../src/protocol/secure-round.ts';
+import { contributeSecurely, type SecureOutcome } from '../src/fl/secure-contribution.ts';
 import { TEST_DIMS } from '../src/testing/test-models.ts';
 
 export const E2E_ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
@@ -131,4 +134,58 @@ export async function peerContributes(
   const r = await peer.uploadUpdate(taskId, round, tensors, 4, 1.0);
   if (r.status !== 200) throw new Error(`peer upload → ${r.status} ${new TextDecoder().decode(r.body)}`);
   return peer;
+}
+
+/**
+ * A peer institution (Node) that joins a secure round: it is admitted, waits for the round's
+ * instructions, and runs the SecAgg+ phases with a small shift of the global adapter as its
+ * update (clipped to the task's bound). Resolves when its part is done.
+ */
+export async function securePeer(
+  server: E2eServer,
+  taskId: string,
+  name: string,
+): Promise<{ id: string; done: Promise<SecureOutcome> }> {
+  const peer = await InstitutionClient.enroll(httpTransport(server.url), server.admin, name);
+  await addMembers(server, taskId, [peer.id]);
+  const ok = async (method: string, url: string, body?: string | Uint8Array) => {
+    const r = await peer.request(method, url, body);
+    if (r.status !== 200)
+      throw new Error(`${method} ${url} → ${r.status} ${new TextDecoder().decode(r.body)}`);
+    return r;
+  };
+  const done = (async () => {
+    const ins = (await ok('GET', `/v1/tasks/${taskId}/work`)).json<{ instructions: FitInstructions | null }>()
+      .instructions;
+    if (!ins?.secure) throw new Error(`task ${taskId} has no open secure round for the peer`);
+    const global = decodeAdapter((await ok('GET', `/v1/tasks/${taskId}/adapters/${ins.globalVersion}`)).body)
+      .lora.tensors;
+    const tensors = [...global].map(([name, data]) => ({
+      name,
+      shape: [data.length],
+      data: data.map((v) => v + 0.001),
+    }));
+    let sq = 0;
+    for (const t of tensors) sq += t.data.length * 0.001 * 0.001;
+    const k = Math.min(1, (ins.maxUpdateNorm * 0.99) / Math.sqrt(sq));
+    const clipped = tensors.map((t) => ({
+      ...t,
+      data: t.data.map((v, i) => global.get(t.name)![i]! + (v - global.get(t.name)![i]!) * k),
+    }));
+    const base = `/v1/tasks/${taskId}/rounds/${ins.round}/secure`;
+    return contributeSecurely({
+      fit: ins.secure,
+      maxUpdateNorm: ins.maxUpdateNorm,
+      tensors: ins.trainA ? clipped : clipped.filter((t) => t.name.includes('lora_B')),
+      global,
+      pollMs: 200,
+      transport: {
+        view: async () => (await ok('GET', base)).json<SecureRoundView>(),
+        post: async (phase, body) => void (await ok('POST', `${base}/${phase}`, JSON.stringify(body))),
+        postMasked: async (bytes) => void (await ok('POST', `${base}/masked`, bytes)),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      },
+    });
+  })();
+  return { id: peer.id, done };
 }

@@ -363,10 +363,12 @@ export class SecureRounds {
     switch (s.phase) {
       case 'advertise': {
         const n = msgs.length;
-        const everyone = n >= members;
-        if (!(now >= round.deadlineAt || everyone)) return 'wait';
+        // Like a plaintext round: wait for k, then for the deadline or every member.
         if (n < fit.minCohort)
-          return { fail: `${n} of at least ${fit.minCohort} institutions advertised keys` };
+          return now >= round.deadlineAt
+            ? { fail: `${n} of at least ${fit.minCohort} institutions advertised keys` }
+            : 'wait';
+        if (!(now >= round.deadlineAt || n >= members)) return 'wait';
         try {
           const roster = buildRoster({
             roundId: fit.roundId,

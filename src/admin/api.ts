@@ -20,6 +20,16 @@ export interface TaskDetail {
   task: Task;
   rounds: RoundDetail[];
   versions: AdapterVersion[];
+  /** The DP budget (null without DP): ε target, spent and left. */
+  privacy: {
+    epsilon: number;
+    delta: number;
+    epsilonSpent: number;
+    epsilonLeft: number;
+    roundsRun: number;
+    roundsLeft: number;
+    noiseStdPerCoordinate: number;
+  } | null;
 }
 
 export interface AdminIdentity {
