@@ -52,7 +52,7 @@ import {
   type SecureRoundRef,
   type SecureTask,
 } from './secure-rounds.ts';
-import type { SecureRoundView } from '../../src/protocol/secure-round.ts';
+import type { PrivacyBudgetView, SecureRoundView } from '../../src/protocol/secure-round.ts';
 import { DureError } from '../../src/protocol/errors.ts';
 import { ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -125,18 +125,6 @@ interface TaskContext {
   maxUploadBytes: number;
   /** The secure-aggregation side, for tasks that run under it. */
   secure: SecureTask | null;
-}
-
-/** A task's differential-privacy budget as the console and dashboard show it. */
-export interface PrivacyStatus {
-  epsilon: number;
-  delta: number;
-  epsilonSpent: number;
-  epsilonLeft: number;
-  roundsRun: number;
-  roundsLeft: number;
-  /** Standard deviation of the DP noise per coordinate of the released sum, in model units (at the threshold). */
-  noiseStdPerCoordinate: number;
 }
 
 export interface RoundEvent {
@@ -468,7 +456,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   }
 
   /** A task's differential-privacy budget: target, spent and left (null without DP). */
-  async privacyBudget(taskId: string): Promise<PrivacyStatus | null> {
+  async privacyBudget(taskId: string): Promise<PrivacyBudgetView | null> {
     const t = await this.taskRow(this.db, taskId);
     const ctx = this.context(t.id, JSON.parse(t.spec) as CreateTaskRequest);
     const plan = ctx.secure?.plan;

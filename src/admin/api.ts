@@ -6,6 +6,7 @@
  */
 import { ServerRefusedError } from '../protocol/errors.ts';
 import type { AdapterVersion, RoundDetail, Task, TaskMember } from '../protocol/schemas.ts';
+import type { PrivacyBudgetView } from '../protocol/secure-round.ts';
 
 export type { TaskMember };
 
@@ -21,15 +22,7 @@ export interface TaskDetail {
   rounds: RoundDetail[];
   versions: AdapterVersion[];
   /** The DP budget (null without DP): ε target, spent and left. */
-  privacy: {
-    epsilon: number;
-    delta: number;
-    epsilonSpent: number;
-    epsilonLeft: number;
-    roundsRun: number;
-    roundsLeft: number;
-    noiseStdPerCoordinate: number;
-  } | null;
+  privacy: PrivacyBudgetView | null;
 }
 
 export interface AdminIdentity {

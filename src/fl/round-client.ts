@@ -36,18 +36,8 @@ import {
 } from './errors.ts';
 import { requestWithRetry, sleep, type RetryOptions } from './retry.ts';
 import { contributeSecurely, type SecureStep } from './secure-contribution.ts';
-import type { SecureRoundView } from '../protocol/secure-round.ts';
+import type { PrivacyBudgetView, SecureRoundView } from '../protocol/secure-round.ts';
 import type { ClientStore, Identity, PendingKey, RoundMetrics, RoundRecord } from './store-api.ts';
-
-/** A task's DP budget as the server reports it (`GET /v1/tasks/:id/privacy`). */
-export interface PrivacyBudgetView {
-  epsilon: number;
-  delta: number;
-  epsilonSpent: number;
-  epsilonLeft: number;
-  roundsRun: number;
-  roundsLeft: number;
-}
 
 /** The institution's local examples; they are only ever given to the trainer. */
 export interface LocalData {
@@ -256,7 +246,13 @@ export class RoundClient {
    * @throws {NotEnrolledError | ServerRefusedError | NetworkError}
    */
   async privacy(signal?: AbortSignal): Promise<PrivacyBudgetView | null> {
-    const res = await this.signed('reading the privacy budget', 'GET', `${this.taskPath}/privacy`, undefined, signal);
+    const res = await this.signed(
+      'reading the privacy budget',
+      'GET',
+      `${this.taskPath}/privacy`,
+      undefined,
+      signal,
+    );
     return ((await res.json()) as { privacy: PrivacyBudgetView | null }).privacy;
   }
 

@@ -74,6 +74,18 @@ export const SecureRoundViewSchema = Type.Object({
 });
 export type SecureRoundView = Static<typeof SecureRoundViewSchema>;
 
+/** A task's DP budget as the server reports it to members and admins (null without DP). */
+export interface PrivacyBudgetView {
+  epsilon: number;
+  delta: number;
+  epsilonSpent: number;
+  epsilonLeft: number;
+  roundsRun: number;
+  roundsLeft: number;
+  /** Standard deviation of the DP noise per coordinate of a released sum, in model units (at the threshold). */
+  noiseStdPerCoordinate: number;
+}
+
 /** Fixed-point scale for tasks with DP noise (the noise, not rounding, dominates the error). */
 export const DP_SCALE_BITS = 16;
 /** Fixed-point scale without DP: rounding error < 2^-20 per coordinate and client. */
