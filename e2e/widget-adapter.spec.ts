@@ -64,8 +64,9 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   page,
   baseURL,
 }, testInfo) => {
+  // Started only once its members are in: the self-ticking server would otherwise end a secure
+  // round that no member can join (its advertise phase is over when every member, none, advertised).
   const created = await server.admin.call<Task>('POST', '/v1/admin/tasks', task);
-  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
 
   // No `allowed-origins`: the adapter-server attribute's own origin is trusted for adapters.
   // A minimal portal page written into the preview server's root (a page fulfilled by
@@ -112,6 +113,7 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
     created.id,
     insts.map((i) => i.id),
   );
+  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
   // the server ticks itself: the institutions only poll
   const { outcomes } = await runSecureRound({
     institutions: insts,

@@ -69,8 +69,12 @@ export async function runSecureRound(input: SecureRoundInput): Promise<SecureRou
       (await ok(inst.request('GET', `/v1/tasks/${input.taskId}/work`), 'GET work')).json<WorkResponse>(),
     ),
   );
-  const fits = works.map((w) => w.instructions as FitInstructions | null);
-  if (fits.some((f) => !f?.secure)) throw new Error('an institution has no secure round to take part in');
+  const idle = works.findIndex((w) => !w.instructions?.secure);
+  if (idle >= 0)
+    throw new Error(
+      `institution ${idle} has no secure round to take part in: ${JSON.stringify(works[idle])}`,
+    );
+  const fits = works.map((w) => w.instructions as FitInstructions);
   const { round, globalVersion } = fits[0]!;
   const outcomes = await Promise.all(
     input.institutions.map(async (inst, i) => {
