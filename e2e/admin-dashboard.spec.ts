@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
-import { tinyTask } from '../federated-server/src/testing/harness.ts';
-import { readSafetensors } from '../src/protocol/safetensors.ts';
+import { publicTinyTask } from '../federated-server/src/testing/harness.ts';
+import { runSecureRound, shiftGlobal } from '../federated-server/src/testing/secure-round.ts';
 import type { Task, TaskMember } from '../src/protocol/schemas.ts';
 import { testModelTask } from './console-server.ts';
 
@@ -152,16 +152,11 @@ test('releases: a named admin approves a candidate, public latest moves; rollbac
   const { token: kimToken } = await bootstrap.call<{ token: string }>('POST', '/v1/admin/admins', {
     name: 'kim',
   });
-  // a public task (k = 5, DP) whose first round five institutions complete
+  // a public task (k = 5, DP under secure aggregation) whose first round five institutions complete
   const task = await bootstrap.call<Task>(
     'POST',
     '/v1/admin/tasks',
-    tinyTask({
-      name: '민원 안내 배포 시험',
-      publicAdapters: true,
-      minParticipants: 5,
-      privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
-    }),
+    publicTinyTask({ name: '민원 안내 배포 시험' }),
   );
   const insts: InstitutionClient[] = [];
   for (let i = 0; i < 5; i++) insts.push(await InstitutionClient.enroll(send, bootstrap, `행복구청 ${i}`));
@@ -170,12 +165,14 @@ test('releases: a named admin approves a candidate, public latest moves; rollbac
   await bootstrap.call('POST', `/v1/admin/tasks/${task.id}/start`);
   const publicLatest = async () =>
     (await fetch(`${base}/v1/public/tasks/${task.id}/adapters/latest`)).headers.get('x-dure-adapter-version');
-  const v0 = await fetch(`${base}/v1/public/tasks/${task.id}/adapters/latest`);
-  const shifted = [...readSafetensors(new Uint8Array(await v0.arrayBuffer())).tensors.values()].map((x) => ({
-    ...x,
-    data: x.data.map((v) => v + 0.5),
-  }));
-  for (const inst of insts) expect((await inst.uploadUpdate(task.id, 1, shifted, 10, 1.0)).status).toBe(200);
+  // the server ticks itself: the institutions only poll
+  const { outcomes } = await runSecureRound({
+    institutions: insts,
+    taskId: task.id,
+    updates: shiftGlobal(0.1),
+    pollMs: 100,
+  });
+  expect(outcomes.every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
   await expect
     .poll(
       async () =>
@@ -194,7 +191,7 @@ test('releases: a named admin approves a candidate, public latest moves; rollbac
   await page.getByRole('button', { name: task.name }).click();
   const v1 = page.getByTestId('release-v1');
   await expect(v1).toContainText('candidate');
-  await expect(v1).toContainText('not passed'); // v0 has no eval loss to compare with
+  await expect(v1).toContainText('not passed'); // no cohort eval loss under secure aggregation
   await expect(v1.getByRole('button', { name: /Approve/ })).toBeDisabled();
 
   await v1.getByRole('button', { name: /Attach evaluation/ }).click();

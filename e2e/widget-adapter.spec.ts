@@ -3,14 +3,17 @@
  * `adapter-task` polls the real federated server, applies version 0 (B = 0: the base model), then
  * — without a page reload — picks up version 1 once a round is aggregated and an admin approved
  * it (not before), shows it, and its greedy answer to the same question changes. Public adapters
- * need a cohort of at least five and differential privacy (issue #15): five member institutions
- * send the same update, so version 1 is that update.
+ * need a cohort of at least five and differential privacy, so secure aggregation (issue #15): five
+ * member institutions take part in a secure round with the same update, so version 1 is that
+ * update plus the task's DP noise.
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
+import { PUBLIC_PRIVACY } from '../federated-server/src/testing/harness.ts';
+import { runSecureRound } from '../federated-server/src/testing/secure-round.ts';
 import { adapterTensorSpecs, seededLoraA } from '../src/protocol/lora.ts';
 import { PUBLIC_MIN_COHORT, type Task } from '../src/protocol/schemas.ts';
 import { addMembers, startFlServer, testModelTask, type E2eServer } from './console-server.ts';
@@ -27,35 +30,43 @@ test.beforeAll(async ({ baseURL }) => {
 });
 test.afterAll(() => server?.stop());
 
+const UPDATE_NORM = 4;
 const task = testModelTask({
   name: '민원 안내 어댑터',
   baseModel: { id: 'widget-test', sha256: 'a'.repeat(64) },
   seed: 7,
   localSteps: 1,
-  maxUpdateNorm: 1e6,
+  // Clipped in the client and noised in proportion (DP), so the bound sets how far v1 moves; 4
+  // keeps the fixed-point sum far from wrapping (QUANT_HEADROOM) and surely moves the logits.
+  maxUpdateNorm: UPDATE_NORM,
   publicAdapters: true,
   minParticipants: PUBLIC_MIN_COHORT,
-  privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+  privacy: PUBLIC_PRIVACY,
 });
 
-/** The seeded A of the task and a large deterministic B: an update that surely moves the logits. */
+/** The seeded A of the task and a deterministic B of L2 norm UPDATE_NORM (v0's B is zero). */
 function strongUpdate() {
   let s = 12345;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  return adapterTensorSpecs(task.modelShape, task.lora).map((spec) => ({
+  const tensors = adapterTensorSpecs(task.modelShape, task.lora).map((spec) => ({
     ...spec,
     data: spec.name.includes('lora_A')
       ? seededLoraA(task.lora.seed, spec.name, spec.shape[0]!, spec.shape[1]!)
-      : Float32Array.from({ length: spec.shape[0]! * spec.shape[1]! }, () => rnd() * 3),
+      : Float32Array.from({ length: spec.shape[0]! * spec.shape[1]! }, () => rnd()),
   }));
+  const bs = tensors.filter((t) => t.name.includes('lora_B'));
+  const norm = Math.sqrt(bs.reduce((a, t) => a + t.data.reduce((b, x) => b + x * x, 0), 0));
+  for (const t of bs) t.data = t.data.map((x) => (x * UPDATE_NORM * (1 - 1e-6)) / norm);
+  return tensors;
 }
 
 test('widget hot-loads each new global adapter without a reload; greedy answer changes', async ({
   page,
   baseURL,
 }, testInfo) => {
+  // Started only once its members are in: the self-ticking server would otherwise end a secure
+  // round that no member can join (its advertise phase is over when every member, none, advertised).
   const created = await server.admin.call<Task>('POST', '/v1/admin/tasks', task);
-  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
 
   // No `allowed-origins`: the adapter-server attribute's own origin is trusted for adapters.
   // A minimal portal page written into the preview server's root (a page fulfilled by
@@ -92,8 +103,8 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   // Greedy decoding is deterministic: the same question gives the same answer while v0 is active.
   expect(await answer()).toBe(before);
 
-  // Five member institutions contribute the same strong update; the round aggregates into
-  // version 1, their mean, which is that update.
+  // Five member institutions contribute the same strong update through secure aggregation; the
+  // round aggregates into version 1, their mean (that update) plus the DP noise.
   const insts: InstitutionClient[] = [];
   for (let i = 0; i < PUBLIC_MIN_COHORT; i++)
     insts.push(await InstitutionClient.enroll(httpTransport(server.url), server.admin, `행복시청 ${i}`));
@@ -102,10 +113,15 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
     created.id,
     insts.map((i) => i.id),
   );
-  for (const inst of insts) {
-    const r = await inst.uploadUpdate(created.id, 1, strongUpdate(), 10, 1.5);
-    expect(r.status, new TextDecoder().decode(r.body)).toBe(200);
-  }
+  await server.admin.call('POST', `/v1/admin/tasks/${created.id}/start`);
+  // the server ticks itself: the institutions only poll
+  const { outcomes } = await runSecureRound({
+    institutions: insts,
+    taskId: created.id,
+    updates: insts.map(() => strongUpdate()),
+    pollMs: 100,
+  });
+  expect(outcomes.every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
   await expect
     .poll(
       async () =>

@@ -5,6 +5,7 @@ import { generateInstitutionKeyPair, HEADER_TIMESTAMP, signRequest } from '../..
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import type { InstitutionClient } from './testing/client.ts';
 import {
+  publicTinyTask,
   startTestServer,
   tinyTask,
   TEST_ADMIN_TOKEN,
@@ -403,11 +404,7 @@ describe('federated server over HTTP (PGlite)', () => {
     const task = await t.admin.call<Task>(
       'POST',
       '/v1/admin/tasks',
-      tinyTask({
-        publicAdapters: true,
-        minParticipants: 5,
-        privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
-      }),
+      publicTinyTask(), // k ≥ 5 and DP under secure aggregation (issue #15)
     );
     const r = await t.send('GET', `/v1/public/tasks/${task.id}/adapters/latest`, {});
     expect(r.status).toBe(200);

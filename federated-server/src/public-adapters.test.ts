@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/protocol/safetensors.ts';
 import type { Task } from '../../src/protocol/schemas.ts';
-import { startTestServer, tinyTask, type TestServer } from './testing/harness.ts';
+import { publicTinyTask, startTestServer, tinyTask, type TestServer } from './testing/harness.ts';
+import { runSecureRound } from './testing/secure-round.ts';
 
 const PORTAL = 'http://localhost:5173'; // an allowed origin of the default configuration
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -26,12 +27,8 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     task = await t.admin.call<Task>(
       'POST',
       '/v1/admin/tasks',
-      // public adapters need a cohort of at least 5 and DP (issue #15)
-      tinyTask({
-        publicAdapters: true,
-        minParticipants: 5,
-        privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
-      }),
+      // public adapters need a cohort of at least 5 and DP, so secure aggregation (issue #15)
+      publicTinyTask(),
     );
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
   });
@@ -73,17 +70,21 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
   it('serves the new file with a new ETag once an admin approves a new version', async () => {
     const v0 = await get(latest());
     const oldTag = header(v0, 'etag')!;
-    // five institutions return the global adapter shifted by 0.5: their FedAvg is that update
+    // five institutions return the global adapter shifted by 0.1, through secure aggregation
     const insts = [];
     for (let i = 0; i < 5; i++) insts.push(await t.enroll(`행복시청 ${i}`));
     await t.addMembers(task.id, insts);
     const tensors = [...readSafetensors(v0.body).tensors.values()].map((x) => ({
       ...x,
-      data: x.data.map((v) => v + 0.5),
+      data: x.data.map((v) => v + 0.1),
     }));
-    for (const inst of insts)
-      expect((await inst.uploadUpdate(task.id, 1, tensors, 10, 1.0)).status).toBe(200);
-    await t.server.coordinator.tick(Date.now() + 3601 * 1000);
+    const { outcomes } = await runSecureRound({
+      institutions: insts,
+      taskId: task.id,
+      updates: insts.map(() => tensors),
+      tick: () => t.server.coordinator.tick(),
+    });
+    expect(outcomes.every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
     // the aggregate is a candidate: the widget's poll stays "not modified" until approval
     expect((await get(latest(), { 'if-none-match': oldTag })).status).toBe(304);
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/releases/1/evaluation`, {
@@ -98,8 +99,13 @@ describe('public adapter downloads: ETag, Cache-Control, 304, CORS', () => {
     const newTag = `"${sha256(r.body)}"`;
     expect(header(r, 'etag')).toBe(newTag);
     expect(newTag).not.toBe(oldTag);
+    // the aggregate carries DP noise: it is a new adapter of the same tensors, not v0
     const got = readSafetensors(r.body).tensors;
-    for (const x of tensors) expect(Array.from(got.get(x.name)!.data)).toEqual(Array.from(x.data));
+    expect([...got.keys()].sort()).toEqual(tensors.map((x) => x.name).sort());
+    const before = readSafetensors(v0.body).tensors;
+    expect(tensors.some((x) => got.get(x.name)!.data.some((v, j) => v !== before.get(x.name)!.data[j]))).toBe(
+      true,
+    );
     expect((await get(latest(), { 'if-none-match': newTag })).status).toBe(304);
     // version 0 itself did not change
     expect((await get(`/v1/public/tasks/${task.id}/adapters/0`, { 'if-none-match': oldTag })).status).toBe(

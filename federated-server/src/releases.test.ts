@@ -3,16 +3,18 @@
  * candidate that members train from while citizens' widgets stay on the stable version; only an
  * approval whose gate passed moves `latest`; a rollback moves it back; unapproved numbered versions
  * are 404 publicly; every step is audited with the acting admin's own name; a disabled admin is
- * refused. The gate itself is checked as a pure function.
+ * refused. The gate itself is checked as a pure function. The task is public, so DP under secure
+ * aggregation: no institution reports an eval loss the server could read, so over HTTP the gate
+ * is decided by an attached operator evaluation (the cohort-loss gate is covered by the pure tests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors, type NamedTensor } from '../../src/protocol/safetensors.ts';
 import type { Task } from '../../src/protocol/schemas.ts';
 import type { Admin } from './admins.ts';
 import type { AuditEntry } from './audit.ts';
 import { releaseGate, type OperatorEvaluation, type Release } from './releases.ts';
 import { AdminClient, type InstitutionClient } from './testing/client.ts';
-import { startTestServer, tinyTask, type TestServer } from './testing/harness.ts';
+import { publicTinyTask, startTestServer, type TestServer } from './testing/harness.ts';
+import { runSecureRound, shiftGlobal } from './testing/secure-round.ts';
 
 describe('releaseGate (pure)', () => {
   const evaluation = (passed: boolean): OperatorEvaluation => ({
@@ -50,7 +52,6 @@ describe('governed releases and named admins over HTTP', () => {
   let t: TestServer;
   let task: Task;
   let insts: InstitutionClient[];
-  let v0: NamedTensor[];
   let alice: AdminClient;
   let aliceId: string;
   const pub = (v: string | number, headers: Record<string, string> = {}) =>
@@ -63,33 +64,33 @@ describe('governed releases and named admins over HTTP', () => {
   const releases = () => t.admin.call<Release[]>('GET', `/v1/admin/tasks/${task.id}/releases`);
   const audit = async (type: string) =>
     (await t.admin.call<AuditEntry[]>('GET', '/v1/admin/audit?limit=1000')).filter((e) => e.type === type);
-  /** Every member returns v0 shifted by `shift` with the given eval loss; the round then closes. */
-  const runRound = async (round: number, shift: number, evalLoss: number) => {
-    const tensors = v0.map((x) => ({ ...x, data: x.data.map((v) => v + shift) }));
-    for (const inst of insts) {
-      const r = await inst.uploadUpdate(task.id, round, tensors, 10, 1.0, evalLoss);
-      expect(r.status, new TextDecoder().decode(r.body)).toBe(200);
-    }
-    await t.server.coordinator.tick(); // every member sent: the round aggregates now
+  /** Every member returns the round's global shifted by `shift` through secure aggregation. */
+  const runRound = async (round: number, shift: number) => {
+    const r = await runSecureRound({
+      institutions: insts,
+      taskId: task.id,
+      updates: shiftGlobal(shift),
+      tick: () => t.server.coordinator.tick(),
+    });
+    expect(r.round).toBe(round);
+    expect(r.outcomes.every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
   };
+  /** Attaches an operator evaluation to version `v`. */
+  const evaluate = (by: AdminClient, v: number, passed: boolean, summary: string) =>
+    by.call('POST', `/v1/admin/tasks/${task.id}/releases/${v}/evaluation`, {
+      passed,
+      summary,
+      metrics: { accuracy: passed ? 0.82 : 0.41 },
+      tool: 'dure eval',
+    });
 
   beforeAll(async () => {
     t = await startTestServer();
-    task = await t.admin.call<Task>(
-      'POST',
-      '/v1/admin/tasks',
-      tinyTask({
-        rounds: 3,
-        publicAdapters: true,
-        minParticipants: 5,
-        privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
-      }),
-    );
+    task = await t.admin.call<Task>('POST', '/v1/admin/tasks', publicTinyTask({ rounds: 3 }));
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/start`);
     insts = [];
     for (let i = 0; i < 5; i++) insts.push(await t.enroll(`행복구청 ${i}`));
     await t.addMembers(task.id, insts);
-    v0 = [...readSafetensors((await pub('latest')).body).tensors.values()];
     const created = await t.admin.call<{ admin: Admin; token: string }>('POST', '/v1/admin/admins', {
       name: 'alice',
     });
@@ -116,16 +117,16 @@ describe('governed releases and named admins over HTTP', () => {
   });
 
   it('keeps widgets on the published version when a round closes; members train from the candidate', async () => {
-    await runRound(1, 0.5, 1.0);
+    await runRound(1, 0.1);
     expect(await publicLatest()).toBe(0); // the regression: no approval, no new public adapter
     expect((await pub(1)).status).toBe(404);
     const member = await insts[0]!.request('GET', `/v1/tasks/${task.id}/adapters/latest`);
     expect(member.headers['x-dure-adapter-version']).toBe('1');
     const v1 = (await releases()).find((r) => r.version === 1)!;
-    expect([v1.state, v1.stable, v1.metrics['evalLoss']]).toEqual(['candidate', false, 1]);
-    expect(v1.gate?.passed).toBe(false); // v0 has no eval loss: no baseline
+    expect([v1.state, v1.stable]).toEqual(['candidate', false]);
+    expect(v1.gate?.passed).toBe(false); // no cohort eval loss under secure aggregation, no evaluation yet
     expect((await audit('adapter.candidate')).map((e) => e.data)).toEqual([
-      expect.objectContaining({ taskId: task.id, version: 1, cohortEvalLoss: 1 }),
+      expect.objectContaining({ taskId: task.id, version: 1 }),
     ]);
     expect(await audit('adapter.published')).toEqual([]);
   });
@@ -137,12 +138,7 @@ describe('governed releases and named admins over HTTP', () => {
       'RELEASE_GATE_FAILED',
     ]);
     expect(await publicLatest()).toBe(0);
-    await alice.call('POST', `/v1/admin/tasks/${task.id}/releases/1/evaluation`, {
-      passed: true,
-      summary: '민원 질문 120개 정답률 0.82',
-      metrics: { accuracy: 0.82 },
-      tool: 'dure eval',
-    });
+    await evaluate(alice, 1, true, '민원 질문 120개 정답률 0.82');
     const approved = await alice.call<Release>('POST', `/v1/admin/tasks/${task.id}/releases/1/approve`, {
       note: 'first release',
     });
@@ -161,14 +157,11 @@ describe('governed releases and named admins over HTTP', () => {
     expect((await alice.raw('POST', `/v1/admin/tasks/${task.id}/releases/1/reject`, {})).status).toBe(409);
   });
 
-  it('fails the cohort gate on a worse loss; a rejected candidate is never public', async () => {
-    await runRound(2, 0.7, 1.5); // 1.5 > 1.0 + 2 %
+  it('fails the gate on a failed evaluation; a rejected candidate is never public', async () => {
+    await runRound(2, -0.1);
+    await evaluate(t.admin, 2, false, '정답률 0.41');
     const v2 = (await releases()).find((r) => r.version === 2)!;
-    expect([v2.gate?.basis, v2.gate?.passed, v2.gate?.baselineVersion]).toEqual([
-      'cohort_eval_loss',
-      false,
-      1,
-    ]);
+    expect([v2.gate?.basis, v2.gate?.passed]).toEqual(['operator_evaluation', false]);
     expect((await t.admin.raw('POST', `/v1/admin/tasks/${task.id}/releases/2/approve`, {})).status).toBe(409);
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/releases/2/reject`, { note: 'worse' });
     expect((await pub(2)).status).toBe(404);
@@ -180,9 +173,10 @@ describe('governed releases and named admins over HTTP', () => {
     ]);
   });
 
-  it('passes the cohort gate within tolerance, then rolls stable back', async () => {
-    await runRound(3, 0.9, 1.01); // within 2 % of v1's 1.0
+  it('passes the gate on a passed evaluation, then rolls stable back', async () => {
+    await runRound(3, 0.1);
     expect(await publicLatest()).toBe(1);
+    await evaluate(t.admin, 3, true, '정답률 0.85');
     await t.admin.call('POST', `/v1/admin/tasks/${task.id}/releases/3/approve`, {});
     expect(await publicLatest()).toBe(3);
     const etag3 = (await pub('latest')).headers['etag']!;

@@ -11,12 +11,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import { decodeAdapter } from '../../src/protocol/adapter-codec.ts';
-import { contributeSecurely, type SecureOutcome } from '../../src/fl/secure-contribution.ts';
 import type { NamedTensor } from '../../src/protocol/safetensors.ts';
-import type { FitInstructions, WorkResponse } from '../../src/protocol/schemas.ts';
-import type { SecureRoundView } from '../../src/protocol/secure-round.ts';
 import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
-import { InstitutionClient, type Reply, type Transport } from './testing/client.ts';
+import { InstitutionClient, type Transport } from './testing/client.ts';
+import { runSecureRound } from './testing/secure-round.ts';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -92,58 +90,6 @@ function randomUpdate(
   }));
 }
 
-type Behaviour = 'honest' | 'drop-before-mask' | 'drop-before-unmask';
-
-/** One institution's secure contribution, optionally dropping out at a phase. */
-async function contribute(
-  t: TestServer,
-  inst: InstitutionClient,
-  taskId: string,
-  tensors: NamedTensor[],
-  global: Map<string, Float32Array>,
-  behaviour: Behaviour,
-): Promise<SecureOutcome | 'dropped'> {
-  const work = (await inst.request('GET', `/v1/tasks/${taskId}/work`)).json<WorkResponse>();
-  const ins = work.instructions as FitInstructions;
-  const base = `/v1/tasks/${taskId}/rounds/${ins.round}/secure`;
-  const ok = async (p: Promise<Reply>) => {
-    const r = await p;
-    if (r.status !== 200)
-      throw new Error(
-        `${r.status} ${new TextDecoder().decode(r.body)} ${JSON.stringify((await t.server.coordinator.rounds(taskId)).map((x) => x.failureReason))}`,
-      );
-    return r;
-  };
-  class Dropped extends Error {}
-  try {
-    return await contributeSecurely({
-      fit: ins.secure!,
-      maxUpdateNorm: ins.maxUpdateNorm,
-      tensors,
-      global,
-      pollMs: 50,
-      transport: {
-        view: async () => (await ok(inst.request('GET', base))).json<SecureRoundView>(),
-        post: async (phase, body) => {
-          if (phase === 'unmask' && behaviour === 'drop-before-unmask') throw new Dropped();
-          await ok(inst.request('POST', `${base}/${phase}`, JSON.stringify(body)));
-        },
-        postMasked: async (bytes) => {
-          if (behaviour === 'drop-before-mask') throw new Dropped();
-          await ok(inst.request('POST', `${base}/masked`, bytes));
-        },
-        sleep: async (ms) => {
-          await new Promise((r) => setTimeout(r, ms));
-          await t.server.coordinator.tick();
-        },
-      },
-    });
-  } catch (err) {
-    if (err instanceof Dropped) return 'dropped';
-    throw err;
-  }
-}
-
 /** Drives ticks until the round is over. */
 async function settle(t: TestServer, taskId: string, round: number) {
   for (let i = 0; i < 200; i++) {
@@ -207,11 +153,13 @@ describe('secure aggregation on the server', () => {
     const global = await globalAdapter(t, s.institutions[0]!, s.task.id, 0);
     const trained = adapterTensorSpecs(s.spec.modelShape, s.spec.lora).map((x) => x.name);
     const updates = s.institutions.map((_, i) => randomUpdate(global, trained, 0.9, 1000 + i));
-    const outcomes = await Promise.all(
-      s.institutions.map((inst, i) =>
-        contribute(t!, inst, s.task.id, updates[i]!, global, i === 4 ? 'drop-before-unmask' : 'honest'),
-      ),
-    );
+    const { outcomes } = await runSecureRound({
+      institutions: s.institutions,
+      taskId: s.task.id,
+      updates,
+      tick: () => t!.server.coordinator.tick(),
+      behaviours: ['honest', 'honest', 'honest', 'honest', 'drop-before-unmask'],
+    });
     expect(outcomes.slice(0, 4).every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
     const round = await settle(t, s.task.id, 1);
     expect(round.state).toBe('closed');
@@ -275,11 +223,14 @@ describe('secure aggregation on the server', () => {
     expect(plain.status).toBe(409);
     expect(plain.json<{ error: { code: string } }>().error.code).toBe('SECAGG_REFUSED');
 
-    await Promise.all(
-      s.institutions.map((inst, i) =>
-        contribute(t!, inst, s.task.id, updates[i]!, global, i === 0 ? 'drop-before-mask' : 'honest'),
-      ),
-    );
+    const { outcomes } = await runSecureRound({
+      institutions: s.institutions,
+      taskId: s.task.id,
+      updates,
+      tick: () => t!.server.coordinator.tick(),
+      behaviours: ['drop-before-mask'],
+    });
+    expect(outcomes[0]).toBe('dropped');
     const round = await settle(t, s.task.id, 1);
     expect(round.state).toBe('closed');
     expect(round.metrics?.participants).toBe(4);
@@ -306,9 +257,12 @@ describe('secure aggregation on the server', () => {
     for (let round = 1; round <= 2; round++) {
       const global = await globalAdapter(t, s.institutions[0]!, s.task.id, round - 1);
       const updates = s.institutions.map((_, i) => randomUpdate(global, trained, 0.5, round * 10 + i));
-      await Promise.all(
-        s.institutions.map((inst, i) => contribute(t!, inst, s.task.id, updates[i]!, global, 'honest')),
-      );
+      await runSecureRound({
+        institutions: s.institutions,
+        taskId: s.task.id,
+        updates,
+        tick: () => t!.server.coordinator.tick(),
+      });
       const r = await settle(t, s.task.id, round);
       expect(r.state).toBe('closed');
       // The released mean = true mean + Skellam noise / 5: its spread matches the plan.

@@ -5,21 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpTransport, InstitutionClient } from '../../federated-server/src/testing/client.ts';
-import { tinyTask } from '../../federated-server/src/testing/harness.ts';
+import { publicTinyTask, tinyTask } from '../../federated-server/src/testing/harness.ts';
+import { runSecureRound, shiftGlobal } from '../../federated-server/src/testing/secure-round.ts';
 import { adapterTensorSpecs, initialAdapter } from '../protocol/lora.ts';
 import { writeSafetensors } from '../protocol/safetensors.ts';
 import { AdapterIntegrityError, ServerRefusedError } from './errors.ts';
 import { fetchLatestAdapter, ifNoneMatchFor, isUnchanged, parseGlobalAdapter } from './adapter-feed.ts';
 import { listenServer, type ListeningServer } from '../testing/test-server.ts';
 
-/** Public adapters need a cohort of at least 5 and DP (issue #15). */
-const publicTask = (overrides: Parameters<typeof tinyTask>[0] = {}) =>
-  tinyTask({
-    publicAdapters: true,
-    minParticipants: 5,
-    privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
-    ...overrides,
-  });
+/** Public adapters need a cohort of at least 5 and DP under secure aggregation (issue #15). */
+const publicTask = publicTinyTask;
 
 describe('fetchLatestAdapter', () => {
   let srv: ListeningServer;
@@ -123,15 +118,15 @@ describe('fetchLatestAdapter', () => {
       fetchLatestAdapter(srv.url, pub.id, { fetch: lying, known: { sha256: first.sha256 } }),
     ).rejects.toThrow(/not modified.*announces SHA-256 f{64}/);
 
-    // a round makes version 1 and an admin releases it: the same conditional poll now downloads
-    // it, hash-checked
-    const update = [...first.lora.tensors].map(([name, data]) => ({
-      name,
-      shape: first.shapes.get(name)!,
-      data: data.map((v) => v + 0.25),
-    }));
-    for (const inst of insts) expect((await inst.uploadUpdate(pub.id, 1, update, 10, 1.0)).status).toBe(200);
-    await srv.server.coordinator.tick(); // every member sent: the round aggregates
+    // a secure round makes version 1 and an admin releases it: the same conditional poll now
+    // downloads it, hash-checked
+    const { outcomes } = await runSecureRound({
+      institutions: insts,
+      taskId: pub.id,
+      updates: shiftGlobal(0.1),
+      tick: () => srv.server.coordinator.tick(),
+    });
+    expect(outcomes.every((o) => o !== 'dropped' && o.kind === 'contributed')).toBe(true);
     // until then it is a candidate: the widget is told "unchanged", and a pin to it is refused
     expect(isUnchanged(await fetchLatestAdapter(srv.url, pub.id, { known: first }))).toBe(true);
     const unreleased = await fetchLatestAdapter(srv.url, pub.id, { pin: 1 }).catch((e: unknown) => e);
@@ -150,7 +145,11 @@ describe('fetchLatestAdapter', () => {
     expect(next.version).toBe(1);
     expect(next.sha256).not.toBe(first.sha256);
     expect(next.etag).toBe(`"${next.sha256}"`);
-    for (const t of update) expect(next.lora.tensors.get(t.name)).toEqual(t.data);
+    // the same tensors with new (DP-noised) values
+    expect([...next.lora.tensors.keys()]).toEqual([...first.lora.tensors.keys()]);
+    expect(
+      [...next.lora.tensors].some(([name, d]) => d.some((v, j) => v !== first.lora.tensors.get(name)![j])),
+    ).toBe(true);
     // and a tampered body of the new version is still caught when the request was conditional
     const tamper: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);

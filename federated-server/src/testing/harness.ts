@@ -115,13 +115,24 @@ export function tinyTask(overrides: Partial<CreateTaskRequest> = {}): CreateTask
 
 /**
  * A tiny task that publishes its adapters to citizens: the smallest cohort such a task may have
- * (k = 5) and differential privacy, as the server requires (issue #15).
+ * (k = 5) and differential privacy, which the server allows only under secure aggregation
+ * (issue #15). Institutions take part with `runSecureRound` (testing/secure-round.ts); the
+ * update bound is small so the DP noise keeps its headroom in the fixed-point range, and phases
+ * are short so a test's rounds finish quickly.
  */
 export function publicTinyTask(overrides: Partial<CreateTaskRequest> = {}): CreateTaskRequest {
   return tinyTask({
     publicAdapters: true,
     minParticipants: PUBLIC_MIN_COHORT,
-    privacy: { secureAggregation: false, dp: { epsilon: 8, delta: 1e-5 } },
+    maxUpdateNorm: 1,
+    privacy: PUBLIC_PRIVACY,
     ...overrides,
   });
 }
+
+/** The privacy settings a public task's tests use: secure aggregation with DP (ε = 8, δ = 1e-5). */
+export const PUBLIC_PRIVACY = {
+  secureAggregation: true,
+  dp: { epsilon: 8, delta: 1e-5 },
+  phaseSeconds: 2,
+} satisfies CreateTaskRequest['privacy'];
