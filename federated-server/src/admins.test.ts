@@ -42,7 +42,7 @@ describe('migration 4 (named admins, governed releases) on an existing database'
           [v, String(v).repeat(64)],
         );
 
-      expect(await migrate(db)).toEqual(MIGRATIONS.filter((x) => x.version >= 3).map((x) => x.version));
+      expect(await migrate(db)).toEqual(MIGRATIONS.filter((x) => x.version >= 4).map((x) => x.version));
 
       const admin = await verifyAdmin(db, `Bearer ${token}`);
       expect([admin.name, admin.status]).toEqual(['bootstrap', 'active']);
