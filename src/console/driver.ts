@@ -239,7 +239,10 @@ export function createBrowserDriver(
             round: work.round?.number ?? null,
             roundState: work.round?.state ?? null,
             deadline: work.round?.deadline ?? null,
-            protection: { secureAggregation: Boolean(work.instructions?.secure) || privacy !== null, dp: privacy },
+            protection: {
+              secureAggregation: Boolean(work.instructions?.secure) || privacy !== null,
+              dp: privacy,
+            },
           },
         });
         const outcome = await client.runRound(data, signal);

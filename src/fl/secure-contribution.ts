@@ -29,7 +29,12 @@ import {
 } from '../protocol/secure-round.ts';
 import type { NamedTensor } from '../protocol/safetensors.ts';
 import { sha256Hex } from '../protocol/signing.ts';
-import { AdapterIntegrityError, RoundAbortedError, ServerRefusedError, TrainerContractError } from './errors.ts';
+import {
+  AdapterIntegrityError,
+  RoundAbortedError,
+  ServerRefusedError,
+  TrainerContractError,
+} from './errors.ts';
 
 /** The signed requests a secure round needs (the round client provides them). */
 export interface SecureTransport {
