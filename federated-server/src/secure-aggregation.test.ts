@@ -15,6 +15,7 @@ import type { NamedTensor } from '../../src/protocol/safetensors.ts';
 import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
 import { InstitutionClient, type Transport } from './testing/client.ts';
 import { runSecureRound } from './testing/secure-round.ts';
+import { chiSquareTopByte, pearson } from '../../src/testing/statistics.ts';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -106,37 +107,6 @@ async function globalAdapter(t: TestServer, inst: InstitutionClient, taskId: str
   const r = await inst.request('GET', `/v1/tasks/${taskId}/adapters/${version}`);
   expect(r.status).toBe(200);
   return new Map(decodeAdapter(r.body).lora.tensors);
-}
-
-/** Chi-square of the top byte of uint32 words over 256 bins. */
-function chiSquareTopByte(words: Uint32Array): number {
-  const bins = new Float64Array(256);
-  for (const w of words) bins[w >>> 24]!++;
-  const e = words.length / 256;
-  return bins.reduce((a, o) => a + ((o - e) * (o - e)) / e, 0);
-}
-
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = a[i]! - ma;
-    const y = b[i]! - mb;
-    sab += x * y;
-    saa += x * x;
-    sbb += y * y;
-  }
-  return sab / Math.sqrt(saa * sbb);
 }
 
 function filesUnder(dir: string): string[] {

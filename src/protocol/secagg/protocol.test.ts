@@ -17,6 +17,7 @@ import {
 } from './schemas.ts';
 import { buildRoster, routeShares, unmaskRequest, unmaskSum } from './server.ts';
 import { encodeShareValue, splitSecret } from './shamir.ts';
+import { chiSquareTopByte, pearson } from '../../testing/statistics.ts';
 
 const ROUND = 'round-7';
 const wire = <T>(m: T): T => JSON.parse(JSON.stringify(m)) as T;
@@ -324,37 +325,11 @@ describe('SecAgg+ rounds', () => {
     const df = 255;
     const z = 4.753;
     const critical = df * (1 - 2 / (9 * df) + z * Math.sqrt(2 / (9 * df))) ** 3;
-    const chi2 = (v: Uint32Array) => {
-      const bins = new Float64Array(256);
-      for (const x of v) bins[x >>> 24]!++;
-      const e = v.length / 256;
-      return bins.reduce((a, o) => a + (o - e) ** 2 / e, 0);
-    };
-    const chiMasked = chi2(upload);
-    const chiPlain = chi2(plain);
+    const chiMasked = chiSquareTopByte(upload);
+    const chiPlain = chiSquareTopByte(plain);
     // Pearson correlation: under independence r ~ N(0, 1/√d) = 0.00195, so 0.01 is 5.1 sd
     // (false alarm ≈ 3e-7), while any leak of the plaintext into the upload would show.
-    const corr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-      let ma = 0;
-      let mb = 0;
-      for (let i = 0; i < d; i++) {
-        ma += a[i]!;
-        mb += b[i]!;
-      }
-      ma /= d;
-      mb /= d;
-      let sab = 0;
-      let saa = 0;
-      let sbb = 0;
-      for (let i = 0; i < d; i++) {
-        const x = a[i]! - ma;
-        const y = b[i]! - mb;
-        sab += x * y;
-        saa += x * x;
-        sbb += y * y;
-      }
-      return sab / Math.sqrt(saa * sbb);
-    };
+    const corr = pearson;
     const plainSigned = Int32Array.from(plain, (v) => v | 0);
     const rSigned = corr(upload, plainSigned);
     const rUnsigned = corr(upload, plain);
