@@ -9,6 +9,7 @@
  * - An admin can be disabled (its token is refused from then on); the last active admin cannot,
  *   so the server never locks its operators out.
  */
+import type { AdminIdentity } from '../../src/protocol/schemas.ts';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { toBase64Url } from '../../src/protocol/base64url.ts';
 import { appendAudit } from './audit.ts';
@@ -21,14 +22,8 @@ export const DEFAULT_BOOTSTRAP_NAME = 'bootstrap';
 export const ADMIN_NAME_PATTERN = '^[\\p{L}\\p{N}._-]{1,64}$';
 const ADMIN_NAME = new RegExp(ADMIN_NAME_PATTERN, 'u');
 
-export interface Admin {
-  id: string;
-  name: string;
-  status: 'active' | 'disabled';
-  createdAt: number;
-  createdBy: string;
-  disabledAt: number | null;
-}
+/** A named admin as the admin API reports it (the wire type in src/protocol). */
+export type Admin = AdminIdentity;
 
 interface AdminRow {
   id: string;

@@ -17,61 +17,25 @@
  *   call it that. It passes when it is no worse than the stable version's (or, when that has none,
  *   the parent's) by more than the task's tolerance; with no baseline at all it does not pass.
  */
-import type { CreateTaskRequest } from '../../src/protocol/schemas.ts';
+import type {
+  CreateTaskRequest,
+  Decision,
+  GateResult,
+  OperatorEvaluation,
+  Release,
+  ReleaseState,
+} from '../../src/protocol/schemas.ts';
+
+export type { Decision, GateResult, OperatorEvaluation, Release, ReleaseState };
 import { appendAudit } from './audit.ts';
 import { adminActor, type Admin } from './admins.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
 import type { Database, Queryable } from './storage/db.ts';
 
-export type ReleaseState = 'candidate' | 'published' | 'rejected';
 /** The one channel today; widgets follow it unless pinned with `adapter-version`. */
 export const STABLE_CHANNEL = 'stable';
 /** Default relative tolerance of the cohort eval-loss gate: 2 % worse than the baseline at most. */
 export const DEFAULT_EVAL_LOSS_TOLERANCE = 0.02;
-
-/** An evaluation an operator ran and attached (from `npx dure eval` or another held-out check). */
-export interface OperatorEvaluation {
-  passed: boolean;
-  summary: string;
-  metrics: Record<string, number>;
-  tool: string | null;
-  attachedBy: string;
-  attachedAt: number;
-}
-
-export interface GateResult {
-  passed: boolean;
-  basis: 'operator_evaluation' | 'cohort_eval_loss';
-  reason: string;
-  candidateEvalLoss: number | null;
-  baselineEvalLoss: number | null;
-  baselineVersion: number | null;
-  tolerance: number;
-}
-
-export interface Decision {
-  state: 'published' | 'rejected';
-  by: string;
-  at: number;
-  note: string;
-  gate?: GateResult;
-}
-
-export interface Release {
-  version: number;
-  parentVersion: number | null;
-  round: number | null;
-  sha256: string;
-  state: ReleaseState;
-  /** Whether `stable` points here now. */
-  stable: boolean;
-  metrics: Record<string, number>;
-  evaluation: OperatorEvaluation | null;
-  /** The gate as it stands against the current stable version (candidates), or as decided. */
-  gate: GateResult | null;
-  decision: Decision | null;
-  createdAt: number;
-}
 
 interface ReleaseRow {
   version: number;

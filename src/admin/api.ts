@@ -6,6 +6,7 @@
  */
 import { ServerRefusedError } from '../protocol/errors.ts';
 import type { AdapterVersion, RoundDetail, Task, TaskMember } from '../protocol/schemas.ts';
+export type { AdminIdentity, GateResult as ReleaseGate, Release } from '../protocol/schemas.ts';
 import type { PrivacyBudgetView } from '../protocol/secure-round.ts';
 
 export type { TaskMember };
@@ -23,40 +24,6 @@ export interface TaskDetail {
   versions: AdapterVersion[];
   /** The DP budget (null without DP): ε target, spent and left. */
   privacy: PrivacyBudgetView | null;
-}
-
-export interface AdminIdentity {
-  id: string;
-  name: string;
-  status: 'active' | 'disabled';
-  createdAt: number;
-  createdBy: string;
-  disabledAt: number | null;
-}
-
-export interface ReleaseGate {
-  passed: boolean;
-  /** An operator-attached evaluation, or the cohort's self-reported eval loss (a proxy). */
-  basis: 'operator_evaluation' | 'cohort_eval_loss';
-  reason: string;
-  candidateEvalLoss: number | null;
-  baselineEvalLoss: number | null;
-  baselineVersion: number | null;
-  tolerance: number;
-}
-
-export interface Release {
-  version: number;
-  parentVersion: number | null;
-  round: number | null;
-  sha256: string;
-  state: 'candidate' | 'published' | 'rejected';
-  stable: boolean;
-  metrics: Record<string, number>;
-  evaluation: { passed: boolean; summary: string; attachedBy: string; attachedAt: number } | null;
-  gate: ReleaseGate | null;
-  decision: { state: string; by: string; at: number; note: string } | null;
-  createdAt: number;
 }
 
 export interface AuditVerification {

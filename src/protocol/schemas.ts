@@ -287,3 +287,62 @@ export { ADAPTER_META } from './adapter-codec.ts';
 export const ErrorResponseSchema = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });
+
+// ── admins and governed releases (federated-server/src/admins.ts, releases.ts; the dashboard) ──
+
+/** A named admin. */
+export interface AdminIdentity {
+  id: string;
+  name: string;
+  status: 'active' | 'disabled';
+  createdAt: number;
+  createdBy: string;
+  disabledAt: number | null;
+}
+
+export type ReleaseState = 'candidate' | 'published' | 'rejected';
+
+/** An evaluation an operator ran and attached (from `npx dure eval` or another held-out check). */
+/** An evaluation an operator ran and attached (from `npx dure eval` or another held-out check). */
+export interface OperatorEvaluation {
+  passed: boolean;
+  summary: string;
+  metrics: Record<string, number>;
+  tool: string | null;
+  attachedBy: string;
+  attachedAt: number;
+}
+
+export interface GateResult {
+  passed: boolean;
+  basis: 'operator_evaluation' | 'cohort_eval_loss';
+  reason: string;
+  candidateEvalLoss: number | null;
+  baselineEvalLoss: number | null;
+  baselineVersion: number | null;
+  tolerance: number;
+}
+
+export interface Decision {
+  state: 'published' | 'rejected';
+  by: string;
+  at: number;
+  note: string;
+  gate?: GateResult;
+}
+
+export interface Release {
+  version: number;
+  parentVersion: number | null;
+  round: number | null;
+  sha256: string;
+  state: ReleaseState;
+  /** Whether `stable` points here now. */
+  stable: boolean;
+  metrics: Record<string, number>;
+  evaluation: OperatorEvaluation | null;
+  /** The gate as it stands against the current stable version (candidates), or as decided. */
+  gate: GateResult | null;
+  decision: Decision | null;
+  createdAt: number;
+}
