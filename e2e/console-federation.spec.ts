@@ -234,7 +234,7 @@ test('console: an upload cut off by the network is re-sent after a reload, witho
 
 test('console under secure aggregation with DP: only keys, ciphertexts, shares and a masked vector leave; ε is shown', async ({
   page,
-}) => {
+}, testInfo) => {
   test.setTimeout(120_000);
   const requests = capture(page);
   const spec = {
@@ -263,6 +263,10 @@ test('console under secure aggregation with DP: only keys, ciphertexts, shares a
   await expect(page.getByTestId('round-protection')).toContainText('보안 집계');
   await expect(page.getByTestId('privacy-budget')).toContainText('/ 8');
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 100_000 });
+  await page.screenshot({ path: testInfo.outputPath('console-secure-round.png'), fullPage: true });
+  // Protection stays shown while waiting, and the receipt is named, not '#0'.
+  await expect(page.getByTestId('round-protection')).toContainText('보안 집계');
+  await expect(page.getByTestId('history').locator('tbody tr').first()).toContainText('보안 집계로 제출');
   expect((await peer.done).kind).toBe('contributed');
   await expect
     .poll(

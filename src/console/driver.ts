@@ -28,6 +28,7 @@ import type {
   DriverEvent,
   Identity,
   ParticipateOptions,
+  TaskProtection,
 } from './session.svelte.ts';
 
 const STORE_NAME = 'dure-fl-client';
@@ -190,6 +191,7 @@ export function createBrowserDriver(
         ).examples;
       const data = { train: await prepare(p.train), validation: await prepare(p.validation) };
 
+      let protection: TaskProtection | undefined;
       const client = new RoundClient({
         serverUrl: id.serverUrl,
         taskId: task.id,
@@ -222,6 +224,8 @@ export function createBrowserDriver(
                 round: e.round,
                 roundState: e.roundState,
                 deadline: null,
+                // Keep what the last work poll said about protection while waiting.
+                ...(protection ? { protection } : {}),
               },
             });
           for (const ev of progressEvents(e)) onEvent(ev);
@@ -231,6 +235,10 @@ export function createBrowserDriver(
       for (let i = 0; i < ALL_ROUNDS_CAP && !signal.aborted; i++) {
         const work = await client.work(signal);
         const privacy = await client.privacy(signal);
+        protection = {
+          secureAggregation: Boolean(work.instructions?.secure) || privacy !== null,
+          dp: privacy,
+        };
         onEvent({
           kind: 'round',
           info: {
