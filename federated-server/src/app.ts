@@ -61,6 +61,9 @@ import {
 } from './identity.ts';
 import { FixedWindow } from './limits.ts';
 import { Metrics } from './metrics.ts';
+import { airgapReplayToken, registerAirgapRoutes } from './airgap-routes.ts';
+import { loadServerKey } from './server-key.ts';
+import { AIRGAP_SIGNATURE_WINDOW_MS } from '../../src/protocol/airgap.ts';
 import { addMember, listMembers, removeMember } from './membership.ts';
 import {
   approveRelease,
@@ -265,6 +268,8 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'), await blobKeyFor(opts));
   const metrics = new Metrics();
   const coordinator = new Coordinator(db, blobs, metrics);
+  const serverKey = await loadServerKey(opts.dataDir);
+  const replay = airgapReplayToken();
   const startedAt = Date.now();
   const production = opts.production ?? process.env['NODE_ENV'] === 'production';
   const corsOrigins = new Set(
@@ -470,6 +475,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
           req.headers,
           req.method,
           req.url,
+          Date.now(),
+          // An air-gapped institution's message imported by an operator (./airgap-routes.ts).
+          replay.carries(req) ? AIRGAP_SIGNATURE_WINDOW_MS : undefined,
         );
         req.institutionId = institutionId;
         req.declaredSha256 = contentSha256;
@@ -705,6 +713,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     }),
     async (req, reply) => sendAdapter(req, reply, req.params.taskId, req.params.version, true),
   );
+
+  // ── air-gapped institutions (망연계) ─────────────────────────────────────────────────────
+  registerAirgapRoutes(app, { db, coordinator, serverKey, replayToken: replay.token, route, actorOf });
 
   // ── admin ────────────────────────────────────────────────────────────────────────────────
   app.post<{ Body: { name: string } }>(

@@ -43,7 +43,11 @@ export type AuditType =
   | 'adapter.evaluated'
   | 'adapter.approved'
   | 'adapter.rejected'
-  | 'adapter.rolled_back';
+  | 'adapter.rolled_back'
+  /** An operator imported an air-gapped institution's phase message (after the route accepted it). */
+  | 'airgap.imported'
+  /** An operator exported a round view or a global adapter for an air-gapped institution. */
+  | 'airgap.exported';
 
 export interface AuditEntry {
   seq: number;

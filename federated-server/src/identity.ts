@@ -212,6 +212,8 @@ export async function authenticateSigned(
   method: string,
   path: string,
   now: number = Date.now(),
+  /** How old a signature may be: the online window, or an air-gapped file's transfer time. */
+  windowMs: number = SIGNATURE_WINDOW_MS,
 ): Promise<{ institutionId: string; contentSha256: string }> {
   const institutionId = header(headers, HEADER_INSTITUTION);
   const timestamp = header(headers, HEADER_TIMESTAMP);
@@ -228,7 +230,7 @@ export async function authenticateSigned(
   ) {
     throw refusedSignature();
   }
-  if (Math.abs(now - Number(timestamp)) > SIGNATURE_WINDOW_MS)
+  if (Math.abs(now - Number(timestamp)) > windowMs)
     throw new AuthError('request timestamp is outside the allowed window', 'STALE_REQUEST');
   const [inst] = await db.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1', [institutionId]);
   if (!inst || !inst.public_key || inst.status === 'revoked') throw refusedSignature();
@@ -243,9 +245,11 @@ export async function authenticateSigned(
     signature,
   );
   if (!ok) throw refusedSignature();
+  // A nonce is kept as long as its timestamp could still be accepted: `pruneNonces` drops rows
+  // two online windows after `seen_at`, so a longer window records it as seen that much later.
   const inserted = await db.query(
     'INSERT INTO nonces (institution_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING nonce',
-    [institutionId, nonce, now],
+    [institutionId, nonce, now + Math.max(0, windowMs - SIGNATURE_WINDOW_MS)],
   );
   if (inserted.length === 0) throw new AuthError('nonce already used (replayed request)', 'REPLAYED');
   // A signed request proves the enrolment reply arrived: the code has done its job (see `enroll`).

@@ -93,6 +93,7 @@ import {
 } from './errors/server.ts';
 import { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
 import { SecAggProtocolError, SecAggCryptoError, ShamirError, QuantizationError } from './errors/secagg.ts';
+import { AirgapFileError } from './errors/airgap.ts';
 
 export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
 export {
@@ -189,6 +190,7 @@ export {
   type ShamirCode,
   type QuantizationCode,
 } from './errors/secagg.ts';
+export { AirgapFileError, type AirgapFileCode } from './errors/airgap.ts';
 
 /** What a person is told about one code, in each language the UI offers. */
 export interface ErrorText {
@@ -1072,6 +1074,40 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       QUANT_INPUT: {
         ko: '업데이트 값이나 잡음이 허용 범위를 벗어났습니다.',
         en: 'An update value or its noise is outside the allowed range.',
+      },
+    },
+  },
+  {
+    area: 'Air-gapped transfer',
+    errorClass: AirgapFileError,
+    codes: {
+      AIRGAP_MALFORMED: {
+        ko: '망연계 파일이 잘렸거나 두레 파일 형식이 아닙니다. 원본 파일을 다시 전송하세요.',
+        en: 'The air-gap file is truncated or not a Dure file. Transfer the original file again.',
+      },
+      AIRGAP_TOO_LARGE: {
+        ko: '망연계 파일이 허용된 크기를 넘습니다.',
+        en: 'The air-gap file is larger than allowed.',
+      },
+      AIRGAP_BAD_SIGNATURE: {
+        ko: '망연계 파일의 서명이나 해시가 맞지 않습니다. 전송 중 바뀌었거나 다른 서버·기관의 파일입니다.',
+        en: "The air-gap file's signature or hash does not match: it was altered in transfer or comes from another server or institution.",
+      },
+      AIRGAP_WRONG_TASK: {
+        ko: '다른 과제, 라운드 또는 기관의 망연계 파일입니다.',
+        en: 'The air-gap file is for another task, round or institution.',
+      },
+      AIRGAP_WRONG_PHASE: {
+        ko: '이 파일은 라운드의 지금 단계에 맞지 않습니다. 운영자에게 최신 파일을 요청하세요.',
+        en: 'This file does not fit the current step of the round. Ask the operator for the latest file.',
+      },
+      AIRGAP_REPLAYED: {
+        ko: '이미 사용한 파일이거나 그보다 오래된 파일입니다.',
+        en: 'This file was already used, or is older than one already used.',
+      },
+      AIRGAP_STATE_LOCKED: {
+        ko: '저장된 라운드 상태를 열 수 없습니다. 암호가 틀렸거나 파일이 바뀌었습니다.',
+        en: 'The saved round state cannot be opened: the passphrase is wrong or the file was altered.',
       },
     },
   },

@@ -86,9 +86,11 @@ export const PrivacyConfigSchema = Type.Object(
     ]),
     /**
      * Length of each secure-aggregation phase after the roster is fixed (share keys, masked input,
-     * unmask): quick steps, so a client that misses one is treated as dropped. Default 60 s.
+     * unmask): quick steps, so a client that misses one is treated as dropped. Default 60 s. A task
+     * with air-gapped members (망연계, src/protocol/airgap.ts) needs phases as long as a file
+     * transfer round trip, hours to days: up to 7 days.
      */
-    phaseSeconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 3600 })),
+    phaseSeconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 7 * 24 * 3600 })),
   },
   { additionalProperties: false },
 );

@@ -11,12 +11,13 @@
  * would let the server strip every mask off that client's input — aborts the client for good.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { toBase64Url } from '../base64url.ts';
+import { fromBase64Url, toBase64Url } from '../base64url.ts';
 import { SecAggCryptoError, SecAggProtocolError } from '../errors.ts';
 import {
   agree,
   generateKeyPair,
   pairwiseMaskSeed,
+  publicKeyOf,
   shareAad,
   shareEncryptionKey,
   type X25519KeyPair,
@@ -41,6 +42,25 @@ import {
 import { SHARE_BYTES, decodeShareValue, encodeShareValue, splitSecret } from './shamir.ts';
 
 export type ClientPhase = 'new' | 'advertised' | 'shared' | 'masked' | 'done' | 'aborted';
+
+/**
+ * Everything a client holds between phases, as plain JSON (byte strings base64url, share values
+ * hex), so a client on a separated network can stop after one phase and resume in another
+ * process days later (src/fl/airgap-state.ts keeps it encrypted at rest). It IS the client's
+ * secret: whoever holds it can unmask this client's input.
+ */
+export interface SecAggClientState {
+  version: 1;
+  roundId: string;
+  clientId: string;
+  phase: ClientPhase;
+  encryptionSecretKey?: string;
+  maskSecretKey?: string;
+  selfSeed?: string;
+  roster?: Roster;
+  encryptionSecrets: [string, string][];
+  held: [string, { selfMask: string; maskKey: string }][];
+}
 
 /** The shares of one client's two secrets held by one holder. */
 interface HeldShares {
@@ -73,6 +93,67 @@ export class SecAggClient {
 
   get phase(): ClientPhase {
     return this.#phase;
+  }
+
+  /** The client's secrets and progress (see {@link SecAggClientState}); nothing is wiped. */
+  exportState(): SecAggClientState {
+    const b64 = (x: Uint8Array | undefined) => (x ? toBase64Url(x) : undefined);
+    return {
+      version: 1,
+      roundId: this.roundId,
+      clientId: this.clientId,
+      phase: this.#phase,
+      ...(this.#encryption ? { encryptionSecretKey: b64(this.#encryption.secretKey)! } : {}),
+      ...(this.#mask ? { maskSecretKey: b64(this.#mask.secretKey)! } : {}),
+      ...(this.#selfSeed ? { selfSeed: b64(this.#selfSeed)! } : {}),
+      ...(this.#roster ? { roster: this.#roster } : {}),
+      encryptionSecrets: [...this.#encryptionSecrets].map(([id, v]) => [id, toBase64Url(v)]),
+      held: [...this.#held].map(([id, h]) => [
+        id,
+        { selfMask: h.selfMask.toString(16), maskKey: h.maskKey.toString(16) },
+      ]),
+    };
+  }
+
+  /**
+   * A client continuing from {@link exportState}; the roster is checked again.
+   * @throws {SecAggProtocolError} SECAGG_BAD_MESSAGE for a state that is malformed or inconsistent.
+   */
+  static restore(state: SecAggClientState): SecAggClient {
+    const bad = (what: string) => new SecAggProtocolError(`saved secure-aggregation state: ${what}`);
+    if (state?.version !== 1) throw bad('unknown version');
+    const client = new SecAggClient(state.roundId, state.clientId);
+    const bytes = (x: string | undefined, n: number, what: string) => {
+      const b = x === undefined ? undefined : fromBase64Url(x);
+      if (!b || b.length !== n) throw bad(`${what} is missing or malformed`);
+      return b;
+    };
+    const phases: ClientPhase[] = ['new', 'advertised', 'shared', 'masked', 'done', 'aborted'];
+    if (!phases.includes(state.phase)) throw bad('unknown phase');
+    client.#phase = state.phase;
+    if (state.phase === 'new' || state.phase === 'done' || state.phase === 'aborted') return client;
+    const pair = (sk: Uint8Array): X25519KeyPair => ({ secretKey: sk, publicKey: publicKeyOf(sk) });
+    client.#encryption = pair(bytes(state.encryptionSecretKey, 32, 'encryption key'));
+    client.#mask = pair(bytes(state.maskSecretKey, 32, 'mask key'));
+    client.#selfSeed = bytes(state.selfSeed, SEED_BYTES, 'self-mask seed');
+    if (state.phase === 'advertised') return client;
+    const roster = checkMessage(RosterSchema, state.roster);
+    if (roster.roundId !== state.roundId) throw bad('roster of another round');
+    const { byId } = checkRoster(roster);
+    const me = byId.get(state.clientId);
+    if (!me) throw bad('this client is not in its roster');
+    client.#roster = roster;
+    client.#me = me;
+    client.#byId = byId;
+    for (const [id, v] of state.encryptionSecrets ?? [])
+      client.#encryptionSecrets.set(id, bytes(v, 32, 'pairwise secret'));
+    const hex = (x: unknown) => {
+      if (typeof x !== 'string' || !/^[0-9a-f]{1,200}$/.test(x)) throw bad('share value is malformed');
+      return BigInt(`0x${x}`);
+    };
+    for (const [id, h] of state.held ?? [])
+      client.#held.set(id, { selfMask: hex(h?.selfMask), maskKey: hex(h?.maskKey) });
+    return client;
   }
 
   #expect(phase: ClientPhase, call: string): void {

@@ -41,5 +41,5 @@ export * from './quantize.ts';
 export * from './graph.ts';
 export { checkRoster, checkThreshold, type RosterView } from './roster.ts';
 export { generateKeyPair, publicKeyOf, type X25519KeyPair } from './keys.ts';
-export { SecAggClient, type ClientPhase } from './client.ts';
+export { SecAggClient, type ClientPhase, type SecAggClientState } from './client.ts';
 export * from './server.ts';

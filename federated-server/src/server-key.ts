@@ -1,0 +1,38 @@
+/**
+ * The server's own Ed25519 signing key, used to sign what leaves the server as a file for an
+ * air-gapped institution (its view of a round, a global adapter; src/protocol/airgap.ts). Made on
+ * first start and kept in the data directory (mode 0600) like the blob key; its public key is
+ * served at `GET /v1/server-key` and shown to the operator, who hands it to the institution once
+ * (the institution pins it in its vault).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serverKeyId } from '../../src/protocol/airgap.ts';
+
+export const SERVER_KEY_FILE = 'server-signing-key.jwk';
+
+export interface ServerKey {
+  privateKey: CryptoKey;
+  /** Raw 32-byte public key, base64url. */
+  publicKey: string;
+  keyId: string;
+}
+
+/** Loads the data directory's server key, creating it on first start. */
+export async function loadServerKey(dataDir: string): Promise<ServerKey> {
+  const file = join(dataDir, SERVER_KEY_FILE);
+  let jwk: JsonWebKey;
+  if (existsSync(file)) jwk = JSON.parse(await readFile(file, 'utf8')) as JsonWebKey;
+  else {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    jwk = await crypto.subtle.exportKey('jwk', pair.privateKey);
+    await writeFile(file, `${JSON.stringify(jwk)}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(file, 0o600); // whatever the umask
+  }
+  const privateKey = await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['sign']);
+  return { privateKey, publicKey: jwk.x!, keyId: await serverKeyId(jwk.x!) };
+}
