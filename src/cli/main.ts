@@ -48,6 +48,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '근거 답변 평가: 출처 정확도, 거절 정밀도·재현율, 유해 차단율, 오차단율, 한국어 비율, 지연',
     en: 'evaluate grounded answers: citation accuracy, refusal P/R, harmful-block and false-block rates, Korean share, latency',
   },
+  airgap: {
+    file: 'airgap.ts',
+    ko: '망연계(망분리) 기관: 보안 라운드를 파일로 참여 (init/step, 운영자 import/export)',
+    en: 'air-gapped institutions: take part in a secure round by file (init/step; operator import/export)',
+  },
   'lora-to-gguf': {
     file: 'lora-to-gguf.ts',
     ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',

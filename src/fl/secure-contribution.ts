@@ -134,11 +134,12 @@ export class SecureSession {
       throw new TrainerContractError(
         `the update has ${vectorLength(tensors)} coordinates, the task ${fit.vectorLength}`,
       );
-    const delta = flattenDelta(
-      tensors,
-      new Map(tensors.map((t) => [t.name, t.data as Float32Array])),
-      global,
-    );
+    let delta: Float64Array;
+    try {
+      delta = flattenDelta(tensors, new Map(tensors.map((t) => [t.name, t.data as Float32Array])), global);
+    } catch (err) {
+      throw new TrainerContractError(`the update does not fit the global adapter: ${(err as Error).message}`);
+    }
     const client = new SecAggClient(fit.roundId, newPseudonym());
     return new SecureSession(fit, maxUpdateNorm, delta, client, 'advertise', null, null);
   }
