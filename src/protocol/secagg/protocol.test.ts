@@ -107,6 +107,38 @@ function runRound(s: Setup, inputs: Uint32Array[], drops: Drops = {}) {
 }
 
 describe('SecAgg+ rounds', () => {
+  it('(i) a client that stops after every phase and resumes from its exported state (JSON) keeps the sum exact', () => {
+    const s = setup(4, 40);
+    const revive = () => {
+      s.clients[0] = SecAggClient.restore(wire(s.clients[0]!.exportState()));
+    };
+    revive();
+    const inputs = s.ids.map(() => randomQuantized(40));
+    const shares = s.clients.map((c, i) => {
+      const m = wire(c.shareKeys(wire(s.roster)));
+      if (i === 0) revive();
+      return m;
+    });
+    const routed = routeShares(s.roster, shares);
+    const masked = s.clients.map((c, i) => {
+      const m = wire(c.maskInput(wire(routed.deliveries.find((d) => d.clientId === s.ids[i])!), inputs[i]!));
+      if (i === 0) revive();
+      return m;
+    });
+    const request = unmaskRequest(s.roster, routed.shared, s.ids);
+    const responses = s.clients.map((c) => wire(c.unmask(wire(request))));
+    const result = unmaskSum({ roster: s.roster, shared: routed.shared, maskedInputs: masked, responses });
+    expectSameWords(result.sum, plainSum(inputs));
+    expect(s.clients[0]!.phase).toBe('done');
+    // A state whose roster is of another round is refused, not half-used.
+    const fresh = setup(3, 8);
+    fresh.clients[0]!.shareKeys(wire(fresh.roster));
+    const state = wire(fresh.clients[0]!.exportState());
+    expect(() => SecAggClient.restore({ ...state, roster: { ...state.roster!, roundId: 'other' } })).toThrow(
+      expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE' }),
+    );
+  });
+
   it('(a) n = 5, t = 3, everyone survives: the sum is exactly the sum of the quantized inputs', () => {
     const s = setup(5, 257);
     expect(s.roster.threshold).toBe(3);
