@@ -15,6 +15,8 @@ import { run as airgap } from '../../src/cli/commands/airgap.ts';
 import { decodeAdapter } from '../../src/protocol/adapter-codec.ts';
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import { writeSafetensors, type NamedTensor } from '../../src/protocol/safetensors.ts';
+import { sealInstitutionMessage } from '../../src/protocol/airgap.ts';
+import { generateInstitutionKeyPair } from '../../src/protocol/signing.ts';
 import { startTestServer, tinyTask, TEST_ADMIN_TOKEN, type TestServer } from './testing/harness.ts';
 import { AdminClient, InstitutionClient, makeReply, type Transport } from './testing/client.ts';
 import { downloadGlobal, runSecureRound } from './testing/secure-round.ts';
@@ -279,6 +281,43 @@ describe('air-gapped institution (망연계)', () => {
     const again = await cli(['import', '--server', base, f('msg0.json')], false);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/^error SERVER_REFUSED: .*REPLAYED/);
+    expect(await imports()).toBe(4);
+
+    // The import route is the institution's route: a message signed by another key in the
+    // institution's name, or with its body changed, is refused and nothing is stored.
+    const impostor = await generateInstitutionKeyPair();
+    const forged = await sealInstitutionMessage({
+      privateKey: impostor.privateKey,
+      institutionId: airId,
+      taskId: task.id,
+      round: 2,
+      phase: 'advertise',
+      body: { kind: 'secagg/advertise-keys' },
+    });
+    const viaRoute = (body: string) =>
+      http(
+        'POST',
+        '/v1/admin/airgap/import',
+        { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body,
+      );
+    const r1 = await viaRoute(forged);
+    expect([r1.status, r1.json<{ error: { code: string } }>().error.code]).toEqual([401, 'BAD_SIGNATURE']);
+    const genuine = JSON.parse(readFileSync(f('msg1.json'), 'utf8')) as { request: { body: string } };
+    const changed = {
+      ...genuine,
+      request: {
+        ...genuine.request,
+        body: genuine.request.body.replace(/^./, (c) => (c === 'e' ? 'f' : 'e')),
+      },
+    };
+    const r2 = await viaRoute(JSON.stringify(changed));
+    expect([r2.status, r2.json<{ error: { code: string } }>().error.code]).toEqual([
+      400,
+      'AIRGAP_BAD_SIGNATURE',
+    ]);
+    const rows = await t.server.db.query<{ n: number }>('SELECT count(*)::integer AS n FROM secure_messages');
+    expect(rows[0]!.n).toBe(0);
     expect(await imports()).toBe(4);
   }, 60_000);
 });
