@@ -283,6 +283,14 @@ describe('air-gapped institution (망연계)', () => {
     expect(again.err).toMatch(/^error SERVER_REFUSED: .*REPLAYED/);
     expect(await imports()).toBe(4);
 
+    // A file lost in transfer can be written again, byte for byte (here it did arrive: REPLAYED).
+    const re = await cli(
+      ['resend', '--state', f('vault'), '--task', task.id, '--round', '1', '--out', f('again.json')],
+      true,
+    );
+    expect(re.code, re.err).toBe(0);
+    expect(readFileSync(f('again.json'), 'utf8')).toBe(readFileSync(f('msg3.json'), 'utf8'));
+
     // The import route is the institution's route: a message signed by another key in the
     // institution's name, or with its body changed, is refused and nothing is stored.
     const impostor = await generateInstitutionKeyPair();

@@ -28,6 +28,8 @@ export interface AirgapRoundState {
   lastIssuedAt: number;
   session: SecureSessionState;
   outcome: SecureOutcome | null;
+  /** The last message written, kept so a file lost in transfer can be written again (`resend`). */
+  lastMessage?: string;
 }
 
 /** What the vault holds (encrypted at rest). */
@@ -160,5 +162,18 @@ export async function airgapStep(
     body: m.phase === 'masked' ? m.bytes : m.body,
   });
   if (session.outcome) state.outcome = session.outcome;
+  state.lastMessage = message;
   return { status: 'sent', phase: m.phase, message, taskId: p.taskId, round };
+}
+
+/**
+ * The last message of a round again, exactly as first written (same signature and nonce: if the
+ * first copy did arrive, the server refuses this one as a replay; if it was lost, this one counts).
+ * @throws {AirgapFileError} AIRGAP_WRONG_TASK when the vault has no message for that round.
+ */
+export function lastAirgapMessage(vault: AirgapVaultContents, taskId: string, round: number): string {
+  const m = vault.rounds[`${taskId}/${round}`]?.lastMessage;
+  if (!m)
+    throw new AirgapFileError(`no message was written for ${taskId} round ${round}`, 'AIRGAP_WRONG_TASK');
+  return m;
 }

@@ -6,6 +6,7 @@
  *   init --state DIR --server-key KEY         a new institution key in an encrypted vault; prints its public key
  *   step --state DIR --in VIEW --out FILE     the next phase of the round from the server's signed view
  *        [--adapter ADAPTER --update UPDATE]  (the first step of a round also takes the global adapter and the update)
+ *   resend --state DIR --task T --round N --out FILE   the round's last message again (a file lost in transfer)
  *   adapter-verify --server-key KEY --in ADAPTER --out FILE   checks a global adapter file, writes the safetensors
  * On the connected (operator) side, as a named admin (DURE_ADMIN_TOKEN):
  *   import --server URL FILE…                 feeds institution messages through the server's signed routes
@@ -18,7 +19,12 @@
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { airgapStep, newAirgapVault, type AirgapVaultContents } from '../../fl/airgap-institution.ts';
+import {
+  airgapStep,
+  lastAirgapMessage,
+  newAirgapVault,
+  type AirgapVaultContents,
+} from '../../fl/airgap-institution.ts';
 import { createVault, DEFAULT_KDF_ITERATIONS, openVault } from '../../fl/airgap-vault.ts';
 import { MAX_AIRGAP_FILE_BYTES, openGlobalAdapter, openInstitutionMessage } from '../../protocol/airgap.ts';
 import { readSafetensors } from '../../protocol/safetensors.ts';
@@ -40,6 +46,7 @@ const HELP = `dure airgap — 망연계(망분리) 기관의 보안 라운드 �
 기관(분리망) / institution (separated network):
   init --state DIR --server-key KEY
   step --state DIR --in VIEW.json --out MESSAGE.json [--adapter ADAPTER.json --update UPDATE.safetensors]
+  resend --state DIR --task T --round N --out MESSAGE.json
   adapter-verify --server-key KEY --in ADAPTER.json --out ADAPTER.safetensors
 운영자(연결망) / operator (connected network, DURE_ADMIN_TOKEN):
   import --server URL MESSAGE.json…
@@ -139,6 +146,25 @@ async function step(argv: string[]): Promise<number> {
   if (result.status === 'sent') await writePrivate(values.out!, result.message);
   const { message: _omit, ...summary } = result as typeof result & { message?: string };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}
+
+async function resend(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      state: { type: 'string' },
+      task: { type: 'string' },
+      round: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  required(values, 'state', 'task', 'round', 'out');
+  const vault = await openVault<AirgapVaultContents>(
+    new TextDecoder().decode(await readCarried(join(values.state!, VAULT_FILE))),
+    passphrase(),
+  );
+  await writePrivate(values.out!, lastAirgapMessage(vault.contents, values.task!, Number(values.round)));
   return 0;
 }
 
@@ -262,6 +288,7 @@ async function serverKey(argv: string[]): Promise<number> {
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   init,
   step,
+  resend,
   'adapter-verify': adapterVerify,
   import: importFiles,
   export: exportView,
