@@ -4,6 +4,8 @@ import { toBase64Url } from '../protocol/base64url.ts';
 import { AirgapFileError } from '../protocol/errors.ts';
 import { airgapStep, newAirgapVault, type AirgapVaultContents } from './airgap-institution.ts';
 import { createVault, MIN_KDF_ITERATIONS, openVault } from './airgap-vault.ts';
+import { SecureSession } from './secure-contribution.ts';
+import type { SecureFit, SecureRoundView } from '../protocol/secure-round.ts';
 
 async function serverPair() {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
@@ -78,5 +80,50 @@ describe('a step from files', () => {
       'AIRGAP_REPLAYED',
     );
     expect(await code(airgapStep(vault, { viewFile: await view({ issuedAt: 50 }) }))).toBe('AIRGAP_REPLAYED');
+  });
+});
+
+describe('the resumable session', () => {
+  const fit: SecureFit = {
+    roundId: 'task_x-r1',
+    vectorLength: 4,
+    scaleBits: 20,
+    minCohort: 3,
+    rounds: 1,
+    dp: null,
+  };
+  const global = new Map([['w', new Float32Array([1, 1, 1, 1])]]);
+  const tensor = (by: number) => [{ name: 'w', shape: [4], data: new Float32Array([1 + by, 1, 1, 1 - by]) }];
+
+  it('refuses an update over the bound before advertising anything', () => {
+    expect(() => SecureSession.start(fit, 1, tensor(0.8), global)).toThrow(
+      expect.objectContaining({ code: 'TRAINER_CONTRACT' }),
+    );
+  });
+
+  it('continues after a restart from its JSON state, waiting where it stopped', async () => {
+    const s = SecureSession.start(fit, 1, tensor(0.5), global);
+    const first = await s.next(null);
+    expect(first.kind === 'send' && first.message.phase).toBe('advertise');
+    const state = JSON.parse(JSON.stringify(s.state())) as ReturnType<typeof s.state>;
+    expect(state.step).toBe('share');
+    const again = SecureSession.restore(state);
+    const view: SecureRoundView = {
+      phase: 'advertise',
+      phaseDeadline: new Date().toISOString(),
+      you: { advertised: true, shared: false, masked: false, unmasked: false },
+      roster: null,
+      delivery: null,
+      unmaskRequest: null,
+      failureReason: null,
+    };
+    expect(await again.next(view)).toEqual({ kind: 'wait' });
+    expect(await again.next({ ...view, phase: 'failed', failureReason: 'too few' })).toEqual({
+      kind: 'over',
+      outcome: { kind: 'missed', reason: 'too few' },
+    });
+    expect(() => SecureSession.restore({ ...state, delta: 'AAAA' })).toThrow(
+      expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE' }),
+    );
   });
 });

@@ -122,7 +122,7 @@ export class SecureSession {
 
   /**
    * A session for an update already built and clipped.
-   * @throws {TrainerContractError} when the update does not have the task's shape.
+   * @throws {TrainerContractError} when the update does not have the task's shape or exceeds its bound.
    */
   static start(
     fit: SecureFit,
@@ -140,6 +140,13 @@ export class SecureSession {
     } catch (err) {
       throw new TrainerContractError(`the update does not fit the global adapter: ${(err as Error).message}`);
     }
+    // Refused now, before advertising, rather than at masking (where the quantizer would refuse it
+    // and the round would count this client as dropped): an update from a file may be unclipped.
+    const norm = Math.sqrt(delta.reduce((a, x) => a + x * x, 0));
+    if (!(norm <= maxUpdateNorm * (1 + 1e-6)))
+      throw new TrainerContractError(
+        `the update's L2 norm ${norm} exceeds the task's bound ${maxUpdateNorm}`,
+      );
     const client = new SecAggClient(fit.roundId, newPseudonym());
     return new SecureSession(fit, maxUpdateNorm, delta, client, 'advertise', null, null);
   }
