@@ -121,9 +121,7 @@ export function registerAirgapRoutes(app: FastifyInstance, d: Deps): void {
       const work = await d.coordinator.getWork(institutionId, taskId);
       const round = req.query.round ?? work.round?.number ?? null;
       let view = null;
-      if (round !== null && work.instructions?.secure !== undefined && work.instructions.round === round)
-        view = await d.coordinator.secureView(institutionId, taskId, round);
-      else if (round !== null)
+      if (round !== null)
         try {
           view = await d.coordinator.secureView(institutionId, taskId, round);
         } catch (err) {
