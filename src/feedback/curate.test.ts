@@ -9,8 +9,7 @@ let n = 0;
 const rec = (over: Partial<NewFeedback> = {}, id = `id-${(n++).toString().padStart(8, '0')}`) =>
   makeFeedbackRecord(
     { label: 'hallucination', question: '전입신고 기한은?', answer: '한 달입니다.', ...over },
-    NOW,
-    id,
+    { now: NOW, id },
   );
 
 describe('scrubFeedbackText', () => {

@@ -19,8 +19,7 @@ const record = (
       kbSha256: 'b'.repeat(64),
       ...over,
     },
-    NOW,
-    id,
+    { now: NOW, id },
   );
 
 describe('feedback record', () => {

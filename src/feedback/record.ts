@@ -114,8 +114,7 @@ export function newFeedbackId(): string {
  */
 export function makeFeedbackRecord(
   input: NewFeedback,
-  now: Date = new Date(),
-  id: string = newFeedbackId(),
+  { now = new Date(), id = newFeedbackId() }: { now?: Date; id?: string } = {},
 ): FeedbackRecord {
   const correction = clip(input.correction ?? '', FEEDBACK_LIMITS.correction).trim();
   const record: FeedbackRecord = {
