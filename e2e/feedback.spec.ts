@@ -68,6 +68,17 @@ test('label an answer on the device, export it, curate it in the console', async
   await box.press('Enter');
   await expect.poll(async () => (await storedFeedback(page))[0]!.correction).toBe(CORRECTION);
   expect(await axe(page, 'dure-chat'), 'widget with the feedback control open').toEqual([]);
+  // On a 320 px phone the control wraps inside the answer instead of widening it.
+  await page.setViewportSize({ width: 320, height: 640 });
+  await expect
+    .poll(() =>
+      answer.evaluate(
+        (el) => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= innerWidth,
+      ),
+    )
+    .toBe(true);
+  await chat(page).screenshot({ path: testInfo.outputPath('widget-feedback-320.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   expect(sent.slice(before), 'labelling made no request at all').toEqual([]);
 

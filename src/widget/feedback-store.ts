@@ -22,6 +22,7 @@ interface FeedbackDb extends DBSchema {
 }
 
 export const MAX_FEEDBACK = 500;
+let lastStamp = 0;
 
 let dbp: Promise<IDBPDatabase<FeedbackDb>> | null = null;
 function db(): Promise<IDBPDatabase<FeedbackDb>> {
@@ -44,16 +45,21 @@ async function guarded<T>(what: string, f: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Keeps (or replaces) the label on one answer.
+ * Keeps (or replaces) the label on one answer; beyond `max` labels the oldest is dropped.
  * @throws {FeedbackStoreError} when IndexedDB refuses.
  */
-export function saveFeedback(entry: Omit<StoredFeedback, 'updatedAt'>): Promise<void> {
+export function saveFeedback(
+  entry: Omit<StoredFeedback, 'updatedAt'>,
+  max: number = MAX_FEEDBACK,
+): Promise<void> {
   return guarded('save', async () => {
     const d = await db();
     const tx = d.transaction('feedback', 'readwrite');
-    await tx.store.put({ ...entry, updatedAt: Date.now() });
+    // Strictly increasing within a page, so "oldest" is well defined for labels given in one millisecond.
+    lastStamp = Math.max(Date.now(), lastStamp + 1);
+    await tx.store.put({ ...entry, updatedAt: lastStamp });
     // Bounded: drop the oldest beyond the cap.
-    let over = (await tx.store.count()) - MAX_FEEDBACK;
+    let over = (await tx.store.count()) - max;
     for (
       let c = await tx.store.index('updatedAt').openCursor();
       c && over > 0;
