@@ -5,6 +5,7 @@
  * and the others still load; nothing is uploaded.
  */
 import { toErrorData, type ErrorData } from '../engine/errors.ts';
+import { FeedbackFileError } from '../protocol/errors.ts';
 import { readFeedbackExport, type FeedbackIssue } from '../feedback/export-file.ts';
 import {
   curatedJsonl,
@@ -57,6 +58,20 @@ export class FeedbackImport {
           reports.push({ name: file.name, records: 0, issues: [], moreIssues: 0, error: toErrorData(e) });
         }
       }
+      const over = files.length - MAX_FEEDBACK_FILES;
+      if (over > 0)
+        reports.push({
+          name: `+${over}`,
+          records: 0,
+          issues: [],
+          moreIssues: 0,
+          error: toErrorData(
+            new FeedbackFileError(
+              `한 번에 ${MAX_FEEDBACK_FILES}개까지 / at most ${MAX_FEEDBACK_FILES} files at once`,
+              'FEEDBACK_LIMIT',
+            ),
+          ),
+        });
       this.files = reports;
       this.result = curateFeedback(records);
     } finally {

@@ -397,9 +397,10 @@ export class ChatState {
         question,
         answer: answer.content,
         citations: answer.citations ?? [],
+        // A new label keeps the correction written before, unless the answer is now called correct.
         ...(correction !== undefined
           ? { correction }
-          : previous?.correction
+          : previous?.correction && label !== 'correct'
             ? { correction: previous.correction }
             : {}),
         model: {
