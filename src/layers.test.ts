@@ -24,11 +24,12 @@ const LAYERS: { rank: number; name: string; prefixes: string[] }[] = [
   },
   // The round client, and the platform-neutral grounded-answer parts (issue 17): the portal's
   // knowledge base and retrieval, the harm and jailbreak guard, and the answer pipeline over both
-  // (src/answer: guard → retrieve → prompt → check → cite, shared by the widget, SDK and CLI).
+  // (src/answer: guard → retrieve → prompt → check → cite, shared by the widget, SDK and CLI), and
+  // citizens' feedback on answers (src/feedback: record, export file, curation into training data).
   {
     rank: 3,
-    name: 'fl/knowledge/guard/answer',
-    prefixes: ['src/fl/', 'src/knowledge/', 'src/guard/', 'src/answer/'],
+    name: 'fl/knowledge/guard/answer/feedback',
+    prefixes: ['src/fl/', 'src/knowledge/', 'src/guard/', 'src/answer/', 'src/feedback/'],
   },
   { rank: 4, name: 'workers', prefixes: ['workers/'] },
   {

@@ -82,6 +82,7 @@ import {
   KnowledgeSourceError,
   KnowledgeBaseDownloadError,
 } from './errors/knowledge.ts';
+import { FeedbackFileError, FeedbackStoreError } from './errors/feedback.ts';
 import {
   FederatedError,
   AuthError,
@@ -170,6 +171,7 @@ export {
   KnowledgeSourceError,
   KnowledgeBaseDownloadError,
 } from './errors/knowledge.ts';
+export { FeedbackFileError, FeedbackStoreError } from './errors/feedback.ts';
 export {
   FederatedError,
   AuthError,
@@ -805,6 +807,34 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       KB_DOWNLOAD: {
         ko: '안내 자료(지식 베이스)를 내려받지 못했습니다. 인터넷 연결을 확인하고 다시 시도해 주세요.',
         en: 'The guidance documents (knowledge base) could not be downloaded. Check the connection and try again.',
+      },
+    },
+  },
+  {
+    area: 'Feedback',
+    errorClass: FeedbackFileError,
+    codes: {
+      FEEDBACK_FORMAT: {
+        ko: '시민 피드백 파일 형식이 아닙니다. 위젯의 "피드백 내보내기"로 만든 파일을 선택하세요.',
+        en: 'This is not a citizen feedback file. Choose a file made with the widget\'s "Export feedback".',
+      },
+      FEEDBACK_VERSION: {
+        ko: '이 버전의 두레가 읽을 수 없는 피드백 파일 형식입니다.',
+        en: 'This version of Dure cannot read that feedback file format.',
+      },
+      FEEDBACK_LIMIT: {
+        ko: '피드백 파일이 허용된 크기나 개수를 넘었습니다.',
+        en: 'The feedback file is larger or holds more records than allowed.',
+      },
+    },
+  },
+  {
+    area: 'Feedback',
+    errorClass: FeedbackStoreError,
+    codes: {
+      FEEDBACK_STORE: {
+        ko: '이 기기에 평가를 저장하지 못했습니다. 브라우저 저장 공간을 확인해 주세요.',
+        en: "Your rating could not be saved on this device. Check the browser's storage.",
       },
     },
   },

@@ -32,6 +32,14 @@ import {
 import { ruleGuard } from '../guard/rule-guard.ts';
 import { Bm25Retriever, type Retriever } from '../knowledge/retriever.ts';
 import { loadKnowledgeBase, resolveCitationUrl } from './kb-loader.ts';
+import { makeFeedbackRecord, type FeedbackLabel, type FeedbackRecord } from '../feedback/record.ts';
+import {
+  clearFeedback,
+  countFeedback,
+  exportFeedbackFile,
+  loadFeedback,
+  saveFeedback,
+} from './feedback-store.ts';
 
 export type Phase = 'idle' | 'probe' | 'download' | 'load' | 'ready' | 'error';
 
@@ -93,6 +101,10 @@ export class ChatState {
   /** The global adapter the engine applies now (null: the base model). */
   adapter: ActiveAdapter | null = $state.raw(null);
   adapterError: ErrorData | null = $state.raw(null);
+  /** The citizen's labels on this conversation's answers, by answer id (this device only). */
+  feedback: Record<string, FeedbackRecord> = $state.raw({});
+  /** Labels kept on this device, all conversations. */
+  feedbackCount = $state(0);
 
   readonly generating = $derived(this.streamingId !== null);
   readonly canSend = $derived(this.phase === 'ready' && this.streamingId === null);
@@ -106,7 +118,7 @@ export class ChatState {
   private starting: Promise<void> | null = null;
   private watcher: AdapterWatcher | null = null;
   /** The loaded knowledge base for `kbFor` (null: none configured). */
-  private knowledge: Promise<{ retriever: Retriever; url: string } | null> | null = null;
+  private knowledge: Promise<{ retriever: Retriever; url: string; sha256: string } | null> | null = null;
   private kbFor = '';
 
   constructor(
@@ -128,6 +140,7 @@ export class ChatState {
       this.phase = 'idle';
     }
     this.messages = await loadConversation(cfg.conversationKey).catch(() => []);
+    await this.refreshFeedback();
     // Fetched early so the first question finds it; a failure is reported when it is needed.
     void this.loadKnowledge().catch(() => undefined);
     await this.refreshModels();
@@ -210,6 +223,12 @@ export class ChatState {
     if (q) void this.submit(q, { skipPiiCheck: true });
   }
 
+  /** Shows an error that leaves the model's state as it is (feedback storage). */
+  private report(e: unknown): void {
+    this.error = toErrorData(e);
+    this.emit('dure-error', this.error);
+  }
+
   private fail(e: unknown): void {
     this.phase = this.engine ? 'ready' : 'error';
     this.error = toErrorData(e);
@@ -263,7 +282,7 @@ export class ChatState {
   }
 
   /** The knowledge base's retriever, loaded once per `kb` URL; null when none is configured. */
-  private loadKnowledge(): Promise<{ retriever: Retriever; url: string } | null> {
+  private loadKnowledge(): Promise<{ retriever: Retriever; url: string; sha256: string } | null> {
     const cfg = this.config();
     if (this.knowledge && this.kbFor === cfg.kb) return this.knowledge;
     this.kbFor = cfg.kb;
@@ -272,7 +291,7 @@ export class ChatState {
       : loadKnowledgeBase(cfg.kb, {
           ...(cfg.kbSha256 ? { sha256: cfg.kbSha256 } : {}),
           allowedOrigins: cfg.allowedOrigins,
-        }).then((k) => ({ retriever: new Bm25Retriever(k.kb.passages), url: k.url }));
+        }).then((k) => ({ retriever: new Bm25Retriever(k.kb.passages), url: k.url, sha256: k.kb.sha256 }));
     // A failed load is tried again on the next question (the network may be back).
     this.knowledge.catch(() => (this.knowledge = null));
     return this.knowledge;
@@ -351,6 +370,69 @@ export class ChatState {
     this.messages = [];
     await clearConversation(this.config().conversationKey);
     await this.engine?.reset();
+  }
+
+  private async refreshFeedback(): Promise<void> {
+    const key = this.config().conversationKey;
+    this.feedback = await loadFeedback(key).catch(() => ({}));
+    this.feedbackCount = await countFeedback().catch(() => 0);
+  }
+
+  /**
+   * Labels an answer (and keeps the citizen's correction) on this device only: IndexedDB, no
+   * request. Labelling again replaces the label but keeps the record's id, so an institution that
+   * loads two exports counts it once.
+   */
+  async rate(answerId: string, label: FeedbackLabel, correction?: string): Promise<void> {
+    const i = this.messages.findIndex((m) => m.id === answerId);
+    const answer = this.messages[i];
+    if (!answer || answer.role !== 'assistant') return;
+    const question = this.messages.slice(0, i).findLast((m) => m.role === 'user')?.content ?? '';
+    const cfg = this.config();
+    const previous = this.feedback[answerId];
+    const kb = await this.knowledge?.catch(() => null);
+    const record = makeFeedbackRecord(
+      {
+        label,
+        question,
+        answer: answer.content,
+        citations: answer.citations ?? [],
+        // A new label keeps the correction written before, unless the answer is now called correct.
+        ...(correction !== undefined
+          ? { correction }
+          : previous?.correction && label !== 'correct'
+            ? { correction: previous.correction }
+            : {}),
+        model: {
+          name: this.info?.name || (cfg.model ? (absoluteUrl(cfg.model).split('/').pop() ?? '') : ''),
+          sha256: cfg.sha256,
+        },
+        kbSha256: kb?.sha256 ?? '',
+      },
+      previous ? { id: previous.id } : {},
+    );
+    this.feedback = { ...this.feedback, [answerId]: record };
+    try {
+      await saveFeedback({ answerId, conversationKey: cfg.conversationKey, record });
+      this.feedbackCount = await countFeedback();
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  /** The export file (name and text); the caller downloads it on the citizen's click. */
+  exportFeedback(): Promise<{ name: string; text: string }> {
+    return exportFeedbackFile();
+  }
+
+  /** Deletes every label kept on this device. */
+  async clearFeedback(): Promise<void> {
+    try {
+      await clearFeedback();
+    } catch (e) {
+      this.report(e);
+    }
+    await this.refreshFeedback();
   }
 
   async refreshModels(): Promise<void> {
