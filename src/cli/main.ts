@@ -48,6 +48,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '근거 답변 평가: 출처 정확도, 거절 정밀도·재현율, 유해 차단율, 오차단율, 한국어 비율, 지연',
     en: 'evaluate grounded answers: citation accuracy, refusal P/R, harmful-block and false-block rates, Korean share, latency',
   },
+  models: {
+    file: 'models.ts',
+    ko: '추천 한국어 모델 목록(라이선스, 크기, SHA-256) / models add: 내려받은 GGUF 검사·데모 포털 등록',
+    en: 'recommended Korean models (licence, size, SHA-256); models add: check a downloaded GGUF and register it for the demo portal',
+  },
   'lora-to-gguf': {
     file: 'lora-to-gguf.ts',
     ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',
