@@ -52,6 +52,9 @@ export const widgetStrings = {
     adapterActive: '적용된 연합학습 어댑터:',
     adapterBase: '기본 모델로 답합니다 (연합학습 어댑터 확인 중)',
     adapterError: '새 어댑터를 받지 못했습니다',
+    modelLabel: '모델',
+    licenseLabel: '라이선스',
+    licenseUnknown: '정보 없음 (운영자에게 문의)',
   },
   en: {
     title: 'AI public service assistant',
@@ -104,6 +107,9 @@ export const widgetStrings = {
     adapterActive: 'Federated adapter in use:',
     adapterBase: 'Answering with the base model (checking for a federated adapter)',
     adapterError: 'could not get the new adapter',
+    modelLabel: 'Model',
+    licenseLabel: 'Licence',
+    licenseUnknown: 'not stated (ask the operator)',
   },
 } as const satisfies Record<'ko' | 'en', Record<string, string>>;
 
