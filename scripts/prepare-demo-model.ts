@@ -27,9 +27,10 @@ if (chosen) {
       `DURE_MODEL: ${r.descriptor.name} (${license}) → /models/${r.descriptor.file}, the demo portal's model`,
     );
   } catch (e) {
-    if (e instanceof DureError)
-      console.error(`DURE_MODEL ${chosen}: ${refusalText(e, 'ko')}\nerror ${e.code}: ${e.message}`);
-    throw e;
+    if (!(e instanceof DureError)) throw e;
+    // The operator's file was refused: say why (Korean, then the typed code) and stop the start.
+    console.error(`DURE_MODEL ${chosen}: ${refusalText(e, 'ko')}\nerror ${e.code}: ${e.message}`);
+    process.exit(1);
   }
 }
 
