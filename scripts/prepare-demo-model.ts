@@ -29,7 +29,7 @@ if (chosen) {
   } catch (e) {
     if (!(e instanceof DureError)) throw e;
     // The operator's file was refused: say why (Korean, then the typed code) and stop the start.
-    console.error(`DURE_MODEL ${chosen}: ${refusalText(e, 'ko')}\nerror ${e.code}: ${e.message}`);
+    console.error(`DURE_MODEL ${chosen}: ${refusalText(e, 'ko', 'operator')}\nerror ${e.code}: ${e.message}`);
     process.exit(1);
   }
 }

@@ -45,8 +45,26 @@ export function refusedArchitecture(message: string): string | null {
 /**
  * What a person is told about an error, in `lang`: for a model the engine refuses, which format
  * or architecture and what the operator can do; otherwise the catalogue's text for the code.
+ * `operator` words it for the person running `dure models add` or `npm start` rather than a
+ * citizen in the widget.
  */
-export function refusalText(e: Pick<ErrorData, 'code' | 'message'>, lang: 'ko' | 'en'): string {
+export function refusalText(
+  e: Pick<ErrorData, 'code' | 'message'>,
+  lang: 'ko' | 'en',
+  audience: 'citizen' | 'operator' = 'citizen',
+): string {
+  if (audience === 'operator') {
+    const what =
+      e.code === 'UNSUPPORTED_WEIGHT_TYPE' || e.code === 'GGUF_UNKNOWN_TYPE'
+        ? refusedTypeName(e.message)
+        : e.code === 'UNSUPPORTED_ARCHITECTURE' || e.code === 'GGUF_UNKNOWN_ARCH'
+          ? refusedArchitecture(e.message)
+          : null;
+    if (what)
+      return lang === 'ko'
+        ? `이 모델 파일(${what})은 두레의 WebGPU 엔진이 아직 실행하지 못합니다. 지원되는 구조와 형식의 파일(npx dure models 참고)을 쓰거나, CPU로 실행하려면 위젯에 backend="wasm-cpu"를 지정하세요.`
+        : `Dure's WebGPU engine cannot run this model file (${what}) yet. Use a file of a supported architecture and format (see npx dure models), or set backend="wasm-cpu" on the widget to run it on the CPU.`;
+  }
   if (e.code === 'UNSUPPORTED_WEIGHT_TYPE' || e.code === 'GGUF_UNKNOWN_TYPE') {
     const t = refusedTypeName(e.message);
     if (t)

@@ -163,6 +163,9 @@ describe('registerModel', () => {
     expect(refusalText(err as UnsupportedWeightTypeError, 'ko')).toContain(
       `이 모델 파일의 형식(${GgmlType[type]})은 지원하지 않아`,
     );
+    expect(refusalText(err as UnsupportedWeightTypeError, 'ko', 'operator')).toContain(
+      `이 모델 파일(${GgmlType[type]})은 두레의 WebGPU 엔진이 아직 실행하지 못합니다`,
+    );
     expect(await filesIn(out)).toEqual([]);
   });
 

@@ -225,7 +225,7 @@ function modelsDir(flag: string | undefined): string {
 
 /** Prints the refusal in plain words (the `error CODE:` line follows from reportError). */
 function explain(e: unknown, lang: Lang): void {
-  if (e instanceof DureError) process.stderr.write(`${refusalText(e, lang)}\n`);
+  if (e instanceof DureError) process.stderr.write(`${refusalText(e, lang, 'operator')}\n`);
 }
 
 async function add(argv: string[]): Promise<number> {
