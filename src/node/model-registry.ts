@@ -6,8 +6,8 @@
  * Vite copies into the served site, so a registered model is served at `/models/<id>.gguf`.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { copyFile, mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readGguf } from '../engine/gguf/reader.ts';
 import { checkModel, type ModelCheck, type ModelLicense } from '../model-manager/model-check.ts';
@@ -96,16 +96,17 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Puts `src` at `dest`: a hard link when both are on one file system (no second copy), else a copy. */
+/**
+ * Copies `src` to `dest` (a copy-on-write clone where the file system offers one). Not a hard link:
+ * `curl -o` over the downloaded file rewrites it in place, which would change the registered copy
+ * under its recorded SHA-256.
+ */
 async function placeFile(src: string, dest: string): Promise<void> {
-  const same = await Promise.all([realpath(src), realpath(dest).catch(() => null)]);
-  if (same[0] === same[1]) return;
-  await rm(dest, { force: true });
-  try {
-    await link(src, dest);
-  } catch {
-    await copyFile(src, dest);
-  }
+  const [from, to] = await Promise.all([realpath(src), realpath(dest).catch(() => null)]);
+  if (from === to) return;
+  const tmp = `${dest}.${process.pid}.tmp`;
+  await copyFile(src, tmp, constants.COPYFILE_FICLONE);
+  await rename(tmp, dest);
 }
 
 export interface RegisterOptions {
@@ -129,7 +130,7 @@ export interface RegisterResult {
 
 /**
  * Checks a local GGUF file and, only when Dure's WebGPU engine runs it, registers it: the file is
- * linked or copied to `<dir>/<id>.gguf`, its descriptor written and the registry updated. Nothing
+ * copied to `<dir>/<id>.gguf`, its descriptor written and the registry updated. Nothing
  * is written when the check fails.
  * @throws {CliArgsError} for a reserved or empty id.
  * @throws the check's refusal (UnsupportedArchitectureError, UnsupportedWeightTypeError,
