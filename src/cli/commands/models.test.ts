@@ -92,7 +92,8 @@ describe('dure models add', () => {
     ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { descriptor: { id: string; name: string } };
+    const j = JSON.parse(r.out) as { descriptor: { id: string; name: string }; catalogue: string | null };
+    expect(j.catalogue).toBeNull();
     expect(j.descriptor).toMatchObject({ id: 'test-llama', name: '테스트 모델' });
     expect((await readdir(out)).sort()).toEqual(['registry.json', 'test-llama.gguf', 'test-llama.json']);
     expect(JSON.parse(await readFile(join(out, 'registry.json'), 'utf8'))).toMatchObject({

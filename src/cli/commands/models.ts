@@ -273,16 +273,25 @@ async function add(argv: string[]): Promise<number> {
       ...(v.name !== undefined ? { name: v.name } : {}),
       ...(v.id !== undefined ? { id: v.id } : {}),
     });
+    // A file whose hash a catalogue entry states is that entry's file, byte for byte.
+    const match = (await loadCatalogue()).find((m) => m.sha256 === r.descriptor.sha256) ?? null;
     if (v.json) {
       process.stdout.write(
-        `${JSON.stringify({ descriptor: r.descriptor, fit: r.check.fit, registry: r.registry })}\n`,
+        `${JSON.stringify({ descriptor: r.descriptor, fit: r.check.fit, registry: r.registry, catalogue: match?.id ?? null })}\n`,
       );
     } else {
       const ko = lang === 'ko';
       process.stdout.write(
         [
           checkText(r.check, lang),
-          `SHA-256: ${r.descriptor.sha256}`,
+          `SHA-256: ${r.descriptor.sha256}` +
+            (match
+              ? ko
+                ? ` (카탈로그의 ${match.name} ${match.quant}와 일치)`
+                : ` (matches the catalogue's ${match.name} ${match.quant})`
+              : ko
+                ? ' (카탈로그에 없는 해시: 받은 곳의 값과 직접 비교하세요)'
+                : ' (not a catalogue hash: compare it with the source yourself)'),
           `${ko ? '등록' : 'Registered'}: /models/${r.descriptor.file} (${ko ? '설명' : 'descriptor'} /models/${r.descriptor.id}.json)` +
             (r.registry.default === r.descriptor.id
               ? ko
