@@ -47,9 +47,15 @@ test('axe-core finds 0 WCAG 2.1 AA violations; screenshots light/dark × ko/en',
       const key = `a11y-${lang}-${theme}`;
       await seedConversation(page, key, conversation[lang]);
       await page.goto(
-        `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&autoload=1&lang=${lang}&theme=${theme}&conversation-id=${key}`,
+        `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&model-name=Qwen2.5-0.5B-Instruct&model-license=Apache-2.0&autoload=1&lang=${lang}&theme=${theme}&conversation-id=${key}`,
       );
       await waitReady(page);
+      // Which model answers, and its licence (issue 16 item 5), in the footer.
+      await expect(chat(page).getByTestId('model-line')).toHaveText(
+        lang === 'ko'
+          ? '모델: Qwen2.5-0.5B-Instruct · 라이선스 Apache-2.0'
+          : 'Model: Qwen2.5-0.5B-Instruct · Licence Apache-2.0',
+      );
       await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(1);
       await expect(chat(page).locator('.ai-label')).toHaveText(
         lang === 'ko' ? 'AI가 생성한 답변' : 'AI-generated answer',

@@ -53,6 +53,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     ko: '망연계(망분리) 기관: 보안 라운드를 파일로 참여 (init/step, 운영자 import/export)',
     en: 'air-gapped institutions: take part in a secure round by file (init/step; operator import/export)',
   },
+  models: {
+    file: 'models.ts',
+    ko: '추천 한국어 모델 목록(라이선스, 크기, SHA-256) / models add: 내려받은 GGUF 검사·데모 포털 등록',
+    en: 'recommended Korean models (licence, size, SHA-256); models add: check a downloaded GGUF and register it for the demo portal',
+  },
   'lora-to-gguf': {
     file: 'lora-to-gguf.ts',
     ko: 'PEFT LoRA 어댑터를 llama.cpp용 GGUF로 변환',

@@ -60,6 +60,8 @@ export interface ModelInfo {
   contextLength: number;
   parameters: number;
   quantTypes: string[];
+  /** The file's `general.license` (an SPDX id or short name), when it states one. */
+  license?: string;
   /** Which path runs: Dure's WGSL engine, or llama.cpp in WebAssembly on the CPU. */
   backend: 'webgpu' | 'wasm-cpu';
   adapter?: string;

@@ -164,9 +164,11 @@ export class WebGpuEngine implements ChatEngine {
       }
     }
     const quantTypes = [...new Set(file.tensors.map((t) => GgmlType[t.type] ?? String(t.type)))];
+    const license = file.metadata.get('general.license')?.value;
     const info: ModelInfo = {
       architecture: cfg.arch,
       name: cfg.name,
+      ...(typeof license === 'string' ? { license } : {}),
       contextLength,
       parameters: file.tensors.reduce((s, t) => s + t.elements, 0),
       quantTypes,

@@ -30,6 +30,10 @@ export { InvalidRequestError };
 
 export { registerWebGpuEngine, NoBackendError, type DureProgress, type StartOptions } from './runtime.ts';
 export { detectPii, maskPii, type PiiFinding } from '../safety/pii.ts';
+// A model the WebGPU engine refuses rejects createDure with one of these (no silent CPU fallback);
+// refusalText(err, 'ko') says which format or architecture in plain words.
+export { UnsupportedWeightTypeError, UnsupportedArchitectureError } from '../protocol/errors.ts';
+export { refusalText } from '../model-manager/refusal-text.ts';
 export type { Citation, RefusalReason } from '../answer/grounded-answer.ts';
 
 /** What a grounded answer adds to the OpenAI shape (issue 17). */

@@ -11,6 +11,7 @@ import { checkOrigin, downloadModel, type DownloadProgress } from '../model-mana
 import { openModelStore, type ModelStore } from '../model-manager/store.ts';
 import { decideBackend, hasWasm, type BackendDecision } from '../widget/backend.ts';
 import { probeInWorker } from '../engine/gpu/probe-client.ts';
+import { cpuFallbackAfter } from './gpu-refusal.ts';
 import { spawnGpuProbeWorker, spawnInferenceWorker, watchWorker } from '../../workers/spawn.ts';
 import { GpuUnavailableError, InvalidRequestError, NoBackendError } from '../protocol/errors.ts';
 export { NoBackendError };
@@ -180,6 +181,8 @@ export function checkStartOptions(opts: StartOptions): void {
  * @throws {NoBackendError} when neither path can run (the message says what would help).
  * @throws {import('../model-manager/errors.ts').ModelIntegrityError} and the other model-manager errors.
  * @throws {import('../engine/wllama/errors.ts').WasmEngineError} when llama.cpp cannot load the file.
+ * @throws {import('../protocol/errors.ts').UnsupportedWeightTypeError} and
+ *   UnsupportedArchitectureError when the WebGPU engine refuses the file (no silent CPU fallback).
  */
 export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
   const report = (p: Partial<DureProgress> & { phase: DureProgress['phase'] }) =>
@@ -229,18 +232,14 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
     );
   } catch (e) {
     await discard(spawned);
-    // The WGSL engine refuses models it cannot run (architecture, quant type, limits), and its
-    // worker may not start at all: the same file still runs on llama.cpp's CPU path, and the
-    // citizen is told why.
-    if (decision.backend !== 'webgpu' || opts.backend === 'webgpu' || !hasWasm()) throw e;
-    const why = e instanceof Error ? e.message : String(e);
-    decision = {
-      backend: 'wasm-cpu',
-      reason: {
-        ko: `WebGPU 엔진이 이 모델을 실행할 수 없어 CPU(WebAssembly)로 실행합니다. (${why})`,
-        en: `The WebGPU engine cannot run this model (${why}). Running on the CPU (WebAssembly).`,
-      },
-    };
+    // A file the WGSL engine refuses (architecture, tensor type) is reported, never silently run
+    // on the CPU; a worker that dies or a GPU that runs out of memory moves to llama.cpp's CPU
+    // path with the reason shown (gpu-refusal.ts).
+    decision = cpuFallbackAfter(e, {
+      backend: decision.backend,
+      requested: opts.backend,
+      wasmAvailable: hasWasm(),
+    });
     spawned = cpu();
     engine = spawned.engine;
     info = await engine.load(downloaded.blob).catch(async (err: unknown) => {

@@ -68,6 +68,9 @@ export const widgetStrings = {
     feedbackClear: '피드백 모두 지우기',
     feedbackCleared: '저장된 피드백을 모두 지웠습니다.',
     feedbackExported: '피드백 파일을 내려받았습니다. 전달할지는 직접 정하세요.',
+    modelLabel: '모델',
+    licenseLabel: '라이선스',
+    licenseUnknown: '정보 없음 (운영자에게 문의)',
   },
   en: {
     title: 'AI public service assistant',
@@ -136,6 +139,9 @@ export const widgetStrings = {
     feedbackClear: 'Delete all feedback',
     feedbackCleared: 'All saved feedback was deleted.',
     feedbackExported: 'The feedback file was downloaded. Whether to share it is up to you.',
+    modelLabel: 'Model',
+    licenseLabel: 'Licence',
+    licenseUnknown: 'not stated (ask the operator)',
   },
 } as const satisfies Record<'ko' | 'en', Record<string, string>>;
 

@@ -158,6 +158,7 @@ export class WllamaEngine implements ChatEngine {
     this.info = {
       architecture: meta['general.architecture'] ?? 'unknown',
       name: meta['general.name'] ?? 'model',
+      ...(meta['general.license'] ? { license: meta['general.license'] } : {}),
       contextLength: ctx.n_ctx,
       parameters: 0,
       quantTypes: [],
