@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
-import { publicTinyTask } from '../federated-server/src/testing/harness.ts';
+import { PUBLIC_PRIVACY, publicTinyTask } from '../federated-server/src/testing/harness.ts';
 import { runSecureRound, shiftGlobal } from '../federated-server/src/testing/secure-round.ts';
 import type { Task } from '../src/protocol/schemas.ts';
 
@@ -135,6 +135,11 @@ test('institutions: code copied with instructions, re-issued (old one refused); 
   await expect(error).toContainText('인증에 실패했습니다');
   await expect(error.locator('details')).toContainText('UNAUTHORIZED');
   await expect(page.getByTestId('token-help')).toContainText('DURE_ADMIN_TOKEN');
+  // English when chosen
+  await page.getByLabel('언어').selectOption('en');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Dure federated admin');
+  await expect(error).toContainText('Authentication failed');
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
 });
 
 test('task wizard: secure aggregation + ε, unsafe combination refused first; the task page shows every setting', async ({
@@ -190,7 +195,8 @@ test('releases: a named admin approves a candidate, public latest moves; rollbac
   const task = await bootstrap.call<Task>(
     'POST',
     '/v1/admin/tasks',
-    publicTinyTask({ name: '민원 안내 배포 시험' }),
+    // phases long enough that a loaded machine does not drop a client mid-round (they end early once all answered)
+    publicTinyTask({ name: '민원 안내 배포 시험', privacy: { ...PUBLIC_PRIVACY, phaseSeconds: 15 } }),
   );
   const insts: InstitutionClient[] = [];
   for (let i = 0; i < 5; i++) insts.push(await InstitutionClient.enroll(send, bootstrap, `행복구청 ${i}`));
