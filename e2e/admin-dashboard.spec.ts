@@ -184,7 +184,7 @@ test('task wizard: secure aggregation + ε, unsafe combination refused first; th
 
 test('releases: a named admin approves a candidate, public latest moves; rollback moves it back', async ({
   page,
-}) => {
+}, info) => {
   test.setTimeout(120_000);
   const send = httpTransport(base);
   const bootstrap = new AdminClient(send, TOKEN);
@@ -243,6 +243,7 @@ test('releases: a named admin approves a candidate, public latest moves; rollbac
   await expect(v1).toContainText('admin:kim');
   await expect(v1).toContainText('stable');
   await expect.poll(publicLatest).toBe('1');
+  await checkScreen(page, info, 'task-page-released');
 
   page.once('dialog', (d) => void d.accept());
   await page.getByTestId('release-v0').getByRole('button', { name: '되돌리기' }).click();
