@@ -57,6 +57,7 @@ import {
   ENROLLMENT_REPEAT_WINDOW_MS,
   listInstitutions,
   pruneNonces,
+  reissueEnrollmentCode,
   revokeInstitution,
 } from './identity.ts';
 import { FixedWindow } from './limits.ts';
@@ -65,6 +66,8 @@ import { airgapReplayToken, registerAirgapRoutes } from './airgap-routes.ts';
 import { loadServerKey } from './server-key.ts';
 import { AIRGAP_SIGNATURE_WINDOW_MS } from '../../src/protocol/airgap.ts';
 import { addMember, listMembers, removeMember } from './membership.ts';
+import { ModelCatalog } from './model-catalog.ts';
+import { taskActivity } from './task-activity.ts';
 import {
   approveRelease,
   attachEvaluation,
@@ -146,6 +149,13 @@ export interface ServerOptions {
    * the Vite dev/preview origins on localhost, or none when `production`.
    */
   corsOrigins?: string[];
+  /**
+   * Where the base models for new tasks are (`*.gguf`, descriptors beside them; DURE_MODELS_DIR).
+   * Default `public/models` of this checkout.
+   */
+  modelsDir?: string | undefined;
+  /** The institution console's address, shown with enrolment codes (DURE_CONSOLE_URL). */
+  consoleUrl?: string | undefined;
   /** Production: no default CORS origins. Default: `NODE_ENV === 'production'`. */
   production?: boolean;
   /**
@@ -729,6 +739,33 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     async (req) => createInstitution(db, req.body.name, actorOf(req)),
   );
   app.get('/v1/admin/institutions', route('admin', 'List institutions'), async () => listInstitutions(db));
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/institutions/:id/enrollment-code',
+    route(
+      'admin',
+      'A new one-time enrollment code for a pending institution (the old one stops working); audited',
+      {
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      },
+    ),
+    async (req) => reissueEnrollmentCode(db, req.params.id, actorOf(req)),
+  );
+  const models = new ModelCatalog(
+    resolve(opts.modelsDir ?? join(import.meta.dirname, '../../public/models')),
+  );
+  app.get(
+    '/v1/admin/models',
+    route('admin', 'Base models a task may use: SHA-256, architecture and module shapes read from each GGUF'),
+    async () => models.list(),
+  );
+  app.get(
+    '/v1/admin/deployment',
+    route('admin', 'Console and server addresses for enrolment instructions'),
+    async (req) => ({
+      consoleUrl: opts.consoleUrl ?? null,
+      serverUrl: `${req.protocol}://${req.host}`,
+    }),
+  );
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
     '/v1/admin/institutions/:id/revoke',
     route('admin', 'Revoke an institution (its requests and pending updates are refused)', {
@@ -808,6 +845,14 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       rounds: await coordinator.rounds(req.params.taskId),
       versions: await coordinator.versions(req.params.taskId),
     }),
+  );
+  app.get<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId/activity',
+    route('admin', "Who takes part in the task's current round (names: admins only)", { params: TaskParams }),
+    async (req) => {
+      await coordinator.getTask(req.params.taskId);
+      return taskActivity(db, req.params.taskId);
+    },
   );
   app.post<{ Params: { taskId: string } }>(
     '/v1/admin/tasks/:taskId/start',

@@ -19,6 +19,8 @@ export type AuditType =
   | 'institution.enrolled'
   /** The same code and public key again, answered as the first (a lost reply retried). */
   | 'institution.enrollment_repeated'
+  /** An admin replaced a pending institution's enrolment code (the old one stops working). */
+  | 'institution.enrollment_code_reissued'
   | 'institution.revoked'
   | 'task.created'
   | 'task.started'

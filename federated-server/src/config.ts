@@ -22,7 +22,9 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
  * DURE_HEADERS_TIMEOUT_MS, DURE_REQUEST_TIMEOUT_MS, DURE_IDLE_TIMEOUT_MS and
  * DURE_STREAMS_PER_INSTITUTION, DURE_TRUST_PROXY and DURE_BLOB_KEY (32 bytes, base64url: the key
  * sealing blobs at rest; without it one is generated into `<dataDir>/blob-key`, see app.ts) and
- * DURE_DASHBOARD_DIR (the Vite build holding admin.html; default `dist/`). Unset or empty means the default.
+ * DURE_DASHBOARD_DIR (the Vite build holding admin.html; default `dist/`), DURE_MODELS_DIR (base models
+ * for new tasks; default `public/models`) and DURE_CONSOLE_URL (the institution console's address,
+ * shown with enrolment codes). Unset or empty means the default.
  * @throws {Error} listing every invalid variable by name.
  */
 export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number } = {}): ServerEnv {
@@ -104,6 +106,8 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     trustProxy: get('DURE_TRUST_PROXY'),
     streamsPerInstitution: int('DURE_STREAMS_PER_INSTITUTION', 1, 1000, 'a stream count'),
     ...(get('DURE_DASHBOARD_DIR') ? { dashboardDir: resolve(get('DURE_DASHBOARD_DIR')!) } : {}),
+    ...(get('DURE_MODELS_DIR') ? { modelsDir: resolve(get('DURE_MODELS_DIR')!) } : {}),
+    ...(get('DURE_CONSOLE_URL') ? { consoleUrl: get('DURE_CONSOLE_URL')! } : {}),
   };
   if (problems.length)
     throw new Error(

@@ -84,6 +84,35 @@ export async function createInstitution(
 }
 
 /**
+ * A new one-time enrolment code for a pending institution (the first was lost, expired or went to
+ * the wrong person). The old code stops working at once: only the new code's hash is stored.
+ * Audited as `institution.enrollment_code_reissued`.
+ * @throws {NotFoundError} no such institution. @throws {ConflictError} NOT_PENDING: it already
+ *   enrolled or was revoked (revoke and create a new institution to move an enrolled one).
+ */
+export async function reissueEnrollmentCode(
+  db: Database,
+  id: string,
+  actor: string,
+): Promise<{ institution: Institution; enrollmentCode: string }> {
+  const code = randomToken(24);
+  const now = Date.now();
+  const row = await db.transaction(async (tx) => {
+    const [r] = await tx.query<InstitutionRow>('SELECT * FROM institutions WHERE id = $1 FOR UPDATE', [id]);
+    if (!r) throw new NotFoundError(`institution ${id} not found`);
+    if (r.status !== 'pending')
+      throw new ConflictError(`institution ${id} is ${r.status}, not pending`, 'NOT_PENDING');
+    const [u] = await tx.query<InstitutionRow>(
+      `UPDATE institutions SET enrollment_code_hash = $2, enrollment_expires_at = $3 WHERE id = $1 RETURNING *`,
+      [id, sha256(code), now + ENROLLMENT_TTL_MS],
+    );
+    await appendAudit(tx, 'institution.enrollment_code_reissued', actor, { institutionId: id });
+    return u!;
+  });
+  return { institution: toInstitution(row), enrollmentCode: code };
+}
+
+/**
  * How long after an enrolment the same code with the same public key is still answered (see
  * `enroll`). A client retries a lost reply within seconds to minutes (src/fl/retry.ts), or when the
  * operator reopens the console — usually the same or the next working day; a day covers both, and

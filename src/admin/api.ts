@@ -6,7 +6,14 @@
  */
 import { ServerRefusedError } from '../protocol/errors.ts';
 import type { AdapterVersion, RoundDetail, Task, TaskMember } from '../protocol/schemas.ts';
-export type { AdminIdentity, GateResult as ReleaseGate, Release } from '../protocol/schemas.ts';
+export type {
+  AdminIdentity,
+  BaseModelInfo,
+  DeploymentInfo,
+  GateResult as ReleaseGate,
+  Release,
+  TaskActivity,
+} from '../protocol/schemas.ts';
 import type { PrivacyBudgetView } from '../protocol/secure-round.ts';
 
 export type { TaskMember };
@@ -26,6 +33,15 @@ export interface TaskDetail {
   privacy: PrivacyBudgetView | null;
 }
 
+/** One audit log entry (`GET /v1/admin/audit`). */
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  type: string;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
 export interface AuditVerification {
   ok: boolean;
   entries: number;
@@ -38,6 +54,8 @@ const TOKEN_KEY = 'dure-admin-token';
 export const tokenStore = {
   get: () => sessionStorage.getItem(TOKEN_KEY) ?? '',
   set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
+  /** Sign-out: the token is forgotten by this tab. */
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
 /** Any non-2xx answer: the catalogue's ServerRefusedError, with the HTTP status and the server's code. */

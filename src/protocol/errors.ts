@@ -926,6 +926,10 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         en: 'The request conflicts with the current state.',
       },
       ALREADY_REVOKED: { ko: '이미 등록이 취소된 기관입니다.', en: 'The institution is already revoked.' },
+      NOT_PENDING: {
+        ko: '이미 등록을 마쳤거나 폐지된 기관이라 새 등록 코드를 만들 수 없습니다.',
+        en: 'The institution already enrolled or was revoked, so it cannot get a new enrolment code.',
+      },
       DUPLICATE_UPDATE: {
         ko: '이 라운드의 업데이트를 이미 보냈습니다.',
         en: 'An update for this round was already sent.',

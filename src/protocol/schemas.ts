@@ -21,6 +21,7 @@ export const ModelShapeSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+export type ModelShape = Static<typeof ModelShapeSchema>;
 export const LoraConfigSchema = Type.Object(
   {
     rank: Type.Integer({ minimum: 1, maximum: 1024 }),
@@ -347,4 +348,43 @@ export interface Release {
   gate: GateResult | null;
   decision: Decision | null;
   createdAt: number;
+}
+
+/** One base model the server knows (`GET /v1/admin/models`; federated-server/src/model-catalog.ts). */
+export interface BaseModelInfo {
+  /** The file name without `.gguf`: the task's `baseModel.id`. */
+  id: string;
+  file: string;
+  bytes: number;
+  /** SHA-256 of the GGUF file, computed by the server. */
+  sha256: string;
+  /** `general.architecture` from the GGUF metadata. */
+  architecture: string;
+  /** From the descriptor beside the file (quantization, parameters), when there is one. */
+  description: string | null;
+  /** Layer count and each LoRA-targetable module's in/out features, read from the tensor infos. */
+  shape: ModelShape;
+}
+
+/**
+ * Who takes part in a task's current round (`GET /v1/admin/tasks/:id/activity`), for admins only:
+ * institutions never see who else trains (issue #15's aggregate-only rule).
+ */
+export interface TaskActivity {
+  /** The current round (open, collecting or aggregating), or null between rounds. */
+  round: { number: number; state: RoundState; deadlineAt: number; securePhase: string | null } | null;
+  institutions: {
+    institutionId: string;
+    name: string;
+    /** `secure`: took part in the round's secure-aggregation phases; `submitted`: its update arrived. */
+    activity: 'secure' | 'submitted';
+  }[];
+}
+
+/** Where institution staff go (`GET /v1/admin/deployment`): for the enrolment instructions. */
+export interface DeploymentInfo {
+  /** The institution console's address (DURE_CONSOLE_URL), or null when not configured. */
+  consoleUrl: string | null;
+  /** The server address institutions enter in the console: this server's own origin. */
+  serverUrl: string;
 }
