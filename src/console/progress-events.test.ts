@@ -94,7 +94,7 @@ describe('console progress over two real rounds', () => {
         taskId: task.id,
         store: s,
         trainer: () => new DoubleTrainer(target),
-        pollIntervalMs: 20,
+        pollIntervalMs: 40,
         batchSize: 2,
       });
     const [sa, sb] = [open('a'), open('b')];
@@ -125,7 +125,7 @@ describe('console progress over two real rounds', () => {
           taskId: task.id,
           store: sa,
           trainer: () => new DoubleTrainer(0.5),
-          pollIntervalMs: 20,
+          pollIntervalMs: 40,
           batchSize: 2,
           onProgress: (p) => {
             if (p.phase === 'uploaded') submitted = p.round;
@@ -177,5 +177,5 @@ describe('console progress over two real rounds', () => {
     // "학습 후" is this round's value, not round 1's.
     expect(session.after?.loss).toBe(afterLoss.get(2));
     expect(afterLoss.get(2)).not.toBe(afterLoss.get(1));
-  }, 20_000);
+  }, 60_000);
 });
