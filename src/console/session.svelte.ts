@@ -7,6 +7,41 @@
  */
 import { toErrorData, type ErrorData } from '../engine/errors.ts';
 import { loadDataset, type LoadedDataset, type NumberedRecord } from '../fl/dataset.ts';
+import {
+  compileCustomPatterns,
+  type CompiledPattern,
+  type CustomPattern,
+} from '../safety/custom-patterns.ts';
+
+/** Small settings kept on this device (localStorage in the page; a map in tests). */
+export interface ConsolePrefs {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+  remove(key: string): void;
+}
+
+function defaultPrefs(): ConsolePrefs {
+  const ls = (globalThis as { localStorage?: Storage }).localStorage;
+  if (ls)
+    return { get: (k) => ls.getItem(k), set: (k, v) => ls.setItem(k, v), remove: (k) => ls.removeItem(k) };
+  // Outside a page (tests, SSR) nothing persists; nothing here is rendered, so no reactivity.
+  const m: Record<string, string> = {};
+  return {
+    get: (k) => m[k] ?? null,
+    set: (k, v) => void (m[k] = v),
+    remove: (k) => void delete m[k],
+  };
+}
+
+const PATTERNS_KEY = 'dure-console-pii-patterns';
+const DATASET_KEY = 'dure-console-dataset';
+
+/** The file chosen before a reload: its name only, never its content. */
+export interface ForgottenDataset {
+  name: string;
+  /** When it was chosen, ms since the epoch. */
+  chosenAt: number;
+}
 
 export interface Identity {
   serverUrl: string;
@@ -153,6 +188,14 @@ export class ConsoleSession {
   after: EvalPoint | null = $state.raw(null);
   history: Contribution[] = $state.raw([]);
   error: ErrorData | null = $state.raw(null);
+  /** The institution's own identifier patterns, masked like the built-in kinds. */
+  customPatterns: CustomPattern[] = $state.raw([]);
+  patternError: ErrorData | null = $state.raw(null);
+  /**
+   * A file chosen before this page was (re)opened. Its records are not kept on the device (they
+   * may hold what masking missed), so staff are told to choose it again.
+   */
+  forgottenDataset: ForgottenDataset | null = $state.raw(null);
   /** The server address the last enrolment tried (named when it cannot be reached). */
   triedServerUrl: string | null = $state(null);
   running = $state(false);
@@ -165,10 +208,22 @@ export class ConsoleSession {
   );
 
   private abort: AbortController | null = null;
+  private file: File | null = null;
+  private compiled: CompiledPattern[] = [];
 
-  constructor(private readonly driver: ConsoleDriver) {}
+  constructor(
+    private readonly driver: ConsoleDriver,
+    private readonly prefs: ConsolePrefs = defaultPrefs(),
+  ) {}
 
   async init(): Promise<void> {
+    this.restorePatterns();
+    try {
+      const seen = JSON.parse(this.prefs.get(DATASET_KEY) ?? 'null') as ForgottenDataset | null;
+      if (seen && typeof seen.name === 'string' && !this.dataset) this.forgottenDataset = seen;
+    } catch {
+      this.prefs.remove(DATASET_KEY);
+    }
     try {
       this.identity = await this.driver.identity();
       this.history = await this.driver.history();
@@ -201,13 +256,47 @@ export class ConsoleSession {
     this.error = null;
     this.reading = true;
     this.fileName = file.name;
+    this.file = file;
     try {
-      this.dataset = await loadDataset(file);
+      this.dataset = await loadDataset(file, { customPatterns: this.compiled });
+      this.forgottenDataset = null;
+      this.prefs.set(DATASET_KEY, JSON.stringify({ name: file.name, chosenAt: Date.now() }));
     } catch (e) {
       this.dataset = null;
       this.error = toErrorData(e);
     } finally {
       this.reading = false;
+    }
+  }
+
+  /**
+   * Replaces the institution's identifier patterns after checking every one (syntax, ReDoS
+   * guards, caps); kept on this device and applied at once to the chosen file by reading it again.
+   * A refused list changes nothing and says why in `patternError`.
+   */
+  async setCustomPatterns(list: CustomPattern[]): Promise<boolean> {
+    try {
+      this.compiled = compileCustomPatterns(list);
+    } catch (e) {
+      this.patternError = toErrorData(e);
+      return false;
+    }
+    this.patternError = null;
+    this.customPatterns = list;
+    this.prefs.set(PATTERNS_KEY, JSON.stringify(list));
+    if (this.file && !this.running) await this.loadFile(this.file);
+    return true;
+  }
+
+  private restorePatterns(): void {
+    try {
+      const list = JSON.parse(this.prefs.get(PATTERNS_KEY) ?? '[]') as CustomPattern[];
+      this.compiled = compileCustomPatterns(list);
+      this.customPatterns = list;
+    } catch (e) {
+      // A stored list that no longer passes the checks is dropped, and the reason shown.
+      this.patternError = toErrorData(e);
+      this.prefs.remove(PATTERNS_KEY);
     }
   }
 
