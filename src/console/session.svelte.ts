@@ -364,7 +364,7 @@ export class ConsoleSession {
         if (e.round !== undefined) {
           this.startRound(e.round);
           if (this.round && this.round.round !== e.round)
-            this.round = { ...this.round, round: e.round, deadline: null };
+            this.round = { ...this.round, round: e.round, roundState: null, deadline: null };
           this.phaseRound = e.round;
         }
         this.phase = e.phase;
