@@ -7,13 +7,14 @@ import {
   widgetCompileOptions,
   widgetInput,
 } from './vite.widget.config.ts';
+import { sampleDatasets } from './scripts/sample-datasets.ts';
 
 export default defineConfig({
   // Relative URLs throughout the build: every chunk, worker and wasm resolves against the URL of
   // the file that names it, so the same dist/ works at a web root, under a sub-path (`/dure/`) or
   // on another origin than the portal page that loads `dure-chat.js`.
   base: './',
-  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions }), dureServiceWorker()],
+  plugins: [svelte({ dynamicCompileOptions: widgetCompileOptions }), dureServiceWorker(), sampleDatasets()],
   worker: { format: 'es' },
   build: {
     target: 'es2022',

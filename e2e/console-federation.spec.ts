@@ -149,6 +149,22 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
   const { task, institutionId, admit } = await setUp(page, '민원 라운드');
   await pickDataset(page);
   await expect(page.getByTestId('pii-report').locator('tr[data-kind="phone"]')).toContainText('1');
+  // Every status the page shows, as it changes: the phases must appear in order, with the round.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { __phases: string[] }).__phases = seen;
+    const note = () => {
+      const el = document.querySelector<HTMLElement>('[data-testid="round-phase"]');
+      const line = el ? `${el.dataset['round']}|${el.dataset['phase']}|${el.textContent}` : '';
+      if (line && seen.at(-1) !== line) seen.push(line);
+    };
+    new MutationObserver(note).observe(document.body, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
+  });
   await page.getByRole('button', { name: '라운드 참여 시작' }).click();
   // Not a member yet: the task does not exist for this institution, and the console says why.
   await expect(page.getByTestId('round-phase')).toHaveAttribute('data-phase', 'unassigned');
@@ -157,6 +173,27 @@ test('console: enroll, local dataset, one full round on WebGPU, update accepted,
 
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(1, { timeout: 75_000 });
   await expect(page.getByTestId('round-number')).toHaveText('1');
+  const phases = await page.evaluate(() => (window as unknown as { __phases: string[] }).__phases);
+  const order = [
+    'downloading',
+    'preparing',
+    'evaluating-before',
+    'training',
+    'evaluating-after',
+    'uploading',
+    'submitted',
+  ];
+  let at = -1;
+  for (const phase of order) {
+    const i = phases.findIndex((p, k) => k > at && p.startsWith(`1|${phase}|`));
+    expect(i, `${phase} after ${order[order.indexOf(phase) - 1]} in\n${phases.join('\n')}`).toBeGreaterThan(
+      at,
+    );
+    at = i;
+  }
+  expect(phases.find((p) => p.startsWith('1|training|'))).toMatch(/라운드 1 · 학습 중 — 단계 \d+ \/ \d+/);
+  // No raw server state anywhere in what was shown.
+  expect(phases.join('\n')).not.toMatch(/\((open|collecting|aggregating)\)/);
   await expect(page.getByTestId('step-loss')).toHaveAttribute('data-points', String(LOCAL_STEPS));
   await expect(page.getByTestId('train-progress')).toHaveAttribute('value', String(LOCAL_STEPS));
   const before = await page.getByTestId('eval-before').locator('td').first().innerText();

@@ -4,10 +4,13 @@
  */
 import { preview } from 'vite';
 import { startServer } from '../federated-server/src/main.ts';
+import { startCorsOrigins } from './start-origins.ts';
 
 const serverPort = Number(process.env['PORT'] ?? 8787);
 const webPort = Number(process.env['DURE_WEB_PORT'] ?? 5173);
 
+// The pages call the server from the web port: let that origin through CORS, whatever the port.
+process.env['DURE_CORS_ORIGINS'] = startCorsOrigins(webPort, process.env['DURE_CORS_ORIGINS']);
 const server = await startServer(serverPort);
 const web = await preview({ preview: { port: webPort, strictPort: true, host: '127.0.0.1' } });
 const webUrl = `http://localhost:${webPort}`;

@@ -13,7 +13,8 @@ import {
   TrainerContractError,
 } from '../protocol/errors.ts';
 import { toInstructionRecord, type NumberedRecord } from '../fl/dataset.ts';
-import { RoundClient, type RoundProgress } from '../fl/round-client.ts';
+import { RoundClient } from '../fl/round-client.ts';
+import { progressEvents } from './progress-events.ts';
 import type { ClientStore, RoundRecord } from '../fl/store-api.ts';
 import { openIdbStore } from '../fl/store-idb.ts';
 import { downloadModel } from '../model-manager/download.ts';
@@ -25,7 +26,6 @@ import { spawnTrainingWorker } from '../../workers/spawn.ts';
 import type {
   Contribution,
   ConsoleDriver,
-  DriverEvent,
   Identity,
   ParticipateOptions,
   TaskProtection,
@@ -91,37 +91,6 @@ function knownTasks(): string[] {
 function rememberTask(id: string): void {
   const all = knownTasks();
   if (!all.includes(id)) localStorage.setItem(TASKS_KEY, JSON.stringify([...all, id].slice(-50)));
-}
-
-function progressEvents(p: RoundProgress): DriverEvent[] {
-  switch (p.phase) {
-    case 'waiting':
-      return [{ kind: 'phase', phase: 'waiting' }];
-    case 'downloading':
-      return [{ kind: 'phase', phase: 'downloading', detail: `v${p.globalVersion}` }];
-    case 'evaluating':
-      return p.result
-        ? [{ kind: 'eval', which: p.when, result: p.result }]
-        : [{ kind: 'phase', phase: 'evaluating' }];
-    case 'training':
-      return [
-        { kind: 'phase', phase: 'training' },
-        { kind: 'step', step: p.step, total: p.steps, loss: p.loss },
-      ];
-    case 'uploading':
-      return [{ kind: 'phase', phase: 'uploading' }];
-    case 'securing':
-      return [{ kind: 'phase', phase: 'securing', detail: p.step }];
-    case 'uploaded':
-      return [
-        {
-          kind: 'phase',
-          phase: 'submitted',
-          // Secure rounds have no update id: name the masked vector that was sent.
-          detail: p.receipt.updateId ? `#${p.receipt.updateId}` : p.receipt.sha256.slice(0, 12),
-        },
-      ];
-  }
 }
 
 export function createBrowserDriver(
@@ -192,6 +161,7 @@ export function createBrowserDriver(
       const data = { train: await prepare(p.train), validation: await prepare(p.validation) };
 
       let protection: TaskProtection | undefined;
+      let submittedRound: number | null = null;
       const client = new RoundClient({
         serverUrl: id.serverUrl,
         taskId: task.id,
@@ -211,10 +181,10 @@ export function createBrowserDriver(
           return trainer.t;
         },
         retry: {
-          onRetry: ({ attempt, reason }) =>
-            onEvent({ kind: 'phase', phase: 'retrying', detail: `${attempt}: ${reason}` }),
+          onRetry: ({ attempt }) => onEvent({ kind: 'phase', phase: 'retrying', attempt }),
         },
         onProgress: (e) => {
+          if (e.phase === 'uploaded') submittedRound = e.round;
           if (e.phase === 'waiting')
             onEvent({
               kind: 'round',
@@ -228,7 +198,7 @@ export function createBrowserDriver(
                 ...(protection ? { protection } : {}),
               },
             });
-          for (const ev of progressEvents(e)) onEvent(ev);
+          for (const ev of progressEvents(e, submittedRound)) onEvent(ev);
         },
       });
 
@@ -279,6 +249,9 @@ export function createBrowserDriver(
         trainer: () => {
           throw new TrainerContractError('enrollment does not train');
         },
+        // A few quick attempts: staff are waiting at the form, and an unreachable server (or a CORS
+        // list without this console's origin) will not come back in the next 40 s.
+        retry: { attempts: 4 },
       });
       const id = await client.enroll(code);
       return { serverUrl: id.serverUrl, institutionId: id.institutionId, name: id.name };

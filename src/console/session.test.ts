@@ -139,4 +139,44 @@ describe('ConsoleSession', () => {
     await joined;
     expect([leaving.phase, leaving.error, leaving.running]).toEqual(['idle', null, false]);
   });
+
+  it("masks names and the institution's patterns, keeps the patterns, and says a reopened page forgot the file", async () => {
+    const store = new Map<string, string>();
+    const prefs = {
+      get: (k: string) => store.get(k) ?? null,
+      set: (k: string, v: string) => void store.set(k, v),
+      remove: (k: string) => void store.delete(k),
+    };
+    const s = new ConsoleSession(driver(), prefs);
+    await s.init();
+    expect(s.forgottenDataset).toBeNull();
+    const file = new File(
+      [
+        JSON.stringify({ instruction: '제 이름은 강슬기이고 사건번호 2023가합12345 문의', output: '네' }) +
+          '\n',
+        JSON.stringify({ instruction: 'q', output: 'a' }) + '\n',
+      ],
+      'cases.jsonl',
+    );
+    await s.loadFile(file);
+    expect(JSON.stringify(s.dataset?.records)).not.toContain('강슬기');
+    expect(JSON.stringify(s.dataset?.records)).toContain('2023가합12345');
+
+    expect(await s.setCustomPatterns([{ label: '사건번호', pattern: '(\\d+)+가' }])).toBe(false);
+    expect(s.patternError?.code).toBe('CUSTOM_PATTERN_UNSAFE');
+    expect(await s.setCustomPatterns([{ label: '사건번호', pattern: '\\d{4}[가-힣]{1,2}\\d{1,6}' }])).toBe(
+      true,
+    );
+    // The chosen file was read again with the pattern.
+    expect(JSON.stringify(s.dataset?.records)).toContain('[사건번호]');
+    expect(s.dataset?.pii.byKind).toMatchObject({ name: 1, custom: 1 });
+
+    const reopened = new ConsoleSession(driver(), prefs);
+    await reopened.init();
+    expect(reopened.customPatterns).toEqual([{ label: '사건번호', pattern: '\\d{4}[가-힣]{1,2}\\d{1,6}' }]);
+    expect(reopened.dataset).toBeNull();
+    expect(reopened.forgottenDataset?.name).toBe('cases.jsonl');
+    await reopened.loadFile(file);
+    expect(reopened.forgottenDataset).toBeNull();
+  });
 });

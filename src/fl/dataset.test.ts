@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compileCustomPatterns } from '../safety/custom-patterns.ts';
 import {
   DatasetError,
   loadDataset,
@@ -129,6 +130,35 @@ describe('scrubRecords', () => {
     expect(report.examples[0]!.context).toContain('[전화번호]');
     // inputs untouched
     expect((records[0]!.record as { input: string }).input).toContain('010-1234-5678');
+  });
+});
+
+describe('names and institution patterns in training data', () => {
+  it("masks a person named in the text and the institution's own identifiers, before training", async () => {
+    const custom = compileCustomPatterns([{ label: '환자번호', pattern: 'P-\\d{6}' }]);
+    const file = new File(
+      [
+        JSON.stringify({
+          instruction: '이름은 강슬기이고 주소 변경 문의',
+          output: '강슬기 님, 확인했습니다.',
+        }) + '\n',
+        JSON.stringify({ instruction: '환자 P-004512 진료 예약', output: '정부 지원 대상입니다.' }) + '\n',
+      ],
+      'd.jsonl',
+    );
+    const ds = await loadDataset(file, { customPatterns: custom, validationFraction: 0 });
+    const text = JSON.stringify(ds.records);
+    expect(text).not.toContain('강슬기');
+    expect(text).not.toContain('P-004512');
+    expect(ds.records[0]!.record).toMatchObject({
+      instruction: '이름은 [이름]이고 주소 변경 문의',
+      output: '[이름] 님, 확인했습니다.',
+    });
+    expect(ds.records[1]!.record).toMatchObject({
+      instruction: '환자 [환자번호] 진료 예약',
+      output: '정부 지원 대상입니다.',
+    });
+    expect(ds.pii.byKind).toMatchObject({ name: 2, custom: 1 });
   });
 });
 

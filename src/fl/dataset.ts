@@ -6,6 +6,8 @@
  * Nothing here touches the network: the records live only in the page (and its worker).
  */
 import { detectPii, PII_LABELS, type PiiFinding, type PiiKind } from '../safety/pii.ts';
+import { detectKoreanNames } from '../safety/korean-names.ts';
+import { detectCustom, type CompiledPattern } from '../safety/custom-patterns.ts';
 import { DatasetError } from '../protocol/errors.ts';
 export { DatasetError };
 
@@ -258,13 +260,40 @@ export function piiPlaceholder(kind: PiiKind): string {
   return `[${PII_LABELS[kind].ko}]`;
 }
 
+/** A span to replace in training text; `label` names an institution's own identifier. */
+export interface ScrubFinding {
+  kind: PiiKind;
+  start: number;
+  end: number;
+  label?: string;
+}
+
+/**
+ * Everything masked before training: the widget's identifiers, person names, then the
+ * institution's own patterns; where two overlap the earlier kind in that order wins.
+ */
+export function detectTrainingPii(text: string, custom: readonly CompiledPattern[] = []): ScrubFinding[] {
+  const found: ScrubFinding[] = detectPii(text).map(({ kind, start, end }) => ({ kind, start, end }));
+  const free = (s: number, e: number) => !found.some((f) => s < f.end && e > f.start);
+  for (const n of detectKoreanNames(text))
+    if (free(n.start, n.end)) found.push({ kind: 'name', start: n.start, end: n.end });
+  for (const c of detectCustom(text, custom))
+    if (free(c.start, c.end)) found.push({ kind: 'custom', start: c.start, end: c.end, label: c.label });
+  return found.sort((a, b) => a.start - b.start);
+}
+
+const placeholderOf = (f: ScrubFinding) => (f.label ? `[${f.label}]` : piiPlaceholder(f.kind));
+
 /** Replaces every finding in `text` with its placeholder. */
-export function scrubText(text: string, findings: readonly PiiFinding[] = detectPii(text)): string {
+export function scrubText(
+  text: string,
+  findings: readonly (PiiFinding | ScrubFinding)[] = detectTrainingPii(text),
+): string {
   let out = '';
   let at = 0;
   for (const f of findings) {
     if (f.start < at) continue;
-    out += text.slice(at, f.start) + piiPlaceholder(f.kind);
+    out += text.slice(at, f.start) + placeholderOf(f);
     at = f.end;
   }
   return out + text.slice(at);
@@ -295,15 +324,21 @@ function emptyReport(): PiiReport {
 }
 
 /** Scrubs one string, counting into `report`; examples show the placeholder in scrubbed context. */
-function scrubCounting(text: string, line: number, report: PiiReport, maxExamples: number): string {
-  const findings = detectPii(text);
+function scrubCounting(
+  text: string,
+  line: number,
+  report: PiiReport,
+  maxExamples: number,
+  custom: readonly CompiledPattern[],
+): string {
+  const findings = detectTrainingPii(text, custom);
   if (findings.length === 0) return text;
   const scrubbed = scrubText(text, findings);
   let shift = 0;
   for (const f of findings) {
     report.total++;
     report.byKind[f.kind]++;
-    const ph = piiPlaceholder(f.kind);
+    const ph = placeholderOf(f);
     const at = f.start + shift;
     shift += ph.length - (f.end - f.start);
     if (report.examples.length < maxExamples) {
@@ -323,11 +358,12 @@ function scrubCounting(text: string, line: number, report: PiiReport, maxExample
 export function scrubRecords(
   records: readonly NumberedRecord[],
   maxExamples = 10,
+  custom: readonly CompiledPattern[] = [],
 ): { records: NumberedRecord[]; report: PiiReport } {
   const report = emptyReport();
   const out = records.map(({ line, record }) => {
     const before = report.total;
-    const s = (t: string) => scrubCounting(t, line, report, maxExamples);
+    const s = (t: string) => scrubCounting(t, line, report, maxExamples, custom);
     const scrubbed: DatasetRecord =
       record.kind === 'instruction'
         ? {
@@ -409,6 +445,8 @@ export interface LoadedDataset {
 export interface LoadOptions extends SplitOptions {
   limits?: Partial<DatasetLimits>;
   maxPiiExamples?: number;
+  /** The institution's own identifier patterns, already checked (src/safety/custom-patterns.ts). */
+  customPatterns?: readonly CompiledPattern[];
 }
 
 /** Splits a stream of decoded text into lines without holding more than one line at a time. */
@@ -506,6 +544,6 @@ export async function loadDataset(file: Blob, opts: LoadOptions = {}): Promise<L
       );
     throw e;
   }
-  const { records, report: pii } = scrubRecords(raw, opts.maxPiiExamples ?? 10);
+  const { records, report: pii } = scrubRecords(raw, opts.maxPiiExamples ?? 10, opts.customPatterns ?? []);
   return { records, ...splitDataset(records, opts), issues, moreIssues, lines, bytes: file.size, pii };
 }

@@ -291,7 +291,14 @@ describe('round client against the real server', () => {
       fetch: recordingFetch(recA),
       pollIntervalMs: 30,
       batchSize: 2,
-      onProgress: (p) => phases.push(p.phase === 'training' ? `training ${p.step}/${p.steps}` : p.phase),
+      onProgress: (p) =>
+        phases.push(
+          p.phase === 'step' || p.phase === 'training'
+            ? `${p.phase} ${p.step}/${p.steps}`
+            : p.phase === 'evaluating' || p.phase === 'evaluated'
+              ? `${p.phase} ${p.when}`
+              : p.phase,
+        ),
     });
     const [oa, ob] = await Promise.all([progressA.runRound(data(6)), b.runRound(data(2))]);
     expect(oa).toMatchObject({
@@ -303,13 +310,21 @@ describe('round client against the real server', () => {
     expect(ob).toMatchObject({ kind: 'contributed', round: 1 });
     // localSteps 10 but localEpochs 1: ⌈6/2⌉ = 3 steps for A, 1 for B
     expect([ta.steps, tb.steps]).toEqual([3, 1]);
+    // Each phase is announced as it starts, so a slow one is never shown as the one before it.
     expect(phases).toEqual([
       'downloading',
-      'evaluating',
+      'preparing',
+      'evaluating before',
+      'evaluated before',
+      'step 1/3',
       'training 1/3',
+      'step 2/3',
       'training 2/3',
+      'step 3/3',
       'training 3/3',
-      'evaluating',
+      'evaluating after',
+      'evaluated after',
+      'signing',
       'uploading',
       'uploaded',
     ]);

@@ -57,11 +57,22 @@ export type TrainerProvider = (need: {
   adapter: LoraTensors;
 }) => LoraTrainer | Promise<LoraTrainer>;
 
+/**
+ * What the client is doing, announced as each phase STARTS (so a slow phase is never shown as the
+ * one before it — issue #20): download → prepare (the trainer takes the global adapter) →
+ * evaluate before → each step k/n (`step` as it starts, `training` with its loss when done) →
+ * evaluate after → sign (clip, encode, hash, store) → upload, or the secure phases → uploaded;
+ * `waiting` while there is nothing to do (no round open, or others still have to send theirs).
+ */
 export type RoundProgress =
   | { phase: 'waiting'; round: number | null; roundState: string | null }
   | { phase: 'downloading'; round: number; globalVersion: number }
-  | { phase: 'evaluating'; round: number; when: 'before' | 'after'; result?: EvalResult }
+  | { phase: 'preparing'; round: number }
+  | { phase: 'evaluating'; round: number; when: 'before' | 'after' }
+  | { phase: 'evaluated'; round: number; when: 'before' | 'after'; result: EvalResult }
+  | { phase: 'step'; round: number; step: number; steps: number }
   | { phase: 'training'; round: number; step: number; steps: number; loss: number }
+  | { phase: 'signing'; round: number }
   | { phase: 'uploading'; round: number; resumed: boolean }
   /** Secure aggregation: which phase of the protocol the client is in (nothing plain is sent). */
   | { phase: 'securing'; round: number; step: SecureStep }
@@ -343,6 +354,7 @@ export class RoundClient {
     const progress = this.opts.onProgress;
     progress?.({ phase: 'downloading', round: ins.round, globalVersion: ins.globalVersion });
     const global = await this.downloadGlobal(ins.globalVersion, ins.globalSha256, signal);
+    progress?.({ phase: 'preparing', round: ins.round });
     const trainer = await this.opts.trainer({
       trainA: ins.trainA,
       proximalMu: ins.proximalMu,
@@ -351,8 +363,9 @@ export class RoundClient {
     await trainer.setAdapter(global.lora);
     check();
 
+    progress?.({ phase: 'evaluating', round: ins.round, when: 'before' });
     const evalBefore = await trainer.evaluate(data.validation);
-    progress?.({ phase: 'evaluating', round: ins.round, when: 'before', result: evalBefore });
+    progress?.({ phase: 'evaluated', round: ins.round, when: 'before', result: evalBefore });
     const batch = Math.max(1, Math.floor(this.opts.batchSize ?? 4));
     const n = data.train.length;
     const steps = plannedSteps(ins, n, batch);
@@ -366,13 +379,16 @@ export class RoundClient {
         order = shuffled(n, ((this.opts.seed ?? 1) * 0x9e3779b1) ^ (ins.round << 8) ^ epoch);
       const at = (s % perEpoch) * batch;
       const examples = order.slice(at, at + batch).map((k) => data.train[k]!);
+      progress?.({ phase: 'step', round: ins.round, step: s + 1, steps });
       const { loss } = await trainer.step(examples);
       stepLosses.push(loss);
       progress?.({ phase: 'training', round: ins.round, step: s + 1, steps, loss });
     }
     check();
+    progress?.({ phase: 'evaluating', round: ins.round, when: 'after' });
     const evalAfter = await trainer.evaluate(data.validation);
-    progress?.({ phase: 'evaluating', round: ins.round, when: 'after', result: evalAfter });
+    progress?.({ phase: 'evaluated', round: ins.round, when: 'after', result: evalAfter });
+    progress?.({ phase: 'signing', round: ins.round });
 
     const { tensors, norm, clipped } = buildUpdate(global, await trainer.getAdapter(), ins);
     const trainLoss = stepLosses.reduce((a, b) => a + b, 0) / stepLosses.length;

@@ -93,6 +93,7 @@ import {
   BlobIntegrityError,
 } from './errors/server.ts';
 import { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
+import { CustomPatternError } from './errors/safety.ts';
 import { SecAggProtocolError, SecAggCryptoError, ShamirError, QuantizationError } from './errors/secagg.ts';
 import { AirgapFileError } from './errors/airgap.ts';
 
@@ -182,6 +183,7 @@ export {
   BlobIntegrityError,
 } from './errors/server.ts';
 export { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
+export { CustomPatternError } from './errors/safety.ts';
 export {
   SecAggProtocolError,
   SecAggCryptoError,
@@ -1036,6 +1038,24 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       PRIVACY_BUDGET_EXHAUSTED: {
         ko: '이 과제의 개인정보 보호 예산을 모두 썼습니다. 더 이상 학습 라운드를 진행할 수 없습니다.',
         en: "This task's privacy budget is spent. No more training rounds can run.",
+      },
+    },
+  },
+  {
+    area: 'PII masking',
+    errorClass: CustomPatternError,
+    codes: {
+      CUSTOM_PATTERN_INVALID: {
+        ko: '기관 지정 식별자 패턴이 올바른 정규식이 아니거나 빈 글자와도 맞습니다. 패턴을 고쳐 주세요.',
+        en: 'The institution identifier pattern is not a valid regular expression, or it matches empty text. Fix the pattern.',
+      },
+      CUSTOM_PATTERN_UNSAFE: {
+        ko: '이 패턴은 긴 글에서 매우 오래 걸릴 수 있어 쓸 수 없습니다. 반복을 겹치지 말고(예: (\\d+)+ 대신 \\d+) 역참조와 전후방 탐색을 빼 주세요.',
+        en: 'This pattern could take very long on long text. Do not nest repetition (use \\d+ rather than (\\d+)+) and leave out back-references and look-arounds.',
+      },
+      CUSTOM_PATTERN_LIMIT: {
+        ko: '패턴이 너무 길거나 너무 많습니다. 패턴은 120자, 20개까지 쓸 수 있습니다.',
+        en: 'Too long or too many patterns: at most 120 characters each and 20 in all.',
       },
     },
   },

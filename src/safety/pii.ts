@@ -7,7 +7,18 @@
  * 주민등록번호 if its birth date and sex digit are plausible, a card number must pass Luhn, etc.
  */
 
-export type PiiKind = 'rrn' | 'frn' | 'phone' | 'email' | 'card' | 'account' | 'passport';
+export type PiiKind =
+  | 'rrn'
+  | 'frn'
+  | 'phone'
+  | 'email'
+  | 'card'
+  | 'account'
+  | 'passport'
+  /** A person's name (korean-names.ts); found only in training data, not by `detectPii`. */
+  | 'name'
+  /** An institution's own identifier pattern (custom-patterns.ts); training data only. */
+  | 'custom';
 
 export interface PiiFinding {
   kind: PiiKind;
@@ -31,6 +42,8 @@ export const PII_LABELS: Record<PiiKind, { ko: string; en: string }> = {
   card: { ko: '카드 번호', en: 'card number' },
   account: { ko: '계좌번호', en: 'bank account number' },
   passport: { ko: '여권 번호', en: 'passport number' },
+  name: { ko: '이름', en: 'name' },
+  custom: { ko: '기관 지정 식별자', en: 'institution identifier' },
 };
 
 const RRN_WEIGHTS = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5] as const;
