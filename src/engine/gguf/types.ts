@@ -20,6 +20,7 @@ export enum GgmlType {
   Q5_K = 13,
   Q6_K = 14,
   Q8_K = 15,
+  IQ2_XXS = 16,
   I8 = 24,
   I16 = 25,
   I32 = 26,
