@@ -20,6 +20,7 @@ export enum GgmlType {
   Q5_K = 13,
   Q6_K = 14,
   Q8_K = 15,
+  IQ2_XXS = 16,
   IQ4_NL = 20,
   IQ4_XS = 23,
   I8 = 24,

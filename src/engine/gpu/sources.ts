@@ -29,6 +29,13 @@ import ropeDim from '../../../wgsl/rope-dim.wgsl?raw';
 import ropeBackward from '../../../wgsl/rope-backward.wgsl?raw';
 import sampling from '../../../wgsl/sampling.wgsl?raw';
 import step from '../../../wgsl/step.wgsl?raw';
+import qBf16 from '../../../wgsl/quant/bf16.wgsl?raw';
+import qF16 from '../../../wgsl/quant/f16.wgsl?raw';
+import qF32 from '../../../wgsl/quant/f32.wgsl?raw';
+import qQ4_0 from '../../../wgsl/quant/q4_0.wgsl?raw';
+import qQ4_K from '../../../wgsl/quant/q4_k.wgsl?raw';
+import qQ6_K from '../../../wgsl/quant/q6_k.wgsl?raw';
+import qQ8_0 from '../../../wgsl/quant/q8_0.wgsl?raw';
 
 export const kernelFamilies = {
   activation,
@@ -62,4 +69,18 @@ export const wgslIncludes: Readonly<Record<string, string>> = {
   reduce,
   'rope-dim': ropeDim,
   step,
+};
+
+/**
+ * One decoder snippet per quant type, `wgsl/quant/<name>.wgsl`, keyed by the `snippet` of the type's
+ * registry row (gguf/quant/traits.ts); the kernel library supplies it as the include "quant-type".
+ */
+export const quantSnippets: Readonly<Record<string, string>> = {
+  bf16: qBf16,
+  f16: qF16,
+  f32: qF32,
+  q4_0: qQ4_0,
+  q4_k: qQ4_K,
+  q6_k: qQ6_K,
+  q8_0: qQ8_0,
 };
