@@ -74,9 +74,9 @@ const TABLE: readonly GgmlTypeTraits[] = [
   // block_q8_1: f16 d, s; i8 qs[32] (an activation format; readable but not dequantized here)
   t(GgmlType.Q8_1, 'q8_1', 32, 36, false, false),
   // block_q2_K: u8 scales[16]; u8 qs[64]; f16 d, dmin
-  t(GgmlType.Q2_K, 'q2_K', QK_K, 84, false, false),
+  t(GgmlType.Q2_K, 'q2_K', QK_K, 84, true, true, gpu('q2_k', { at: 80, bytes: 4 })),
   // block_q3_K: u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d
-  t(GgmlType.Q3_K, 'q3_K', QK_K, 110, false, false),
+  t(GgmlType.Q3_K, 'q3_K', QK_K, 110, true, true, gpu('q3_k', { at: 108, bytes: 2 })),
   // block_q4_K: f16 d, dmin; u8 scales[12]; u8 qs[128]
   t(GgmlType.Q4_K, 'q4_K', QK_K, 144, true, true, gpu('q4_k')),
   // block_q5_K: f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
@@ -87,6 +87,10 @@ const TABLE: readonly GgmlTypeTraits[] = [
   t(GgmlType.Q8_K, 'q8_K', QK_K, 292, false, false),
   // block_iq2_xxs: f16 d; u16 qs[32] — parsed so that a model holding it is refused by name at load
   t(GgmlType.IQ2_XXS, 'iq2_xxs', QK_K, 66, false, false),
+  // block_iq4_nl: f16 d; u8 qs[16] (indices into kvalues_iq4nl)
+  t(GgmlType.IQ4_NL, 'iq4_nl', 32, 18, true, true, gpu('iq4_nl', { at: 0, bytes: 2 })),
+  // block_iq4_xs: f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]
+  t(GgmlType.IQ4_XS, 'iq4_xs', QK_K, 136, true, true, gpu('iq4_xs')),
   t(GgmlType.I8, 'i8', 1, 1, false, false),
   t(GgmlType.I16, 'i16', 1, 2, false, false),
   t(GgmlType.I32, 'i32', 1, 4, false, false),
