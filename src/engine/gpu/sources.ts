@@ -36,6 +36,11 @@ import qQ4_0 from '../../../wgsl/quant/q4_0.wgsl?raw';
 import qQ4_K from '../../../wgsl/quant/q4_k.wgsl?raw';
 import qQ6_K from '../../../wgsl/quant/q6_k.wgsl?raw';
 import qQ8_0 from '../../../wgsl/quant/q8_0.wgsl?raw';
+import qQ2_K from '../../../wgsl/quant/q2_k.wgsl?raw';
+import qQ3_K from '../../../wgsl/quant/q3_k.wgsl?raw';
+import qIQ4_NL from '../../../wgsl/quant/iq4_nl.wgsl?raw';
+import qIQ4_XS from '../../../wgsl/quant/iq4_xs.wgsl?raw';
+import iq4Levels from '../../../wgsl/quant/iq4-levels.wgsl?raw';
 
 export const kernelFamilies = {
   activation,
@@ -64,6 +69,8 @@ export type KernelFamily = keyof typeof kernelFamilies;
 /** Snippets that families may `#include`. */
 export const wgslIncludes: Readonly<Record<string, string>> = {
   'gated-act': gatedAct,
+  // The IQ4_NL levels, shared by the iq4_nl and iq4_xs snippets.
+  'iq4-levels': iq4Levels,
   matvec,
   quant,
   reduce,
@@ -83,4 +90,8 @@ export const quantSnippets: Readonly<Record<string, string>> = {
   q4_k: qQ4_K,
   q6_k: qQ6_K,
   q8_0: qQ8_0,
+  q2_k: qQ2_K,
+  q3_k: qQ3_K,
+  iq4_nl: qIQ4_NL,
+  iq4_xs: qIQ4_XS,
 };
