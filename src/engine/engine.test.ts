@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../testing/node-gpu.ts';
 import { relL2 } from '../testing/gpu-harness.ts';
 import { CpuReferenceModel } from '../testing/cpu-forward.ts';
-import { testModelPath, type TestModelSpec } from '../testing/test-models.ts';
+import {
+  buildTestModel,
+  testModelPath,
+  tokenizerMetadata,
+  type TestModelSpec,
+} from '../testing/test-models.ts';
+import { writeGguf } from '../tools/gguf/writer.ts';
+import { fromErrorData, toErrorData } from '../protocol/errors.ts';
+import { ggmlByteLength } from './gguf/quant/traits.ts';
+import { MemorySource } from './gguf/sources.ts';
+import { GgmlType } from './gguf/types.ts';
+import { UnsupportedWeightTypeError } from './gpu/weight-layout.ts';
 import { FileSource } from '../node/file-source.ts';
 import { readGguf } from './gguf/reader.ts';
 import { WebGpuEngine } from './engine.ts';
@@ -262,6 +273,32 @@ describe('generation', () => {
 });
 
 describe('loading', () => {
+  it('refuses a tensor of a type with no GPU kernel, naming the tensor and the type', async () => {
+    // A tiny GGUF whose blk.0.attn_q.weight holds IQ2_XXS bytes (a type with no GPU row).
+    const built = buildTestModel({ arch: 'llama', quant: 'F32' }, await tokenizerMetadata('corpus-bpe'));
+    const tensors = built.tensors.map((t) =>
+      t.name === 'blk.0.attn_q.weight'
+        ? {
+            ...t,
+            type: GgmlType.IQ2_XXS,
+            data: new Uint8Array(ggmlByteLength(GgmlType.IQ2_XXS, t.data.length / 4)),
+          }
+        : t,
+    );
+    const bytes = writeGguf({ metadata: built.metadata, tensors });
+    const { device } = await testGpu();
+    const engine = new WebGpuEngine(device);
+    const err = await engine.loadSource(new MemorySource(bytes)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedWeightTypeError);
+    const e = err as UnsupportedWeightTypeError;
+    expect(e.message).toMatch(/blk\.0\.attn_q\.weight.*IQ2_XXS/);
+    expect(e.describe('ko')).toBe('텐서 blk.0.attn_q.weight의 형식 IQ2_XXS는 지원하지 않습니다.');
+    expect(e.describe('en')).toMatch(/blk\.0\.attn_q\.weight has type IQ2_XXS/);
+    // The names survive the trip from the engine worker to the page.
+    const rebuilt = fromErrorData(toErrorData(e)) as UnsupportedWeightTypeError;
+    expect(rebuilt.describe('ko')).toBe(e.describe('ko'));
+  });
+
   it('fails early, with sizes, when the model exceeds the memory budget', async () => {
     const { device } = await testGpu();
     const engine = new WebGpuEngine(device, { memoryBudgetBytes: 1024 * 1024 });

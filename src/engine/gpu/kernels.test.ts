@@ -10,22 +10,10 @@ import { GgmlType } from '../gguf/types.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { ropeTable } from '../model/rope-table.ts';
 import { uploadWeight } from './gpu-weight.ts';
-import { KernelLibrary } from './kernel-library.ts';
-import { TrainOps } from '../../training/train-ops.ts';
+import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
 
-const TYPES = [
-  GgmlType.F32,
-  GgmlType.F16,
-  GgmlType.BF16,
-  GgmlType.Q8_0,
-  GgmlType.Q4_0,
-  GgmlType.Q4_K,
-  GgmlType.Q6_K,
-  GgmlType.Q2_K,
-  GgmlType.Q3_K,
-  GgmlType.IQ4_NL,
-  GgmlType.IQ4_XS,
-] as const;
+/** Every weight type with a GPU row in the quant registry. */
+const TYPES = GPU_WEIGHT_TYPES;
 
 /** Quantizes random weights, returning the bytes and what they dequantize to (the CPU truth). */
 function randomWeight(type: GgmlType, rows: number, k: number, seed: number) {
@@ -134,7 +122,7 @@ for (const subgroups of [true, false]) {
       },
     );
 
-    it.each(TYPES)('embedding lookup %s', async (type) => {
+    it.each(TYPES.map((t) => [GgmlType[t], t] as const))('embedding lookup %s', async (_name, type) => {
       const rows = 50;
       const k = 256;
       const { bytes, deq } = randomWeight(type, rows, k, 11 + type);
@@ -152,33 +140,6 @@ for (const subgroups of [true, false]) {
       });
       expect(relL2(got, want)).toBeLessThan(1e-6);
     });
-
-    // The kernel has no subgroup variant, so one reduction path suffices (each type is a compile).
-    it.skipIf(subgroups).each(TYPES.map((t) => [GgmlType[t], t] as const))(
-      'matmul-backward (LoRA trainer, frozen weight) %s',
-      async (_name, type) => {
-        // dx[t, i] = Σ_o W[o, i] · dy[t, o], through the weight in its GPU layout (unit_vec4).
-        const rows = 67;
-        const k = 256;
-        const nTok = 3;
-        const { bytes, deq } = randomWeight(type, rows, k, 23 + type);
-        const dy = randn(nTok * rows, rng(29));
-        const weight = uploadWeight(h.device, 'w', type, bytes, rows, k);
-        const dx = h.storage(nTok * k * 4);
-        const train = new TrainOps(new KernelLibrary(h.device), h.arena, h.stepBuffer, subgroups);
-        h.run(await train.matmulBackward({ weight, dy: h.storage(dy), dx, accumulate: false }), {
-          nTokens: nTok,
-          pos: 0,
-        });
-        const want = new Float64Array(nTok * k);
-        for (let t = 0; t < nTok; t++)
-          for (let o = 0; o < rows; o++)
-            for (let i = 0; i < k; i++)
-              want[t * k + i]! += (deq[o * k + i] as number) * (dy[t * rows + o] as number);
-        expect(relL2(await h.readF32(dx, nTok * k), want)).toBeLessThan(1e-5);
-        weight.parts.forEach((p) => p.buffer.destroy());
-      },
-    );
 
     it.each([
       [100, 1, 3],

@@ -33,7 +33,11 @@ import qBf16 from '../../../wgsl/quant/bf16.wgsl?raw';
 import qF16 from '../../../wgsl/quant/f16.wgsl?raw';
 import qF32 from '../../../wgsl/quant/f32.wgsl?raw';
 import qQ4_0 from '../../../wgsl/quant/q4_0.wgsl?raw';
+import qQ4_1 from '../../../wgsl/quant/q4_1.wgsl?raw';
 import qQ4_K from '../../../wgsl/quant/q4_k.wgsl?raw';
+import qQ5_0 from '../../../wgsl/quant/q5_0.wgsl?raw';
+import qQ5_1 from '../../../wgsl/quant/q5_1.wgsl?raw';
+import qQ5_K from '../../../wgsl/quant/q5_k.wgsl?raw';
 import qQ6_K from '../../../wgsl/quant/q6_k.wgsl?raw';
 import qQ8_0 from '../../../wgsl/quant/q8_0.wgsl?raw';
 import qQ2_K from '../../../wgsl/quant/q2_k.wgsl?raw';
@@ -87,7 +91,11 @@ export const quantSnippets: Readonly<Record<string, string>> = {
   f16: qF16,
   f32: qF32,
   q4_0: qQ4_0,
+  q4_1: qQ4_1,
   q4_k: qQ4_K,
+  q5_0: qQ5_0,
+  q5_1: qQ5_1,
+  q5_k: qQ5_K,
   q6_k: qQ6_K,
   q8_0: qQ8_0,
   q2_k: qQ2_K,

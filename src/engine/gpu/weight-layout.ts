@@ -2,7 +2,7 @@
  * How each ggml weight type sits in a GPU storage buffer (read as `array<u32>` by wgsl/quant.wgsl),
  * as its row in the quant registry (gguf/quant/traits.ts) describes. Types whose blocks are a
  * multiple of 4 bytes are uploaded as they are in the GGUF file. Blocks that are not word aligned
- * (Q8_0 34, Q4_0 18, Q6_K 210 bytes …) are repacked into structure-of-arrays form — every block's
+ * (Q8_0 34, Q4_0 18, Q5_0 22, Q6_K 210 bytes) are repacked into structure-of-arrays form — every block's
  * remaining payload, then the moved bytes (the f16 scale) of every block — which costs no extra
  * memory beyond word padding and lets the kernel use aligned word loads.
  */

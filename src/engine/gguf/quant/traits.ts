@@ -64,11 +64,11 @@ const TABLE: readonly GgmlTypeTraits[] = [
   // block_q4_0: f16 d; u8 qs[16]
   t(GgmlType.Q4_0, 'q4_0', 32, 18, true, true, gpu('q4_0', { at: 0, bytes: 2 })),
   // block_q4_1: f16 d, m; u8 qs[16]
-  t(GgmlType.Q4_1, 'q4_1', 32, 20, true, true),
+  t(GgmlType.Q4_1, 'q4_1', 32, 20, true, true, gpu('q4_1')),
   // block_q5_0: f16 d; u8 qh[4]; u8 qs[16]
-  t(GgmlType.Q5_0, 'q5_0', 32, 22, true, true),
+  t(GgmlType.Q5_0, 'q5_0', 32, 22, true, true, gpu('q5_0', { at: 0, bytes: 2 })),
   // block_q5_1: f16 d, m; u8 qh[4]; u8 qs[16]
-  t(GgmlType.Q5_1, 'q5_1', 32, 24, true, true),
+  t(GgmlType.Q5_1, 'q5_1', 32, 24, true, true, gpu('q5_1')),
   // block_q8_0: f16 d; i8 qs[32]
   t(GgmlType.Q8_0, 'q8_0', 32, 34, true, true, gpu('q8_0', { at: 0, bytes: 2 })),
   // block_q8_1: f16 d, s; i8 qs[32] (an activation format; readable but not dequantized here)
@@ -80,7 +80,7 @@ const TABLE: readonly GgmlTypeTraits[] = [
   // block_q4_K: f16 d, dmin; u8 scales[12]; u8 qs[128]
   t(GgmlType.Q4_K, 'q4_K', QK_K, 144, true, true, gpu('q4_k')),
   // block_q5_K: f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
-  t(GgmlType.Q5_K, 'q5_K', QK_K, 176, true, true),
+  t(GgmlType.Q5_K, 'q5_K', QK_K, 176, true, true, gpu('q5_k')),
   // block_q6_K: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d
   t(GgmlType.Q6_K, 'q6_K', QK_K, 210, true, true, gpu('q6_k', { at: 208, bytes: 2 })),
   // block_q8_K: f32 d; i8 qs[256]; i16 bsums[16]
