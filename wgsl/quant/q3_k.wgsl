@@ -13,10 +13,10 @@ struct Q3kUnit {
   d1: f32,      // the same for elements 16..31
 };
 
-// 6-bit scale of sub-block j: low 4 bits from scales[j] (j < 8) or scales[j−8] >> 4, high 2 bits
-// from bits 2·(j / 4) of scales[8 + j % 4].
+// 6-bit scale of sub-block j: low 4 bits from the low (j < 8) or high (j ≥ 8) nibble of
+// scales[j % 8], high 2 bits from bits 2·(j / 4) of scales[8 + j % 4].
 fn q3k_scale(wb: u32, sbase: u32, j: u32) -> f32 {
-  let low = select(byte_at(wb, sbase, j - 8u) >> 4u, byte_at(wb, sbase, j) & 0xfu, j < 8u);
+  let low = (byte_at(wb, sbase, j & 7u) >> (4u * (j >> 3u))) & 0xfu;
   let high = (byte_at(wb, sbase, 8u + (j & 3u)) >> (2u * (j >> 2u))) & 3u;
   return f32(low | (high << 4u)) - 32.0;
 }
