@@ -196,11 +196,11 @@ function bestIndex(x: number): number {
 }
 
 /**
- * Best scale for one 32-element IQ4 sub-block, weights x² (ggml's no-imatrix path). With `refine`
- * (IQ4_XS) it starts from max/−127 and also tries 15 nearby inverse scales, keeping the
- * least-squares scale of the best fit; without (IQ4_NL's `_ref`, ggml's ntry = −1) it starts from
- * max/127 and keeps the least-squares scale of that one assignment. Writes the first assignment's
- * levels to `L[lo..)`.
+ * Best scale for one 32-element IQ4 sub-block, weights x² (ggml's no-imatrix path), where `max` is
+ * the value of largest magnitude. With `refine` (IQ4_XS) it starts from d = max/127 and also tries
+ * 15 nearby inverse scales, keeping the least-squares scale of the best fit; without (IQ4_NL's
+ * `_ref`, ggml's ntry = −1) it starts from d = −max/127 and keeps the least-squares scale of that
+ * one assignment. Writes the first assignment's levels to `L[lo..)`.
  */
 function iq4SubBlockScale(x: Float32Array, xo: number, L: Uint8Array, lo: number, refine: boolean): number {
   const values = IQ4_NL_VALUES;
