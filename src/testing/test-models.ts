@@ -51,6 +51,10 @@ export const TEST_QUANTS = [
   'Q5_0',
   'Q5_1',
   'Q5_K',
+  'Q2_K',
+  'Q3_K',
+  'IQ4_NL',
+  'IQ4_XS',
 ] as const;
 export const TEST_TOKENIZERS = ['corpus-bpe', 'qwen3', 'llama3', 'gemma3'] as const;
 export type TestArch = (typeof TEST_ARCHS)[number];
@@ -151,6 +155,10 @@ const FILE_TYPE: Record<TestQuant, number> = {
   Q5_0: 8,
   Q5_1: 9,
   Q5_K: 16, // Q5_K_S: all Q5_K
+  Q2_K: 10,
+  Q3_K: 11, // Q3_K_S: all Q3_K
+  IQ4_NL: 25,
+  IQ4_XS: 30,
 };
 
 const BASE_TYPE: Record<TestQuant, GgmlType> = {
@@ -166,6 +174,10 @@ const BASE_TYPE: Record<TestQuant, GgmlType> = {
   Q5_0: GgmlType.Q5_0,
   Q5_1: GgmlType.Q5_1,
   Q5_K: GgmlType.Q5_K,
+  Q2_K: GgmlType.Q2_K,
+  Q3_K: GgmlType.Q3_K,
+  IQ4_NL: GgmlType.IQ4_NL,
+  IQ4_XS: GgmlType.IQ4_XS,
 };
 
 /** Stable 32-bit hash of a string (FNV-1a), to give each tensor its own random stream. */
