@@ -1,6 +1,7 @@
 /**
- * The engine against Dure's float64 CPU reference on tiny generated GGUFs of every supported
- * architecture × weight type, plus generation behaviour: streaming, stop strings, abort, prefix reuse.
+ * The engine against Dure's float64 CPU reference on tiny generated GGUFs covering every supported
+ * architecture and every weight type (testModelMatrix), plus generation behaviour: streaming, stop
+ * strings, abort, prefix reuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../testing/node-gpu.ts';
@@ -8,6 +9,8 @@ import { relL2 } from '../testing/gpu-harness.ts';
 import { CpuReferenceModel } from '../testing/cpu-forward.ts';
 import {
   buildTestModel,
+  testModelLabel,
+  testModelMatrix,
   testModelPath,
   tokenizerMetadata,
   type TestModelSpec,
@@ -25,7 +28,6 @@ import { DureError } from './errors.ts';
 import { Sampler } from './sampler.ts';
 
 const ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
-const QUANTS = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const;
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 
 async function engineFor(spec: TestModelSpec, opts = {}) {
@@ -40,26 +42,27 @@ async function engineFor(spec: TestModelSpec, opts = {}) {
 describe('agreement with the float64 CPU reference (relative L2 of last-position logits)', () => {
   const table: string[] = [];
   afterAll(() => console.log(['arch × type: relL2 vs CPU float64', ...table].join('\n')));
-  for (const arch of ARCHS) {
-    for (const quant of QUANTS) {
-      it(`${arch} ${quant}`, async () => {
-        const path = await testModelPath({ arch, quant });
-        const src = await FileSource.open(path);
-        const ref = await CpuReferenceModel.load(await readGguf(src));
-        await src.close();
-        const engine = await engineFor({ arch, quant });
-        try {
-          // Prefill in chunks (maxBatch 8 < prompt) and compare the last position.
-          const got = await engine.logits(PROMPT);
-          const want = ref.logits(PROMPT);
-          const err = relL2(got, want);
-          table.push(`${arch.padEnd(7)} ${quant.padEnd(7)} ${err.toExponential(2)}`);
-          expect(err).toBeLessThan(1e-4);
-        } finally {
-          await engine.dispose();
-        }
-      });
-    }
+  // Every architecture with F32 and Q4_K_M, every other type on one architecture (see
+  // testModelMatrix); each type's kernels are checked on their own in gpu/kernels.test.ts.
+  for (const spec of testModelMatrix()) {
+    const { arch, quant } = spec;
+    it(testModelLabel(spec), async () => {
+      const path = await testModelPath(spec);
+      const src = await FileSource.open(path);
+      const ref = await CpuReferenceModel.load(await readGguf(src));
+      await src.close();
+      const engine = await engineFor(spec);
+      try {
+        // Prefill in chunks (maxBatch 8 < prompt) and compare the last position.
+        const got = await engine.logits(PROMPT);
+        const want = ref.logits(PROMPT);
+        const err = relL2(got, want);
+        table.push(`${arch.padEnd(7)} ${quant.padEnd(7)} ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-4);
+      } finally {
+        await engine.dispose();
+      }
+    });
   }
 });
 
