@@ -1,12 +1,26 @@
 /**
- * The engine against Dure's float64 CPU reference on tiny generated GGUFs of every supported
- * architecture × weight type, plus generation behaviour: streaming, stop strings, abort, prefix reuse.
+ * The engine against Dure's float64 CPU reference on tiny generated GGUFs covering every supported
+ * architecture and every weight type (testModelMatrix), plus generation behaviour: streaming, stop
+ * strings, abort, prefix reuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../testing/node-gpu.ts';
 import { relL2 } from '../testing/gpu-harness.ts';
 import { CpuReferenceModel } from '../testing/cpu-forward.ts';
-import { testModelPath, type TestModelSpec } from '../testing/test-models.ts';
+import {
+  buildTestModel,
+  testModelLabel,
+  testModelMatrix,
+  testModelPath,
+  tokenizerMetadata,
+  type TestModelSpec,
+} from '../testing/test-models.ts';
+import { writeGguf } from '../tools/gguf/writer.ts';
+import { fromErrorData, toErrorData } from '../protocol/errors.ts';
+import { ggmlByteLength } from './gguf/quant/traits.ts';
+import { MemorySource } from './gguf/sources.ts';
+import { GgmlType } from './gguf/types.ts';
+import { UnsupportedWeightTypeError } from './gpu/weight-layout.ts';
 import { FileSource } from '../node/file-source.ts';
 import { readGguf } from './gguf/reader.ts';
 import { WebGpuEngine } from './engine.ts';
@@ -14,7 +28,6 @@ import { DureError } from './errors.ts';
 import { Sampler } from './sampler.ts';
 
 const ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
-const QUANTS = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const;
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 
 async function engineFor(spec: TestModelSpec, opts = {}) {
@@ -29,26 +42,27 @@ async function engineFor(spec: TestModelSpec, opts = {}) {
 describe('agreement with the float64 CPU reference (relative L2 of last-position logits)', () => {
   const table: string[] = [];
   afterAll(() => console.log(['arch × type: relL2 vs CPU float64', ...table].join('\n')));
-  for (const arch of ARCHS) {
-    for (const quant of QUANTS) {
-      it(`${arch} ${quant}`, async () => {
-        const path = await testModelPath({ arch, quant });
-        const src = await FileSource.open(path);
-        const ref = await CpuReferenceModel.load(await readGguf(src));
-        await src.close();
-        const engine = await engineFor({ arch, quant });
-        try {
-          // Prefill in chunks (maxBatch 8 < prompt) and compare the last position.
-          const got = await engine.logits(PROMPT);
-          const want = ref.logits(PROMPT);
-          const err = relL2(got, want);
-          table.push(`${arch.padEnd(7)} ${quant.padEnd(7)} ${err.toExponential(2)}`);
-          expect(err).toBeLessThan(1e-4);
-        } finally {
-          await engine.dispose();
-        }
-      });
-    }
+  // Every architecture with F32 and Q4_K_M, every other type on one architecture (see
+  // testModelMatrix); each type's kernels are checked on their own in gpu/kernels.test.ts.
+  for (const spec of testModelMatrix()) {
+    const { arch, quant } = spec;
+    it(testModelLabel(spec), async () => {
+      const path = await testModelPath(spec);
+      const src = await FileSource.open(path);
+      const ref = await CpuReferenceModel.load(await readGguf(src));
+      await src.close();
+      const engine = await engineFor(spec);
+      try {
+        // Prefill in chunks (maxBatch 8 < prompt) and compare the last position.
+        const got = await engine.logits(PROMPT);
+        const want = ref.logits(PROMPT);
+        const err = relL2(got, want);
+        table.push(`${arch.padEnd(7)} ${quant.padEnd(7)} ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-4);
+      } finally {
+        await engine.dispose();
+      }
+    });
   }
 });
 
@@ -262,6 +276,32 @@ describe('generation', () => {
 });
 
 describe('loading', () => {
+  it('refuses a tensor of a type with no GPU kernel, naming the tensor and the type', async () => {
+    // A tiny GGUF whose blk.0.attn_q.weight holds IQ2_XXS bytes (a type with no GPU row).
+    const built = buildTestModel({ arch: 'llama', quant: 'F32' }, await tokenizerMetadata('corpus-bpe'));
+    const tensors = built.tensors.map((t) =>
+      t.name === 'blk.0.attn_q.weight'
+        ? {
+            ...t,
+            type: GgmlType.IQ2_XXS,
+            data: new Uint8Array(ggmlByteLength(GgmlType.IQ2_XXS, t.data.length / 4)),
+          }
+        : t,
+    );
+    const bytes = writeGguf({ metadata: built.metadata, tensors });
+    const { device } = await testGpu();
+    const engine = new WebGpuEngine(device);
+    const err = await engine.loadSource(new MemorySource(bytes)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedWeightTypeError);
+    const e = err as UnsupportedWeightTypeError;
+    expect(e.message).toMatch(/blk\.0\.attn_q\.weight.*IQ2_XXS/);
+    expect(e.describe('ko')).toBe('텐서 blk.0.attn_q.weight의 형식 IQ2_XXS는 지원하지 않습니다.');
+    expect(e.describe('en')).toMatch(/blk\.0\.attn_q\.weight has type IQ2_XXS/);
+    // The names survive the trip from the engine worker to the page.
+    const rebuilt = fromErrorData(toErrorData(e)) as UnsupportedWeightTypeError;
+    expect(rebuilt.describe('ko')).toBe(e.describe('ko'));
+  });
+
   it('fails early, with sizes, when the model exceeds the memory budget', async () => {
     const { device } = await testGpu();
     const engine = new WebGpuEngine(device, { memoryBudgetBytes: 1024 * 1024 });

@@ -11,9 +11,10 @@ import { FileSource } from '../node/file-source.ts';
 import {
   corpusBpeTokenizer,
   corpusDir,
-  TEST_ARCHS,
   TEST_DIMS,
   TEST_QUANTS,
+  testModelLabel,
+  testModelMatrix,
   testModelPath,
   type TestModelSpec,
 } from './test-models.ts';
@@ -109,20 +110,19 @@ function stats(x: Float32Array): { std: number; margin: number } {
   return { std: Math.sqrt(varSum / x.length), margin: top - second };
 }
 
-describe('llama.cpp loads every generated test model', () => {
-  for (const arch of TEST_ARCHS) {
-    for (const quant of TEST_QUANTS) {
-      it(`${arch} ${quant}`, async () => {
-        const { logits, tokens } = await llamaLogits({ arch, quant });
-        expect(tokens.length).toBeGreaterThan(3);
-        expect(logits.every(Number.isFinite)).toBe(true);
-        const { std, margin } = stats(logits);
-        // Weights are scaled for unit-std logits (see test-models.ts); gemma2 soft-caps at 30.
-        expect(std).toBeGreaterThan(0.5);
-        expect(std).toBeLessThan(2);
-        expect(margin).toBeGreaterThan(1e-3);
-      });
-    }
+describe('llama.cpp loads the generated test models', () => {
+  // The cases the model-level tests run (every architecture and every type, not every pair).
+  for (const spec of testModelMatrix({ realShape: true })) {
+    it(testModelLabel(spec), async () => {
+      const { logits, tokens } = await llamaLogits(spec);
+      expect(tokens.length).toBeGreaterThan(3);
+      expect(logits.every(Number.isFinite)).toBe(true);
+      const { std, margin } = stats(logits);
+      // Weights are scaled for unit-std logits (see test-models.ts); gemma2 soft-caps at 30.
+      expect(std).toBeGreaterThan(0.5);
+      expect(std).toBeLessThan(2);
+      expect(margin).toBeGreaterThan(1e-3);
+    });
   }
 
   // Real vocabularies: the model loads and evaluates, and llama.cpp tokenizes our converted

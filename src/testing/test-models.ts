@@ -26,6 +26,7 @@ import {
   type HfTokenizerJson,
   type KvList,
 } from '../tools/gguf/hf-tokenizer.ts';
+import { q4KMType } from '../tools/gguf/quant-mix.ts';
 import { quantize } from '../tools/gguf/quantize.ts';
 import { lcg } from './quant-test-vectors.ts';
 import { EDGE_CASES } from './fixtures/edge-cases.ts';
@@ -34,10 +35,27 @@ import { GgmlType, GgufValueType } from '../engine/gguf/types.ts';
 import { kv, writeGguf, type GgufTensorInput } from '../tools/gguf/writer.ts';
 
 /** Bump when generated files change, so cached models are rebuilt. */
-export const TEST_MODEL_VERSION = 1;
+export const TEST_MODEL_VERSION = 2;
 
 export const TEST_ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
-export const TEST_QUANTS = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const;
+export const TEST_QUANTS = [
+  'F32',
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q4_0',
+  'Q4_K',
+  'Q6_K',
+  'Q4_K_M',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q5_K',
+  'Q2_K',
+  'Q3_K',
+  'IQ4_NL',
+  'IQ4_XS',
+] as const;
 export const TEST_TOKENIZERS = ['corpus-bpe', 'qwen3', 'llama3', 'gemma3'] as const;
 export type TestArch = (typeof TEST_ARCHS)[number];
 export type TestQuant = (typeof TEST_QUANTS)[number];
@@ -54,6 +72,12 @@ export interface TestModelSpec {
    * from our own dequantizer to check llama.cpp reads our quantized bytes the same way.
    */
   identityBlocks?: boolean;
+  /**
+   * `qwen2.5-0.5b`: Qwen2.5-0.5B's widths (hidden 896, 14 heads, 2 KV heads, head dim 64, FFN 4864,
+   * tied output) with 2 layers and the spec's vocabulary. 896 is not a multiple of 256, so the
+   * Q4_K_M mix falls back to Q5_0 / Q8_0 as in the real file. Only qwen2.
+   */
+  shape?: 'qwen2.5-0.5b';
 }
 
 /** Shapes shared by all test models (K-quants need rows that are multiples of 256). */
@@ -66,6 +90,40 @@ export const TEST_DIMS = {
   nLayer: 2,
   contextLength: 512,
 } as const;
+
+/** Qwen2.5-0.5B's widths, with 2 layers (see TestModelSpec.shape). */
+export const QWEN25_05B_DIMS = {
+  nEmbd: 896,
+  nFf: 4864,
+  nHead: 14,
+  nHeadKv: 2,
+  headDim: 64,
+  nLayer: 2,
+  contextLength: 512,
+} as const;
+
+/**
+ * The architecture × type cases the slow model-level tests (agreement with llama.cpp and with the
+ * float64 reference) run, instead of every pair: every architecture with F32 (exactness) and Q4_K_M
+ * (the mix people download), every other type on one architecture, rotating through them so each
+ * architecture still meets several types, and (with `realShape`) qwen2 at Qwen2.5-0.5B's widths in
+ * llama.cpp's Q4_K_M mix with its Q5_0/Q8_0 fallbacks. Kernels are checked per type in
+ * gpu/kernels.test.ts, so a type needs one architecture here to show the model path reads it.
+ */
+export function testModelMatrix(opts: { realShape?: boolean } = {}): TestModelSpec[] {
+  const everyArch: TestQuant[] = ['F32', 'Q4_K_M'];
+  const out: TestModelSpec[] = TEST_ARCHS.flatMap((arch) => everyArch.map((quant) => ({ arch, quant })));
+  TEST_QUANTS.filter((q) => !everyArch.includes(q)).forEach((quant, i) =>
+    out.push({ arch: TEST_ARCHS[i % TEST_ARCHS.length]!, quant }),
+  );
+  if (opts.realShape) out.push({ arch: 'qwen2', quant: 'Q4_K_M', shape: 'qwen2.5-0.5b' });
+  return out;
+}
+
+/** A short label of a spec for test names and tables: `qwen2 Q4_K_M qwen2.5-0.5b`. */
+export function testModelLabel(spec: TestModelSpec): string {
+  return [spec.arch, spec.quant, spec.shape].filter(Boolean).join(' ');
+}
 
 /** The spec cannot be generated (unknown arch/quant/tokenizer, corpus missing). */
 export class TestModelError extends DureError {
@@ -93,6 +151,14 @@ const FILE_TYPE: Record<TestQuant, number> = {
   Q4_K_M: 15,
   Q6_K: 18,
   BF16: 32,
+  Q4_1: 3,
+  Q5_0: 8,
+  Q5_1: 9,
+  Q5_K: 16, // Q5_K_S: all Q5_K
+  Q2_K: 10,
+  Q3_K: 11, // Q3_K_S: all Q3_K
+  IQ4_NL: 25,
+  IQ4_XS: 30,
 };
 
 const BASE_TYPE: Record<TestQuant, GgmlType> = {
@@ -104,13 +170,15 @@ const BASE_TYPE: Record<TestQuant, GgmlType> = {
   Q4_K: GgmlType.Q4_K,
   Q6_K: GgmlType.Q6_K,
   Q4_K_M: GgmlType.Q4_K,
+  Q4_1: GgmlType.Q4_1,
+  Q5_0: GgmlType.Q5_0,
+  Q5_1: GgmlType.Q5_1,
+  Q5_K: GgmlType.Q5_K,
+  Q2_K: GgmlType.Q2_K,
+  Q3_K: GgmlType.Q3_K,
+  IQ4_NL: GgmlType.IQ4_NL,
+  IQ4_XS: GgmlType.IQ4_XS,
 };
-
-/** llama.cpp's `use_more_bits`: layers that Q4_K_M keeps in Q6_K for attn_v and ffn_down. */
-function useMoreBits(i: number, n: number): boolean {
-  const e = Math.floor(n / 8);
-  return i < e || i >= Math.floor((7 * n) / 8) || (i - e) % 3 === 2;
-}
 
 /** Stable 32-bit hash of a string (FNV-1a), to give each tensor its own random stream. */
 function hash32(s: string): number {
@@ -278,12 +346,14 @@ export function buildTestModel(
   const { arch, quant } = spec;
   const seed = spec.seed ?? 1;
   const tokName = spec.tokenizer ?? 'corpus-bpe';
-  const d = TEST_DIMS;
+  const real = spec.shape === 'qwen2.5-0.5b';
+  const d = real ? QWEN25_05B_DIMS : TEST_DIMS;
   const a = arch;
   const cfg = archConfig(arch, a);
   const nVocab = vocabSize(tokenizer);
   const bigVocab = tokName !== 'corpus-bpe';
-  const tied = cfg.tiedOutput || bigVocab;
+  // Qwen2.5-0.5B ties its output to the embedding.
+  const tied = cfg.tiedOutput || bigVocab || real;
   const qDim = d.nHead * d.headDim;
   const kvDim = d.nHeadKv * d.headDim;
 
@@ -291,7 +361,9 @@ export function buildTestModel(
     ['general.architecture', kv.str(arch)],
     [
       'general.name',
-      kv.str(`dure-test-${arch}-${quant}-${tokName}-s${seed}${spec.identityBlocks ? '-identity' : ''}`),
+      kv.str(
+        `dure-test-${arch}-${quant}-${tokName}-s${seed}${spec.identityBlocks ? '-identity' : ''}${real ? `-${spec.shape}` : ''}`,
+      ),
     ],
     ['general.file_type', kv.u32(FILE_TYPE[quant])],
     [`${a}.context_length`, kv.u32(d.contextLength)],
@@ -320,9 +392,11 @@ export function buildTestModel(
   };
   const rand = (name: string, n: number, std: number): Float32Array =>
     gaussian(n, std, (hash32(name) ^ Math.imul(seed, 0x9e3779b1)) >>> 0);
-  /** A 2-D weight: ggml dims [in, out]. */
-  const weight = (name: string, nIn: number, nOut: number, type: GgmlType, std: number): void =>
-    add(name, [nIn, nOut], type, rand(name, nIn * nOut, std));
+  /** A 2-D weight: ggml dims [in, out], in `type`, or in llama.cpp's Q4_K_M mix type for Q4_K_M. */
+  const weight = (name: string, nIn: number, nOut: number, type: GgmlType, std: number): void => {
+    const t = quant === 'Q4_K_M' ? q4KMType({ name, nx: nIn, nDims: 2 }, d.nLayer, tied) : type;
+    add(name, [nIn, nOut], t, rand(name, nIn * nOut, std));
+  };
   /** A norm weight ≈ 1 (always F32, as llama.cpp keeps 1-D tensors). */
   const norm = (name: string, n: number): void => {
     const v = rand(name, n, 0.05);
@@ -333,19 +407,23 @@ export function buildTestModel(
 
   const outStd = 1 / Math.sqrt(d.nEmbd);
   const embdType = bigVocab ? GgmlType.Q4_0 : base;
+  // Real tokenizers' huge embeddings stay Q4_0 even in the Q4_K_M mix (file size).
+  const embd = (name: string, nIn: number, nOut: number, std: number): void =>
+    bigVocab
+      ? add(name, [nIn, nOut], embdType, rand(name, nIn * nOut, std))
+      : weight(name, nIn, nOut, embdType, std);
   // Tied: the embedding is also the output matrix, so it gets the output scale.
-  weight('token_embd.weight', d.nEmbd, nVocab, embdType, tied ? outStd : 1);
+  embd('token_embd.weight', d.nEmbd, nVocab, tied ? outStd : 1);
   norm('output_norm.weight', d.nEmbd);
-  if (!tied) weight('output.weight', d.nEmbd, nVocab, quant === 'Q4_K_M' ? GgmlType.Q6_K : base, outStd);
+  if (!tied) weight('output.weight', d.nEmbd, nVocab, base, outStd);
 
   for (let i = 0; i < d.nLayer; i++) {
     const p = `blk.${i}`;
-    const more = quant === 'Q4_K_M' && useMoreBits(i, d.nLayer);
     const inStd = (fanIn: number) => 0.5 / Math.sqrt(fanIn);
     norm(`${p}.attn_norm.weight`, d.nEmbd);
     weight(`${p}.attn_q.weight`, d.nEmbd, qDim, base, inStd(d.nEmbd));
     weight(`${p}.attn_k.weight`, d.nEmbd, kvDim, base, inStd(d.nEmbd));
-    weight(`${p}.attn_v.weight`, d.nEmbd, kvDim, more ? GgmlType.Q6_K : base, inStd(d.nEmbd));
+    weight(`${p}.attn_v.weight`, d.nEmbd, kvDim, base, inStd(d.nEmbd));
     if (cfg.qkvBias) {
       bias(`${p}.attn_q.bias`, qDim);
       bias(`${p}.attn_k.bias`, kvDim);
@@ -361,7 +439,7 @@ export function buildTestModel(
     norm(`${p}.ffn_norm.weight`, d.nEmbd);
     weight(`${p}.ffn_gate.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
     weight(`${p}.ffn_up.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
-    weight(`${p}.ffn_down.weight`, d.nFf, d.nEmbd, more ? GgmlType.Q6_K : base, outScale * inStd(d.nFf));
+    weight(`${p}.ffn_down.weight`, d.nFf, d.nEmbd, base, outScale * inStd(d.nFf));
     if (cfg.sandwichNorms) norm(`${p}.post_ffw_norm.weight`, d.nEmbd);
   }
   return { metadata, tensors };
@@ -378,6 +456,9 @@ function checkSpec(spec: TestModelSpec): void {
   if (!(TEST_TOKENIZERS as readonly string[]).includes(tok)) {
     throw new TestModelError(`unknown test tokenizer ${tok} (one of ${TEST_TOKENIZERS.join(', ')})`);
   }
+  if (spec.shape !== undefined && (spec.shape !== 'qwen2.5-0.5b' || spec.arch !== 'qwen2')) {
+    throw new TestModelError(`shape ${spec.shape} is only made for qwen2 (qwen2.5-0.5b)`);
+  }
   if (spec.seed !== undefined && (!Number.isInteger(spec.seed) || spec.seed < 0)) {
     throw new TestModelError(`seed must be a non-negative integer, got ${spec.seed}`);
   }
@@ -385,7 +466,7 @@ function checkSpec(spec: TestModelSpec): void {
 
 /** The cache file name of a spec (the version is part of it). */
 export function testModelFileName(spec: TestModelSpec): string {
-  const probe = spec.identityBlocks ? '-identity' : '';
+  const probe = (spec.identityBlocks ? '-identity' : '') + (spec.shape ? `-${spec.shape}` : '');
   const tok = spec.tokenizer ?? 'corpus-bpe';
   // Models whose vocabulary came from the fixtures (no corpus) must not be reused once it appears.
   const vocab = tok === 'corpus-bpe' && !corpusPresent() ? '-fixtures' : '';

@@ -8,7 +8,6 @@ import type { Dispatch } from '../engine/gpu/ops.ts';
 import { partBinding, type GpuWeight } from '../engine/gpu/gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import type { UniformArena } from '../engine/gpu/uniform-arena.ts';
-import { quantDefine } from '../engine/gpu/weight-layout.ts';
 import { encode } from '../engine/gpu/params.ts';
 
 /** Which gemm dimension is the step's token count. */
@@ -188,7 +187,8 @@ export class TrainOps {
       family: 'matmulBackward',
       entryPoint: 'main',
       workgroupSize: WG,
-      defines: { [quantDefine(w.type)]: true, TILE: MATMUL_BACK_TILE },
+      quant: w.type,
+      defines: { TILE: MATMUL_BACK_TILE },
     });
     return w.parts.map((part, i) => {
       const params = this.arena.add(

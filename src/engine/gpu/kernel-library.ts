@@ -4,13 +4,18 @@
  * with the pipeline so dispatch maths reads only those.
  */
 import { ShaderError } from '../errors.ts';
-import { kernelFamilies, wgslIncludes, type KernelFamily } from './sources.ts';
+import { kernelFamilies, quantSnippets, wgslIncludes, type KernelFamily } from './sources.ts';
 import { preprocessWgsl, type Defines } from './wgsl-preprocess.ts';
+import { ggmlTypeName } from '../gguf/quant/traits.ts';
+import type { GgmlType } from '../gguf/types.ts';
+import { quantSnippetName } from './weight-layout.ts';
 
 export interface KernelKey {
   family: KernelFamily;
   entryPoint: string;
   workgroupSize: number;
+  /** Weight type of kernels that include "quant": selects its decoder snippet from the registry. */
+  quant?: GgmlType;
   defines?: Defines;
 }
 
@@ -24,7 +29,8 @@ export function kernelLabel(key: KernelKey): string {
   const defs = Object.entries(key.defines ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => (v === true ? k : `${k}=${String(v)}`));
-  return [key.family, key.entryPoint, `wg${key.workgroupSize}`, ...defs].join(':');
+  const quant = key.quant === undefined ? [] : [`q=${ggmlTypeName(key.quant)}`];
+  return [key.family, key.entryPoint, `wg${key.workgroupSize}`, ...quant, ...defs].join(':');
 }
 
 const perDevice = new WeakMap<GPUDevice, KernelLibrary>();
@@ -64,7 +70,11 @@ export class KernelLibrary {
     const enables = [defines['SUBGROUPS'] ? 'enable subgroups;' : '', defines['F16'] ? 'enable f16;' : '']
       .filter(Boolean)
       .join('\n');
-    const body = preprocessWgsl(kernelFamilies[key.family], defines, wgslIncludes);
+    const includes =
+      key.quant === undefined
+        ? wgslIncludes
+        : { ...wgslIncludes, 'quant-type': quantSnippets[quantSnippetName(key.quant)] ?? '' };
+    const body = preprocessWgsl(kernelFamilies[key.family], defines, includes);
     const code = enables ? `${enables}\n${body}` : body;
     const module = this.device.createShaderModule({ label, code });
     const info = await module.getCompilationInfo();

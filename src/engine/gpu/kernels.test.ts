@@ -10,16 +10,10 @@ import { GgmlType } from '../gguf/types.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { ropeTable } from '../model/rope-table.ts';
 import { uploadWeight } from './gpu-weight.ts';
+import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
 
-const TYPES = [
-  GgmlType.F32,
-  GgmlType.F16,
-  GgmlType.BF16,
-  GgmlType.Q8_0,
-  GgmlType.Q4_0,
-  GgmlType.Q4_K,
-  GgmlType.Q6_K,
-] as const;
+/** Every weight type with a GPU row in the quant registry. */
+const TYPES = GPU_WEIGHT_TYPES;
 
 /** Quantizes random weights, returning the bytes and what they dequantize to (the CPU truth). */
 function randomWeight(type: GgmlType, rows: number, k: number, seed: number) {
@@ -98,7 +92,8 @@ for (const subgroups of [true, false]) {
       });
     });
 
-    it.each([GgmlType.Q8_0, GgmlType.Q6_K])(
+    // Q2_K moves 4 bytes (d and dmin) per block to the aux region, the others 2.
+    it.each([GgmlType.Q8_0, GgmlType.Q6_K, GgmlType.Q2_K])(
       'weights split across bindings (%s) give the same products and lookups',
       async (type) => {
         const rows = 45;
@@ -127,7 +122,7 @@ for (const subgroups of [true, false]) {
       },
     );
 
-    it.each(TYPES)('embedding lookup %s', async (type) => {
+    it.each(TYPES.map((t) => [GgmlType[t], t] as const))('embedding lookup %s', async (_name, type) => {
       const rows = 50;
       const k = 256;
       const { bytes, deq } = randomWeight(type, rows, k, 11 + type);

@@ -7,7 +7,6 @@ import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
-import { quantDefine } from './weight-layout.ts';
 
 export interface Dispatch {
   kernel: Kernel;
@@ -104,8 +103,8 @@ export class Ops {
       family: 'matmul',
       entryPoint: 'main',
       workgroupSize: WG,
+      quant: w.type,
       defines: {
-        [quantDefine(w.type)]: true,
         TILE: MATMUL_TILE,
         SG_ROWS: rowsPerGroup,
         F16: !!this.opts.f16,
@@ -171,8 +170,8 @@ export class Ops {
       family: 'qkv',
       entryPoint: 'main',
       workgroupSize: WG,
+      quant: o.wq.type,
       defines: {
-        [quantDefine(o.wq.type)]: true,
         TILE: MATMUL_TILE,
         K4: o.wq.k / 4,
         HEAD_DIM: o.headDim,
@@ -243,8 +242,8 @@ export class Ops {
       family: 'glu',
       entryPoint: 'main',
       workgroupSize: WG,
+      quant: o.wGate.type,
       defines: {
-        [quantDefine(o.wGate.type)]: true,
         TILE: MATMUL_TILE,
         K4: o.wGate.k / 4,
         SG_ROWS: rowsPerGroup,
@@ -288,7 +287,7 @@ export class Ops {
       family: 'embedding',
       entryPoint: 'main',
       workgroupSize: WG,
-      defines: { [quantDefine(w.type)]: true },
+      quant: w.type,
     });
     const units = Math.ceil(w.k / 32 / WG);
     return w.parts.map((part) => {

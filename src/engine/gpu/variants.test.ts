@@ -10,17 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLibrary, type KernelKey } from './kernel-library.ts';
 import type { KernelFamily } from './sources.ts';
 import { GgmlType } from '../gguf/types.ts';
-import { quantDefine } from './weight-layout.ts';
-
-const QUANTS = [
-  GgmlType.F32,
-  GgmlType.F16,
-  GgmlType.BF16,
-  GgmlType.Q8_0,
-  GgmlType.Q4_0,
-  GgmlType.Q4_K,
-  GgmlType.Q6_K,
-];
+import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
 
 type Defines = NonNullable<KernelKey['defines']>;
 
@@ -32,34 +22,43 @@ function flagCombos(base: Defines, flags: string[]): Defines[] {
   }));
 }
 
-function variants(): { family: KernelFamily; entryPoint: string; defines: Defines }[] {
-  const out: { family: KernelFamily; entryPoint: string; defines: Defines }[] = [];
+interface Variant {
+  family: KernelFamily;
+  entryPoint: string;
+  quant?: GgmlType;
+  defines: Defines;
+}
+
+function variants(): Variant[] {
+  const out: Variant[] = [];
+  let quant: GgmlType | undefined;
   const add = (family: KernelFamily, entryPoint: string, list: Defines[], subgroups = [false, true]) => {
     for (const sg of subgroups) {
-      for (const d of list) out.push({ family, entryPoint, defines: { ...d, SUBGROUPS: sg } });
+      for (const d of list) {
+        const v = { family, entryPoint, defines: { ...d, SUBGROUPS: sg } };
+        out.push(quant === undefined ? v : { ...v, quant });
+      }
     }
   };
-  for (const t of QUANTS) {
-    const q = { [quantDefine(t)]: true };
-    add(
-      'matmul',
-      'main',
-      flagCombos({ ...q, TILE: 4, SG_ROWS: 16 }, ['BIAS', 'ACCUMULATE', 'SOFTCAP', 'F16']),
-    );
-    add('glu', 'main', flagCombos({ ...q, TILE: 4, SG_ROWS: 16, K4: 64 }, ['GELU', 'F16']));
+  // Every type with a GPU row in the quant registry, so a new snippet is compiled in every kernel.
+  for (const t of GPU_WEIGHT_TYPES) {
+    quant = t;
+    add('matmul', 'main', flagCombos({ TILE: 4, SG_ROWS: 16 }, ['BIAS', 'ACCUMULATE', 'SOFTCAP', 'F16']));
+    add('glu', 'main', flagCombos({ TILE: 4, SG_ROWS: 16, K4: 64 }, ['GELU', 'F16']));
     add(
       'qkv',
       'main',
-      flagCombos({ ...q, TILE: 4, K4: 64, HEAD_DIM: 64 }, ['BIAS', 'QK_NORM', 'NEOX', 'KV_F16', 'F16']).map(
+      flagCombos({ TILE: 4, K4: 64, HEAD_DIM: 64 }, ['BIAS', 'QK_NORM', 'NEOX', 'KV_F16', 'F16']).map(
         (d) => ({
           ...d,
           VECS: !!(d['BIAS'] || d['QK_NORM']),
         }),
       ),
     );
-    add('embedding', 'main', [q]);
-    add('matmulBackward', 'main', [{ ...q, TILE: 8 }]);
+    add('embedding', 'main', [{}]);
+    add('matmulBackward', 'main', [{ TILE: 8 }]);
   }
+  quant = undefined;
   add('norm', 'main', flagCombos({}, ['ADD', 'LAST_TOKEN']));
   add('rope', 'main', flagCombos({}, ['NEOX', 'KV_F16']));
   add('attention', 'main', flagCombos({}, ['KV_F16']));
@@ -111,7 +110,7 @@ describe('every kernel variant compiles (Tint, Dawn null backend with subgroups 
 
   it('reports a broken variant (the check can fail)', async () => {
     await expect(
-      lib.get({ family: 'matmul', entryPoint: 'main', workgroupSize: 64, defines: { QTYPE_Q4_K: true } }),
+      lib.get({ family: 'matmul', entryPoint: 'main', workgroupSize: 64, quant: GgmlType.Q4_K }),
     ).rejects.toThrow(/TILE|SG_ROWS|unresolved/);
   });
 });

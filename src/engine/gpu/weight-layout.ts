@@ -1,55 +1,41 @@
 /**
- * How each ggml weight type sits in a GPU storage buffer (read as `array<u32>` by wgsl/quant.wgsl).
- * Types whose blocks are a multiple of 4 bytes are uploaded as they are in the GGUF file. Q8_0, Q4_0
- * and Q6_K blocks are not word aligned (34, 18, 210 bytes), so they are repacked into
- * structure-of-arrays form — every block's quant payload, then the f16 scales two per word — which
- * costs no extra memory and lets the kernel use aligned word loads.
+ * How each ggml weight type sits in a GPU storage buffer (read as `array<u32>` by wgsl/quant.wgsl),
+ * as its row in the quant registry (gguf/quant/traits.ts) describes. Types whose blocks are a
+ * multiple of 4 bytes are uploaded as they are in the GGUF file. Blocks that are not word aligned
+ * (Q8_0 34, Q4_0 18, Q5_0 22, Q6_K 210 bytes) are repacked into structure-of-arrays form — every block's
+ * remaining payload, then the moved bytes (the f16 scale) of every block — which costs no extra
+ * memory beyond word padding and lets the kernel use aligned word loads.
  */
 import { GgmlType } from '../gguf/types.ts';
+import { GPU_QUANT_TYPES, ggmlTypeName, isKnownGgmlType, ggmlTypeTraits } from '../gguf/quant/traits.ts';
+import type { GgmlTypeTraits, GpuQuantLayout } from '../gguf/quant/traits.ts';
 import { UnsupportedWeightTypeError } from '../../protocol/errors.ts';
 export { UnsupportedWeightTypeError };
 
-interface Layout {
-  /** Elements per block. */
-  block: number;
-  /** Bytes per block in the GGUF file. */
-  bytes: number;
-  /** Byte offset of the f16 scale moved to the scale region, or -1 when kept in place. */
-  splitScaleAt: number;
-  define: string;
-}
+export const GPU_WEIGHT_TYPES: readonly GgmlType[] = GPU_QUANT_TYPES;
 
-const LAYOUTS: Partial<Record<GgmlType, Layout>> = {
-  [GgmlType.F32]: { block: 1, bytes: 4, splitScaleAt: -1, define: 'QTYPE_F32' },
-  [GgmlType.F16]: { block: 1, bytes: 2, splitScaleAt: -1, define: 'QTYPE_F16' },
-  [GgmlType.BF16]: { block: 1, bytes: 2, splitScaleAt: -1, define: 'QTYPE_BF16' },
-  [GgmlType.Q8_0]: { block: 32, bytes: 34, splitScaleAt: 0, define: 'QTYPE_Q8_0' },
-  [GgmlType.Q4_0]: { block: 32, bytes: 18, splitScaleAt: 0, define: 'QTYPE_Q4_0' },
-  [GgmlType.Q4_K]: { block: 256, bytes: 144, splitScaleAt: -1, define: 'QTYPE_Q4_K' },
-  [GgmlType.Q6_K]: { block: 256, bytes: 210, splitScaleAt: 208, define: 'QTYPE_Q6_K' },
-};
+type GpuRow = GgmlTypeTraits & { gpu: GpuQuantLayout };
 
-export const GPU_WEIGHT_TYPES: readonly GgmlType[] = Object.keys(LAYOUTS).map(Number);
-
-/** The WGSL define that selects the decoder for `type`. @throws {UnsupportedWeightTypeError} */
-export function quantDefine(type: GgmlType): string {
-  return layoutOf(type).define;
-}
-
-function layoutOf(type: GgmlType): Layout {
-  const l = LAYOUTS[type];
-  if (!l) {
+/** The registry row of `type`, which must have a GPU layout. @throws {UnsupportedWeightTypeError} */
+export function gpuQuantRow(type: GgmlType): GpuRow {
+  const tr = isKnownGgmlType(type) ? ggmlTypeTraits(type) : undefined;
+  if (!tr?.gpu) {
     throw new UnsupportedWeightTypeError(
-      `weight type ${GgmlType[type] ?? type} has no GPU kernel (supported: ${GPU_WEIGHT_TYPES.map((t) => GgmlType[t]).join(', ')})`,
+      `weight type ${ggmlTypeName(type).toUpperCase()} has no GPU kernel (supported: ${GPU_WEIGHT_TYPES.map((t) => ggmlTypeName(t).toUpperCase()).join(', ')})`,
     );
   }
-  return l;
+  return tr as GpuRow;
+}
+
+/** Name of the WGSL decoder snippet of `type`. @throws {UnsupportedWeightTypeError} */
+export function quantSnippetName(type: GgmlType): string {
+  return gpuQuantRow(type).gpu.snippet;
 }
 
 /** Bytes a `rows × k` weight of `type` occupies in the file (and, after repacking, on the GPU). */
 export function weightBytes(type: GgmlType, rows: number, k: number): number {
-  const l = layoutOf(type);
-  return (rows * k * l.bytes) / l.block;
+  const l = gpuQuantRow(type);
+  return (rows * k * l.bytesPerBlock) / l.blockSize;
 }
 
 export interface GpuWeightData {
@@ -64,35 +50,34 @@ export interface GpuWeightData {
  * @throws {UnsupportedWeightTypeError} for types without a kernel, or rows not a multiple of 32.
  */
 export function toGpuLayout(type: GgmlType, bytes: Uint8Array, rows: number, k: number): GpuWeightData {
-  const l = layoutOf(type);
-  if (k % 32 !== 0 || k % l.block !== 0) {
-    throw new UnsupportedWeightTypeError(
-      `row length ${k} is not a multiple of 32 and of the ${GgmlType[type]} block`,
-    );
+  const l = gpuQuantRow(type);
+  const name = l.name.toUpperCase();
+  if (k % 32 !== 0 || k % l.blockSize !== 0) {
+    throw new UnsupportedWeightTypeError(`row length ${k} is not a multiple of 32 and of the ${name} block`);
   }
   const expected = weightBytes(type, rows, k);
   if (bytes.byteLength !== expected) {
     throw new UnsupportedWeightTypeError(
-      `expected ${expected} bytes for ${rows}×${k} ${GgmlType[type]}, got ${bytes.byteLength}`,
+      `expected ${expected} bytes for ${rows}×${k} ${name}, got ${bytes.byteLength}`,
     );
   }
-  if (l.splitScaleAt < 0) {
+  const move = l.gpu.aux;
+  if (!move) {
     const data = bytes.byteOffset % 4 === 0 && bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     return { data, aux: 0 };
   }
-  const nBlocks = (rows * k) / l.block;
-  const payload = l.bytes - 2;
-  const scaleStart = nBlocks * payload; // a multiple of 4: payloads are 32, 16, 208 bytes
-  const out = new Uint8Array(scaleStart + Math.ceil((nBlocks * 2) / 4) * 4);
+  const nBlocks = (rows * k) / l.blockSize;
+  const payload = l.bytesPerBlock - move.bytes; // a multiple of 4 (checked by the registry test)
+  const { at, bytes: m } = move;
+  const auxStart = nBlocks * payload;
+  const out = new Uint8Array(auxStart + Math.ceil((nBlocks * m) / 4) * 4);
   for (let b = 0; b < nBlocks; b++) {
-    const src = b * l.bytes;
-    const s = l.splitScaleAt;
-    out.set(bytes.subarray(src, src + s), b * payload);
-    out.set(bytes.subarray(src + s + 2, src + l.bytes), b * payload + s);
-    out[scaleStart + 2 * b] = bytes[src + s] as number;
-    out[scaleStart + 2 * b + 1] = bytes[src + s + 1] as number;
+    const src = b * l.bytesPerBlock;
+    out.set(bytes.subarray(src, src + at), b * payload);
+    out.set(bytes.subarray(src + at + m, src + l.bytesPerBlock), b * payload + at);
+    out.set(bytes.subarray(src + at, src + at + m), auxStart + m * b);
   }
-  return { data: out, aux: scaleStart / 4 };
+  return { data: out, aux: auxStart / 4 };
 }
 
 function padTo4(bytes: Uint8Array): Uint8Array {

@@ -11,9 +11,10 @@ import {
   uploadWeightGroup,
   type GpuWeight,
 } from '../gpu/gpu-weight.ts';
-import { weightBytes } from '../gpu/weight-layout.ts';
+import { gpuQuantRow, weightBytes } from '../gpu/weight-layout.ts';
 import type { ModelConfig } from './config.ts';
-import { ModelTensorError } from '../../protocol/errors.ts';
+import { ModelTensorError, UnsupportedWeightTypeError } from '../../protocol/errors.ts';
+import { ggmlTypeName } from '../gguf/quant/traits.ts';
 export { ModelTensorError };
 
 export interface LayerWeights {
@@ -102,8 +103,8 @@ export function expectedTensors(cfg: ModelConfig, file: GgufFile): TensorSpec[] 
 }
 
 /**
- * Checks presence and shapes, and sums the GPU bytes the weights will take.
- * @throws {ModelTensorError}
+ * Checks presence, shapes and GPU support of the types, and sums the GPU bytes the weights will take.
+ * @throws {ModelTensorError} @throws {UnsupportedWeightTypeError} naming the tensor and its type
  */
 export function planWeights(cfg: ModelConfig, file: GgufFile): { bytes: number; specs: TensorSpec[] } {
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
@@ -118,9 +119,24 @@ export function planWeights(cfg: ModelConfig, file: GgufFile): { bytes: number; 
     if (t.dims.length !== s.dims.length || t.dims.some((d, i) => d !== s.dims[i])) {
       throw new ModelTensorError(`tensor ${s.name} has shape [${t.dims}] but the config implies [${s.dims}]`);
     }
+    if (s.dims.length !== 1) requireGpuType(t);
     bytes += s.dims.length === 1 ? s.dims[0]! * 4 : weightBytes(t.type, s.dims[1]!, s.dims[0]!);
   }
   return { bytes, specs };
+}
+
+/** Refuses, by tensor and type name, a matrix whose type has no GPU row in the quant registry. */
+function requireGpuType(t: GgufTensorInfo): void {
+  try {
+    gpuQuantRow(t.type);
+  } catch (e) {
+    const type = ggmlTypeName(t.type).toUpperCase();
+    throw new UnsupportedWeightTypeError(`tensor ${t.name} has type ${type}, which has no GPU kernel`, {
+      cause: e,
+      tensor: t.name,
+      weightType: type,
+    });
+  }
 }
 
 /** @throws {ModelTensorError} @throws {import('../gpu/weight-layout.ts').UnsupportedWeightTypeError} */

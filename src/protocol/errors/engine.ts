@@ -76,11 +76,28 @@ export class ModelMetadataError extends DureError {
   }
 }
 
-/** A tensor uses a weight type the GPU kernels do not run. */
+/**
+ * A tensor uses a weight type the GPU kernels do not run. When raised for a tensor of a model being
+ * loaded it names both (`tensor`, `weightType`, e.g. `IQ2_XXS`), and `describe(lang)` says so plainly.
+ */
 export class UnsupportedWeightTypeError extends DureError {
   override name = 'UnsupportedWeightTypeError';
-  constructor(message: string, options?: DureErrorOptions) {
+  /** The tensor holding the type, when known. */
+  tensor?: string;
+  /** ggml's name of the type, upper case (`IQ2_XXS`), when known. */
+  weightType?: string;
+  constructor(message: string, options?: DureErrorOptions & { tensor?: string; weightType?: string }) {
     super('UNSUPPORTED_WEIGHT_TYPE', message, options);
+    if (options?.tensor !== undefined) this.tensor = options.tensor;
+    if (options?.weightType !== undefined) this.weightType = options.weightType;
+  }
+
+  /** What a person is shown when the tensor and its type are known (else use `errorText(code)`). */
+  describe(lang: 'ko' | 'en'): string | undefined {
+    if (this.tensor === undefined || this.weightType === undefined) return undefined;
+    return lang === 'ko'
+      ? `텐서 ${this.tensor}의 형식 ${this.weightType}는 지원하지 않습니다.`
+      : `Tensor ${this.tensor} has type ${this.weightType}, which is not supported.`;
   }
 }
 

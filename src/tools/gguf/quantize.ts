@@ -6,27 +6,16 @@
  */
 import { GgufUnknownTypeError } from '../../engine/gguf/errors.ts';
 import { GgmlType } from '../../engine/gguf/types.ts';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../engine/gguf/quant/half.ts';
+import { f32ToBf16Bits } from '../../engine/gguf/quant/half.ts';
 import { ggmlByteLength, ggmlTypeTraits } from '../../engine/gguf/quant/traits.ts';
+import { GROUP_MAX_EPS, makeQkx2, nearestInt, putF16 } from './quant-math.ts';
+import { quantIQ4_NL, quantIQ4_XS, quantQ2_K, quantQ3_K } from './quantize-low-bit.ts';
 
 const fr = Math.fround;
-
-/** ggml's `nearest_int`: round half to even via the 1.5·2^23 trick (exact for |x| < 2^22). */
-function nearestInt(x: number): number {
-  return fr(x + 12582912) - 12582912;
-}
 
 /** C `roundf`: halves away from zero. */
 function roundAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
-
-/** Writes f16 `x` at byte `o` (little-endian). */
-function putF16(out: Uint8Array, o: number, x: number): number {
-  const h = f32ToF16Bits(x);
-  out[o] = h & 0xff;
-  out[o + 1] = h >> 8;
-  return f16BitsToF32(h);
 }
 
 /**
@@ -72,6 +61,12 @@ export function quantize(type: GgmlType, values: ArrayLike<number>): Uint8Array 
     case GgmlType.Q8_0:
       for (let i = 0; i < nb; i++) quantQ8_0(x, i * 32, out, i * 34);
       break;
+    case GgmlType.Q2_K:
+      for (let i = 0; i < nb; i++) quantQ2_K(x, i * 256, out, i * 84);
+      break;
+    case GgmlType.Q3_K:
+      for (let i = 0; i < nb; i++) quantQ3_K(x, i * 256, out, i * 110);
+      break;
     case GgmlType.Q4_K:
       for (let i = 0; i < nb; i++) quantQxK(x, i * 256, out, i * 144, 4);
       break;
@@ -80,6 +75,14 @@ export function quantize(type: GgmlType, values: ArrayLike<number>): Uint8Array 
       break;
     case GgmlType.Q6_K:
       for (let i = 0; i < nb; i++) quantQ6_K(x, i * 256, out, i * 210);
+      break;
+    case GgmlType.IQ4_NL: {
+      const levels = new Uint8Array(32);
+      for (let i = 0; i < nb; i++) quantIQ4_NL(x, i * 32, out, i * 18, levels);
+      break;
+    }
+    case GgmlType.IQ4_XS:
+      for (let i = 0; i < nb; i++) quantIQ4_XS(x, i * 256, out, i * 136);
       break;
     default:
       throw new GgufUnknownTypeError(`no quantizer for ${tr.name}`);
@@ -173,93 +176,6 @@ function quantQ8_0(x: Float32Array, xo: number, out: Uint8Array, o: number): voi
   }
 }
 
-/** Scratch for makeQkx2 (sub-blocks are 32 wide); Float32Array stores round to f32 like C. */
-const LAUX = new Uint8Array(32);
-const DIFFS = new Float32Array(32);
-
-/**
- * ggml's `make_qkx2_quants`: fits `x ≈ scale·L − min` with L in [0, nmax] by weighted least squares
- * over a small search of candidate scales. Writes L into `L[lo..lo+n)`; returns [scale, min].
- */
-function makeQkx2(
-  n: number,
-  nmax: number,
-  x: Float32Array,
-  xo: number,
-  w: Float32Array,
-  L: Uint8Array,
-  lo: number,
-  rmin: number,
-  rdelta: number,
-  nstep: number,
-): [number, number] {
-  const laux = LAUX;
-  const diffs = DIFFS;
-  let min = x[xo]!;
-  let max = x[xo]!;
-  let sumW = w[0]!;
-  let sumX = fr(sumW * x[xo]!);
-  for (let i = 1; i < n; i++) {
-    const v = x[xo + i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sumW = fr(sumW + w[i]!);
-    sumX = fr(sumX + fr(w[i]! * v));
-  }
-  if (min > 0) min = 0;
-  if (max === min) {
-    L.fill(0, lo, lo + n);
-    return [0, -min];
-  }
-  let iscale = fr(nmax / fr(max - min));
-  let scale = fr(1 / iscale);
-  let bestError = 0;
-  for (let i = 0; i < n; i++) {
-    const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
-    L[lo + i] = l;
-    const diff = fr(fr(fr(scale * l) + min) - x[xo + i]!);
-    bestError = fr(bestError + fr(w[i]! * fr(diff * diff)));
-  }
-  // x - min only changes when a better min is found, so it is computed once per change.
-  for (let i = 0; i < n; i++) diffs[i] = x[xo + i]! - min;
-  for (let is = 0; is <= nstep; is++) {
-    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
-    let sumL = 0;
-    let sumL2 = 0;
-    let sumXL = 0;
-    for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * diffs[i]!))));
-      laux[i] = l;
-      const wl = fr(w[i]! * l);
-      sumL = fr(sumL + wl);
-      sumL2 = fr(sumL2 + fr(wl * l));
-      sumXL = fr(sumXL + fr(wl * x[xo + i]!));
-    }
-    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
-    if (D > 0) {
-      let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
-      let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = fr(sumXL / sumL2);
-      }
-      let curError = 0;
-      for (let i = 0; i < n; i++) {
-        const diff = fr(fr(fr(thisScale * laux[i]!) + thisMin) - x[xo + i]!);
-        curError = fr(curError + fr(w[i]! * fr(diff * diff)));
-      }
-      if (curError < bestError) {
-        L.set(laux, lo);
-        bestError = curError;
-        scale = thisScale;
-        min = thisMin;
-        for (let i = 0; i < n; i++) diffs[i] = x[xo + i]! - min;
-      }
-    }
-  }
-  return [scale, -min];
-}
-
 /**
  * Q4_K (bits 4) and Q5_K (bits 5): eight 32-element sub-blocks, each with a 6-bit scale and min
  * relative to the super-block's f16 `d` and `dmin`.
@@ -279,8 +195,8 @@ function quantQxK(x: Float32Array, xo: number, out: Uint8Array, o: number, bits:
     for (let l = 0; l < 32; l++) w[l] = avX + Math.abs(x[xo + 32 * j + l]!);
     const [sc, mn] =
       bits === 4
-        ? makeQkx2(32, nmax, x, xo + 32 * j, w, L, 32 * j, -1, 0.1, 20)
-        : makeQkx2(32, nmax, x, xo + 32 * j, w, L, 32 * j, -0.5, 0.1, 15);
+        ? makeQkx2(32, nmax, x, xo + 32 * j, w, L, 32 * j, -1, 0.1, 20, false)
+        : makeQkx2(32, nmax, x, xo + 32 * j, w, L, 32 * j, -0.5, 0.1, 15, false);
     scales[j] = sc;
     mins[j] = mn;
     if (scales[j]! > maxScale) maxScale = scales[j]!;
@@ -353,9 +269,6 @@ function scaleMinOf(q: Uint8Array, so: number, j: number): [number, number] {
     (q[so + j + 4]! >> 4) | ((q[so + j]! >> 6) << 4),
   ];
 }
-
-/** Below this, a group is treated as all zeros (ggml's GROUP_MAX_EPS). */
-const GROUP_MAX_EPS = fr(1e-15);
 
 /**
  * ggml's `make_qx_quants` with rmse_type 1 (weights x²) and no importance: symmetric levels

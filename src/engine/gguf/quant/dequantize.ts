@@ -53,6 +53,12 @@ export function dequantize(type: GgmlType, bytes: Uint8Array, nElements: number)
     case GgmlType.Q8_0:
       for (let i = 0; i < nb; i++) dequantQ8_0(bytes, view, i * 34, out, i * 32);
       break;
+    case GgmlType.Q2_K:
+      for (let i = 0; i < nb; i++) dequantQ2_K(bytes, view, i * 84, out, i * 256);
+      break;
+    case GgmlType.Q3_K:
+      for (let i = 0; i < nb; i++) dequantQ3_K(bytes, view, i * 110, out, i * 256);
+      break;
     case GgmlType.Q4_K:
       for (let i = 0; i < nb; i++) dequantQ4_K(bytes, view, i * 144, out, i * 256);
       break;
@@ -61,6 +67,12 @@ export function dequantize(type: GgmlType, bytes: Uint8Array, nElements: number)
       break;
     case GgmlType.Q6_K:
       for (let i = 0; i < nb; i++) dequantQ6_K(bytes, view, i * 210, out, i * 256);
+      break;
+    case GgmlType.IQ4_NL:
+      for (let i = 0; i < nb; i++) dequantIQ4_NL(bytes, view, i * 18, out, i * 32);
+      break;
+    case GgmlType.IQ4_XS:
+      for (let i = 0; i < nb; i++) dequantIQ4_XS(bytes, view, i * 136, out, i * 256);
       break;
     default:
       throw new GgufUnknownTypeError(`no CPU dequantizer for ${tr.name}`);
@@ -117,6 +129,86 @@ function dequantQ5_1(q: Uint8Array, v: DataView, o: number, y: Float32Array, yo:
 function dequantQ8_0(_q: Uint8Array, v: DataView, o: number, y: Float32Array, yo: number): void {
   const d = f16BitsToF32(v.getUint16(o, true));
   for (let j = 0; j < 32; j++) y[yo + j] = v.getInt8(o + 2 + j) * d;
+}
+
+/**
+ * Q2_K: sixteen 16-element sub-blocks, each with a 4-bit scale (low nibble of `scales[j]`) and
+ * 4-bit min (high nibble) relative to the f16 `d` and `dmin` at the end of the block. Element `e`
+ * is the 2-bit field `(e % 128) / 32` of byte `qs[e / 128 · 32 + e % 32]`.
+ */
+function dequantQ2_K(q: Uint8Array, v: DataView, o: number, y: Float32Array, yo: number): void {
+  const d = f16BitsToF32(v.getUint16(o + 80, true));
+  const dmin = f16BitsToF32(v.getUint16(o + 82, true));
+  for (let e = 0; e < 256; e += 16) {
+    const sc = q[o + (e >> 4)]!;
+    const dl = fr(d * (sc & 0x0f));
+    const ml = fr(dmin * (sc >> 4));
+    const qs = o + 16 + ((e >> 7) << 5) + (e & 31);
+    const shift = ((e & 127) >> 5) << 1;
+    for (let l = 0; l < 16; l++) y[yo + e + l] = fr(dl * ((q[qs + l]! >> shift) & 3)) - ml;
+  }
+}
+
+/** Q3_K's 6-bit scale of sub-block `j` (0..15), unpacked from the 12 `scales` bytes at `so`. */
+export function q3KScale(j: number, s: Uint8Array, so: number): number {
+  const low = j < 8 ? s[so + j]! & 0x0f : s[so + j - 8]! >> 4;
+  const high = (s[so + 8 + (j & 3)]! >> (2 * (j >> 2))) & 3;
+  return low | (high << 4);
+}
+
+/**
+ * Q3_K: sixteen 16-element sub-blocks with signed 6-bit scales (stored + 32) relative to an f16
+ * `d`. Element `e` takes its low two bits from the Q2_K-style `qs` position and its third bit from
+ * bit `e / 32` of `hmask[e % 32]`; a clear bit means "minus 4".
+ */
+function dequantQ3_K(q: Uint8Array, v: DataView, o: number, y: Float32Array, yo: number): void {
+  const d = f16BitsToF32(v.getUint16(o + 108, true));
+  for (let e = 0; e < 256; e += 16) {
+    const dl = fr(d * (q3KScale(e >> 4, q, o + 96) - 32));
+    const qs = o + 32 + ((e >> 7) << 5) + (e & 31);
+    const hm = o + (e & 31);
+    const shift = ((e & 127) >> 5) << 1;
+    const bit = 1 << (e >> 5);
+    for (let l = 0; l < 16; l++) {
+      const lo = (q[qs + l]! >> shift) & 3;
+      y[yo + e + l] = fr(dl * (lo - (q[hm + l]! & bit ? 0 : 4)));
+    }
+  }
+}
+
+/** The 16 non-uniform levels of IQ4_NL and IQ4_XS (ggml's `kvalues_iq4nl`). */
+export const IQ4_NL_VALUES: readonly number[] = [
+  -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+
+/** IQ4_NL: f16 `d`, then 16 bytes whose low nibbles index elements 0..15 and high nibbles 16..31. */
+function dequantIQ4_NL(q: Uint8Array, v: DataView, o: number, y: Float32Array, yo: number): void {
+  const d = f16BitsToF32(v.getUint16(o, true));
+  for (let j = 0; j < 16; j++) {
+    const b = q[o + 2 + j]!;
+    y[yo + j] = d * IQ4_NL_VALUES[b & 0x0f]!;
+    y[yo + j + 16] = d * IQ4_NL_VALUES[b >> 4]!;
+  }
+}
+
+/**
+ * IQ4_XS: f16 `d`, u16 `scales_h`, 4 bytes `scales_l`, 128 bytes of IQ4_NL-style nibbles; each of
+ * the eight 32-element sub-blocks has a 6-bit scale (stored + 32): low 4 bits from `scales_l`, high
+ * 2 from `scales_h`.
+ */
+function dequantIQ4_XS(q: Uint8Array, v: DataView, o: number, y: Float32Array, yo: number): void {
+  const d = f16BitsToF32(v.getUint16(o, true));
+  const scalesH = v.getUint16(o + 2, true);
+  for (let ib = 0; ib < 8; ib++) {
+    const ls = ((q[o + 4 + (ib >> 1)]! >> (4 * (ib & 1))) & 0x0f) | (((scalesH >> (2 * ib)) & 3) << 4);
+    const dl = fr(d * (ls - 32));
+    const qs = o + 8 + 16 * ib;
+    for (let j = 0; j < 16; j++) {
+      const b = q[qs + j]!;
+      y[yo + 32 * ib + j] = dl * IQ4_NL_VALUES[b & 0x0f]!;
+      y[yo + 32 * ib + j + 16] = dl * IQ4_NL_VALUES[b >> 4]!;
+    }
+  }
 }
 
 /** The 6-bit scale and min of sub-block `j` packed in the 12 `scales` bytes (ggml's get_scale_min_k4). */

@@ -12,6 +12,7 @@ import {
   ggmlByteLength,
   ggmlTypeTraits,
 } from './index.ts';
+import { IQ4_NL_VALUES } from './dequantize.ts';
 import { quantize } from '../../../tools/gguf/quantize.ts';
 import { lcg, quantTestVector } from '../../../testing/quant-test-vectors.ts';
 
@@ -25,8 +26,8 @@ const sha = (bytes: Uint8Array | Float32Array): string =>
  * sha256 (first 128 bits) of llama.cpp's bytes for `quantTestVector(4096)` — from
  * `quantize_row_<type>_ref` (f16/bf16: `ggml_fp32_to_{fp16,bf16}_row`) — and of llama.cpp's
  * `dequantize_row_<type>` of those bytes, computed by calling libggml-base.so shipped in
- * @node-llama-cpp/linux-x64. Equal hashes mean byte-identical quantization and bit-identical
- * dequantization.
+ * @node-llama-cpp/linux-x64 (`python3 scripts/ggml-golden.py` prints them again). Equal hashes mean
+ * byte-identical quantization and bit-identical dequantization.
  */
 const GGML_GOLDEN: Record<string, [GgmlType, string, string]> = {
   q4_0: [GgmlType.Q4_0, '79d30bc88e07c7c08fad2cc734c9de6b', 'ad89ca27a5ae107ef43580b087592671'],
@@ -34,9 +35,13 @@ const GGML_GOLDEN: Record<string, [GgmlType, string, string]> = {
   q5_0: [GgmlType.Q5_0, '5d0fb156ebef4d1a0796228f37e6470f', '51067be9edd9bf7c5a837c8566e107f8'],
   q5_1: [GgmlType.Q5_1, '28e3bec6d74cfe05e17014f5d4784fd4', '6ec8c4ce9cf2c64f824eec3c5b0ad724'],
   q8_0: [GgmlType.Q8_0, '23214ea8aeb95da57aed1c186c32dcf5', '220f4042f34e09883a875ad67d742363'],
+  q2_K: [GgmlType.Q2_K, 'a2b2bd3739f764088e6d66663edef957', '9704769c7f6df95c68cf787136c92988'],
+  q3_K: [GgmlType.Q3_K, '7248ea94ed5f168462b1682598f0b21e', '04f782dacc3f99a37690a7080f1cb474'],
   q4_K: [GgmlType.Q4_K, '77c0fc6245356f19faf5b9d6b116cc35', 'ba8290b6801c74bc052d24d780431690'],
   q5_K: [GgmlType.Q5_K, '4f45f1537d00c54cc61677d8be041c01', '697165d36234f05d869c275a08076e37'],
   q6_K: [GgmlType.Q6_K, 'a9ee42d3c0ccf5a87d3de63a370e0a44', 'd6129575f3c427440142b1f106ca3c17'],
+  iq4_nl: [GgmlType.IQ4_NL, '87cb4ba25a13a8e98c78a236557122f7', '1e32d8c5e4f607143b248c4236f638e7'],
+  iq4_xs: [GgmlType.IQ4_XS, '47c2fe3be33ae88459e2fe58874d290f', 'f047cb2b2689b0e69fec9afb253398e6'],
   f16: [GgmlType.F16, '089bd5c44c7f34b24c7aea689e81d980', '852e5765af30b04f2b4371200b49cff3'],
   bf16: [GgmlType.BF16, '5aed763244007d558bca3133045ae32d', '8f6561164657eeebd032e441e15f4601'],
 };
@@ -72,7 +77,7 @@ function relRmse(a: Float32Array, b: Float32Array): number {
 
 describe('round-trip error on Gaussian weights', () => {
   // Bounds are ~1.5x the errors these formats are known for (bits per weight: 16, 16, 8.5, 6.56,
-  // 5.5, 5.5, 4.5, 4.5); an off-by-one in a layout gives errors of order 1.
+  // 5.5, 5.5, 4.5, 4.5, 4.25, 4.5, 3.44, 2.63); an off-by-one in a layout gives errors of order 1.
   const bounds: [GgmlType, number][] = [
     [GgmlType.F32, 0],
     [GgmlType.F16, 5e-4],
@@ -85,6 +90,10 @@ describe('round-trip error on Gaussian weights', () => {
     [GgmlType.Q4_K, 0.1],
     [GgmlType.Q4_0, 0.14],
     [GgmlType.Q4_1, 0.12],
+    [GgmlType.IQ4_XS, 0.12],
+    [GgmlType.IQ4_NL, 0.12],
+    [GgmlType.Q3_K, 0.23],
+    [GgmlType.Q2_K, 0.45],
   ];
   const x = gaussian(8192, 7);
   for (const [type, bound] of bounds) {
@@ -167,6 +176,67 @@ describe('block layouts decoded from hand-built bytes', () => {
     expect(y[1]).toBe(3 * -32);
   });
 
+  it('Q2_K: 4-bit scale/min nibbles, 2-bit fields of qs by 32-element column, d and dmin last', () => {
+    const b = new Uint8Array(84);
+    b[81] = 0x3c; // d = 1
+    b[83] = 0x38; // dmin = 0.5
+    b[5] = 3 | (2 << 4); // sub-block 5 (elements 80..95): scale 3, min 2
+    b[12] = 1 | (1 << 4); // sub-block 12 (elements 192..207): scale 1, min 1
+    // Element e is bits 2·((e % 128) / 32) of qs[(e / 128)·32 + e % 32]: 80+l → qs[16+l] bits 4..5,
+    // 192+l → qs[32+l] bits 4..5.
+    for (let l = 0; l < 16; l++) b[16 + 16 + l] = (l % 4) << 4;
+    for (let l = 0; l < 16; l++) b[16 + 32 + l] = 3 << 4;
+    const y = dequantize(GgmlType.Q2_K, b, 256);
+    for (let l = 0; l < 16; l++) {
+      expect(y[80 + l]).toBe(3 * (l % 4) - 1);
+      expect(y[192 + l]).toBe(3 - 0.5);
+      expect(y[128 + l]).toBe(0); // same qs bytes, bits 0..1, sub-block 8 (scale and min 0)
+    }
+  });
+
+  it('Q3_K: hmask bit e/32 of byte e%32 is the third bit (clear = −4); 6-bit scales split', () => {
+    const b = new Uint8Array(110);
+    b[109] = 0x3c; // d = 1
+    // Sub-block 9 (elements 144..159): scale 35 = 0b10_0011 (stored +32): low nibble in the high
+    // nibble of scales[1], high two bits at bits 4..5 of scales[9].
+    b[96 + 1] = 3 << 4;
+    b[96 + 9] = 2 << 4;
+    for (let l = 0; l < 16; l++) {
+      b[32 + 32 + 16 + l] = l % 4; // qs of element 144+l: qs[32+16+l] bits 0..1
+      if (l % 2 === 0) b[16 + l] = 1 << 4; // hmask[16+l] bit 4
+    }
+    const y = dequantize(GgmlType.Q3_K, b, 256);
+    for (let l = 0; l < 16; l++) expect(y[144 + l]).toBe(3 * ((l % 4) - (l % 2 === 0 ? 0 : 4)));
+    expect(y[0]).toBe(-32 * -4); // stored scale 0 means −32; level 0 with clear hmask means −4
+  });
+
+  it('IQ4_NL: nibbles index the non-uniform levels, low nibbles first', () => {
+    const b = new Uint8Array(18);
+    b[1] = 0x38; // d = 0.5
+    for (let j = 0; j < 16; j++) b[2 + j] = j | ((15 - j) << 4);
+    const y = dequantize(GgmlType.IQ4_NL, b, 32);
+    for (let j = 0; j < 16; j++) {
+      expect(y[j]).toBe(0.5 * IQ4_NL_VALUES[j]!);
+      expect(y[16 + j]).toBe(0.5 * IQ4_NL_VALUES[15 - j]!);
+    }
+    expect([y[0], y[15]]).toEqual([-63.5, 56.5]);
+  });
+
+  it('IQ4_XS: 6-bit sub-block scales from scales_l nibbles and scales_h bit pairs', () => {
+    const b = new Uint8Array(136);
+    b[1] = 0x3c; // d = 1
+    // Sub-block 3: scale 40 = 0b10_1000 (stored +32): high nibble of scales_l[1], bits 6..7 of scales_h.
+    b[4 + 1] = 8 << 4;
+    b[2] = 2 << 6;
+    for (let j = 0; j < 16; j++) b[8 + 16 * 3 + j] = j;
+    const y = dequantize(GgmlType.IQ4_XS, b, 256);
+    for (let j = 0; j < 16; j++) {
+      expect(y[96 + j]).toBe(8 * IQ4_NL_VALUES[j]!);
+      expect(y[112 + j]).toBe(8 * -127);
+    }
+    expect(y[0]).toBe(-32 * -127); // stored scale 0 means −32
+  });
+
   it('reads blocks through a view with a byte offset', () => {
     const x = gaussian(64, 3);
     const q = quantize(GgmlType.Q8_0, x);
@@ -218,7 +288,7 @@ describe('half-precision conversions', () => {
 describe('typed errors', () => {
   it('unknown or unsupported types', () => {
     expect(() => dequantize(99 as GgmlType, new Uint8Array(4), 1)).toThrow(GgufUnknownTypeError);
-    expect(() => dequantize(GgmlType.Q2_K, new Uint8Array(84), 256)).toThrow(GgufUnknownTypeError);
+    expect(() => dequantize(GgmlType.Q8_K, new Uint8Array(292), 256)).toThrow(GgufUnknownTypeError);
     expect(() => quantize(GgmlType.Q8_1, new Float32Array(32))).toThrow(GgufUnknownTypeError);
   });
 

@@ -1,5 +1,8 @@
 /**
- * Block geometry of the ggml tensor types, as in llama.cpp's ggml-common.h / ggml.c `type_traits`.
+ * The quant-type registry: one row per ggml tensor type Dure knows — block geometry as in llama.cpp's
+ * ggml-common.h / ggml.c `type_traits`, whether a CPU dequantizer and a quantizer exist, and how the
+ * GPU kernels read it (upload layout + the WGSL snippet `wgsl/quant/<snippet>.wgsl` holding its
+ * decoder). Adding a GPU type is one row here plus one snippet file (listed in gpu/sources.ts).
  * A tensor row of `n` elements of type `t` occupies `n / blockSize * bytesPerBlock` bytes, and `n`
  * must be a multiple of `blockSize`.
  */
@@ -21,6 +24,24 @@ export interface GgmlTypeTraits {
   dequantizable: boolean;
   /** Whether `quantize` can produce this type. */
   quantizable: boolean;
+  /** How the GPU kernels read this type; absent when no kernel does (the model is refused at load). */
+  gpu?: GpuQuantLayout;
+}
+
+/**
+ * GPU upload layout. Storage buffers are read as `array<u32>`, so a block whose byte size is not a
+ * multiple of 4 is repacked into structure-of-arrays form: `aux.bytes` bytes at `aux.at` in every
+ * block (its f16 scale) move to a region after all the blocks' remaining payload, at word `aux`
+ * (see weight-layout.ts). Word-aligned blocks upload as they are (`aux` absent).
+ */
+export interface GpuQuantLayout {
+  aux?: { at: number; bytes: number };
+  /** Name of the decoder snippet, `wgsl/quant/<snippet>.wgsl`. */
+  snippet: string;
+}
+
+function gpu(snippet: string, aux?: { at: number; bytes: number }): GpuQuantLayout {
+  return aux ? { snippet, aux } : { snippet };
 }
 
 function t(
@@ -30,38 +51,46 @@ function t(
   bytesPerBlock: number,
   dequantizable: boolean,
   quantizable: boolean,
+  gpuLayout?: GpuQuantLayout,
 ): GgmlTypeTraits {
-  return { type, name, blockSize, bytesPerBlock, dequantizable, quantizable };
+  const row = { type, name, blockSize, bytesPerBlock, dequantizable, quantizable };
+  return gpuLayout ? { ...row, gpu: gpuLayout } : row;
 }
 
 const TABLE: readonly GgmlTypeTraits[] = [
-  t(GgmlType.F32, 'f32', 1, 4, true, true),
-  t(GgmlType.F16, 'f16', 1, 2, true, true),
-  t(GgmlType.BF16, 'bf16', 1, 2, true, true),
+  t(GgmlType.F32, 'f32', 1, 4, true, true, gpu('f32')),
+  t(GgmlType.F16, 'f16', 1, 2, true, true, gpu('f16')),
+  t(GgmlType.BF16, 'bf16', 1, 2, true, true, gpu('bf16')),
   // block_q4_0: f16 d; u8 qs[16]
-  t(GgmlType.Q4_0, 'q4_0', 32, 18, true, true),
+  t(GgmlType.Q4_0, 'q4_0', 32, 18, true, true, gpu('q4_0', { at: 0, bytes: 2 })),
   // block_q4_1: f16 d, m; u8 qs[16]
-  t(GgmlType.Q4_1, 'q4_1', 32, 20, true, true),
+  t(GgmlType.Q4_1, 'q4_1', 32, 20, true, true, gpu('q4_1')),
   // block_q5_0: f16 d; u8 qh[4]; u8 qs[16]
-  t(GgmlType.Q5_0, 'q5_0', 32, 22, true, true),
+  t(GgmlType.Q5_0, 'q5_0', 32, 22, true, true, gpu('q5_0', { at: 0, bytes: 2 })),
   // block_q5_1: f16 d, m; u8 qh[4]; u8 qs[16]
-  t(GgmlType.Q5_1, 'q5_1', 32, 24, true, true),
+  t(GgmlType.Q5_1, 'q5_1', 32, 24, true, true, gpu('q5_1')),
   // block_q8_0: f16 d; i8 qs[32]
-  t(GgmlType.Q8_0, 'q8_0', 32, 34, true, true),
+  t(GgmlType.Q8_0, 'q8_0', 32, 34, true, true, gpu('q8_0', { at: 0, bytes: 2 })),
   // block_q8_1: f16 d, s; i8 qs[32] (an activation format; readable but not dequantized here)
   t(GgmlType.Q8_1, 'q8_1', 32, 36, false, false),
   // block_q2_K: u8 scales[16]; u8 qs[64]; f16 d, dmin
-  t(GgmlType.Q2_K, 'q2_K', QK_K, 84, false, false),
+  t(GgmlType.Q2_K, 'q2_K', QK_K, 84, true, true, gpu('q2_k', { at: 80, bytes: 4 })),
   // block_q3_K: u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d
-  t(GgmlType.Q3_K, 'q3_K', QK_K, 110, false, false),
+  t(GgmlType.Q3_K, 'q3_K', QK_K, 110, true, true, gpu('q3_k', { at: 108, bytes: 2 })),
   // block_q4_K: f16 d, dmin; u8 scales[12]; u8 qs[128]
-  t(GgmlType.Q4_K, 'q4_K', QK_K, 144, true, true),
+  t(GgmlType.Q4_K, 'q4_K', QK_K, 144, true, true, gpu('q4_k')),
   // block_q5_K: f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
-  t(GgmlType.Q5_K, 'q5_K', QK_K, 176, true, true),
+  t(GgmlType.Q5_K, 'q5_K', QK_K, 176, true, true, gpu('q5_k')),
   // block_q6_K: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d
-  t(GgmlType.Q6_K, 'q6_K', QK_K, 210, true, true),
+  t(GgmlType.Q6_K, 'q6_K', QK_K, 210, true, true, gpu('q6_k', { at: 208, bytes: 2 })),
   // block_q8_K: f32 d; i8 qs[256]; i16 bsums[16]
   t(GgmlType.Q8_K, 'q8_K', QK_K, 292, false, false),
+  // block_iq2_xxs: f16 d; u16 qs[32] — parsed so that a model holding it is refused by name at load
+  t(GgmlType.IQ2_XXS, 'iq2_xxs', QK_K, 66, false, false),
+  // block_iq4_nl: f16 d; u8 qs[16] (indices into kvalues_iq4nl)
+  t(GgmlType.IQ4_NL, 'iq4_nl', 32, 18, true, true, gpu('iq4_nl', { at: 0, bytes: 2 })),
+  // block_iq4_xs: f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]
+  t(GgmlType.IQ4_XS, 'iq4_xs', QK_K, 136, true, true, gpu('iq4_xs')),
   t(GgmlType.I8, 'i8', 1, 1, false, false),
   t(GgmlType.I16, 'i16', 1, 2, false, false),
   t(GgmlType.I32, 'i32', 1, 4, false, false),
@@ -88,6 +117,9 @@ export function ggmlTypeTraits(type: number): GgmlTypeTraits {
   if (!tr) throw new GgufUnknownTypeError(`unknown ggml tensor type ${type}`);
   return tr;
 }
+
+/** Every ggml type the GPU kernels read, in registry order. */
+export const GPU_QUANT_TYPES: readonly GgmlType[] = TABLE.filter((tr) => tr.gpu).map((tr) => tr.type);
 
 /** ggml's name of `type` (`q4_K`), or `type<N>` for an unknown number. */
 export function ggmlTypeName(type: number): string {
