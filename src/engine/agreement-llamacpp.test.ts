@@ -38,7 +38,7 @@ describe('agreement with llama.cpp', () => {
     // Across the suite most positions must be comparable, or the greedy check proves little.
     const compared = rows.reduce((s, r) => s + r.greedy_compared, 0);
     console.log(`greedy positions compared with llama.cpp: ${compared} of ${rows.length * N_GREEDY}`);
-    if (rows.length === TEST_ARCHS.length * TEST_QUANTS.length)
+    if (rows.length >= (TEST_ARCHS.length - 2) * TEST_QUANTS.length)
       expect(compared).toBeGreaterThan(rows.length * 8);
     mkdirSync('test-results', { recursive: true });
     writeFileSync('test-results/llamacpp-agreement.json', JSON.stringify(rows, null, 2));
@@ -54,7 +54,9 @@ describe('agreement with llama.cpp', () => {
   });
 
   for (const arch of TEST_ARCHS) {
-    for (const quant of TEST_QUANTS) {
+    // The newer architectures run one float and one quantized case (CI time).
+    const quants = arch === 'gemma3' || arch === 'exaone4' ? (['F32', 'Q4_K_M'] as const) : TEST_QUANTS;
+    for (const quant of quants) {
       it(`${arch} ${quant}`, async () => {
         const path = await testModelPath({ arch, quant });
         const { device } = await testGpu();

@@ -11,7 +11,7 @@ import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
 import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
-import { ropeTable } from '../engine/model/rope-table.ts';
+import { identityRopeTable, ropeTable } from '../engine/model/rope-table.ts';
 import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
 import type {
   EvalResult,
@@ -61,7 +61,11 @@ export async function createLoraTrainer(
 
 function checkTrainable(cfg: ModelConfig): void {
   const why: string[] = [];
+  if (!cfg.preNorms) why.push('no pre-norms');
+  if (cfg.norms.postAttn || cfg.norms.postFfn) why.push('post-norms');
   if (cfg.qkNorm) why.push('per-head q/k norms');
+  const rope0 = JSON.stringify(cfg.layers[0]?.rope);
+  if (cfg.layers.some((l) => JSON.stringify(l.rope) !== rope0)) why.push('per-layer RoPE');
   if (cfg.gelu) why.push('GELU');
   if (cfg.attnSoftcap > 0 || cfg.finalSoftcap > 0) why.push('soft-capping');
   if (cfg.slidingWindow > 0) why.push('sliding-window attention');
@@ -199,13 +203,15 @@ class WebGpuLoraTrainer implements LoraTrainer {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
 
-    const table = ropeTable({
-      positions: S,
-      nRot: cfg.nRot,
-      freqBase: cfg.ropeBase,
-      freqScale: cfg.ropeScale,
-      ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
-    });
+    // Every layer rotates alike here (checkTrainable), YaRN included, with the engine's table.
+    const table = cfg.layers[0]?.rope
+      ? ropeTable({
+          positions: S,
+          nRot: cfg.nRot,
+          ...cfg.layers[0].rope,
+          ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+        })
+      : identityRopeTable(S, cfg.nRot);
     const cosSin = this.#storage('rope-cos-sin', table.length);
     this.#device.queue.writeBuffer(cosSin, 0, table);
 
@@ -414,7 +420,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       const next = this.#storage(`res-${i + 1}`, S * d);
       res.push(next);
       const x = res[i]!;
-      fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm, out: sv.xn1, n: d, eps: cfg.eps }));
+      fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm!, out: sv.xn1, n: d, eps: cfg.eps }));
       fwd.push(
         ...(await ops.matmul({ weight: L.wq, x: sv.xn1, out: sv.qb, ...(L.bq ? { bias: L.bq } : {}) })),
       );
@@ -453,7 +459,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       fwd.push(await copy(x, sv.resMid));
       fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: sv.resMid, accumulate: true })));
       fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, sv.resMid)));
-      fwd.push(await ops.rmsnorm({ x: sv.resMid, weight: L.ffnNorm, out: sv.xn2, n: d, eps: cfg.eps }));
+      fwd.push(await ops.rmsnorm({ x: sv.resMid, weight: L.ffnNorm!, out: sv.xn2, n: d, eps: cfg.eps }));
       fwd.push(...(await ops.matmul({ weight: L.wGate, x: sv.xn2, out: sv.gate })));
       fwd.push(...(await loraForward(slot(i, 'gate_proj'), sv.xn2, sv.gate)));
       fwd.push(...(await ops.matmul({ weight: L.wUp, x: sv.xn2, out: sv.up })));
@@ -504,7 +510,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       bwd.push(
         await tr.normBackward({
           x: sv.resMid,
-          weight: L.ffnNorm,
+          weight: L.ffnNorm!,
           dy: dXn,
           dx: dH,
           n: d,
@@ -554,7 +560,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       bwd.push(
         await tr.normBackward({
           x: res[i]!,
-          weight: L.attnNorm,
+          weight: L.attnNorm!,
           dy: dXn,
           dx: dH,
           n: d,
