@@ -5,6 +5,7 @@
 // `scores` (one workgroup per query head and token) recomputes P, writes P and scale·dS to
 // [n_head, seq, seq] buffers and produces dq; `kv` (one workgroup per kv head and key position)
 // sums them into dk and dv, so no two workgroups write the same element (WGSL has no float atomics).
+// A sliding window (window > 0) restricts token t to keys j with t − window < j ≤ t, as the forward.
 
 #include "reduce"
 
@@ -18,7 +19,7 @@ struct AttnBackParams {
   head_dim: u32,
   seq: u32,        // row stride of the P and dS buffers (the trainer's maximum sequence length)
   scale: f32,
-  _pad0: u32,
+  window: u32,     // 0: full causal attention; else keys older than t-window+1 are masked
   _pad1: u32,
   _pad2: u32,
 };
@@ -63,12 +64,14 @@ fn scores(
   workgroupBarrier();
   var last = step.pos + t;
   if (!in_batch) { last = 0u; }
+  var first = 0u;
+  if (params.window > 0u && last + 1u > params.window) { first = last + 1u - params.window; }
   let row = (h * params.seq + t) * params.seq;
 
   // Pass 1: softmax statistics (running max and sum per lane, then combined).
   var m = NEG_BIG;
   var l = 0.0;
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
     let kb = j * kv_width + kvh * hd;
     var s = 0.0;
@@ -88,7 +91,7 @@ fn scores(
 
   // Pass 2: P_j and dP_j (kept in the buffers), and Σ P dP.
   var pdp = 0.0;
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
     let kb = j * kv_width + kvh * hd;
     var s = 0.0;
@@ -108,7 +111,7 @@ fn scores(
   let pdp_all = reduce_sum(pdp, lid);
 #endif
   // Pass 3: scale · dS, each lane on its own j as in pass 2.
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
     ds_buf[row + j] = params.scale * p_buf[row + j] * (ds_buf[row + j] - pdp_all);
   }
@@ -120,7 +123,7 @@ fn scores(
     let d = lid + e * WG_SIZE;
     if (d < hd) {
       var a = 0.0;
-      for (var j = 0u; j <= last; j++) { a += ds_buf[row + j] * k_cache[j * kv_width + kvh * hd + d]; }
+      for (var j = first; j <= last; j++) { a += ds_buf[row + j] * k_cache[j * kv_width + kvh * hd + d]; }
       dq[base + d] = a;
     }
   }
@@ -141,7 +144,9 @@ fn kv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     var gv = 0.0;
     for (var g = 0u; g < group; g++) {
       let h = kvh * group + g;
-      for (var t = j; t < step.n_tokens; t++) {
+      var t_end = step.n_tokens;
+      if (params.window > 0u) { t_end = min(t_end, j + params.window); }
+      for (var t = j; t < t_end; t++) {
         let pi = (h * params.seq + t) * params.seq + j;
         let qi = (t * params.n_head + h) * hd + d;
         gk += ds_buf[pi] * q[qi];

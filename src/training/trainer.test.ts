@@ -217,7 +217,7 @@ describe('LoRA trainer variants', () => {
   }, 240_000);
 
   it('refuses architectures it cannot train yet', async () => {
-    const path = await testModelPath({ arch: 'gemma3', quant: 'F32' });
+    const path = await testModelPath({ arch: 'gemma2', quant: 'F32' });
     const file = await readGguf(await FileSource.open(path));
     const { device } = await testGpu();
     await expect(
@@ -232,10 +232,10 @@ describe('LoRA trainer variants', () => {
 
 /**
  * The architectures the trainer's layer gained (per-head q/k norms, post-norms, no pre-norms,
- * per-layer RoPE): its loss is the float64 reference's cross-entropy and its gradients are the
- * loss's derivatives, on qwen3 and exaone4.
+ * per-layer RoPE, GELU, sliding windows): its loss is the float64 reference's cross-entropy and its
+ * gradients are the loss's derivatives, on qwen3, exaone4 and gemma3 (window 4 < the sequences).
  */
-describe.each(['qwen3', 'exaone4'] as const)('LoRA trainer on %s F32', (arch) => {
+describe.each(['qwen3', 'exaone4', 'gemma3'] as const)('LoRA trainer on %s F32', (arch) => {
   let trainer: LoraTrainer;
   let adapter: LoraTensors;
   let ref: CpuReferenceModel;

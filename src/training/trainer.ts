@@ -31,7 +31,7 @@ const ADAM_BYTES = 48;
 
 /**
  * Creates a trainer for `source` (a GGUF) with the given starting adapter.
- * @throws {TrainingUnsupportedError} for architectures without a training path (gemma2, gemma3).
+ * @throws {TrainingUnsupportedError} for architectures without a training path (gemma2: soft-caps).
  * @throws {import('./errors.ts').AdapterMismatchError} when the adapter does not fit the model.
  */
 export async function createLoraTrainer(
@@ -65,15 +65,13 @@ export async function createLoraTrainer(
  */
 function checkTrainable(cfg: ModelConfig): void {
   const why: string[] = [];
-  if (cfg.gelu) why.push('GELU');
   if (cfg.attnSoftcap > 0 || cfg.finalSoftcap > 0) why.push('soft-capping');
-  if (cfg.slidingWindow > 0) why.push('sliding-window attention');
   if (cfg.norms.preAttn !== cfg.norms.preFfn || cfg.norms.postAttn !== cfg.norms.postFfn)
     why.push('pre/post norms on only one sub-block');
   if (cfg.headDim > 256) why.push(`head_dim ${cfg.headDim} > 256`);
   if (why.length)
     throw new TrainingUnsupportedError(
-      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2, qwen3, exaone and exaone4 are supported`,
+      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2, qwen3, gemma3, exaone and exaone4 are supported`,
     );
 }
 
@@ -506,6 +504,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           nKv: cfg.nKv,
           headDim: cfg.headDim,
           scale: cfg.attnScale,
+          window: cfg.layers[i]!.window,
         }),
       );
       fwd.push(await copy(x, resMid));
@@ -533,7 +532,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       fwd.push(...(await loraForward(slot(i, 'gate_proj'), sv.xn2, sv.gate)));
       fwd.push(...(await ops.matmul({ weight: L.wUp, x: sv.xn2, out: sv.up })));
       fwd.push(...(await loraForward(slot(i, 'up_proj'), sv.xn2, sv.up)));
-      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: false }));
+      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: cfg.gelu }));
       fwd.push(await copy(resMid, next));
       if (sv.downRaw) {
         fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: sv.downRaw })));
@@ -605,7 +604,9 @@ class WebGpuLoraTrainer implements LoraTrainer {
       }
       bwd.push(...(await tr.matmulBackward({ weight: L.wDown, dy: dDown, dx: dAct, accumulate: false })));
       bwd.push(...(await loraBackward(slot(i, 'down_proj'), sv.act, dDown, dAct)));
-      bwd.push(await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff }));
+      bwd.push(
+        await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff, gelu: cfg.gelu }),
+      );
       bwd.push(
         ...(await tr.matmulBackward({ weight: L.wGate, dy: dGate, dx: dIn2, accumulate: !L.ffnNorm })),
       );
@@ -658,6 +659,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           headDim: cfg.headDim,
           seq: S,
           scale: cfg.attnScale,
+          window: cfg.layers[i]!.window,
         })),
       );
       bwd.push(
