@@ -5,6 +5,7 @@
 // `scores` (one workgroup per query head and token) recomputes P, writes P and scale·dS to
 // [n_head, seq, seq] buffers and produces dq; `kv` (one workgroup per kv head and key position)
 // sums them into dk and dv, so no two workgroups write the same element (WGSL has no float atomics).
+// With a soft-cap c (Gemma 2), s_j = c·tanh(scale·q·k_j / c) and dS is multiplied by 1 − (s_j/c)².
 // A sliding window (window > 0) restricts token t to keys j with t − window < j ≤ t, as the forward.
 
 #include "reduce"
@@ -20,7 +21,7 @@ struct AttnBackParams {
   seq: u32,        // row stride of the P and dS buffers (the trainer's maximum sequence length)
   scale: f32,
   window: u32,     // 0: full causal attention; else keys older than t-window+1 are masked
-  _pad1: u32,
+  softcap: f32,    // 0: none
   _pad2: u32,
 };
 
@@ -39,6 +40,11 @@ struct AttnBackParams {
 @group(0) @binding(10) var<uniform> step: Step;
 
 var<workgroup> q_s: array<f32, MAX_HEAD_DIM>;
+
+fn capped(s: f32) -> f32 {
+  if (params.softcap > 0.0) { return params.softcap * tanh(s / params.softcap); }
+  return s;
+}
 var<workgroup> do_s: array<f32, MAX_HEAD_DIM>;
 
 @compute @workgroup_size(WG_SIZE)
@@ -76,7 +82,7 @@ fn scores(
     let kb = j * kv_width + kvh * hd;
     var s = 0.0;
     for (var d = 0u; d < hd; d++) { s += q_s[d] * k_cache[kb + d]; }
-    s *= params.scale;
+    s = capped(s * params.scale);
     let m_new = max(m, s);
     l = l * exp(m - m_new) + exp(s - m_new);
     m = m_new;
@@ -100,7 +106,7 @@ fn scores(
       s += q_s[d] * k_cache[kb + d];
       dp += do_s[d] * v_cache[kb + d];
     }
-    let p = exp(s * params.scale - m_all) / l_all;
+    let p = exp(capped(s * params.scale) - m_all) / l_all;
     p_buf[row + j] = p;
     ds_buf[row + j] = dp;
     pdp += p * dp;
@@ -113,7 +119,15 @@ fn scores(
   // Pass 3: scale · dS, each lane on its own j as in pass 2.
   for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
-    ds_buf[row + j] = params.scale * p_buf[row + j] * (ds_buf[row + j] - pdp_all);
+    var g = params.scale * p_buf[row + j] * (ds_buf[row + j] - pdp_all);
+    if (params.softcap > 0.0) {
+      let kb = j * kv_width + kvh * hd;
+      var s = 0.0;
+      for (var d = 0u; d < hd; d++) { s += q_s[d] * k_cache[kb + d]; }
+      let r = capped(s * params.scale) / params.softcap;
+      g *= 1.0 - r * r;
+    }
+    ds_buf[row + j] = g;
   }
   storageBarrier();
   workgroupBarrier();

@@ -81,12 +81,13 @@ export function encodeAttnBackParams(p: {
   seq: number;
   scale: number;
   window?: number;
+  softcap?: number;
 }): ArrayBuffer {
-  return encode([p.nHead, p.nKv, p.headDim, p.seq, { f: p.scale }, p.window ?? 0, 0, 0]);
+  return encode([p.nHead, p.nKv, p.headDim, p.seq, { f: p.scale }, p.window ?? 0, { f: p.softcap ?? 0 }, 0]);
 }
 
-export function encodeLossParams(p: { nVocab: number }): ArrayBuffer {
-  return encode([p.nVocab, 0, 0, 0]);
+export function encodeLossParams(p: { nVocab: number; softcap?: number }): ArrayBuffer {
+  return encode([p.nVocab, { f: p.softcap ?? 0 }, 0, 0]);
 }
 
 export interface AdamValues {
@@ -305,6 +306,8 @@ export class TrainOps {
     scale: number;
     /** Sliding window of this layer (0 = full causal). */
     window?: number;
+    /** Attention logit soft-cap (0 = none). */
+    softcap?: number;
   }): Promise<Dispatch[]> {
     const key = { family: 'attentionBackward' as const, workgroupSize: WG };
     const scores = await this.#kernel({ ...key, entryPoint: 'scores' });
@@ -351,6 +354,8 @@ export class TrainOps {
     tokenLoss: GPUBuffer;
     total: GPUBuffer;
     nVocab: number;
+    /** Final logit soft-cap the logits went through (0 = none). */
+    softcap?: number;
   }): Promise<Dispatch[]> {
     const key = { family: 'loss' as const, workgroupSize: WG };
     const ce = await this.#kernel({ ...key, entryPoint: 'cross_entropy' });

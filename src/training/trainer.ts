@@ -31,7 +31,7 @@ const ADAM_BYTES = 48;
 
 /**
  * Creates a trainer for `source` (a GGUF) with the given starting adapter.
- * @throws {TrainingUnsupportedError} for architectures without a training path (gemma2: soft-caps).
+ * @throws {TrainingUnsupportedError} for a layer shape without a backward (pre/post norms on one sub-block only).
  * @throws {import('./errors.ts').AdapterMismatchError} when the adapter does not fit the model.
  */
 export async function createLoraTrainer(
@@ -65,13 +65,12 @@ export async function createLoraTrainer(
  */
 function checkTrainable(cfg: ModelConfig): void {
   const why: string[] = [];
-  if (cfg.attnSoftcap > 0 || cfg.finalSoftcap > 0) why.push('soft-capping');
   if (cfg.norms.preAttn !== cfg.norms.preFfn || cfg.norms.postAttn !== cfg.norms.postFfn)
     why.push('pre/post norms on only one sub-block');
   if (cfg.headDim > 256) why.push(`head_dim ${cfg.headDim} > 256`);
   if (why.length)
     throw new TrainingUnsupportedError(
-      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2, qwen3, gemma3, exaone and exaone4 are supported`,
+      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2, qwen3, gemma2, gemma3, exaone and exaone4 are supported`,
     );
 }
 
@@ -504,6 +503,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           nKv: cfg.nKv,
           headDim: cfg.headDim,
           scale: cfg.attnScale,
+          softcap: cfg.attnSoftcap,
           window: cfg.layers[i]!.window,
         }),
       );
@@ -554,7 +554,14 @@ class WebGpuLoraTrainer implements LoraTrainer {
     }
     const last = res[cfg.nLayer]!;
     fwd.push(await ops.rmsnorm({ x: last, weight: w.outputNorm, out: finalNorm, n: d, eps: cfg.eps }));
-    fwd.push(...(await ops.matmul({ weight: w.output, x: finalNorm, out: logits })));
+    fwd.push(
+      ...(await ops.matmul({
+        weight: w.output,
+        x: finalNorm,
+        out: logits,
+        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
+      })),
+    );
     this.#forward = fwd;
     this.#loss = await tr.crossEntropy({
       logits,
@@ -563,6 +570,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       tokenLoss,
       total: this.#total,
       nVocab: cfg.nVocab,
+      softcap: cfg.finalSoftcap,
     });
 
     // ---- backward ----
@@ -659,6 +667,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           headDim: cfg.headDim,
           seq: S,
           scale: cfg.attnScale,
+          softcap: cfg.attnSoftcap,
           window: cfg.layers[i]!.window,
         })),
       );
