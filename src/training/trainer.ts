@@ -4,6 +4,8 @@
  * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
  * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
  * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
+ * The layer follows the model config as the forward pass does (arch specs → per-layer window and
+ * RoPE, which norms, GELU or SiLU, soft-caps), so every architecture the engine runs trains.
  */
 import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
