@@ -5,6 +5,8 @@
 // `scores` (one workgroup per query head and token) recomputes P, writes P and scale·dS to
 // [n_head, seq, seq] buffers and produces dq; `kv` (one workgroup per kv head and key position)
 // sums them into dk and dv, so no two workgroups write the same element (WGSL has no float atomics).
+// With a soft-cap c (Gemma 2), s_j = c·tanh(scale·q·k_j / c) and dS is multiplied by 1 − (s_j/c)².
+// A sliding window (window > 0) restricts token t to keys j with t − window < j ≤ t, as the forward.
 
 #include "reduce"
 
@@ -18,8 +20,8 @@ struct AttnBackParams {
   head_dim: u32,
   seq: u32,        // row stride of the P and dS buffers (the trainer's maximum sequence length)
   scale: f32,
-  _pad0: u32,
-  _pad1: u32,
+  window: u32,     // 0: full causal attention; else keys older than t-window+1 are masked
+  softcap: f32,    // 0: none
   _pad2: u32,
 };
 
@@ -38,6 +40,11 @@ struct AttnBackParams {
 @group(0) @binding(10) var<uniform> step: Step;
 
 var<workgroup> q_s: array<f32, MAX_HEAD_DIM>;
+
+fn capped(s: f32) -> f32 {
+  if (params.softcap > 0.0) { return params.softcap * tanh(s / params.softcap); }
+  return s;
+}
 var<workgroup> do_s: array<f32, MAX_HEAD_DIM>;
 
 @compute @workgroup_size(WG_SIZE)
@@ -63,17 +70,19 @@ fn scores(
   workgroupBarrier();
   var last = step.pos + t;
   if (!in_batch) { last = 0u; }
+  var first = 0u;
+  if (params.window > 0u && last + 1u > params.window) { first = last + 1u - params.window; }
   let row = (h * params.seq + t) * params.seq;
 
   // Pass 1: softmax statistics (running max and sum per lane, then combined).
   var m = NEG_BIG;
   var l = 0.0;
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
     let kb = j * kv_width + kvh * hd;
     var s = 0.0;
     for (var d = 0u; d < hd; d++) { s += q_s[d] * k_cache[kb + d]; }
-    s *= params.scale;
+    s = capped(s * params.scale);
     let m_new = max(m, s);
     l = l * exp(m - m_new) + exp(s - m_new);
     m = m_new;
@@ -88,7 +97,7 @@ fn scores(
 
   // Pass 2: P_j and dP_j (kept in the buffers), and Σ P dP.
   var pdp = 0.0;
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
     let kb = j * kv_width + kvh * hd;
     var s = 0.0;
@@ -97,7 +106,7 @@ fn scores(
       s += q_s[d] * k_cache[kb + d];
       dp += do_s[d] * v_cache[kb + d];
     }
-    let p = exp(s * params.scale - m_all) / l_all;
+    let p = exp(capped(s * params.scale) - m_all) / l_all;
     p_buf[row + j] = p;
     ds_buf[row + j] = dp;
     pdp += p * dp;
@@ -108,9 +117,17 @@ fn scores(
   let pdp_all = reduce_sum(pdp, lid);
 #endif
   // Pass 3: scale · dS, each lane on its own j as in pass 2.
-  for (var j = lid; j <= last; j += WG_SIZE) {
+  for (var j = first + lid; j <= last; j += WG_SIZE) {
     if (!in_batch) { break; }
-    ds_buf[row + j] = params.scale * p_buf[row + j] * (ds_buf[row + j] - pdp_all);
+    var g = params.scale * p_buf[row + j] * (ds_buf[row + j] - pdp_all);
+    if (params.softcap > 0.0) {
+      let kb = j * kv_width + kvh * hd;
+      var s = 0.0;
+      for (var d = 0u; d < hd; d++) { s += q_s[d] * k_cache[kb + d]; }
+      let r = capped(s * params.scale) / params.softcap;
+      g *= 1.0 - r * r;
+    }
+    ds_buf[row + j] = g;
   }
   storageBarrier();
   workgroupBarrier();
@@ -120,7 +137,7 @@ fn scores(
     let d = lid + e * WG_SIZE;
     if (d < hd) {
       var a = 0.0;
-      for (var j = 0u; j <= last; j++) { a += ds_buf[row + j] * k_cache[j * kv_width + kvh * hd + d]; }
+      for (var j = first; j <= last; j++) { a += ds_buf[row + j] * k_cache[j * kv_width + kvh * hd + d]; }
       dq[base + d] = a;
     }
   }
@@ -141,7 +158,9 @@ fn kv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     var gv = 0.0;
     for (var g = 0u; g < group; g++) {
       let h = kvh * group + g;
-      for (var t = j; t < step.n_tokens; t++) {
+      var t_end = step.n_tokens;
+      if (params.window > 0u) { t_end = min(t_end, j + params.window); }
+      for (var t = j; t < t_end; t++) {
         let pi = (h * params.seq + t) * params.seq + j;
         let qi = (t * params.n_head + h) * hd + d;
         gk += ds_buf[pi] * q[qi];

@@ -1,13 +1,14 @@
 // Cross-entropy over the vocabulary for every position of a training sequence, and its gradient
 // in place: with weight w_t (1/N over the step's N trained tokens, or 0 for prompt positions),
 //   loss_t = w_t · (logsumexp(z_t) − z_t[y_t]),  dz_t = w_t · (softmax(z_t) − onehot(y_t)).
+// With a final soft-cap c (Gemma 2) the logits are z = c·tanh(z_raw/c) and dz_raw = dz · (1 − (z/c)²).
 // `sum` then adds the sequence's token losses into a running total (one readback per step).
 
 #include "reduce"
 
 struct LossParams {
   n_vocab: u32,
-  _pad0: u32,
+  softcap: f32,
   _pad1: u32,
   _pad2: u32,
 };
@@ -59,8 +60,13 @@ fn cross_entropy(
   let zy = logits[base + y];
   workgroupBarrier();
   for (var i = lid; i < params.n_vocab; i += WG_SIZE) {
-    let p = exp(logits[base + i] - lse);
-    logits[base + i] = w * (p - select(0.0, 1.0, i == y));
+    let z = logits[base + i];
+    var g = w * (exp(z - lse) - select(0.0, 1.0, i == y));
+    if (params.softcap > 0.0) {
+      let r = z / params.softcap;
+      g *= 1.0 - r * r;
+    }
+    logits[base + i] = g;
   }
   if (lid == 0u) { tok_loss[t] = w * (lse - zy); }
 }

@@ -18,6 +18,7 @@ import {
   ModelTensorError,
   UnsupportedArchitectureError,
   ModelMetadataError,
+  UnsupportedRopeScalingError,
   UnsupportedWeightTypeError,
   WasmEngineError,
 } from './errors/engine.ts';
@@ -108,6 +109,7 @@ export {
   ModelTensorError,
   UnsupportedArchitectureError,
   ModelMetadataError,
+  UnsupportedRopeScalingError,
   UnsupportedWeightTypeError,
   WasmEngineError,
 } from './errors/engine.ts';
@@ -315,6 +317,16 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       MODEL_METADATA: {
         ko: '모델 파일의 설정 정보가 빠졌거나 맞지 않습니다.',
         en: "The model file's settings are missing or inconsistent.",
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: UnsupportedRopeScalingError,
+    codes: {
+      UNSUPPORTED_ROPE_SCALING: {
+        ko: '이 모델의 위치 인코딩(RoPE) 확장 방식은 아직 지원하지 않습니다.',
+        en: "This model's RoPE scaling type is not supported yet.",
       },
     },
   },

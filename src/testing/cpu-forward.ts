@@ -4,7 +4,8 @@
  */
 import { dequantize } from '../engine/gguf/quant/index.ts';
 import type { GgufFile } from '../engine/gguf/types.ts';
-import { layerWindow, modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import { yarnCorrDims, type RopeParams } from '../engine/model/rope-table.ts';
 import { LORA_MODULES, parsePeftName } from '../engine/lora/adapter.ts';
 import type { LoraTensors } from '../training/api.ts';
 
@@ -111,18 +112,31 @@ export class CpuReferenceModel {
     return y;
   }
 
-  #rope(v: Vec, nHeads: number, pos: number): void {
-    const { headDim: hd, nRot, ropeBase, ropeScale, ropeNeox } = this.cfg;
-    const factors = this.#t.get('rope_freqs.weight');
+  /**
+   * RoPE with one layer's parameters, written from the formulas (not from the engine's table):
+   * θ = pos·base^(−2i/n_rot)/factor_i; YaRN mixes interpolated (θ·freq_scale) and extrapolated θ
+   * over llama.cpp's correction dims and scales by attn_factor·(1 + 0.1·ln(1/freq_scale)).
+   */
+  #rope(v: Vec, nHeads: number, pos: number, r: RopeParams): void {
+    const { headDim: hd, nRot, ropeNeox } = this.cfg;
+    const factors = this.cfg.ropeFactors ? this.#t.get('rope_freqs.weight') : undefined;
+    const [low, high] = r.extFactor ? yarnCorrDims(nRot, r) : [0, 0];
+    const mscale = r.attnFactor * (r.extFactor ? 1 + 0.1 * Math.log(1 / r.freqScale) : 1);
     for (let h = 0; h < nHeads; h++) {
       for (let i = 0; i < nRot / 2; i++) {
-        const theta =
-          (pos * ropeScale * ropeBase ** ((-2 * i) / nRot)) / (factors ? (factors[i] as number) : 1);
+        const extrap = (pos * r.freqBase ** ((-2 * i) / nRot)) / (factors ? (factors[i] as number) : 1);
+        let theta = extrap * r.freqScale;
+        if (r.extFactor) {
+          const ramp = (1 - Math.min(1, Math.max(0, (i - low) / Math.max(0.001, high - low)))) * r.extFactor;
+          theta = theta * (1 - ramp) + extrap * ramp;
+        }
         const [a, b] = ropeNeox ? [i, i + nRot / 2] : [2 * i, 2 * i + 1];
         const x0 = v[h * hd + a] as number;
         const x1 = v[h * hd + b] as number;
-        v[h * hd + a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);
-        v[h * hd + b] = x0 * Math.sin(theta) + x1 * Math.cos(theta);
+        const c = Math.cos(theta) * mscale;
+        const s = Math.sin(theta) * mscale;
+        v[h * hd + a] = x0 * c - x1 * s;
+        v[h * hd + b] = x0 * s + x1 * c;
       }
     }
   }
@@ -136,7 +150,8 @@ export class CpuReferenceModel {
     for (let i = 0; i < c.nEmbd; i++) x[i] = (emb[token * c.nEmbd + i] as number) * c.embedScale;
     for (let l = 0; l < c.nLayer; l++) {
       const b = `blk.${l}.`;
-      const xn = this.#rmsnorm(x, `${b}attn_norm.weight`);
+      const layer = c.layers[l]!;
+      const xn = c.norms.preAttn ? this.#rmsnorm(x, `${b}attn_norm.weight`) : x;
       const q = this.#mat(`${b}attn_q.weight`, xn, c.nHead * hd);
       const k = this.#mat(`${b}attn_k.weight`, xn, c.nKv * hd);
       const v = this.#mat(`${b}attn_v.weight`, xn, c.nKv * hd);
@@ -145,11 +160,13 @@ export class CpuReferenceModel {
           q.set(this.#rmsnorm(q, `${b}attn_q_norm.weight`, h * hd, hd), h * hd);
         for (let h = 0; h < c.nKv; h++) k.set(this.#rmsnorm(k, `${b}attn_k_norm.weight`, h * hd, hd), h * hd);
       }
-      this.#rope(q, c.nHead, pos);
-      this.#rope(k, c.nKv, pos);
+      if (layer.rope) {
+        this.#rope(q, c.nHead, pos, layer.rope);
+        this.#rope(k, c.nKv, pos, layer.rope);
+      }
       this.#kCache[l]![pos] = k;
       this.#vCache[l]![pos] = v;
-      const window = layerWindow(c, l);
+      const window = layer.window;
       const first = window > 0 ? Math.max(0, pos - window + 1) : 0;
       const attn = new Float64Array(c.nHead * hd);
       for (let h = 0; h < c.nHead; h++) {
@@ -173,9 +190,9 @@ export class CpuReferenceModel {
         }
       }
       let o = this.#mat(`${b}attn_output.weight`, attn, c.nEmbd);
-      if (c.postNorms) o = this.#rmsnorm(o, `${b}post_attention_norm.weight`);
+      if (c.norms.postAttn) o = this.#rmsnorm(o, `${b}post_attention_norm.weight`);
       x = x.map((xi, i) => xi + (o[i] as number));
-      const fn = this.#rmsnorm(x, `${b}ffn_norm.weight`);
+      const fn = c.norms.preFfn ? this.#rmsnorm(x, `${b}ffn_norm.weight`) : x;
       const g = this.#mat(`${b}ffn_gate.weight`, fn, c.nFf);
       const u = this.#mat(`${b}ffn_up.weight`, fn, c.nFf);
       const a = g.map((gi, i) => {
@@ -185,7 +202,7 @@ export class CpuReferenceModel {
         return act * (u[i] as number);
       });
       let d = this.#mat(`${b}ffn_down.weight`, a, c.nEmbd);
-      if (c.postNorms) d = this.#rmsnorm(d, `${b}post_ffw_norm.weight`);
+      if (c.norms.postFfn) d = this.#rmsnorm(d, `${b}post_ffw_norm.weight`);
       x = x.map((xi, i) => xi + (d[i] as number));
     }
     const xn = this.#rmsnorm(x, 'output_norm.weight');

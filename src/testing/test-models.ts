@@ -37,7 +37,7 @@ import { kv, writeGguf, type GgufTensorInput } from '../tools/gguf/writer.ts';
 /** Bump when generated files change, so cached models are rebuilt. */
 export const TEST_MODEL_VERSION = 2;
 
-export const TEST_ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
+export const TEST_ARCHS = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone', 'gemma3', 'exaone4'] as const;
 export const TEST_QUANTS = [
   'F32',
   'F16',
@@ -78,6 +78,8 @@ export interface TestModelSpec {
    * Q4_K_M mix falls back to Q5_0 / Q8_0 as in the real file. Only qwen2.
    */
   shape?: 'qwen2.5-0.5b';
+  /** Write `rope.scaling.*` metadata of this type (factor 4, original context 32). */
+  ropeScaling?: 'yarn' | 'longrope';
 }
 
 /** Shapes shared by all test models (K-quants need rows that are multiples of 256). */
@@ -206,6 +208,8 @@ interface ArchConfig {
   qkvBias: boolean;
   qkNorm: boolean;
   sandwichNorms: boolean;
+  /** attn_norm / ffn_norm (EXAONE 4.0 has only the post-norms). */
+  preNorms?: boolean;
   extra: KvList;
 }
 
@@ -234,6 +238,32 @@ function archConfig(arch: TestArch, a: string): ArchConfig {
       };
     case 'exaone':
       return { ...base, ropeBase: 1000000, rmsEps: 1e-5, tiedOutput: false };
+    case 'gemma3':
+      return {
+        ...base,
+        // Global layers' base; sliding layers use llama.cpp's default local base 10000.
+        ropeBase: 1000000,
+        rmsEps: 1e-6,
+        tiedOutput: true,
+        qkNorm: true,
+        sandwichNorms: true,
+        extra: [
+          // A window shorter than the test prompt, and pattern 2 so the two layers are one sliding,
+          // one global (the real models' default, 6, would make both slide).
+          [`${a}.attention.sliding_window`, kv.u32(4)],
+          [`${a}.attention.sliding_window_pattern`, kv.u32(2)],
+        ],
+      };
+    case 'exaone4':
+      return {
+        ...base,
+        ropeBase: 1000000,
+        rmsEps: 1e-5,
+        tiedOutput: true,
+        qkNorm: true,
+        sandwichNorms: true,
+        preNorms: false,
+      };
   }
 }
 
@@ -380,6 +410,14 @@ export function buildTestModel(
     [`${a}.vocab_size`, kv.u32(nVocab)],
     ...cfg.extra,
   ];
+  if (spec.ropeScaling) {
+    metadata.push(
+      [`${a}.rope.scaling.type`, kv.str(spec.ropeScaling)],
+      [`${a}.rope.scaling.factor`, kv.f32(4)],
+      // Shorter than the prompts, so YaRN's ramp and mscale change the logits.
+      [`${a}.rope.scaling.original_context_length`, kv.u32(32)],
+    );
+  }
   if (quant !== 'F32' && quant !== 'F16' && quant !== 'BF16') {
     metadata.push(['general.quantization_version', kv.u32(2)]);
   }
@@ -420,7 +458,8 @@ export function buildTestModel(
   for (let i = 0; i < d.nLayer; i++) {
     const p = `blk.${i}`;
     const inStd = (fanIn: number) => 0.5 / Math.sqrt(fanIn);
-    norm(`${p}.attn_norm.weight`, d.nEmbd);
+    const preNorms = cfg.preNorms ?? true;
+    if (preNorms) norm(`${p}.attn_norm.weight`, d.nEmbd);
     weight(`${p}.attn_q.weight`, d.nEmbd, qDim, base, inStd(d.nEmbd));
     weight(`${p}.attn_k.weight`, d.nEmbd, kvDim, base, inStd(d.nEmbd));
     weight(`${p}.attn_v.weight`, d.nEmbd, kvDim, base, inStd(d.nEmbd));
@@ -436,7 +475,7 @@ export function buildTestModel(
     const outScale = spec.identityBlocks ? 0 : 1;
     weight(`${p}.attn_output.weight`, qDim, d.nEmbd, base, outScale * inStd(qDim));
     if (cfg.sandwichNorms) norm(`${p}.post_attention_norm.weight`, d.nEmbd);
-    norm(`${p}.ffn_norm.weight`, d.nEmbd);
+    if (preNorms) norm(`${p}.ffn_norm.weight`, d.nEmbd);
     weight(`${p}.ffn_gate.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
     weight(`${p}.ffn_up.weight`, d.nEmbd, d.nFf, base, inStd(d.nEmbd));
     weight(`${p}.ffn_down.weight`, d.nFf, d.nEmbd, base, outScale * inStd(d.nFf));
@@ -466,7 +505,10 @@ function checkSpec(spec: TestModelSpec): void {
 
 /** The cache file name of a spec (the version is part of it). */
 export function testModelFileName(spec: TestModelSpec): string {
-  const probe = (spec.identityBlocks ? '-identity' : '') + (spec.shape ? `-${spec.shape}` : '');
+  const probe =
+    (spec.identityBlocks ? '-identity' : '') +
+    (spec.shape ? `-${spec.shape}` : '') +
+    (spec.ropeScaling ? `-${spec.ropeScaling}` : '');
   const tok = spec.tokenizer ?? 'corpus-bpe';
   // Models whose vocabulary came from the fixtures (no corpus) must not be reused once it appears.
   const vocab = tok === 'corpus-bpe' && !corpusPresent() ? '-fixtures' : '';

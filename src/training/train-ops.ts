@@ -79,12 +79,14 @@ export function encodeAttnBackParams(p: {
   headDim: number;
   seq: number;
   scale: number;
+  window?: number;
+  softcap?: number;
 }): ArrayBuffer {
-  return encode([p.nHead, p.nKv, p.headDim, p.seq, { f: p.scale }, 0, 0, 0]);
+  return encode([p.nHead, p.nKv, p.headDim, p.seq, { f: p.scale }, p.window ?? 0, { f: p.softcap ?? 0 }, 0]);
 }
 
-export function encodeLossParams(p: { nVocab: number }): ArrayBuffer {
-  return encode([p.nVocab, 0, 0, 0]);
+export function encodeLossParams(p: { nVocab: number; softcap?: number }): ArrayBuffer {
+  return encode([p.nVocab, { f: p.softcap ?? 0 }, 0, 0]);
 }
 
 export interface AdamValues {
@@ -236,7 +238,7 @@ export class TrainOps {
     };
   }
 
-  /** SwiGLU gradient: d_gate and d_up from d_act. */
+  /** SwiGLU (or, with `gelu`, GeGLU) gradient: d_gate and d_up from d_act. */
   async swigluBackward(o: {
     gate: GPUBuffer;
     up: GPUBuffer;
@@ -244,11 +246,13 @@ export class TrainOps {
     dGate: GPUBuffer;
     dUp: GPUBuffer;
     nFf: number;
+    gelu?: boolean;
   }): Promise<Dispatch> {
     const kernel = await this.lib.get({
       family: 'activationBackward',
       entryPoint: 'main',
       workgroupSize: WG,
+      ...(o.gelu ? { defines: { GELU: true } } : {}),
     });
     const params = this.arena.add(encodeActBackParams({ nFf: o.nFf }));
     return {
@@ -300,6 +304,10 @@ export class TrainOps {
     headDim: number;
     seq: number;
     scale: number;
+    /** Sliding window of this layer (0 = full causal). */
+    window?: number;
+    /** Attention logit soft-cap (0 = none). */
+    softcap?: number;
   }): Promise<Dispatch[]> {
     const key = { family: 'attentionBackward' as const, workgroupSize: WG };
     const scores = await this.#kernel({ ...key, entryPoint: 'scores' });
@@ -346,6 +354,8 @@ export class TrainOps {
     tokenLoss: GPUBuffer;
     total: GPUBuffer;
     nVocab: number;
+    /** Final logit soft-cap the logits went through (0 = none). */
+    softcap?: number;
   }): Promise<Dispatch[]> {
     const key = { family: 'loss' as const, workgroupSize: WG };
     const ce = await this.#kernel({ ...key, entryPoint: 'cross_entropy' });

@@ -9,10 +9,19 @@ import { FileSource } from '../node/file-source.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import { CpuReferenceModel } from '../testing/cpu-forward.ts';
 import { testGpu } from '../testing/node-gpu.ts';
-import { testModelPath, type TestModelSpec } from '../testing/test-models.ts';
+import {
+  buildTestModel,
+  testModelPath,
+  tokenizerMetadata,
+  type TestModelSpec,
+} from '../testing/test-models.ts';
+import { MemorySource } from '../engine/gguf/sources.ts';
+import type { ByteSource } from '../engine/gguf/types.ts';
+import { kv, writeGguf } from '../tools/gguf/writer.ts';
+import type { KvList } from '../tools/gguf/hf-tokenizer.ts';
 import { KNOWN_TARGET_MODULES } from '../protocol/lora.ts';
 import type { LoraTensors, LoraTrainer, OptimizerOptions, TrainExample } from './api.ts';
-import { AdapterMismatchError, TrainingDataError, TrainingUnsupportedError } from './errors.ts';
+import { AdapterMismatchError, TrainingDataError } from './errors.ts';
 import { loraLayout } from './lora-layout.ts';
 import { createLoraTrainer } from './trainer.ts';
 import { modelConfig } from '../engine/model/config.ts';
@@ -55,14 +64,77 @@ const BATCH = [
   example([9, 9, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116], 10),
 ];
 
-async function setup(spec: TestModelSpec, opt: Partial<OptimizerOptions> = {}, seed = 7) {
-  const path = await testModelPath(spec);
-  const src = await FileSource.open(path);
+/** Mean next-token cross-entropy of the float64 reference over the batch's answer tokens. */
+function referenceLoss(ref: CpuReferenceModel, batch: TrainExample[]): { loss: number; tokens: number } {
+  let nll = 0;
+  let n = 0;
+  for (const ex of batch) {
+    ref.reset();
+    for (let t = 0; t + 1 < ex.ids.length; t++) {
+      const z = ref.step(ex.ids[t]!, t);
+      if (!ex.lossMask[t + 1]) continue;
+      let m = -Infinity;
+      for (const v of z) m = Math.max(m, v);
+      let s = 0;
+      for (const v of z) s += Math.exp(v - m);
+      nll += m + Math.log(s) - z[ex.ids[t + 1]!]!;
+      n++;
+    }
+  }
+  return { loss: nll / n, tokens: n };
+}
+
+/**
+ * Along a tensor's own gradient direction u = g/|g|, dL/dε at ε = 0 is |g|: a derivative large
+ * enough to stand far above float32 noise in the loss. Returns |g| and the central difference.
+ */
+async function centralDifference(
+  trainer: LoraTrainer,
+  adapter: LoraTensors,
+  g: Float32Array,
+  name: string,
+): Promise<{ norm: number; numeric: number }> {
+  const norm = Math.hypot(...g);
+  expect(norm, name).toBeGreaterThan(0);
+  const base = adapter.tensors.get(name)!;
+  const eps = 1e-2;
+  const at = async (e: number) => {
+    const t = new Map(adapter.tensors);
+    t.set(
+      name,
+      base.map((v, i) => v + (e * g[i]!) / norm),
+    );
+    await trainer.setAdapter({ ...adapter, tensors: t });
+    return (await trainer.evaluate(BATCH)).loss;
+  };
+  const numeric = ((await at(eps)) - (await at(-eps))) / (2 * eps);
+  return { norm, numeric };
+}
+
+/**
+ * The gemma2 test model with soft-caps small enough (attention 1, final 2) that their derivatives
+ * change the gradients well beyond the central-difference tolerance (the file's 50 and 30 barely bend).
+ */
+async function gemma2TightCaps(): Promise<Uint8Array> {
+  const built = buildTestModel({ arch: 'gemma2', quant: 'F32' }, await tokenizerMetadata('corpus-bpe'));
+  const caps: Record<string, number> = {
+    'gemma2.attn_logit_softcapping': 1,
+    'gemma2.final_logit_softcapping': 2,
+  };
+  const metadata = built.metadata.map(([k, v]): KvList[number] => [k, k in caps ? kv.f32(caps[k]!) : v]);
+  return writeGguf({ metadata, tensors: built.tensors });
+}
+
+async function setup(spec: TestModelSpec | Uint8Array, opt: Partial<OptimizerOptions> = {}, seed = 7) {
+  const path = spec instanceof Uint8Array ? undefined : await testModelPath(spec);
+  const open = async (): Promise<ByteSource> =>
+    path ? await FileSource.open(path) : new MemorySource(spec as Uint8Array);
+  const src = await open();
   const file = await readGguf(src);
   const cfg = modelConfig(file);
   const adapter = randomAdapter(cfg, seed);
   const { device } = await testGpu();
-  const trainer = await createLoraTrainer(device, await FileSource.open(path), {
+  const trainer = await createLoraTrainer(device, await open(), {
     adapter,
     maxSeqLen: 24,
     optimizer: { learningRate: 1e-2, ...opt },
@@ -80,31 +152,17 @@ describe('LoRA trainer (llama F32)', () => {
     adapter = s.adapter;
     ref = await CpuReferenceModel.load(s.file);
     ref.setAdapters([{ lora: adapter }]);
-    await s.src.close();
+    await s.src.close?.();
   }, 120_000);
   afterAll(() => trainer?.dispose());
 
   it('evaluates the same cross-entropy as the float64 CPU reference with the adapter', async () => {
-    let nll = 0;
-    let n = 0;
-    for (const ex of BATCH) {
-      ref.reset();
-      for (let t = 0; t + 1 < ex.ids.length; t++) {
-        const z = ref.step(ex.ids[t]!, t);
-        if (!ex.lossMask[t + 1]) continue;
-        let m = -Infinity;
-        for (const v of z) m = Math.max(m, v);
-        let s = 0;
-        for (const v of z) s += Math.exp(v - m);
-        nll += m + Math.log(s) - z[ex.ids[t + 1]!]!;
-        n++;
-      }
-    }
+    const { loss: want, tokens: n } = referenceLoss(ref, BATCH);
     const got = await trainer.evaluate(BATCH);
     expect(got.tokens).toBe(n);
-    expect(Math.abs(got.loss - nll / n) / (nll / n)).toBeLessThan(1e-5);
+    expect(Math.abs(got.loss - want) / want).toBeLessThan(1e-5);
     const g = await trainer.gradients(BATCH);
-    expect(Math.abs(g.loss - nll / n) / (nll / n)).toBeLessThan(1e-5);
+    expect(Math.abs(g.loss - want) / want).toBeLessThan(1e-5);
   }, 120_000);
 
   it('returns gradients that match central differences of the loss', async () => {
@@ -121,22 +179,10 @@ describe('LoRA trainer (llama F32)', () => {
       'base_model.model.model.layers.0.mlp.up_proj.lora_A.weight',
       'base_model.model.model.layers.1.mlp.down_proj.lora_B.weight',
     ]) {
-      const g = grads.get(name)!;
-      const norm = Math.hypot(...g);
-      expect(norm, name).toBeGreaterThan(0);
-      const base = adapter.tensors.get(name)!;
-      const eps = 1e-2;
-      const at = async (e: number) => {
-        const t = new Map(adapter.tensors);
-        t.set(
-          name,
-          base.map((v, i) => v + (e * g[i]!) / norm),
-        );
-        await trainer.setAdapter({ ...adapter, tensors: t });
-        return (await trainer.evaluate(BATCH)).loss;
-      };
-      const fd = ((await at(eps)) - (await at(-eps))) / (2 * eps);
-      expect(Math.abs(fd - norm) / norm, `${name}: |g| ${norm} vs numeric ${fd}`).toBeLessThan(2e-2);
+      const { norm, numeric } = await centralDifference(trainer, adapter, grads.get(name)!, name);
+      expect(Math.abs(numeric - norm) / norm, `${name}: |g| ${norm} vs numeric ${numeric}`).toBeLessThan(
+        2e-2,
+      );
     }
     await trainer.setAdapter(adapter);
   }, 240_000);
@@ -179,7 +225,7 @@ describe('LoRA trainer (llama F32)', () => {
 describe('LoRA trainer variants', () => {
   it('FFA-LoRA (trainA: false) trains lora_B only and leaves lora_A bit-identical', async () => {
     const { trainer, adapter, src } = await setup({ arch: 'llama', quant: 'Q8_0' }, { trainA: false });
-    await src.close();
+    await src.close?.();
     try {
       const before = (await trainer.evaluate(BATCH)).loss;
       for (let i = 0; i < 5; i++) await trainer.step(BATCH);
@@ -194,17 +240,43 @@ describe('LoRA trainer variants', () => {
       trainer.dispose();
     }
   }, 240_000);
+});
 
-  it('refuses architectures it cannot train yet', async () => {
-    const path = await testModelPath({ arch: 'gemma2', quant: 'F32' });
-    const file = await readGguf(await FileSource.open(path));
-    const { device } = await testGpu();
-    await expect(
-      createLoraTrainer(device, await FileSource.open(path), {
-        adapter: randomAdapter(modelConfig(file), 1),
-        maxSeqLen: 16,
-        optimizer: { learningRate: 1e-3 },
-      }),
-    ).rejects.toThrow(TrainingUnsupportedError);
-  });
+/**
+ * The architectures the trainer's layer gained (per-head q/k norms, post-norms, no pre-norms,
+ * per-layer RoPE, GELU, sliding windows, soft-caps): its loss is the float64 reference's
+ * cross-entropy and its gradients are the loss's derivatives, on qwen3, exaone4, gemma3 (window 4 <
+ * the sequences) and gemma2 (attention and final soft-caps).
+ */
+describe.each(['qwen3', 'exaone4', 'gemma3', 'gemma2'] as const)('LoRA trainer on %s F32', (arch) => {
+  let trainer: LoraTrainer;
+  let adapter: LoraTensors;
+  let ref: CpuReferenceModel;
+  beforeAll(async () => {
+    const s = await setup(arch === 'gemma2' ? await gemma2TightCaps() : { arch, quant: 'F32' });
+    trainer = s.trainer;
+    adapter = s.adapter;
+    ref = await CpuReferenceModel.load(s.file);
+    ref.setAdapters([{ lora: adapter }]);
+    await s.src.close?.();
+  }, 120_000);
+  afterAll(() => trainer?.dispose());
+
+  it('loss equals the float64 reference and gradients match central differences', async () => {
+    const { loss: want } = referenceLoss(ref, BATCH);
+    const g = await trainer.gradients(BATCH);
+    expect(Math.abs(g.loss - want) / want).toBeLessThan(1e-5);
+    for (const name of [
+      // Through the q/k norms and RoPE, the post-attention norm, and the post-FFN norm.
+      'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
+      'base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight',
+      'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight',
+    ]) {
+      const { norm, numeric } = await centralDifference(trainer, adapter, g.grads.get(name)!, name);
+      expect(Math.abs(numeric - norm) / norm, `${name}: |g| ${norm} vs numeric ${numeric}`).toBeLessThan(
+        2e-2,
+      );
+    }
+    await trainer.setAdapter(adapter);
+  }, 240_000);
 });

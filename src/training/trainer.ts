@@ -4,14 +4,16 @@
  * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
  * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
  * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
+ * The layer follows the model config as the forward pass does (arch specs → per-layer window and
+ * RoPE, which norms, GELU or SiLU, soft-caps), so every architecture the engine runs trains.
  */
 import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
-import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
-import { ropeTable } from '../engine/model/rope-table.ts';
+import { modelConfig, ropeVariants, type ModelConfig } from '../engine/model/config.ts';
+import { identityRopeTable, ropeTable } from '../engine/model/rope-table.ts';
 import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
 import type {
   EvalResult,
@@ -31,7 +33,7 @@ const ADAM_BYTES = 48;
 
 /**
  * Creates a trainer for `source` (a GGUF) with the given starting adapter.
- * @throws {TrainingUnsupportedError} for architectures without a training path (gemma2, qwen3).
+ * @throws {TrainingUnsupportedError} for a layer shape without a backward (pre/post norms on one sub-block only).
  * @throws {import('./errors.ts').AdapterMismatchError} when the adapter does not fit the model.
  */
 export async function createLoraTrainer(
@@ -59,17 +61,18 @@ export async function createLoraTrainer(
   return t;
 }
 
+/**
+ * The trainer's layer follows the config's norms (pre, post, per-head q/k or none) and per-layer
+ * RoPE; what it has no backward for yet is refused.
+ */
 function checkTrainable(cfg: ModelConfig): void {
   const why: string[] = [];
-  if (cfg.qkNorm) why.push('per-head q/k norms');
-  if (cfg.gelu) why.push('GELU');
-  if (cfg.attnSoftcap > 0 || cfg.finalSoftcap > 0) why.push('soft-capping');
-  if (cfg.slidingWindow > 0) why.push('sliding-window attention');
-  if (cfg.embedScale !== 1) why.push('scaled embeddings');
+  if (cfg.norms.preAttn !== cfg.norms.preFfn || cfg.norms.postAttn !== cfg.norms.postFfn)
+    why.push('pre/post norms on only one sub-block');
   if (cfg.headDim > 256) why.push(`head_dim ${cfg.headDim} > 256`);
   if (why.length)
     throw new TrainingUnsupportedError(
-      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2 and exaone are supported`,
+      `LoRA training does not support ${cfg.arch} yet (${why.join(', ')}); llama, qwen2, qwen3, gemma2, gemma3, exaone and exaone4 are supported`,
     );
 }
 
@@ -199,15 +202,22 @@ class WebGpuLoraTrainer implements LoraTrainer {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
 
-    const table = ropeTable({
-      positions: S,
-      nRot: cfg.nRot,
-      freqBase: cfg.ropeBase,
-      freqScale: cfg.ropeScale,
-      ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+    // One cos/sin table per distinct layer RoPE (YaRN included), as the forward pass builds them;
+    // a layer without RoPE reads an identity table, whose backward is the identity too.
+    const { variants, ofLayer } = ropeVariants(cfg);
+    const cosSin = variants.map((rope, v) => {
+      const table = rope
+        ? ropeTable({
+            positions: S,
+            nRot: cfg.nRot,
+            ...rope,
+            ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+          })
+        : identityRopeTable(S, cfg.nRot);
+      const buf = this.#storage(`rope-cos-sin-${v}`, table.length);
+      this.#device.queue.writeBuffer(buf, 0, table);
+      return buf;
     });
-    const cosSin = this.#storage('rope-cos-sin', table.length);
-    this.#device.queue.writeBuffer(cosSin, 0, table);
 
     // Shared scratch.
     const kb = this.#storage('k', S * kvw);
@@ -225,6 +235,9 @@ class WebGpuLoraTrainer implements LoraTrainer {
     const dAct = this.#storage('d-act', S * ff);
     const dGate = this.#storage('d-gate', S * ff);
     const dUp = this.#storage('d-up', S * ff);
+    const dPost = cfg.postNorms ? this.#storage('d-post', S * d) : dH;
+    const dqRaw = cfg.qkNorm ? this.#storage('d-q-raw', S * q) : undefined;
+    const dkRaw = cfg.qkNorm ? this.#storage('d-k-raw', S * kvw) : undefined;
     const pBuf = this.#storage('attn-p', cfg.nHead * S * S);
     const dsBuf = this.#storage('attn-ds', cfg.nHead * S * S);
 
@@ -385,27 +398,43 @@ class WebGpuLoraTrainer implements LoraTrainer {
     );
     interface Saved {
       resMid: GPUBuffer;
+      /** Input of q/k/v: the attn_norm output, or the residual itself without pre-norms. */
       xn1: GPUBuffer;
       qb: GPUBuffer;
+      /** q and k before their per-head norms (qk-norm architectures). */
+      qRaw?: GPUBuffer;
+      kRaw?: GPUBuffer;
       kCache: GPUBuffer;
       vCache: GPUBuffer;
       attn: GPUBuffer;
+      /** attn_output / ffn_down products before their post-norms. */
+      oRaw?: GPUBuffer;
+      downRaw?: GPUBuffer;
+      /** Input of gate/up: the ffn_norm output, or the residual itself without pre-norms. */
       xn2: GPUBuffer;
       gate: GPUBuffer;
       up: GPUBuffer;
       act: GPUBuffer;
     }
+    const norms = cfg.norms;
     const saved: Saved[] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
       const L = w.layers[i]!;
+      const x = res[i]!;
+      const resMid = this.#storage(`res-mid-${i}`, S * d);
       const sv: Saved = {
-        resMid: this.#storage(`res-mid-${i}`, S * d),
-        xn1: this.#storage(`xn1-${i}`, S * d),
+        resMid,
+        xn1: norms.preAttn ? this.#storage(`xn1-${i}`, S * d) : x,
         qb: this.#storage(`q-${i}`, S * q),
+        ...(norms.qk
+          ? { qRaw: this.#storage(`q-raw-${i}`, S * q), kRaw: this.#storage(`k-raw-${i}`, S * kvw) }
+          : {}),
         kCache: this.#storage(`k-cache-${i}`, S * kvw),
         vCache: this.#storage(`v-cache-${i}`, S * kvw),
         attn: this.#storage(`attn-${i}`, S * q),
-        xn2: this.#storage(`xn2-${i}`, S * d),
+        ...(norms.postAttn ? { oRaw: this.#storage(`o-raw-${i}`, S * d) } : {}),
+        ...(norms.postFfn ? { downRaw: this.#storage(`down-raw-${i}`, S * d) } : {}),
+        xn2: norms.preFfn ? this.#storage(`xn2-${i}`, S * d) : resMid,
         gate: this.#storage(`gate-${i}`, S * ff),
         up: this.#storage(`up-${i}`, S * ff),
         act: this.#storage(`act-${i}`, S * ff),
@@ -413,16 +442,44 @@ class WebGpuLoraTrainer implements LoraTrainer {
       saved.push(sv);
       const next = this.#storage(`res-${i + 1}`, S * d);
       res.push(next);
-      const x = res[i]!;
-      fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm, out: sv.xn1, n: d, eps: cfg.eps }));
+      if (L.attnNorm) fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm, out: sv.xn1, n: d, eps: cfg.eps }));
+      const qOut = sv.qRaw ?? sv.qb;
+      const kOut = sv.kRaw ?? kb;
       fwd.push(
-        ...(await ops.matmul({ weight: L.wq, x: sv.xn1, out: sv.qb, ...(L.bq ? { bias: L.bq } : {}) })),
+        ...(await ops.matmul({ weight: L.wq, x: sv.xn1, out: qOut, ...(L.bq ? { bias: L.bq } : {}) })),
       );
-      fwd.push(...(await loraForward(slot(i, 'q_proj'), sv.xn1, sv.qb)));
-      fwd.push(...(await ops.matmul({ weight: L.wk, x: sv.xn1, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
-      fwd.push(...(await loraForward(slot(i, 'k_proj'), sv.xn1, kb)));
+      fwd.push(...(await loraForward(slot(i, 'q_proj'), sv.xn1, qOut)));
+      fwd.push(
+        ...(await ops.matmul({ weight: L.wk, x: sv.xn1, out: kOut, ...(L.bk ? { bias: L.bk } : {}) })),
+      );
+      fwd.push(...(await loraForward(slot(i, 'k_proj'), sv.xn1, kOut)));
       fwd.push(...(await ops.matmul({ weight: L.wv, x: sv.xn1, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
       fwd.push(...(await loraForward(slot(i, 'v_proj'), sv.xn1, vb)));
+      if (sv.qRaw && sv.kRaw) {
+        const hd = cfg.headDim;
+        const qNorm = L.qNorm!;
+        const kNorm = L.kNorm!;
+        fwd.push(
+          await ops.rmsnorm({
+            x: sv.qRaw,
+            weight: qNorm,
+            out: sv.qb,
+            n: hd,
+            eps: cfg.eps,
+            rowsPerToken: cfg.nHead,
+          }),
+        );
+        fwd.push(
+          await ops.rmsnorm({
+            x: sv.kRaw,
+            weight: kNorm,
+            out: kb,
+            n: hd,
+            eps: cfg.eps,
+            rowsPerToken: cfg.nKv,
+          }),
+        );
+      }
       fwd.push(
         await ops.ropeStore({
           q: sv.qb,
@@ -430,7 +487,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           v: vb,
           kCache: sv.kCache,
           vCache: sv.vCache,
-          cosSin,
+          cosSin: cosSin[ofLayer[i]!]!,
           neox: cfg.ropeNeox,
           nHead: cfg.nHead,
           nKv: cfg.nKv,
@@ -448,24 +505,65 @@ class WebGpuLoraTrainer implements LoraTrainer {
           nKv: cfg.nKv,
           headDim: cfg.headDim,
           scale: cfg.attnScale,
+          softcap: cfg.attnSoftcap,
+          window: cfg.layers[i]!.window,
         }),
       );
-      fwd.push(await copy(x, sv.resMid));
-      fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: sv.resMid, accumulate: true })));
-      fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, sv.resMid)));
-      fwd.push(await ops.rmsnorm({ x: sv.resMid, weight: L.ffnNorm, out: sv.xn2, n: d, eps: cfg.eps }));
+      fwd.push(await copy(x, resMid));
+      if (sv.oRaw) {
+        // resMid = x + post_attention_norm(o)
+        fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: sv.oRaw })));
+        fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, sv.oRaw)));
+        fwd.push(
+          await ops.rmsnorm({
+            x: sv.oRaw,
+            weight: L.attnPostNorm!,
+            out: resMid,
+            n: d,
+            eps: cfg.eps,
+            add: true,
+          }),
+        );
+      } else {
+        fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: resMid, accumulate: true })));
+        fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, resMid)));
+      }
+      if (L.ffnNorm)
+        fwd.push(await ops.rmsnorm({ x: resMid, weight: L.ffnNorm, out: sv.xn2, n: d, eps: cfg.eps }));
       fwd.push(...(await ops.matmul({ weight: L.wGate, x: sv.xn2, out: sv.gate })));
       fwd.push(...(await loraForward(slot(i, 'gate_proj'), sv.xn2, sv.gate)));
       fwd.push(...(await ops.matmul({ weight: L.wUp, x: sv.xn2, out: sv.up })));
       fwd.push(...(await loraForward(slot(i, 'up_proj'), sv.xn2, sv.up)));
-      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: false }));
-      fwd.push(await copy(sv.resMid, next));
-      fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: next, accumulate: true })));
-      fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, next)));
+      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: cfg.gelu }));
+      fwd.push(await copy(resMid, next));
+      if (sv.downRaw) {
+        fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: sv.downRaw })));
+        fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, sv.downRaw)));
+        fwd.push(
+          await ops.rmsnorm({
+            x: sv.downRaw,
+            weight: L.ffnPostNorm!,
+            out: next,
+            n: d,
+            eps: cfg.eps,
+            add: true,
+          }),
+        );
+      } else {
+        fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: next, accumulate: true })));
+        fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, next)));
+      }
     }
     const last = res[cfg.nLayer]!;
     fwd.push(await ops.rmsnorm({ x: last, weight: w.outputNorm, out: finalNorm, n: d, eps: cfg.eps }));
-    fwd.push(...(await ops.matmul({ weight: w.output, x: finalNorm, out: logits })));
+    fwd.push(
+      ...(await ops.matmul({
+        weight: w.output,
+        x: finalNorm,
+        out: logits,
+        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
+      })),
+    );
     this.#forward = fwd;
     this.#loss = await tr.crossEntropy({
       logits,
@@ -474,6 +572,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       tokenLoss,
       total: this.#total,
       nVocab: cfg.nVocab,
+      softcap: cfg.finalSoftcap,
     });
 
     // ---- backward ----
@@ -493,28 +592,67 @@ class WebGpuLoraTrainer implements LoraTrainer {
     for (let i = cfg.nLayer - 1; i >= 0; i--) {
       const L = w.layers[i]!;
       const sv = saved[i]!;
-      // FFN: next = resMid + down(act(gate) · up)
-      bwd.push(...(await tr.matmulBackward({ weight: L.wDown, dy: dH, dx: dAct, accumulate: false })));
-      bwd.push(...(await loraBackward(slot(i, 'down_proj'), sv.act, dH, dAct)));
-      bwd.push(await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff }));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wGate, dy: dGate, dx: dXn, accumulate: false })));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wUp, dy: dUp, dx: dXn, accumulate: true })));
-      bwd.push(...(await loraBackward(slot(i, 'gate_proj'), sv.xn2, dGate, dXn)));
-      bwd.push(...(await loraBackward(slot(i, 'up_proj'), sv.xn2, dUp, dXn)));
+      // Without pre-norms the projections' input is the residual itself: their input gradient
+      // adds straight into dH instead of passing through a norm's backward.
+      const dIn1 = L.attnNorm ? dXn : dH;
+      const dIn2 = L.ffnNorm ? dXn : dH;
+      // FFN: next = resMid + [post_ffw_norm](down(act(gate) · up))
+      let dDown = dH;
+      if (sv.downRaw) {
+        bwd.push(
+          await tr.normBackward({
+            x: sv.downRaw,
+            weight: L.ffnPostNorm!,
+            dy: dH,
+            dx: dPost,
+            n: d,
+            eps: cfg.eps,
+            add: false,
+          }),
+        );
+        dDown = dPost;
+      }
+      bwd.push(...(await tr.matmulBackward({ weight: L.wDown, dy: dDown, dx: dAct, accumulate: false })));
+      bwd.push(...(await loraBackward(slot(i, 'down_proj'), sv.act, dDown, dAct)));
       bwd.push(
-        await tr.normBackward({
-          x: sv.resMid,
-          weight: L.ffnNorm,
-          dy: dXn,
-          dx: dH,
-          n: d,
-          eps: cfg.eps,
-          add: true,
-        }),
+        await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff, gelu: cfg.gelu }),
       );
-      // Attention: resMid = res + o(attention(rope(q), rope(k), v))
-      bwd.push(...(await tr.matmulBackward({ weight: L.wo, dy: dH, dx: dAttn, accumulate: false })));
-      bwd.push(...(await loraBackward(slot(i, 'o_proj'), sv.attn, dH, dAttn)));
+      bwd.push(
+        ...(await tr.matmulBackward({ weight: L.wGate, dy: dGate, dx: dIn2, accumulate: !L.ffnNorm })),
+      );
+      bwd.push(...(await tr.matmulBackward({ weight: L.wUp, dy: dUp, dx: dIn2, accumulate: true })));
+      bwd.push(...(await loraBackward(slot(i, 'gate_proj'), sv.xn2, dGate, dIn2)));
+      bwd.push(...(await loraBackward(slot(i, 'up_proj'), sv.xn2, dUp, dIn2)));
+      if (L.ffnNorm)
+        bwd.push(
+          await tr.normBackward({
+            x: sv.resMid,
+            weight: L.ffnNorm,
+            dy: dXn,
+            dx: dH,
+            n: d,
+            eps: cfg.eps,
+            add: true,
+          }),
+        );
+      // Attention: resMid = res + [post_attention_norm](o(attention(rope([norm](q)), rope([norm](k)), v)))
+      let dO = dH;
+      if (sv.oRaw) {
+        bwd.push(
+          await tr.normBackward({
+            x: sv.oRaw,
+            weight: L.attnPostNorm!,
+            dy: dH,
+            dx: dPost,
+            n: d,
+            eps: cfg.eps,
+            add: false,
+          }),
+        );
+        dO = dPost;
+      }
+      bwd.push(...(await tr.matmulBackward({ weight: L.wo, dy: dO, dx: dAttn, accumulate: false })));
+      bwd.push(...(await loraBackward(slot(i, 'o_proj'), sv.attn, dO, dAttn)));
       bwd.push(
         ...(await tr.attentionBackward({
           q: sv.qb,
@@ -531,13 +669,15 @@ class WebGpuLoraTrainer implements LoraTrainer {
           headDim: cfg.headDim,
           seq: S,
           scale: cfg.attnScale,
+          softcap: cfg.attnSoftcap,
+          window: cfg.layers[i]!.window,
         })),
       );
       bwd.push(
         await tr.ropeBackward({
           dq,
           dk,
-          cosSin,
+          cosSin: cosSin[ofLayer[i]!]!,
           neox: cfg.ropeNeox,
           nHead: cfg.nHead,
           nKv: cfg.nKv,
@@ -545,23 +685,55 @@ class WebGpuLoraTrainer implements LoraTrainer {
           nRot: cfg.nRot,
         }),
       );
-      bwd.push(...(await tr.matmulBackward({ weight: L.wq, dy: dq, dx: dXn, accumulate: false })));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wk, dy: dk, dx: dXn, accumulate: true })));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wv, dy: dv, dx: dXn, accumulate: true })));
-      bwd.push(...(await loraBackward(slot(i, 'q_proj'), sv.xn1, dq, dXn)));
-      bwd.push(...(await loraBackward(slot(i, 'k_proj'), sv.xn1, dk, dXn)));
-      bwd.push(...(await loraBackward(slot(i, 'v_proj'), sv.xn1, dv, dXn)));
-      bwd.push(
-        await tr.normBackward({
-          x: res[i]!,
-          weight: L.attnNorm,
-          dy: dXn,
-          dx: dH,
-          n: d,
-          eps: cfg.eps,
-          add: true,
-        }),
-      );
+      let dQ = dq;
+      let dK = dk;
+      if (sv.qRaw && sv.kRaw) {
+        const hd = cfg.headDim;
+        bwd.push(
+          await tr.normBackward({
+            x: sv.qRaw,
+            weight: L.qNorm!,
+            dy: dq,
+            dx: dqRaw!,
+            n: hd,
+            eps: cfg.eps,
+            add: false,
+            rowsPerToken: cfg.nHead,
+          }),
+        );
+        bwd.push(
+          await tr.normBackward({
+            x: sv.kRaw,
+            weight: L.kNorm!,
+            dy: dk,
+            dx: dkRaw!,
+            n: hd,
+            eps: cfg.eps,
+            add: false,
+            rowsPerToken: cfg.nKv,
+          }),
+        );
+        dQ = dqRaw!;
+        dK = dkRaw!;
+      }
+      bwd.push(...(await tr.matmulBackward({ weight: L.wq, dy: dQ, dx: dIn1, accumulate: !L.attnNorm })));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wk, dy: dK, dx: dIn1, accumulate: true })));
+      bwd.push(...(await tr.matmulBackward({ weight: L.wv, dy: dv, dx: dIn1, accumulate: true })));
+      bwd.push(...(await loraBackward(slot(i, 'q_proj'), sv.xn1, dQ, dIn1)));
+      bwd.push(...(await loraBackward(slot(i, 'k_proj'), sv.xn1, dK, dIn1)));
+      bwd.push(...(await loraBackward(slot(i, 'v_proj'), sv.xn1, dv, dIn1)));
+      if (L.attnNorm)
+        bwd.push(
+          await tr.normBackward({
+            x: res[i]!,
+            weight: L.attnNorm,
+            dy: dXn,
+            dx: dH,
+            n: d,
+            eps: cfg.eps,
+            add: true,
+          }),
+        );
     }
     this.#backward = bwd;
 

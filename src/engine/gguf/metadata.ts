@@ -4,10 +4,11 @@
  */
 import { GgufMetadataError, GgufUnknownArchError } from './errors.ts';
 import { GgufValueType, type GgufFile, type GgufKv, type GgufTensorInfo } from './types.ts';
+import { ARCHITECTURES, type Architecture } from '../model/arch/index.ts';
 
-/** Architectures Dure's engine runs (llama.cpp's `general.architecture` names). */
-export const SUPPORTED_ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'exaone'] as const;
-export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
+/** Architectures Dure's engine runs (llama.cpp's `general.architecture` names): the arch registry's. */
+export const SUPPORTED_ARCHITECTURES = ARCHITECTURES;
+export type { Architecture };
 
 type Meta = Pick<GgufFile, 'metadata'>;
 

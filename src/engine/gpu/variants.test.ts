@@ -69,7 +69,7 @@ function variants(): Variant[] {
   for (const e of ['argmax', 'penalize', 'topk']) add('sampling', e, [{}], [false]);
   add('normBackward', 'main', flagCombos({}, ['ADD']));
   add('ropeBackward', 'main', flagCombos({}, ['NEOX']));
-  add('activationBackward', 'main', [{}]);
+  add('activationBackward', 'main', flagCombos({}, ['GELU']));
   for (const e of ['scores', 'kv']) add('attentionBackward', e, [{}]);
   for (const e of ['cross_entropy', 'sum']) add('loss', e, [{}]);
   add('gemm', 'main', [{}]);

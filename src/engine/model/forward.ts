@@ -10,8 +10,8 @@ import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
-import { layerWindow, type ModelConfig } from './config.ts';
-import { ropeTable } from './rope-table.ts';
+import { layerWindow, ropeVariants, type ModelConfig } from './config.ts';
+import { identityRopeTable, ropeTable } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
 import { ContextOverflowError } from '../../protocol/errors.ts';
 import { EngineRequestError, LoraAdapterError, TokenIdError } from '../../protocol/errors.ts';
@@ -71,7 +71,8 @@ export function forwardBytes(
   const kvw = cfg.nKv * cfg.headDim;
   const kv = 2 * cfg.nLayer * o.contextLength * kvw * (o.kvF16 ? 2 : 4);
   const act = o.maxBatch * (3 * cfg.nEmbd + 3 * q + 3 * kvw + 3 * cfg.nFf) * 4 + o.maxBatch * 4;
-  return kv + act + o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
+  const tables = ropeVariants(cfg).variants.length;
+  return kv + act + tables * o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
 }
 
 /** Most candidates a non-greedy step can ask the GPU for (llama.cpp's default top-k is 40). */
@@ -203,15 +204,21 @@ export class ForwardPass {
     // Qwen3 normalises q and k per head before RoPE; a kernel may not read and write one buffer.
     const qn = cfg.qkNorm ? this.#storage('q-normed', B * q * 4) : qb;
     const kn = cfg.qkNorm ? this.#storage('k-normed', B * kvw * 4) : kb;
-    const table = ropeTable({
-      positions: opts.contextLength,
-      nRot: cfg.nRot,
-      freqBase: cfg.ropeBase,
-      freqScale: cfg.ropeScale,
-      ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+    // One cos/sin table per distinct layer RoPE; a layer without RoPE reads an identity table.
+    const { variants, ofLayer } = ropeVariants(cfg);
+    const tables = variants.map((r, v) => {
+      const table = r
+        ? ropeTable({
+            positions: opts.contextLength,
+            nRot: cfg.nRot,
+            ...r,
+            ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
+          })
+        : identityRopeTable(opts.contextLength, cfg.nRot);
+      const buffer = this.#storage(`rope-cos-sin-${v}`, table.byteLength);
+      this.#device.queue.writeBuffer(buffer, 0, table);
+      return buffer;
     });
-    const cosSin = this.#storage('rope-cos-sin', table.byteLength);
-    this.#device.queue.writeBuffer(cosSin, 0, table);
 
     const body: BodyEntry[] = [];
     let section: (Dispatch | LoraHook)[] = body as (Dispatch | LoraHook)[];
@@ -236,7 +243,7 @@ export class ForwardPass {
       const kCache = this.#storage(`k-cache-${i}`, opts.contextLength * kvw * kvElem);
       const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * kvElem);
       const rope = {
-        cosSin,
+        cosSin: tables[ofLayer[i]!]!,
         neox: cfg.ropeNeox,
         nHead: cfg.nHead,
         nKv: cfg.nKv,
@@ -247,8 +254,9 @@ export class ForwardPass {
       // A file with only some of the biases or head norms is run exactly as written, unfused.
       const partial =
         [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
+      // The fused kernels normalise their input; a layer without pre-norms runs the separate ones.
       const fusedQkv =
-        opts.fused === false || partial
+        opts.fused === false || partial || !L.attnNorm
           ? undefined
           : await ops.qkv({
               wq: L.wq,
@@ -264,21 +272,17 @@ export class ForwardPass {
               ...this.#layerVectors(i, L),
             });
       await fusable(fusedQkv, async () => {
-        section.push(
-          await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
-        );
-        section.push(
-          ...(await ops.matmul({ weight: L.wq, x: xn, out: qb, ...(L.bq ? { bias: L.bq } : {}) })),
-        );
-        hook(i, 'q_proj', xn, qb);
-        section.push(
-          ...(await ops.matmul({ weight: L.wk, x: xn, out: kb, ...(L.bk ? { bias: L.bk } : {}) })),
-        );
-        hook(i, 'k_proj', xn, kb);
-        section.push(
-          ...(await ops.matmul({ weight: L.wv, x: xn, out: vb, ...(L.bv ? { bias: L.bv } : {}) })),
-        );
-        hook(i, 'v_proj', xn, vb);
+        const x = L.attnNorm ? xn : hidden;
+        if (L.attnNorm)
+          section.push(
+            await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
+          );
+        section.push(...(await ops.matmul({ weight: L.wq, x, out: qb, ...(L.bq ? { bias: L.bq } : {}) })));
+        hook(i, 'q_proj', x, qb);
+        section.push(...(await ops.matmul({ weight: L.wk, x, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
+        hook(i, 'k_proj', x, kb);
+        section.push(...(await ops.matmul({ weight: L.wv, x, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
+        hook(i, 'v_proj', x, vb);
         if (L.qNorm && L.kNorm) {
           const hd = cfg.headDim;
           section.push(
@@ -337,7 +341,7 @@ export class ForwardPass {
         hook(i, 'o_proj', attn, hidden);
       }
       const fusedGlu =
-        opts.fused === false
+        opts.fused === false || !L.ffnNorm
           ? undefined
           : await ops.glu({
               wGate: L.wGate,
@@ -349,13 +353,15 @@ export class ForwardPass {
               gelu: cfg.gelu,
             });
       await fusable(fusedGlu, async () => {
-        section.push(
-          await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
-        );
-        section.push(...(await ops.matmul({ weight: L.wGate, x: xn, out: gate })));
-        hook(i, 'gate_proj', xn, gate);
-        section.push(...(await ops.matmul({ weight: L.wUp, x: xn, out: up })));
-        hook(i, 'up_proj', xn, up);
+        const x = L.ffnNorm ? xn : hidden;
+        if (L.ffnNorm)
+          section.push(
+            await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
+          );
+        section.push(...(await ops.matmul({ weight: L.wGate, x, out: gate })));
+        hook(i, 'gate_proj', x, gate);
+        section.push(...(await ops.matmul({ weight: L.wUp, x, out: up })));
+        hook(i, 'up_proj', x, up);
         section.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
       });
       if (L.ffnPostNorm) {

@@ -18,7 +18,8 @@ import { ggmlTypeName } from '../gguf/quant/traits.ts';
 export { ModelTensorError };
 
 export interface LayerWeights {
-  attnNorm: GPUBuffer;
+  /** Absent for architectures without pre-norms (EXAONE 4.0). */
+  attnNorm?: GPUBuffer;
   wq: GpuWeight;
   wk: GpuWeight;
   wv: GpuWeight;
@@ -29,7 +30,7 @@ export interface LayerWeights {
   qNorm?: GPUBuffer;
   kNorm?: GPUBuffer;
   attnPostNorm?: GPUBuffer;
-  ffnNorm: GPUBuffer;
+  ffnNorm?: GPUBuffer;
   wGate: GpuWeight;
   wUp: GpuWeight;
   wDown: GpuWeight;
@@ -66,38 +67,38 @@ export function expectedTensors(cfg: ModelConfig, file: GgufFile): TensorSpec[] 
     { name: 'rope_freqs.weight', dims: [cfg.nRot / 2], optional: true },
   ];
   const has = (n: string) => file.tensors.some((t) => t.name === n);
+  const n = cfg.norms;
   for (let i = 0; i < cfg.nLayer; i++) {
     const b = `blk.${i}.`;
+    if (n.preAttn) specs.push({ name: `${b}attn_norm.weight`, dims: [cfg.nEmbd] });
     specs.push(
-      { name: `${b}attn_norm.weight`, dims: [cfg.nEmbd] },
       { name: `${b}attn_q.weight`, dims: [cfg.nEmbd, q] },
       { name: `${b}attn_k.weight`, dims: [cfg.nEmbd, kvw] },
       { name: `${b}attn_v.weight`, dims: [cfg.nEmbd, kvw] },
       { name: `${b}attn_output.weight`, dims: [q, cfg.nEmbd] },
-      { name: `${b}ffn_norm.weight`, dims: [cfg.nEmbd] },
+    );
+    if (n.preFfn) specs.push({ name: `${b}ffn_norm.weight`, dims: [cfg.nEmbd] });
+    specs.push(
       { name: `${b}ffn_gate.weight`, dims: [cfg.nEmbd, cfg.nFf] },
       { name: `${b}ffn_up.weight`, dims: [cfg.nEmbd, cfg.nFf] },
       { name: `${b}ffn_down.weight`, dims: [cfg.nFf, cfg.nEmbd] },
     );
-    if (cfg.arch === 'qwen2' || has(`${b}attn_q.bias`)) {
+    const biasOptional = cfg.qkvBias !== 'required';
+    if (!biasOptional || has(`${b}attn_q.bias`)) {
       specs.push(
-        { name: `${b}attn_q.bias`, dims: [q], optional: cfg.arch !== 'qwen2' },
-        { name: `${b}attn_k.bias`, dims: [kvw], optional: cfg.arch !== 'qwen2' },
-        { name: `${b}attn_v.bias`, dims: [kvw], optional: cfg.arch !== 'qwen2' },
+        { name: `${b}attn_q.bias`, dims: [q], optional: biasOptional },
+        { name: `${b}attn_k.bias`, dims: [kvw], optional: biasOptional },
+        { name: `${b}attn_v.bias`, dims: [kvw], optional: biasOptional },
       );
     }
-    if (cfg.qkNorm) {
+    if (n.qk) {
       specs.push(
         { name: `${b}attn_q_norm.weight`, dims: [cfg.headDim] },
         { name: `${b}attn_k_norm.weight`, dims: [cfg.headDim] },
       );
     }
-    if (cfg.postNorms) {
-      specs.push(
-        { name: `${b}post_attention_norm.weight`, dims: [cfg.nEmbd] },
-        { name: `${b}post_ffw_norm.weight`, dims: [cfg.nEmbd] },
-      );
-    }
+    if (n.postAttn) specs.push({ name: `${b}post_attention_norm.weight`, dims: [cfg.nEmbd] });
+    if (n.postFfn) specs.push({ name: `${b}post_ffw_norm.weight`, dims: [cfg.nEmbd] });
   }
   return specs;
 }
@@ -214,27 +215,28 @@ export async function uploadModelWeights(
     // Tied embeddings: the output projection reads the embedding table.
     const output = byName.has('output.weight') ? await matrix('output.weight') : tokenEmbd;
     const outputNorm = await required('output_norm.weight');
-    const rf = byName.get('rope_freqs.weight');
+    // Only architectures whose llama.cpp graph passes rope_freqs to RoPE use it.
+    const rf = cfg.ropeFactors ? byName.get('rope_freqs.weight') : undefined;
     const ropeFactors = rf ? dequantize(rf.type, await read(rf), rf.elements) : undefined;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
       const b = `blk.${i}.`;
-      const attnNorm = await required(`${b}attn_norm.weight`);
+      const attnNorm = cfg.norms.preAttn ? await required(`${b}attn_norm.weight`) : undefined;
       const [wq, wk, wv] = await group(
         `${b}attn_qkv`,
         ['q', 'k', 'v'].map((m) => `${b}attn_${m}.weight`),
       );
       const wo = await matrix(`${b}attn_output.weight`);
-      const ffnNorm = await required(`${b}ffn_norm.weight`);
+      const ffnNorm = cfg.norms.preFfn ? await required(`${b}ffn_norm.weight`) : undefined;
       const [wGate, wUp] = await group(`${b}ffn_gate_up`, [`${b}ffn_gate.weight`, `${b}ffn_up.weight`]);
       const wDown = await matrix(`${b}ffn_down.weight`);
       const layer: LayerWeights = {
-        attnNorm,
+        ...(attnNorm ? { attnNorm } : {}),
         wq: wq!,
         wk: wk!,
         wv: wv!,
         wo,
-        ffnNorm,
+        ...(ffnNorm ? { ffnNorm } : {}),
         wGate: wGate!,
         wUp: wUp!,
         wDown,
@@ -246,10 +248,13 @@ export async function uploadModelWeights(
       await opt('bq', 'attn_q.bias');
       await opt('bk', 'attn_k.bias');
       await opt('bv', 'attn_v.bias');
-      await opt('qNorm', 'attn_q_norm.weight');
-      await opt('kNorm', 'attn_k_norm.weight');
-      await opt('attnPostNorm', 'post_attention_norm.weight');
-      await opt('ffnPostNorm', 'post_ffw_norm.weight');
+      // Norms only where the architecture's graph has them (a stray tensor is not run).
+      if (cfg.norms.qk) {
+        await opt('qNorm', 'attn_q_norm.weight');
+        await opt('kNorm', 'attn_k_norm.weight');
+      }
+      if (cfg.norms.postAttn) await opt('attnPostNorm', 'post_attention_norm.weight');
+      if (cfg.norms.postFfn) await opt('ffnPostNorm', 'post_ffw_norm.weight');
       layers.push(layer);
     }
     return { tokenEmbd, output, outputNorm, ...(ropeFactors ? { ropeFactors } : {}), layers, bytes, destroy };

@@ -76,6 +76,14 @@ export class ModelMetadataError extends DureError {
   }
 }
 
+/** The model asks for a RoPE scaling type (longrope, an unknown one) that Dure does not apply exactly. */
+export class UnsupportedRopeScalingError extends DureError {
+  override name = 'UnsupportedRopeScalingError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('UNSUPPORTED_ROPE_SCALING', message, options);
+  }
+}
+
 /**
  * A tensor uses a weight type the GPU kernels do not run. When raised for a tensor of a model being
  * loaded it names both (`tensor`, `weightType`, e.g. `IQ2_XXS`), and `describe(lang)` says so plainly.
