@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRangeServer, type RangeServer } from '../../testing/range-server.ts';
-import { RangeSource } from './sources.ts';
+import { BlobSource, RangeSource } from './sources.ts';
 
 const bytes = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7 + 3) & 0xff);
 let server: RangeServer | undefined;
@@ -41,5 +41,15 @@ describe('RangeSource: a URL read by HTTP Range in bounded chunks', () => {
     await server.close();
     server = undefined;
     await expect(RangeSource.open(url)).rejects.toMatchObject({ code: 'MODEL_DOWNLOAD' });
+  });
+});
+
+describe('BlobSource.readInto: a Blob range streamed into a reused buffer', () => {
+  it('fills the target exactly and refuses ranges past the end', async () => {
+    const src = new BlobSource(new Blob([bytes]));
+    const into = new Uint8Array(3000);
+    await src.readInto(4000, into);
+    expect(into).toEqual(bytes.subarray(4000, 7000));
+    await expect(src.readInto(9000, new Uint8Array(2000))).rejects.toMatchObject({ code: 'GGUF_TRUNCATED' });
   });
 });

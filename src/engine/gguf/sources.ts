@@ -75,6 +75,37 @@ export class BlobSource implements ByteSource {
     }
     return new Uint8Array(buf);
   }
+
+  /**
+   * Streams the range into `target` chunk by chunk: the small chunks are young garbage, where one
+   * `arrayBuffer()` per slice would pile up slice-sized garbage until the next full collection.
+   * Same errors as `read`.
+   */
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    const length = target.byteLength;
+    checkRange(this.size, offset, length);
+    let at = 0;
+    try {
+      const reader = this.blob
+        .slice(offset, offset + length)
+        .stream()
+        .getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (at + value.byteLength > length) {
+          throw new GgufReadError(`blob returned more than the ${length} bytes asked at offset ${offset}`);
+        }
+        target.set(value, at);
+        at += value.byteLength;
+      }
+    } catch (e) {
+      throw new GgufReadError(`cannot read ${length} bytes at offset ${offset}: ${String(e)}`, { cause: e });
+    }
+    if (at !== length) {
+      throw new GgufTruncatedError(`blob returned ${at} of ${length} bytes at offset ${offset}`);
+    }
+  }
 }
 
 /** Options of {@link RangeSource.open}. */
