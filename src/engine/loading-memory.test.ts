@@ -172,6 +172,14 @@ describe('memory-bounded loading of a ≥ 50 MB model', () => {
     expect(await engineLoad('Blob (BlobSource)', () => openAsBlob(path))).toBeLessThan(BOUND);
   });
 
+  it('an ArrayBuffer the caller already holds is read through views: no copy of it', async () => {
+    const b = await readFile(path);
+    const held = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    expect(await engineLoad('ArrayBuffer held by the caller', () => Promise.resolve(held))).toBeLessThan(
+      BOUND,
+    );
+  });
+
   it('the whole file as an ArrayBuffer (a naive fetch → arrayBuffer) exceeds it: the test can fail', async () => {
     const growth = await engineLoad('whole ArrayBuffer (naive)', async (sample) => {
       const b = await readFile(path);
