@@ -35,6 +35,15 @@ describe('RangeSource: a URL read by HTTP Range in bounded chunks', () => {
     await expect(src.read(100, 100)).rejects.toMatchObject({ code: 'MODEL_CHANGED' });
   });
 
+  it('detects a change behind a weak ETag too (not sent as If-Match, compared on each answer)', async () => {
+    server = await startRangeServer(bytes);
+    server.etag = 'W/"v1"';
+    const src = await RangeSource.open(server.url);
+    await src.read(0, 100);
+    server.etag = 'W/"v2"';
+    await expect(src.read(100, 100)).rejects.toMatchObject({ code: 'MODEL_CHANGED' });
+  });
+
   it('reports an unreachable or failing server as a download error', async () => {
     server = await startRangeServer(bytes);
     const url = server.url;

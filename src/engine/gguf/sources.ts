@@ -197,7 +197,7 @@ export class RangeSource implements ByteSource {
   }
 }
 
-/** One Range GET; `If-Match` makes a server that knows the file changed answer 412. */
+/** One Range GET; a strong ETag in `If-Match` makes a server that knows the file changed answer 412. */
 async function request(
   fetchFn: typeof fetch,
   url: string,
@@ -206,7 +206,9 @@ async function request(
   etag: string | undefined,
 ): Promise<Response> {
   const headers: Record<string, string> = { Range: `bytes=${first}-${last}` };
-  if (etag) headers['If-Match'] = etag;
+  // If-Match compares strongly, so a weak ETag (W/"…", common on static servers) would always
+  // fail; those are still compared on every response below.
+  if (etag && !etag.startsWith('W/')) headers['If-Match'] = etag;
   let res: Response;
   try {
     res = await fetchFn(url, { headers });
