@@ -10,7 +10,7 @@ import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
 import { settle as attempt, type Outcome } from '../src/engine/errors.ts';
 import { requestBestDevice } from '../src/engine/gpu/device.ts';
 import { readGguf } from '../src/engine/gguf/reader.ts';
-import { BlobSource, MemorySource } from '../src/engine/gguf/sources.ts';
+import { BlobSource, MemorySource, RangeSource } from '../src/engine/gguf/sources.ts';
 import type { ByteSource, GgufFile } from '../src/engine/gguf/types.ts';
 import { modelConfig } from '../src/engine/model/config.ts';
 import { createTokenizer, type Tokenizer } from '../src/engine/tokenizer/index.ts';
@@ -34,7 +34,8 @@ import type {
 } from '../src/training/worker-client.ts';
 
 interface Model {
-  bytes: Blob | ArrayBuffer;
+  /** Read by range each time: a URL is never downloaded whole into memory. */
+  source: ByteSource;
   file: GgufFile;
   tokenizer: Tokenizer;
   template: ChatTemplate;
@@ -45,8 +46,9 @@ let adapterName = '';
 let model: Model | undefined;
 let trainer: LoraTrainer | undefined;
 
-function source(bytes: Blob | ArrayBuffer): ByteSource {
-  return bytes instanceof Blob ? new BlobSource(bytes) : new MemorySource(new Uint8Array(bytes));
+function source(input: Blob | ArrayBuffer | string): Promise<ByteSource> | ByteSource {
+  if (typeof input === 'string') return RangeSource.open(input);
+  return input instanceof Blob ? new BlobSource(input) : new MemorySource(new Uint8Array(input));
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -55,7 +57,7 @@ function need<T>(v: T | undefined, what: string): T {
 }
 
 const api: TrainingWorkerApi = {
-  /** Reads the base model (a URL is fetched once, as a Blob) and its tokenizer. */
+  /** Reads the base model (a URL by HTTP Range, never whole) and its tokenizer. */
   async loadModel(input: Blob | ArrayBuffer | string): Promise<Outcome<TrainingModelInfo>> {
     return attempt(async () => {
       if (!device) {
@@ -67,11 +69,11 @@ const api: TrainingWorkerApi = {
       }
       trainer?.dispose();
       trainer = undefined;
-      const bytes = typeof input === 'string' ? await (await fetch(input)).blob() : input;
-      const file = await readGguf(source(bytes));
+      const src = await source(input);
+      const file = await readGguf(src);
       const cfg = modelConfig(file);
       model = {
-        bytes,
+        source: src,
         file,
         tokenizer: createTokenizer(file.metadata),
         template: modelChatTemplate(file.metadata),
@@ -109,7 +111,7 @@ const api: TrainingWorkerApi = {
       const m = need(model, 'load a model');
       trainer?.dispose();
       trainer = undefined;
-      trainer = await createLoraTrainer(need(device, 'load a model'), source(m.bytes), o);
+      trainer = await createLoraTrainer(need(device, 'load a model'), m.source, o);
       return { maxSeqLen: trainer.maxSeqLen };
     });
   },

@@ -22,7 +22,7 @@ import type {
 
 import { isCpuEmulatedAdapter } from './gpu/device.ts';
 import { readGguf } from './gguf/reader.ts';
-import { BlobSource, MemorySource } from './gguf/sources.ts';
+import { BlobSource, MemorySource, RangeSource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes, MAX_TOP_K } from './model/forward.ts';
@@ -34,7 +34,6 @@ import { LoraAdapterError } from './lora/errors.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
 import { ModelTooLargeError, EngineStateError } from '../protocol/errors.ts';
-import { ModelDownloadError } from '../protocol/errors.ts';
 export { ModelTooLargeError, EngineStateError };
 
 export interface EngineOptions {
@@ -98,9 +97,10 @@ export class WebGpuEngine implements ChatEngine {
     model: Blob | ArrayBuffer | string | ByteSource,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<ModelInfo> {
+    // A URL is read by HTTP Range, a Blob by slices, an ArrayBuffer through views: never a whole copy.
     const source: ByteSource =
       typeof model === 'string'
-        ? await fetchSource(model)
+        ? await RangeSource.open(model)
         : model instanceof ArrayBuffer
           ? new MemorySource(new Uint8Array(model))
           : typeof Blob !== 'undefined' && model instanceof Blob
@@ -446,10 +446,4 @@ function holdBack(text: string, stops: string[]): number {
     }
   }
   return n;
-}
-
-async function fetchSource(url: string): Promise<ByteSource> {
-  const res = await fetch(url);
-  if (!res.ok) throw new ModelDownloadError(`fetching ${url} failed: HTTP ${res.status}`);
-  return new MemorySource(new Uint8Array(await res.arrayBuffer()));
 }

@@ -43,8 +43,15 @@ export class FileSource implements ByteSource {
    * @throws {GgufReadError} on an I/O error (including reading after `close`).
    */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this.size, offset, length);
     const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  /** Reads into the caller's (reusable staging) buffer. Same errors as `read`. */
+  async readInto(offset: number, out: Uint8Array): Promise<void> {
+    const length = out.byteLength;
+    checkRange(this.size, offset, length);
     let done = 0;
     while (done < length) {
       let bytesRead: number;
@@ -59,7 +66,6 @@ export class FileSource implements ByteSource {
       }
       done += bytesRead;
     }
-    return out;
   }
 
   async close(): Promise<void> {

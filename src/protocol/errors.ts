@@ -69,6 +69,8 @@ import {
   ModelDownloadError,
   ModelOriginError,
   FileOpenError,
+  ModelRangeUnsupportedError,
+  ModelChangedError,
 } from './errors/model-files.ts';
 import {
   InvalidRequestError,
@@ -160,6 +162,8 @@ export {
   ModelDownloadError,
   ModelOriginError,
   FileOpenError,
+  ModelRangeUnsupportedError,
+  ModelChangedError,
 } from './errors/model-files.ts';
 export {
   InvalidRequestError,
@@ -730,6 +734,26 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
     errorClass: FileOpenError,
     codes: {
       FILE_OPEN: { ko: '모델 파일을 열지 못했습니다.', en: 'The model file could not be opened.' },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelRangeUnsupportedError,
+    codes: {
+      MODEL_RANGE_UNSUPPORTED: {
+        ko: '모델 서버가 부분 요청(HTTP Range)을 지원하지 않아 모델을 나누어 읽을 수 없습니다.',
+        en: 'The model server does not support HTTP Range requests, so the model cannot be read in pieces.',
+      },
+    },
+  },
+  {
+    area: 'Model download and storage',
+    errorClass: ModelChangedError,
+    codes: {
+      MODEL_CHANGED: {
+        ko: '모델을 읽는 도중 서버의 모델 파일이 바뀌었습니다. 다시 불러오세요.',
+        en: 'The model file changed on the server while it was being read. Load it again.',
+      },
     },
   },
   {

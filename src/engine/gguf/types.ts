@@ -98,6 +98,11 @@ export interface ByteSource {
    * Implementations throw a `DureError` (code `GGUF_TRUNCATED`) when the range is past the end.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads `target.byteLength` bytes at `offset` into `target`, so a loader can reuse one
+   * staging buffer instead of allocating a fresh array per read. Same errors as `read`.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
   close?(): Promise<void>;
 }
 

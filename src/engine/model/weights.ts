@@ -1,16 +1,19 @@
 /**
  * Reads a model's tensors from the GGUF source and uploads them once, in the GPU layout. Names and
- * shapes are checked against the config before anything is allocated.
+ * shapes are checked against the config before anything is allocated. Matrices are streamed in
+ * slices through one reused staging buffer (streamed-upload.ts), so the JS memory a load needs is
+ * bounded by that buffer, not by the tensor or the file.
  */
 import { dequantize } from '../gguf/quant/index.ts';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../gguf/types.ts';
+import { destroyWeight, uploadF32, type GpuWeight } from '../gpu/gpu-weight.ts';
 import {
-  destroyWeight,
-  uploadF32,
-  uploadWeight,
-  uploadWeightGroup,
-  type GpuWeight,
-} from '../gpu/gpu-weight.ts';
+  STAGING_SLICE_BYTES,
+  uploadWeightGroupStreamed,
+  uploadWeightStreamed,
+  type TensorBytes,
+} from '../gpu/streamed-upload.ts';
+import type { ByteSource } from '../gguf/types.ts';
 import { gpuQuantRow, weightBytes } from '../gpu/weight-layout.ts';
 import type { ModelConfig } from './config.ts';
 import { ModelTensorError, UnsupportedWeightTypeError } from '../../protocol/errors.ts';
@@ -168,25 +171,34 @@ export async function uploadModelWeights(
     bytes += w.bytes;
     return w;
   };
+  const staging = new StagingReader(file.source);
+  const slices = (t: GgufTensorInfo): TensorBytes => {
+    return async (offset, length) => {
+      const b = await staging.read(t.offset + offset, length);
+      loaded += length;
+      onTensor?.(loaded);
+      return b;
+    };
+  };
   const matrix = async (name: string): Promise<GpuWeight> => {
     const t = info(name);
-    return keep(uploadWeight(device, name, t.type, await read(t), t.dims[1] ?? 1, t.dims[0] ?? 0));
+    return keep(await uploadWeightStreamed(device, name, t.type, slices(t), t.dims[1] ?? 1, t.dims[0] ?? 0));
   };
   /** Tensors a fused kernel reads together (q|k|v, gate|up), in one buffer when they can share it. */
   const group = async (label: string, names: string[]): Promise<GpuWeight[]> => {
-    const items = [];
-    for (const t of names.map(info)) {
-      items.push({
-        name: t.name,
-        type: t.type,
-        bytes: await read(t),
-        rows: t.dims[1] ?? 1,
-        k: t.dims[0] ?? 0,
-      });
-    }
-    const shared = uploadWeightGroup(device, label, items);
+    const items = names.map(info).map((t) => ({
+      name: t.name,
+      type: t.type,
+      read: slices(t),
+      rows: t.dims[1] ?? 1,
+      k: t.dims[0] ?? 0,
+    }));
+    const shared = await uploadWeightGroupStreamed(device, label, items);
     if (shared) return shared.map(keep);
-    return items.map((i) => keep(uploadWeight(device, i.name, i.type, i.bytes, i.rows, i.k)));
+    const out: GpuWeight[] = [];
+    for (const i of items)
+      out.push(keep(await uploadWeightStreamed(device, i.name, i.type, i.read, i.rows, i.k)));
+    return out;
   };
   const vector = async (name: string): Promise<GPUBuffer | undefined> => {
     const t = byName.get(name);
@@ -261,5 +273,26 @@ export async function uploadModelWeights(
   } catch (e) {
     destroy();
     throw e;
+  }
+}
+
+/**
+ * Reads ranges of a source into one reused buffer when the source can (`readInto`), so streaming a
+ * model allocates no per-slice arrays; otherwise each read is the source's own (a memory source
+ * returns views, a Blob a slice). A returned array is valid only until the next read.
+ */
+class StagingReader {
+  #buf: Uint8Array | undefined;
+
+  constructor(private readonly source: ByteSource) {}
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (!this.source.readInto) return this.source.read(offset, length);
+    if (!this.#buf || this.#buf.byteLength < length) {
+      this.#buf = new Uint8Array(Math.max(length, Math.min(STAGING_SLICE_BYTES, this.source.size)));
+    }
+    const view = this.#buf.subarray(0, length);
+    await this.source.readInto(offset, view);
+    return view;
   }
 }

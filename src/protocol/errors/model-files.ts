@@ -40,3 +40,19 @@ export class FileOpenError extends DureError {
     super('FILE_OPEN', message, options);
   }
 }
+
+/** The model server ignores HTTP Range requests, so the model cannot be read piece by piece. */
+export class ModelRangeUnsupportedError extends DureError {
+  override name = 'ModelRangeUnsupportedError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_RANGE_UNSUPPORTED', message, options);
+  }
+}
+
+/** The model file changed on the server (ETag or length) while it was being read. */
+export class ModelChangedError extends DureError {
+  override name = 'ModelChangedError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('MODEL_CHANGED', message, options);
+  }
+}
