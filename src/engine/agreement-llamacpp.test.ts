@@ -19,6 +19,11 @@ import { WebGpuEngine } from './engine.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 const N_GREEDY = 32;
+/**
+ * The real-shape model decodes ~1.6 s a token on the software adapter (20 M weights a step), so its
+ * greedy walk is shorter; its logits are compared in full like every other case.
+ */
+const greedyTokens = (spec: { shape?: string }): number => (spec.shape ? 8 : N_GREEDY);
 
 function bound(q: TestQuant): number {
   if (q === 'F32') return 2e-3;
@@ -42,16 +47,18 @@ describe('agreement with llama.cpp', () => {
   afterAll(() => {
     // Across the suite most positions must be comparable, or the greedy check proves little.
     const compared = rows.reduce((s, r) => s + r.greedy_compared, 0);
-    console.log(`greedy positions compared with llama.cpp: ${compared} of ${rows.length * N_GREEDY}`);
+    console.log(
+      `greedy positions compared with llama.cpp: ${compared} of ${rows.reduce((n, r) => n + r.greedy_total, 0)}`,
+    );
     if (rows.length === CASES.length) expect(compared).toBeGreaterThan(rows.length * 8);
     mkdirSync('test-results', { recursive: true });
     writeFileSync('test-results/llamacpp-agreement.json', JSON.stringify(rows, null, 2));
     console.log(
       [
-        'arch    type     relL2 vs llama.cpp   greedy positions compared (of 32)',
+        'arch    type     relL2 vs llama.cpp   greedy positions compared',
         ...rows.map(
           (r) =>
-            `${r.arch.padEnd(7)} ${r.quant.padEnd(7)} ${r.rel_l2.toExponential(2).padStart(10)}   ${r.greedy_compared}${r.shape ? `   (${r.shape})` : ''}`,
+            `${r.arch.padEnd(7)} ${r.quant.padEnd(7)} ${r.rel_l2.toExponential(2).padStart(10)}   ${r.greedy_compared} of ${r.greedy_total}${r.shape ? `   (${r.shape})` : ''}`,
         ),
       ].join('\n'),
     );
@@ -75,7 +82,7 @@ describe('agreement with llama.cpp', () => {
           const theirs = await referenceLogits(ref, PROMPT, nVocab);
           const err = relL2(ours, theirs);
 
-          const g = engine.generate({ promptIds: PROMPT, maxTokens: N_GREEDY, greedy: true });
+          const g = engine.generate({ promptIds: PROMPT, maxTokens: greedyTokens(spec), greedy: true });
           let res;
           for (;;) {
             const r = await g.next();
@@ -84,7 +91,7 @@ describe('agreement with llama.cpp', () => {
               break;
             }
           }
-          const want = await referenceGreedy(ref, PROMPT, N_GREEDY, nVocab);
+          const want = await referenceGreedy(ref, PROMPT, greedyTokens(spec), nVocab);
           // Walk both continuations while their contexts are identical. A differing token is a failure
           // when llama.cpp's margin there exceeds 0.1, else a legitimate near-tie flip that ends the walk.
           let compared = 0;
@@ -105,7 +112,7 @@ describe('agreement with llama.cpp', () => {
             ...(spec.shape ? { shape: spec.shape } : {}),
             rel_l2: err,
             greedy_compared: compared,
-            greedy_total: N_GREEDY,
+            greedy_total: greedyTokens(spec),
           });
           expect(err).toBeLessThan(bound(quant));
         } finally {

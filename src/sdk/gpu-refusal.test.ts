@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType } from '../engine/gguf/types.ts';
 import { KNOWN_GGML_TYPES } from '../engine/gguf/quant/traits.ts';
-import { GPU_WEIGHT_TYPES, quantDefine } from '../engine/gpu/weight-layout.ts';
+import { GPU_WEIGHT_TYPES, gpuQuantRow } from '../engine/gpu/weight-layout.ts';
 import { modelConfig } from '../engine/model/config.ts';
 import type { GgufFile } from '../engine/gguf/types.ts';
 import { refusalText } from '../model-manager/refusal-text.ts';
@@ -27,11 +27,11 @@ function engineRefusal(): { error: unknown; type: string } {
   const gpu = new Set<number>(GPU_WEIGHT_TYPES);
   const type = KNOWN_GGML_TYPES.find((t) => !gpu.has(t))!;
   try {
-    quantDefine(type);
+    gpuQuantRow(type);
   } catch (e) {
     return { error: e, type: GgmlType[type]! };
   }
-  throw new Error(`quantDefine accepted ${GgmlType[type]}`);
+  throw new Error(`gpuQuantRow accepted ${GgmlType[type]}`);
 }
 
 describe('cpuFallbackAfter', () => {
