@@ -80,6 +80,8 @@ import { BlobStore } from './storage/blobs.ts';
 import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
+import type { TlsMaterial } from './tls.ts';
+import { checkReadiness, type ReadinessOptions } from './readiness.ts';
 
 export const SERVER_VERSION = '0.2.0';
 /** The file in the data directory holding a generated admin token (mode 0600). */
@@ -190,6 +192,10 @@ export interface ServerOptions {
   tickMs?: number;
   /** Built web assets holding admin.html (Vite's dist/). */
   dashboardDir?: string;
+  /** `/readyz` bounds: the database's answer time and the data directory's free space (./readiness.ts). */
+  readiness?: ReadinessOptions;
+  /** PEM certificate and key: serve HTTPS directly (DURE_TLS_CERT / DURE_TLS_KEY; see ./tls.ts). */
+  tls?: TlsMaterial | undefined;
 }
 
 export interface DureServer {
@@ -287,6 +293,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
 
   const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+  const serverOptions = {
+    headersTimeout,
+    // Node checks the headers and request deadlines on this interval (30 s by default), so a
+    // short bound needs a shorter check to hold.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+  };
+  // With TLS material Fastify builds an https.Server (same routes, same socket bounds).
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
@@ -294,13 +307,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     connectionTimeout: opts.idleTimeoutMs ?? 60_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
     trustProxy: opts.trustProxy ?? false,
-    http: {
-      headersTimeout,
-      // Node checks the headers and request deadlines on this interval (30 s by default), so a
-      // short bound needs a shorter check to hold.
-      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
-    },
-  });
+    ...(opts.tls
+      ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } }
+      : { http: serverOptions }),
+  }) as unknown as FastifyInstance;
 
   await app.register(swagger, {
     openapi: {
@@ -627,6 +637,20 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     storage: db.kind,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   }));
+  app.get('/livez', route('public', 'Liveness: the process answers (restart it if not)'), async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    route(
+      'public',
+      'Readiness: the database answers and the data directory has room; 503 with the reason if not',
+    ),
+    async (_req, reply) => {
+      const r = await checkReadiness(db, opts.dataDir, opts.readiness);
+      return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', ...r });
+    },
+  );
   const metricsToken = opts.metricsToken ? Buffer.from(sha256hex(opts.metricsToken), 'hex') : undefined;
   const metricsRoute = route('public', 'Prometheus metrics (off unless a metrics token is configured)');
   if (metricsToken)

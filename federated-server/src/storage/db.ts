@@ -46,8 +46,11 @@ class PgliteDatabase implements Database {
       ),
     );
   }
+  /** Idempotent: closing twice (a failed start, then shutdown) is not an error. */
   close(): Promise<void> {
-    return this.queue.run(() => this.db.close());
+    return this.queue.run(async () => {
+      if (!this.db.closed) await this.db.close();
+    });
   }
 }
 
