@@ -113,6 +113,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
   const minFreeMb = int('DURE_READY_MIN_FREE_MB', 0, 100_000_000, 'megabytes /readyz requires free');
   const options: ServerOptions = {
     ...(tls ? { tls } : {}),
+    ...(get('DURE_AUDIT_KEY_FILE') ? { auditKeyFile: resolve(get('DURE_AUDIT_KEY_FILE')!) } : {}),
     ...(blobKey ? { blobKey } : {}),
     dataDir: resolve(get('DURE_DATA_DIR') ?? '.dure-data'),
     databaseUrl,
