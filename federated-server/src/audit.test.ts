@@ -269,6 +269,11 @@ describe('audited by the server', () => {
       // The head exported at start is on disk, outside the database.
       const onDisk = JSON.parse(readFileSync(join(t.dataDir, AUDIT_HEAD_FILE), 'utf8')) as SignedAuditHead;
       expect(await verifyAuditHeadSignature(onDisk, serverKey.publicKey)).toBe(true);
+      // Someone with database access rolls the log back below that head: the server keeps the
+      // file (the evidence) instead of signing the shorter log over it.
+      await t.server.db.query('DELETE FROM audit_log WHERE seq >= $1', [onDisk.seq]);
+      await t.server.close(); // exports a last head on the way out
+      expect(JSON.parse(readFileSync(join(t.dataDir, AUDIT_HEAD_FILE), 'utf8'))).toEqual(onDisk);
     } finally {
       await t.cleanup();
     }
