@@ -23,6 +23,7 @@ import {
 import { ADMIN_TOKEN_FILE, type ServerOptions } from './app.ts';
 import { readServerEnv } from './config.ts';
 import { startServer } from './main.ts';
+import { PLAIN_HTTP_WARNING } from './tls.ts';
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -452,9 +453,14 @@ describe('metrics, configuration and the admin token', () => {
     const log = vi
       .spyOn(console, 'log')
       .mockImplementation((...a: unknown[]) => void logged.push(a.join(' ')));
+    const warned: string[] = [];
+    const warn = vi
+      .spyOn(console, 'warn')
+      .mockImplementation((...a: unknown[]) => void warned.push(a.join(' ')));
     try {
       const started = await startServer(0, '127.0.0.1');
       try {
+        expect(warned).toEqual([PLAIN_HTTP_WARNING]); // plain HTTP on loopback: warned, in Korean and English
         const file = join(dataDir, ADMIN_TOKEN_FILE);
         expect(statSync(file).mode & 0o777).toBe(0o600);
         const token = readFileSync(file, 'utf8').trim();
@@ -470,6 +476,7 @@ describe('metrics, configuration and the admin token', () => {
       }
     } finally {
       log.mockRestore();
+      warn.mockRestore();
       vi.unstubAllEnvs();
       rmSync(dataDir, { recursive: true, force: true });
     }

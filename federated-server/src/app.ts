@@ -46,7 +46,14 @@ import {
   ADMIN_NAME_PATTERN,
   type Admin,
 } from './admins.ts';
-import { listAudit, verifyAuditChain } from './audit.ts';
+import { appendAudit, listAudit, verifyAuditChain } from './audit.ts';
+import {
+  AUDIT_HEAD_FILE,
+  exportAuditHead,
+  signAuditHead,
+  verifyAuditHeadSignature,
+  type SignedAuditHead,
+} from './audit-head.ts';
 import { Coordinator, type RoundEvent } from './coordinator.ts';
 import { AuthError, ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import { SecureRoundViewSchema } from '../../src/protocol/secure-round.ts';
@@ -63,7 +70,7 @@ import {
 import { FixedWindow } from './limits.ts';
 import { Metrics } from './metrics.ts';
 import { airgapReplayToken, registerAirgapRoutes } from './airgap-routes.ts';
-import { loadServerKey } from './server-key.ts';
+import { loadServerKey, loadSigningKey } from './server-key.ts';
 import { AIRGAP_SIGNATURE_WINDOW_MS } from '../../src/protocol/airgap.ts';
 import { addMember, listMembers, removeMember } from './membership.ts';
 import { ModelCatalog } from './model-catalog.ts';
@@ -80,6 +87,8 @@ import { BlobStore } from './storage/blobs.ts';
 import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
+import type { TlsMaterial } from './tls.ts';
+import { checkReadiness, type ReadinessOptions } from './readiness.ts';
 
 export const SERVER_VERSION = '0.2.0';
 /** The file in the data directory holding a generated admin token (mode 0600). */
@@ -190,6 +199,18 @@ export interface ServerOptions {
   tickMs?: number;
   /** Built web assets holding admin.html (Vite's dist/). */
   dashboardDir?: string;
+  /** `/readyz` bounds: the database's answer time and the data directory's free space (./readiness.ts). */
+  readiness?: ReadinessOptions;
+  /**
+   * The Ed25519 key (private JWK file, created 0600 if absent) signing the audit head
+   * (DURE_AUDIT_KEY_FILE). Default: the server key in the data directory. Keep it where the
+   * database's administrators cannot write.
+   */
+  auditKeyFile?: string | undefined;
+  /** How often a changed audit head is signed and written to `<dataDir>/audit-head.json`. Default 60 s; 0 off. */
+  auditHeadIntervalMs?: number;
+  /** PEM certificate and key: serve HTTPS directly (DURE_TLS_CERT / DURE_TLS_KEY; see ./tls.ts). */
+  tls?: TlsMaterial | undefined;
 }
 
 export interface DureServer {
@@ -279,6 +300,8 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   const metrics = new Metrics();
   const coordinator = new Coordinator(db, blobs, metrics);
   const serverKey = await loadServerKey(opts.dataDir);
+  const auditKey = opts.auditKeyFile ? await loadSigningKey(opts.auditKeyFile) : serverKey;
+  const auditHeadFile = join(opts.dataDir, AUDIT_HEAD_FILE);
   const replay = airgapReplayToken();
   const startedAt = Date.now();
   const production = opts.production ?? process.env['NODE_ENV'] === 'production';
@@ -287,6 +310,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
 
   const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+  const serverOptions = {
+    headersTimeout,
+    // Node checks the headers and request deadlines on this interval (30 s by default), so a
+    // short bound needs a shorter check to hold.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+  };
+  // With TLS material Fastify builds an https.Server (same routes, same socket bounds).
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
@@ -294,13 +324,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     connectionTimeout: opts.idleTimeoutMs ?? 60_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
     trustProxy: opts.trustProxy ?? false,
-    http: {
-      headersTimeout,
-      // Node checks the headers and request deadlines on this interval (30 s by default), so a
-      // short bound needs a shorter check to hold.
-      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
-    },
-  });
+    ...(opts.tls
+      ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } }
+      : { http: serverOptions }),
+  }) as unknown as FastifyInstance;
 
   await app.register(swagger, {
     openapi: {
@@ -494,6 +521,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       }
     } catch (err) {
       countFailure(req, err);
+      // Failed admin logins are audited (bounded by the lockout above); institutions' are only counted.
+      if (auth === 'admin' && err instanceof AuthError)
+        await db
+          .transaction((tx) =>
+            appendAudit(tx, 'admin.login_failed', `ip:${req.ip}`, { route: req.routeOptions.url ?? req.url }),
+          )
+          .catch((e: unknown) => req.log.error({ err: e }, 'auditing a failed admin login failed'));
       throw err;
     }
     if (auth !== 'public') {
@@ -594,6 +628,15 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
         .header('cache-control', version === 'latest' ? CACHE_REVALIDATE : CACHE_IMMUTABLE);
       if (ifNoneMatchHits(req.headers['if-none-match'], etag)) return reply.code(304).send();
     }
+    if (!isPublic)
+      await db.transaction((tx) =>
+        appendAudit(tx, 'adapter.downloaded', req.admin ? adminActor(req.admin) : req.institutionId!, {
+          taskId,
+          version: found.version.version,
+          sha256: found.version.sha256,
+          ...(req.headers.range ? { range: String(req.headers.range).slice(0, 64) } : {}),
+        }),
+      );
     // Decrypted segment by segment as it is sent; one byte range is served (206) when asked.
     const file = await found.open();
     const size = file.size;
@@ -627,6 +670,20 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     storage: db.kind,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   }));
+  app.get('/livez', route('public', 'Liveness: the process answers (restart it if not)'), async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    route(
+      'public',
+      'Readiness: the database answers and the data directory has room; 503 with the reason if not',
+    ),
+    async (_req, reply) => {
+      const r = await checkReadiness(db, opts.dataDir, opts.readiness);
+      return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', ...r });
+    },
+  );
   const metricsToken = opts.metricsToken ? Buffer.from(sha256hex(opts.metricsToken), 'hex') : undefined;
   const metricsRoute = route('public', 'Prometheus metrics (off unless a metrics token is configured)');
   if (metricsToken)
@@ -874,8 +931,18 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     }),
     async (req) => listAudit(db, req.query.after ?? 0, req.query.limit ?? 200),
   );
-  app.get('/v1/admin/audit/verify', route('admin', 'Recompute the audit hash chain'), async () =>
-    verifyAuditChain(db),
+  app.get(
+    '/v1/admin/audit/verify',
+    route('admin', 'Recompute the audit hash chain, pinned to the last head this server signed'),
+    async () => verifyAuditChain(db, lastHead ? { pinned: lastHead } : {}),
+  );
+  app.get(
+    '/v1/admin/audit/head',
+    route(
+      'admin',
+      'The audit chain head {seq, hash, signature, keyId}, signed by a key the database does not hold',
+    ),
+    async () => signAuditHead(db, auditKey),
   );
 
   // ── named admins ─────────────────────────────────────────────────────────────────────────
@@ -1257,6 +1324,39 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     timer = setTimeout(loop, 0); // resumes rounds a crash left behind
   }
 
+  // ── signed audit head: written out periodically, never over a head the log no longer holds ──
+  let lastHead: SignedAuditHead | undefined;
+  const previous = await readHeadFile(auditHeadFile);
+  if (previous && (await verifyAuditHeadSignature(previous, auditKey.publicKey))) lastHead = previous;
+  const exportHead = async () => {
+    if (lastHead) {
+      // The log must still hold the head exported last; if not, keep that file as evidence.
+      const [row] = await db.query<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = $1', [
+        lastHead.seq,
+      ]);
+      if (lastHead.seq > 0 && row?.hash !== lastHead.hash) {
+        app.log.error(
+          { seq: lastHead.seq },
+          '감사 로그가 서명된 헤드보다 뒤로 돌아갔거나 바뀌었습니다 / the audit log no longer holds its signed head (rolled back or rewritten)',
+        );
+        return;
+      }
+      const [last] = await db.query<{ seq: number }>('SELECT max(seq)::integer AS seq FROM audit_log');
+      if ((last?.seq ?? 0) === lastHead.seq) return; // unchanged
+    }
+    lastHead = await exportAuditHead(db, auditKey, auditHeadFile);
+    app.log.info({ auditHead: lastHead }, 'audit head signed');
+  };
+  await exportHead();
+  const headEvery = opts.auditHeadIntervalMs ?? 60_000;
+  const headTimer =
+    headEvery > 0
+      ? setInterval(
+          () => void exportHead().catch((err: unknown) => app.log.error({ err }, 'audit head export failed')),
+          headEvery,
+        ).unref()
+      : undefined;
+
   let closed = false;
   return {
     app,
@@ -1267,10 +1367,21 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       if (closed) return;
       closed = true;
       clearTimeout(timer);
+      clearInterval(headTimer);
       timer = undefined;
       await app.close();
       await coordinator.tick().catch(() => undefined);
+      await exportHead().catch(() => undefined); // the last word on what the log held
       await db.close();
     },
   };
+}
+
+/** The head file written last, or undefined if there is none or it does not parse. */
+async function readHeadFile(file: string): Promise<SignedAuditHead | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SignedAuditHead;
+  } catch {
+    return undefined;
+  }
 }

@@ -49,7 +49,11 @@ export type AuditType =
   /** An operator imported an air-gapped institution's phase message (after the route accepted it). */
   | 'airgap.imported'
   /** An operator exported a round view or a global adapter for an air-gapped institution. */
-  | 'airgap.exported';
+  | 'airgap.exported'
+  /** A request with an admin token that was refused (unknown, disabled or malformed). */
+  | 'admin.login_failed'
+  /** An admin or a member institution downloaded a global adapter (public downloads are not logged). */
+  | 'adapter.downloaded';
 
 export interface AuditEntry {
   seq: number;
@@ -108,37 +112,75 @@ export interface AuditVerification {
   entries: number;
   /** Hash of the last entry: an auditor who noted it earlier can detect truncation of the tail. */
   headHash: string;
+  /** Queries the rows were read in (the table is streamed `batchSize` rows at a time). */
+  batches: number;
+  /** The signed head the chain was checked against, if one was given and matched. */
+  pinnedSeq?: number;
   /** First entry that fails, with why. */
   problem?: { seq: number; reason: string };
 }
 
-/** Recomputes the whole chain; any edited, inserted, reordered or deleted entry breaks it. */
-export async function verifyAuditChain(db: Queryable): Promise<AuditVerification> {
-  const rows = await db.query<{
-    seq: number;
-    at: number;
-    type: string;
-    actor: string;
-    data: string;
-    prev_hash: string;
-    hash: string;
-  }>('SELECT seq, at, type, actor, data, prev_hash, hash FROM audit_log ORDER BY seq');
+export interface VerifyOptions {
+  /** Rows per query (memory stays bounded by this, not by the table). Default 1000. */
+  batchSize?: number;
+  /**
+   * An entry known from elsewhere (a signed head, ./audit-head.ts): it must still be in the chain
+   * with this hash, so deleting the newest entries or rewriting and re-hashing the chain shows.
+   */
+  pinned?: { seq: number; hash: string };
+}
+
+/**
+ * Recomputes the whole chain, streaming it in batches; any edited, inserted, reordered or deleted
+ * entry breaks it, and with `pinned` so does a rollback or a rewrite below a known head.
+ */
+export async function verifyAuditChain(db: Queryable, opts: VerifyOptions = {}): Promise<AuditVerification> {
+  const batchSize = Math.max(1, opts.batchSize ?? 1000);
+  const pinned = opts.pinned;
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
-  for (const r of rows) {
-    const fail = (reason: string): AuditVerification => ({
-      ok: false,
-      entries: rows.length,
-      headHash: prev,
-      problem: { seq: r.seq, reason },
-    });
-    if (r.seq !== expectedSeq) return fail(`entry ${expectedSeq} is missing (found ${r.seq})`);
-    if (r.prev_hash !== prev) return fail('prev_hash does not match the previous entry');
-    if (entryHash(prev, r) !== r.hash) return fail('content does not match its hash (edited)');
-    prev = r.hash;
-    expectedSeq++;
+  let batches = 0;
+  let entries = 0;
+  const fail = (seq: number, reason: string): AuditVerification => ({
+    ok: false,
+    entries,
+    headHash: prev,
+    batches,
+    problem: { seq, reason },
+  });
+  for (;;) {
+    const rows = await db.query<{
+      seq: number;
+      at: number;
+      type: string;
+      actor: string;
+      data: string;
+      prev_hash: string;
+      hash: string;
+    }>(
+      'SELECT seq, at, type, actor, data, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2',
+      [expectedSeq, batchSize],
+    );
+    batches++;
+    for (const r of rows) {
+      entries++;
+      if (r.seq !== expectedSeq) return fail(r.seq, `entry ${expectedSeq} is missing (found ${r.seq})`);
+      if (r.prev_hash !== prev) return fail(r.seq, 'prev_hash does not match the previous entry');
+      if (entryHash(prev, r) !== r.hash) return fail(r.seq, 'content does not match its hash (edited)');
+      if (pinned && r.seq === pinned.seq && r.hash !== pinned.hash)
+        return fail(r.seq, 'entry differs from the signed head (the chain was rewritten)');
+      prev = r.hash;
+      expectedSeq++;
+    }
+    if (rows.length < batchSize) break;
   }
-  return { ok: true, entries: rows.length, headHash: prev };
+  // Fewer entries than the signed head names: the newest were deleted after it was signed.
+  if (pinned && pinned.seq >= expectedSeq)
+    return fail(
+      pinned.seq,
+      `entries ${expectedSeq}–${pinned.seq} named by the signed head are gone (the log was rolled back)`,
+    );
+  return { ok: true, entries, headHash: prev, batches, ...(pinned ? { pinnedSeq: pinned.seq } : {}) };
 }
 
 /** Entries after `afterSeq`, oldest first, for the dashboard and auditors. */

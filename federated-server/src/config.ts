@@ -6,10 +6,13 @@
 import { resolve } from 'node:path';
 import type { ServerOptions } from './app.ts';
 import { parseBlobKey } from './storage/sealed.ts';
+import { readTlsFiles, type TlsMaterial } from './tls.ts';
 
 export interface ServerEnv {
   port: number;
   host: string;
+  /** DURE_ALLOW_PLAIN_HTTP=1: a TLS-terminating proxy is in front, plain HTTP off loopback is fine. */
+  allowPlainHttp: boolean;
   options: ServerOptions;
 }
 
@@ -24,7 +27,11 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
  * sealing blobs at rest; without it one is generated into `<dataDir>/blob-key`, see app.ts) and
  * DURE_DASHBOARD_DIR (the Vite build holding admin.html; default `dist/`), DURE_MODELS_DIR (base models
  * for new tasks; default `public/models`) and DURE_CONSOLE_URL (the institution console's address,
- * shown with enrolment codes). Unset or empty means the default.
+ * shown with enrolment codes), DURE_TLS_CERT and DURE_TLS_KEY (PEM files: serve HTTPS directly),
+ * DURE_ALLOW_PLAIN_HTTP (1: plain HTTP off loopback, behind a TLS proxy), DURE_READY_MIN_FREE_MB
+ * (free space /readyz requires; default 256) and DURE_AUDIT_KEY_FILE
+ * (the audit head's signing key; default the server key in the data directory). Unset or empty
+ * means the default.
  * @throws {Error} listing every invalid variable by name.
  */
 export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number } = {}): ServerEnv {
@@ -88,7 +95,25 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
       problems.push('DURE_BLOB_KEY: must be 32 random bytes in base64url (43 characters, no padding)');
     }
   }
+  let tls: TlsMaterial | undefined;
+  const tlsCert = get('DURE_TLS_CERT');
+  const tlsKey = get('DURE_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    problems.push('DURE_TLS_CERT and DURE_TLS_KEY: set both (PEM certificate and key files) or neither');
+  else if (tlsCert !== undefined && tlsKey !== undefined) {
+    try {
+      tls = readTlsFiles(tlsCert, tlsKey);
+    } catch (err) {
+      problems.push(`DURE_TLS_CERT/DURE_TLS_KEY: ${(err as Error).message}`);
+    }
+  }
+  const plain = get('DURE_ALLOW_PLAIN_HTTP');
+  if (plain !== undefined && plain !== '0' && plain !== '1')
+    problems.push(`DURE_ALLOW_PLAIN_HTTP=${JSON.stringify(plain)}: must be 1 or 0`);
+  const minFreeMb = int('DURE_READY_MIN_FREE_MB', 0, 100_000_000, 'megabytes /readyz requires free');
   const options: ServerOptions = {
+    ...(tls ? { tls } : {}),
+    ...(get('DURE_AUDIT_KEY_FILE') ? { auditKeyFile: resolve(get('DURE_AUDIT_KEY_FILE')!) } : {}),
     ...(blobKey ? { blobKey } : {}),
     dataDir: resolve(get('DURE_DATA_DIR') ?? '.dure-data'),
     databaseUrl,
@@ -105,6 +130,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     idleTimeoutMs: int('DURE_IDLE_TIMEOUT_MS', 1000, 3_600_000, 'milliseconds'),
     trustProxy: get('DURE_TRUST_PROXY'),
     streamsPerInstitution: int('DURE_STREAMS_PER_INSTITUTION', 1, 1000, 'a stream count'),
+    ...(minFreeMb !== undefined ? { readiness: { minFreeBytes: minFreeMb * 1024 * 1024 } } : {}),
     ...(get('DURE_DASHBOARD_DIR') ? { dashboardDir: resolve(get('DURE_DASHBOARD_DIR')!) } : {}),
     ...(get('DURE_MODELS_DIR') ? { modelsDir: resolve(get('DURE_MODELS_DIR')!) } : {}),
     ...(get('DURE_CONSOLE_URL') ? { consoleUrl: get('DURE_CONSOLE_URL')! } : {}),
@@ -113,5 +139,5 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     throw new Error(
       `서버 설정 오류 / invalid server configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
-  return { port, host, options };
+  return { port, host, allowPlainHttp: plain === '1', options };
 }

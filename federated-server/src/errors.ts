@@ -9,4 +9,5 @@ export {
   ConflictError,
   UpdateRejectedError,
   StorageError,
+  ServerStartError,
 } from '../../src/protocol/errors.ts';

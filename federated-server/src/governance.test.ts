@@ -263,6 +263,21 @@ describe('issue #15 regressions', () => {
     });
     expect(ranged.status).toBe(206);
     expect(Buffer.from(ranged.body).equals(Buffer.from(plain.subarray(8, 16)))).toBe(true);
+    // each admin download is audited, with who, which version and the range asked for
+    const downloads = (
+      await t.admin.call<{ type: string; actor: string; data: Record<string, unknown> }[]>(
+        'GET',
+        '/v1/admin/audit?limit=1000',
+      )
+    ).filter((e) => e.type === 'adapter.downloaded' && e.data['taskId'] === task.id);
+    // (the three just made; earlier steps of this test downloaded too)
+    expect(
+      downloads.slice(-3).map((e) => [e.actor, e.data['version'], e.data['sha256'], e.data['range']]),
+    ).toEqual([
+      ['admin:bootstrap', 1, sha, undefined],
+      ['admin:bootstrap', 1, sha, undefined],
+      ['admin:bootstrap', 1, sha, 'bytes=8-15'],
+    ]);
 
     // one flipped bit: a typed refusal, not altered bytes
     const tampered = Buffer.from(sealed);

@@ -6,22 +6,32 @@
  */
 import { buildServer } from './app.ts';
 import { readServerEnv } from './config.ts';
+import { checkTransport } from './tls.ts';
 
 export interface StartedServer {
   url: string;
   close: () => Promise<void>;
 }
 
+/**
+ * Checks the environment and the transport, builds the server and listens.
+ * @throws {ServerStartError} PLAIN_HTTP_REFUSED before anything opens, when asked to serve plain
+ * HTTP on a non-loopback address without DURE_ALLOW_PLAIN_HTTP=1 (./tls.ts).
+ */
 export async function startServer(
   port: number,
   host = process.env['HOST'] ?? '127.0.0.1',
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<StartedServer> {
-  const { options } = readServerEnv(process.env); // throws, naming the variable, before anything opens
+  const { options, allowPlainHttp } = readServerEnv(env); // throws, naming the variable, before anything opens
+  const warning = checkTransport(host, { tls: options.tls !== undefined, allowPlainHttp });
+  if (warning) console.warn(warning);
   const server = await buildServer(options);
   await server.app.listen({ port, host });
   const addr = server.app.server.address();
   const realPort = addr && typeof addr === 'object' ? addr.port : port;
-  const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${realPort}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://${host === '127.0.0.1' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${realPort}`;
   if (server.adminTokenFile) {
     // The path only: stdout usually ends up in logs, and a token in a log is a leaked token.
     console.log('');

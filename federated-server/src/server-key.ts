@@ -21,7 +21,14 @@ export interface ServerKey {
 
 /** Loads the data directory's server key, creating it on first start. */
 export async function loadServerKey(dataDir: string): Promise<ServerKey> {
-  const file = join(dataDir, SERVER_KEY_FILE);
+  return loadSigningKey(join(dataDir, SERVER_KEY_FILE));
+}
+
+/**
+ * Loads an Ed25519 signing key kept as a private JWK in `file`, creating it (0600) if absent. Also
+ * used for the audit head (DURE_AUDIT_KEY_FILE; ./audit-head.ts), whose key the database must not hold.
+ */
+export async function loadSigningKey(file: string): Promise<ServerKey> {
   let jwk: JsonWebKey;
   if (existsSync(file)) jwk = JSON.parse(await readFile(file, 'utf8')) as JsonWebKey;
   else {
@@ -35,4 +42,10 @@ export async function loadServerKey(dataDir: string): Promise<ServerKey> {
   }
   const privateKey = await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['sign']);
   return { privateKey, publicKey: jwk.x!, keyId: await serverKeyId(jwk.x!) };
+}
+
+/** The public half (raw, base64url) of a key file written by `loadSigningKey`, or undefined if absent. */
+export async function readSigningPublicKey(file: string): Promise<string | undefined> {
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(await readFile(file, 'utf8')) as JsonWebKey).x;
 }

@@ -94,6 +94,7 @@ import {
   UpdateRejectedError,
   StorageError,
   BlobIntegrityError,
+  ServerStartError,
 } from './errors/server.ts';
 import { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
 import { CustomPatternError } from './errors/safety.ts';
@@ -187,6 +188,7 @@ export {
   UpdateRejectedError,
   StorageError,
   BlobIntegrityError,
+  ServerStartError,
 } from './errors/server.ts';
 export { PrivacyParameterError, PrivacyBudgetExhaustedError } from './errors/privacy.ts';
 export { CustomPatternError } from './errors/safety.ts';
@@ -1050,6 +1052,20 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       BLOB_KEY: {
         ko: '서버 저장소 암호화 키가 없거나 잘못되었습니다. 서버 설정을 확인하세요.',
         en: "The server's storage encryption key is missing or malformed. Check the server settings.",
+      },
+    },
+  },
+  {
+    area: 'Federated server',
+    errorClass: ServerStartError,
+    codes: {
+      PLAIN_HTTP_REFUSED: {
+        ko: '암호화(TLS) 없이 외부 주소에서 서버를 열 수 없습니다. 인증서를 설정하거나, TLS 프록시 뒤라면 평문 HTTP를 명시적으로 허용하세요.',
+        en: 'The server will not listen on an outside address without TLS. Configure a certificate, or explicitly allow plain HTTP behind a TLS proxy.',
+      },
+      TLS_FILES: {
+        ko: 'TLS 인증서나 개인키 파일을 읽을 수 없습니다. 서버 설정의 파일 경로를 확인하세요.',
+        en: 'The TLS certificate or key file cannot be read. Check the file paths in the server settings.',
       },
     },
   },

@@ -10,6 +10,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { StorageError } from '../errors.ts';
+import { connectionLoss, isReadOnly, withRetry, type RetryOptions } from './retry.ts';
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -46,35 +47,78 @@ class PgliteDatabase implements Database {
       ),
     );
   }
+  /** Idempotent: closing twice (a failed start, then shutdown) is not an error. */
   close(): Promise<void> {
-    return this.queue.run(() => this.db.close());
+    return this.queue.run(async () => {
+      if (!this.db.closed) await this.db.close();
+    });
   }
 }
 
+/**
+ * PostgreSQL through a `pg.Pool`: a connection the server ends (restart, failover,
+ * `pg_terminate_backend`) is dropped from the pool and replaced on the next use, instead of
+ * leaving one dead client that fails every later query (or, with no error handler, kills the
+ * process). Work that cannot have taken effect is retried with bounded backoff (./retry.ts).
+ */
 class PostgresDatabase implements Database {
   readonly kind = 'postgres';
   private readonly queue = new SerialQueue();
-  constructor(private readonly client: pg.Client) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly retry: RetryOptions = {},
+  ) {
+    // An idle client whose backend was terminated emits 'error'; the pool discards it. Without a
+    // listener Node would treat the event as an uncaught exception.
+    pool.on('error', () => undefined);
+  }
   query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.queue.run(async () => (await this.client.query(sql, params)).rows as T[]);
+    return this.queue.run(() =>
+      withRetry(
+        async () => (await this.pool.query(sql, params)).rows as T[],
+        (err) => {
+          const loss = connectionLoss(err);
+          return loss === 'server-aborted' || (loss === 'socket' && isReadOnly(sql));
+        },
+        this.retry,
+      ),
+    );
   }
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.queue.run(async () => {
-      await this.client.query('BEGIN');
-      try {
-        const out = await fn({
-          query: async <R>(s: string, p: unknown[] = []) => (await this.client.query(s, p)).rows as R[],
-        });
-        await this.client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await this.client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
+    return this.queue.run(() => {
+      let committing = false;
+      return withRetry(
+        async () => {
+          committing = false;
+          const client = await this.pool.connect();
+          let broken: unknown;
+          try {
+            await client.query('BEGIN');
+            const out = await fn({
+              query: async <R>(s: string, p: unknown[] = []) => (await client.query(s, p)).rows as R[],
+            });
+            committing = true;
+            await client.query('COMMIT');
+            return out;
+          } catch (err) {
+            if (connectionLoss(err) !== 'none') broken = err;
+            else await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+            throw err;
+          } finally {
+            client.release(broken instanceof Error ? broken : undefined); // a broken client is destroyed
+          }
+        },
+        // Before COMMIT the server rolled everything back with the connection: safe to run again.
+        // During COMMIT the outcome is unknown, so the error goes to the caller.
+        (err) => connectionLoss(err) !== 'none' && !committing,
+        this.retry,
+      );
     });
   }
   close(): Promise<void> {
-    return this.queue.run(() => this.client.end());
+    return this.queue.run(async () => {
+      if (!this.pool.ended) await this.pool.end();
+    });
   }
 }
 
@@ -83,6 +127,8 @@ export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** PGlite data directory (ignored with databaseUrl). */
   pgliteDir: string;
+  /** PostgreSQL: how work lost with a connection is retried (./retry.ts). */
+  retry?: RetryOptions;
 }
 
 /**
@@ -92,9 +138,18 @@ export interface OpenOptions {
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   try {
     if (opts.databaseUrl) {
-      const client = new pg.Client({ connectionString: opts.databaseUrl });
-      await client.connect();
-      return new PostgresDatabase(client);
+      const pool = new pg.Pool({
+        connectionString: opts.databaseUrl,
+        max: 2,
+        connectionTimeoutMillis: 10_000,
+      });
+      try {
+        (await pool.connect()).release(); // fail now, at start, if the database is unreachable
+      } catch (err) {
+        await pool.end().catch(() => undefined);
+        throw err;
+      }
+      return new PostgresDatabase(pool, opts.retry);
     }
     const db = new PGlite(opts.pgliteDir);
     await db.waitReady;

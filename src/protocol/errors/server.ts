@@ -62,3 +62,14 @@ export class BlobIntegrityError extends DureError {
     super(code, message, options);
   }
 }
+
+/**
+ * The server will not start as configured: plain HTTP on a non-loopback address without
+ * DURE_ALLOW_PLAIN_HTTP=1, or a TLS certificate or key it cannot read.
+ */
+export class ServerStartError extends DureError {
+  override name = 'ServerStartError';
+  constructor(message: string, code = 'PLAIN_HTTP_REFUSED', options?: DureErrorOptions) {
+    super(code, message, options);
+  }
+}
