@@ -11,7 +11,11 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'federated-server/**/*.test.ts', 'scripts/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 60_000,
+    // Two files at a time even on a 2-core machine: many server and federation tests spend their
+    // time waiting (deadlines, child processes, sockets), which the other file's work fills.
+    maxWorkers: 2,
+    // Generous: a GPU-emulated case on a busy machine can take minutes; a hang still fails.
+    testTimeout: 180_000,
     hookTimeout: 120_000,
   },
 });
