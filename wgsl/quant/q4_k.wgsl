@@ -1,6 +1,8 @@
 // block_q4_K (256 elements, 144 bytes, word aligned, kept as is): d, dmin (f16), scales[12]
 // (6-bit scale and min per 32-element sub-block), qs[128]: sub-blocks 2p and 2p+1 share qs[32p..32p+31],
 // low and high nibbles. value = d*sc*q - dmin*m.
+#include "k-scale-min"
+
 // Location and dequantization constants of one 32-element sub-block: x = d·q − m.
 struct Q4kUnit {
   qbase: u32,   // first word of the sub-block's quants (shared with its pair, see shift)
@@ -15,17 +17,9 @@ fn q4k_unit(wb: u32, row: u32, unit: u32, upr: u32) -> Q4kUnit {
   let base = (row * (upr >> 3u) + sb) * 36u;
   let dm = unpack2x16float(W[wb + base]);
   let sbytes = base + 1u;           // scales start at byte 4
-  var sc: u32;
-  var m: u32;
-  if (j < 4u) {
-    sc = byte_at(wb, sbytes, j) & 63u;
-    m = byte_at(wb, sbytes, j + 4u) & 63u;
-  } else {
-    sc = (byte_at(wb, sbytes, j + 4u) & 0xfu) | ((byte_at(wb, sbytes, j - 4u) >> 6u) << 4u);
-    m = (byte_at(wb, sbytes, j + 4u) >> 4u) | ((byte_at(wb, sbytes, j) >> 6u) << 4u);
-  }
+  let sm = k_scale_min(wb, sbytes, j);
   // qs start at byte 16 = word 4; sub-blocks 2p and 2p+1 share 8 words.
-  return Q4kUnit(base + 4u + (j >> 1u) * 8u, (j & 1u) * 4u, dm.x * f32(sc), dm.y * f32(m));
+  return Q4kUnit(base + 4u + (j >> 1u) * 8u, (j & 1u) * 4u, dm.x * sm.x, dm.y * sm.y);
 }
 
 fn decode_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, w: ptr<function, array<f32, 32>>) {

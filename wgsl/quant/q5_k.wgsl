@@ -2,6 +2,8 @@
 // scales[12] (6-bit scale and min per 32-element sub-block, packed as in Q4_K), qh[32] (words 4..11:
 // bit j of qh[l] is the fifth bit of element l of sub-block j), qs[128] (words 12..43: sub-blocks
 // 2p and 2p+1 share qs[32p..32p+31], low and high nibbles). value = d*sc*q - dmin*m.
+#include "k-scale-min"
+
 struct Q5kUnit {
   qbase: u32,   // first word of the sub-block's low 4 bits (shared with its pair, see shift)
   hbase: u32,   // first word of qh
@@ -17,16 +19,8 @@ fn q5k_unit(wb: u32, row: u32, unit: u32, upr: u32) -> Q5kUnit {
   let base = (row * (upr >> 3u) + sb) * 44u;
   let dm = unpack2x16float(W[wb + base]);
   let sbytes = base + 1u;           // scales start at byte 4
-  var sc: u32;
-  var m: u32;
-  if (j < 4u) {
-    sc = byte_at(wb, sbytes, j) & 63u;
-    m = byte_at(wb, sbytes, j + 4u) & 63u;
-  } else {
-    sc = (byte_at(wb, sbytes, j + 4u) & 0xfu) | ((byte_at(wb, sbytes, j - 4u) >> 6u) << 4u);
-    m = (byte_at(wb, sbytes, j + 4u) >> 4u) | ((byte_at(wb, sbytes, j) >> 6u) << 4u);
-  }
-  return Q5kUnit(base + 12u + (j >> 1u) * 8u, base + 4u, (j & 1u) * 4u, j, dm.x * f32(sc), dm.y * f32(m));
+  let sm = k_scale_min(wb, sbytes, j);
+  return Q5kUnit(base + 12u + (j >> 1u) * 8u, base + 4u, (j & 1u) * 4u, j, dm.x * sm.x, dm.y * sm.y);
 }
 
 // Quants (0..31) of elements 4i..4i+3 of the sub-block.

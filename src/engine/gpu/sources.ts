@@ -45,6 +45,7 @@ import qQ3_K from '../../../wgsl/quant/q3_k.wgsl?raw';
 import qIQ4_NL from '../../../wgsl/quant/iq4_nl.wgsl?raw';
 import qIQ4_XS from '../../../wgsl/quant/iq4_xs.wgsl?raw';
 import iq4Levels from '../../../wgsl/quant/iq4-levels.wgsl?raw';
+import kScaleMin from '../../../wgsl/quant/k-scale-min.wgsl?raw';
 
 export const kernelFamilies = {
   activation,
@@ -75,6 +76,8 @@ export const wgslIncludes: Readonly<Record<string, string>> = {
   'gated-act': gatedAct,
   // The IQ4_NL levels, shared by the iq4_nl and iq4_xs snippets.
   'iq4-levels': iq4Levels,
+  // Q4_K/Q5_K's packed 6-bit sub-block scales and mins, shared by the q4_k and q5_k snippets.
+  'k-scale-min': kScaleMin,
   matvec,
   quant,
   reduce,
