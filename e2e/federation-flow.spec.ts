@@ -7,7 +7,8 @@
  * operator creates a two-round task with the wizard; each console loads one of its own sample
  * datasets and both finish two rounds on WebGPU (SwiftShader); the operator attaches the held-out
  * loss the consoles measured and approves the candidate; a widget on the stable channel loads
- * exactly that version. Every screen visited: axe 0 violations and a screenshot in test-results.
+ * exactly that version. Every screen visited: axe 0 violations and a screenshot in test-results;
+ * no console request failed (CORS) or carried any text of its dataset.
  *
  * The widget reads adapters from the public route, and a public task needs k ≥ 5 with DP under
  * secure aggregation (src/protocol/task-rules.ts). Three peer institutions (Node) therefore join
@@ -16,12 +17,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Browser, type Page, type Request, type TestInfo } from '@playwright/test';
 import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
 import { decodeAdapter } from '../src/protocol/adapter-codec.ts';
 import type { FitInstructions, Task } from '../src/protocol/schemas.ts';
@@ -143,16 +144,45 @@ async function peerRound(peer: InstitutionClient, taskId: string, round: number)
   });
 }
 
+/** Every text of a JSONL dataset's records (instruction, input, output, message contents) of 8+ chars. */
+function datasetStrings(jsonl: string): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.length >= 8) out.add(v);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  for (const line of jsonl.split('\n')) if (line.trim()) walk(JSON.parse(line));
+  return [...out];
+}
+
+/** The dataset strings found in a request's URL or body (UTF-8 bytes, read either way). */
+function leaks(requests: Request[], secrets: string[]): string[] {
+  const found: string[] = [];
+  for (const r of requests) {
+    const body = r.postDataBuffer();
+    const hay = [decodeURIComponent(r.url()), body?.toString('utf8') ?? '', body?.toString('latin1') ?? ''];
+    for (const s of secrets) {
+      const latin = Buffer.from(s, 'utf8').toString('latin1');
+      if (hay.some((h) => h.includes(s) || h.includes(latin))) found.push(`${s} in ${r.method()} ${r.url()}`);
+    }
+  }
+  return found;
+}
+
 async function openConsole(browser: Browser, baseURL: string) {
   const context = await browser.newContext({ locale: 'ko-KR', baseURL, acceptDownloads: true });
   const page = await context.newPage();
   // every request the console sends to the server must be allowed by CORS: none may fail
   const failed: string[] = [];
+  const requests: Request[] = [];
+  context.on('request', (r) => requests.push(r)); // pages and workers alike
   page.on('requestfailed', (r) => {
     if (r.url().startsWith(server)) failed.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
   });
   await page.goto(`/console.html?model=${model.url}&max-seq-len=32&batch=1&poll-ms=300&lr=0.01`);
-  return { context, page, failed };
+  return { context, page, failed, requests, sample: '' };
 }
 
 test('operator → two institutions → two rounds → approval → widget on the stable channel', async ({
@@ -254,7 +284,9 @@ test('operator → two institutions → two rounds → approval → widget on th
       .getByRole('link')
       .nth(i === 0 ? 0 : 2);
     const [download] = await Promise.all([c.page.waitForEvent('download'), link.click()]);
-    await c.page.getByLabel('JSONL 파일 선택').setInputFiles((await download.path())!);
+    const file = (await download.path())!;
+    c.sample = await readFile(file, 'utf8');
+    await c.page.getByLabel('JSONL 파일 선택').setInputFiles(file);
     await expect(c.page.getByTestId('dataset-records')).not.toHaveText('0');
     if (i === 0) await checkScreen(c.page, info, 'console-dataset');
     await c.page.getByRole('button', { name: '라운드 참여 시작' }).click();
@@ -290,6 +322,11 @@ test('operator → two institutions → two rounds → approval → widget on th
     heldOut.push(`${names[i]} ${before}→${after}`);
     await checkScreen(c.page, info, `console-${i + 1}-two-rounds`);
     expect(c.failed).toEqual([]);
+    // nothing of the dataset left the browser, in any URL or body (secure rounds send only keys,
+    // ciphertexts, shares and a masked vector)
+    expect(c.requests.length).toBeGreaterThan(10);
+    expect(datasetStrings(c.sample).length).toBeGreaterThan(50);
+    expect(leaks(c.requests, datasetStrings(c.sample))).toEqual([]);
   }
 
   // The operator sees the candidate, attaches the held-out loss and approves it.
