@@ -382,8 +382,12 @@ export class ConsoleSession {
         else this.after = e.result;
         break;
       case 'contribution':
+        // One row per task and round: under secure aggregation every receipt's updateId is 0, so
+        // the id cannot tell round 2 from round 1 (found by e2e/federation-flow.spec.ts).
         this.history = [
-          ...this.history.filter((c) => c.updateId !== e.contribution.updateId),
+          ...this.history.filter(
+            (c) => c.taskId !== e.contribution.taskId || c.round !== e.contribution.round,
+          ),
           e.contribution,
         ];
         break;

@@ -93,6 +93,26 @@ describe('ConsoleSession', () => {
     expect(s.running).toBe(false);
   });
 
+  it('keeps one history row per round when secure-aggregation receipts all carry updateId 0', async () => {
+    const secure = (round: number, after: number) => ({ ...contribution(round, after), updateId: 0 });
+    const s = new ConsoleSession(
+      driver({
+        identity: async () => ({ serverUrl: 'u', institutionId: 'i', name: 'n' }),
+        history: async () => [],
+        participate: async (p) => {
+          p.onEvent({ kind: 'contribution', contribution: secure(1, 2.5) });
+          p.onEvent({ kind: 'contribution', contribution: secure(2, 2) });
+          p.onEvent({ kind: 'contribution', contribution: secure(2, 2) }); // the same round again
+          p.onEvent({ kind: 'phase', phase: 'done' });
+        },
+      }),
+    );
+    await s.init();
+    await s.loadFile(jsonl(10));
+    await s.join();
+    expect(s.history.map((c) => c.round)).toEqual([1, 2]);
+  });
+
   it('shows typed errors from enrollment, reading and rounds, and leaving is not an error', async () => {
     const s = new ConsoleSession(
       driver({
