@@ -92,6 +92,12 @@ class PostgresDatabase implements Database {
           committing = false;
           const client = await this.pool.connect();
           let broken: unknown;
+          // A checked-out client whose backend is terminated emits 'error' on itself (the pool only
+          // listens while it is idle); without this listener Node raises it as uncaught.
+          const onError = (e: unknown): void => {
+            broken = e;
+          };
+          client.on('error', onError);
           try {
             await client.query('BEGIN');
             const out = await fn({
@@ -105,6 +111,7 @@ class PostgresDatabase implements Database {
             else await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
             throw err;
           } finally {
+            client.off('error', onError);
             client.release(broken instanceof Error ? broken : undefined); // a broken client is destroyed
           }
         },
