@@ -241,3 +241,21 @@ function totalOf(url: string, res: Response): number {
   }
   return total;
 }
+
+/**
+ * A model URL as a byte source: read by HTTP Range when the server honours it (memory bounded by
+ * the chunk), else — a server or a page route that ignores Range — downloaded whole into memory,
+ * as before Range loading existed, rather than refused.
+ * @throws {ModelDownloadError} when the server answers with an error or cannot be reached.
+ */
+export async function openUrlSource(url: string, opts: RangeSourceOptions = {}): Promise<ByteSource> {
+  try {
+    return await RangeSource.open(url, opts);
+  } catch (err) {
+    if (!(err instanceof ModelRangeUnsupportedError)) throw err;
+    const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    const res = await fetchFn(url);
+    if (!res.ok) throw new ModelDownloadError(`${url}: HTTP ${res.status}`);
+    return new MemorySource(new Uint8Array(await res.arrayBuffer()));
+  }
+}
