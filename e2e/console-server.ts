@@ -51,9 +51,15 @@ export async function startFlServer(corsOrigin: string): Promise<E2eServer> {
   return {
     url,
     admin: new AdminClient(httpTransport(url), E2E_ADMIN_TOKEN),
-    stop() {
-      child.kill('SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
+    async stop() {
+      // The server writes its signed audit head on shutdown: remove its folder once it has exited.
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        child.kill('SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   };
 }

@@ -86,7 +86,7 @@ test.beforeAll(async ({ baseURL }) => {
 
 test.afterAll(() => {
   child?.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 });
 
 /** axe 0 violations (WCAG 2.1 AA) and a full-page screenshot of this screen. */
