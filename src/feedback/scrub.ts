@@ -2,11 +2,12 @@
  * Personal data removed from feedback before it becomes training data. The widget's detector
  * (src/safety/pii.ts: resident and alien numbers, phones, e-mail, cards, accounts, passports) is
  * tuned to warn a citizen without crying wolf; training data can afford to lose a few harmless
- * words instead, so two broader heuristics join it here: Korean personal names where the text
- * marks them as names (a surname plus given name before 씨/님, or after 이름/성명/성함), and
+ * words instead, so two broader detectors join it here: Korean personal names where the text
+ * marks them as names (src/safety/korean-names.ts, the console's training-data detector), and
  * street addresses (road name + building number, 번지, 동/호). Placeholders keep nothing of the
  * original.
  */
+import { detectKoreanNames } from '../safety/korean-names.ts';
 import { detectPii, PII_LABELS, type PiiKind } from '../safety/pii.ts';
 
 export type ScrubKind = PiiKind | 'name' | 'address';
@@ -28,64 +29,6 @@ interface Span {
   end: number;
 }
 
-/** The most common Korean surnames (over 95% of the population), single syllable. */
-const SURNAMES =
-  '김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉';
-
-/** Words that look like surname + syllables before 님/씨 but are roles, not names. */
-const NOT_NAMES = new Set([
-  '고객',
-  '담당',
-  '담당자',
-  '상담원',
-  '민원인',
-  '이용자',
-  '사용자',
-  '주민',
-  '어르신',
-  '신청인',
-  '대리인',
-  '보호자',
-  '선생',
-  '관리자',
-  '시민',
-  '시장',
-  '구청장',
-  '과장',
-  '팀장',
-  '주무관',
-  '부모',
-  '어머',
-  '아버',
-  '여러분',
-  '이웃',
-  '임산부',
-  '장애인',
-  '원장',
-  '국장',
-  '소장',
-  '부장',
-  '실장',
-  '차장',
-  '계장',
-  '동장',
-  '반장',
-  '이장',
-  '위원',
-  '의원',
-  '기사',
-  '간호사',
-  '주인',
-  '조합원',
-]);
-
-const NAME_BEFORE_TITLE = new RegExp(
-  `(?<![가-힣])([${SURNAMES}][가-힣]{1,2})\\s?(?=씨|님|고객님|선생님|주무관|과장님|팀장님|담당자)`,
-  'g',
-);
-const NAME_AFTER_CUE =
-  /(?:이름|성명|성함)\s*(?:은|는|이|:)?\s*([가-힣]{2,4}?)(?=입니다|이에요|예요|이고|이며|[\s,.)]|$)/g;
-
 /** Road-name addresses (도로명주소): "행복로 12", "세종대로 110-3", "중앙로12번길 5". */
 const ROAD_ADDRESS =
   /[가-힣][가-힣0-9]*(?:로|길)\s?\d+(?:번길\s?\d+)?(?:-\d+)?(?!\d|\s?(?:일|만|원|시|분|개|명|년|월|주|회|번(?!길)|%|천|백|억|세|살|장|권|부|통))(?:\s?\d+동)?(?:\s?\d+호)?/g;
@@ -94,16 +37,7 @@ const LOT_ADDRESS = /[가-힣]+[동리]\s?\d+(?:-\d+)?\s?번지|\d{1,4}동\s?\d{
 
 function heuristicSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(NAME_BEFORE_TITLE)) {
-    const name = m[1]!;
-    if (NOT_NAMES.has(name)) continue;
-    spans.push({ kind: 'name', start: m.index, end: m.index + name.length });
-  }
-  for (const m of text.matchAll(NAME_AFTER_CUE)) {
-    const name = m[1]!;
-    const start = m.index + m[0].lastIndexOf(name);
-    spans.push({ kind: 'name', start, end: start + name.length });
-  }
+  for (const f of detectKoreanNames(text)) spans.push({ kind: 'name', start: f.start, end: f.end });
   for (const re of [ROAD_ADDRESS, LOT_ADDRESS])
     for (const m of text.matchAll(re))
       spans.push({ kind: 'address', start: m.index, end: m.index + m[0].length });
