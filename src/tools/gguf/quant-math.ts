@@ -10,6 +10,23 @@ const fr = Math.fround;
 /** Below this, a group is treated as all zeros (ggml's GROUP_MAX_EPS). */
 export const GROUP_MAX_EPS = fr(1e-15);
 
+/**
+ * The element of largest magnitude among `x[xo..xo+n)` (the first one on ties, as ggml's loops keep
+ * it), with its sign: the value ggml's symmetric quantizers and fits divide by.
+ */
+export function signedAbsMax(x: Float32Array, xo: number, n: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i]!;
+    }
+  }
+  return max;
+}
+
 const NI_F32 = new Float32Array(1);
 const NI_I32 = new Int32Array(NI_F32.buffer);
 

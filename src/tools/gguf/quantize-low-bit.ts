@@ -5,7 +5,7 @@
  * bytes are ggml's for the same input. Each function writes one block of `x` from `xo` at `out[o]`.
  */
 import { IQ4_NL_VALUES, q3KScale } from '../../engine/gguf/quant/dequantize.ts';
-import { GROUP_MAX_EPS, makeQkx2, nearestInt, putF16 } from './quant-math.ts';
+import { GROUP_MAX_EPS, makeQkx2, nearestInt, putF16, signedAbsMax } from './quant-math.ts';
 
 const fr = Math.fround;
 
@@ -75,15 +75,8 @@ const Q3_L = new Int32Array(16);
  * L + nmax into `L[lo..lo+n)`; returns the scale.
  */
 function makeQ3(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, n);
+  const amax = Math.abs(max);
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
@@ -204,15 +197,8 @@ function bestIndex(x: number): number {
  */
 function iq4SubBlockScale(x: Float32Array, xo: number, L: Uint8Array, lo: number, refine: boolean): number {
   const values = IQ4_NL_VALUES;
-  let amax = 0;
-  let max = 0;
-  for (let j = 0; j < 32; j++) {
-    const ax = Math.abs(x[xo + j]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + j]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, 32);
+  const amax = Math.abs(max);
   // An all-zero sub-block leaves L as it was (libggml-base in node-llama-cpp does not clear it), so
   // an all-zero IQ4_NL block repeats the previous block's level bytes under a zero scale.
   if (amax < GROUP_MAX_EPS) return 0;

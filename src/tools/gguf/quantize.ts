@@ -8,7 +8,7 @@ import { GgufUnknownTypeError } from '../../engine/gguf/errors.ts';
 import { GgmlType } from '../../engine/gguf/types.ts';
 import { f32ToBf16Bits } from '../../engine/gguf/quant/half.ts';
 import { ggmlByteLength, ggmlTypeTraits } from '../../engine/gguf/quant/traits.ts';
-import { GROUP_MAX_EPS, makeQkx2, nearestInt, putF16 } from './quant-math.ts';
+import { GROUP_MAX_EPS, makeQkx2, nearestInt, putF16, signedAbsMax } from './quant-math.ts';
 import { quantIQ4_NL, quantIQ4_XS, quantQ2_K, quantQ3_K } from './quantize-low-bit.ts';
 
 const fr = Math.fround;
@@ -88,20 +88,6 @@ export function quantize(type: GgmlType, values: ArrayLike<number>): Uint8Array 
       throw new GgufUnknownTypeError(`no quantizer for ${tr.name}`);
   }
   return out;
-}
-
-/** The value of largest magnitude in a block (the first one on ties), as Q4_0/Q5_0 pick it. */
-function signedAbsMax(x: Float32Array, xo: number, n: number): number {
-  let amax = 0;
-  let max = 0;
-  for (let j = 0; j < n; j++) {
-    const v = x[xo + j]!;
-    if (amax < Math.abs(v)) {
-      amax = Math.abs(v);
-      max = v;
-    }
-  }
-  return max;
 }
 
 function quantQ4_0(x: Float32Array, xo: number, out: Uint8Array, o: number): void {
@@ -275,15 +261,8 @@ function scaleMinOf(q: Uint8Array, so: number, j: number): [number, number] {
  * L in [0, 2·nmax) for `x ≈ scale·(L − nmax)`, refined over 18 nearby scales. Returns the scale.
  */
 function makeQx(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, n);
+  const amax = Math.abs(max);
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
