@@ -10,7 +10,7 @@ import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
 import { settle as attempt, type Outcome } from '../src/engine/errors.ts';
 import { requestBestDevice } from '../src/engine/gpu/device.ts';
 import { readGguf } from '../src/engine/gguf/reader.ts';
-import { BlobSource, MemorySource, openUrlSource } from '../src/engine/gguf/sources.ts';
+import { BlobSource, MemorySource, RangeSource } from '../src/engine/gguf/sources.ts';
 import type { ByteSource, GgufFile } from '../src/engine/gguf/types.ts';
 import { modelConfig } from '../src/engine/model/config.ts';
 import { createTokenizer, type Tokenizer } from '../src/engine/tokenizer/index.ts';
@@ -47,7 +47,7 @@ let model: Model | undefined;
 let trainer: LoraTrainer | undefined;
 
 function source(input: Blob | ArrayBuffer | string): Promise<ByteSource> | ByteSource {
-  if (typeof input === 'string') return openUrlSource(input);
+  if (typeof input === 'string') return RangeSource.openOrWhole(input);
   return input instanceof Blob ? new BlobSource(input) : new MemorySource(new Uint8Array(input));
 }
 

@@ -22,7 +22,7 @@ import type {
 
 import { isCpuEmulatedAdapter } from './gpu/device.ts';
 import { readGguf } from './gguf/reader.ts';
-import { BlobSource, MemorySource, openUrlSource } from './gguf/sources.ts';
+import { BlobSource, MemorySource, RangeSource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
 import { ContextOverflowError, ForwardPass, forwardBytes, MAX_TOP_K } from './model/forward.ts';
@@ -100,7 +100,7 @@ export class WebGpuEngine implements ChatEngine {
     // A URL is read by HTTP Range (whole only from a server without Range), a Blob by slices, an ArrayBuffer through views: never a whole copy.
     const source: ByteSource =
       typeof model === 'string'
-        ? await openUrlSource(model)
+        ? await RangeSource.openOrWhole(model)
         : model instanceof ArrayBuffer
           ? new MemorySource(new Uint8Array(model))
           : typeof Blob !== 'undefined' && model instanceof Blob

@@ -27,6 +27,18 @@ describe('RangeSource: a URL read by HTTP Range in bounded chunks', () => {
     await expect(RangeSource.open(server.url)).rejects.toMatchObject({ code: 'MODEL_RANGE_UNSUPPORTED' });
   });
 
+  it('openOrWhole: uses Range where honoured, else keeps the whole file the probe received (one request)', async () => {
+    server = await startRangeServer(bytes);
+    expect(await RangeSource.openOrWhole(server.url)).toBeInstanceOf(RangeSource);
+    await server.close();
+    server = await startRangeServer(bytes, { ignoreRange: true });
+    const whole = await RangeSource.openOrWhole(server.url);
+    expect(whole).not.toBeInstanceOf(RangeSource);
+    expect(whole.size).toBe(bytes.byteLength);
+    expect(await whole.read(1234, 4321)).toEqual(bytes.subarray(1234, 5555));
+    expect(server.requests).toBe(1);
+  });
+
   it('detects a file replaced mid-load (ETag changed)', async () => {
     server = await startRangeServer(bytes);
     const src = await RangeSource.open(server.url);

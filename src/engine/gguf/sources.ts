@@ -137,7 +137,28 @@ export class RangeSource implements ByteSource {
    */
   static async open(url: string, opts: RangeSourceOptions = {}): Promise<RangeSource> {
     const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
-    const res = await request(fetchFn, url, 0, 0, undefined);
+    return RangeSource.#fromProbe(url, opts, fetchFn, await request(fetchFn, url, 0, 0, undefined));
+  }
+
+  /**
+   * A model URL as a byte source: read by Range when the server honours it (memory bounded by the
+   * chunk), else — a server or a page route that ignores Range — the whole file the probe already
+   * receives, as before Range loading existed, rather than refused.
+   * @throws {ModelDownloadError} when the server answers with an error or cannot be reached.
+   */
+  static async openOrWhole(url: string, opts: RangeSourceOptions = {}): Promise<ByteSource> {
+    const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    const res = await request(fetchFn, url, 0, 0, undefined, { acceptWhole: true });
+    if (res.status === 200) return new MemorySource(new Uint8Array(await res.arrayBuffer()));
+    return RangeSource.#fromProbe(url, opts, fetchFn, res);
+  }
+
+  static async #fromProbe(
+    url: string,
+    opts: RangeSourceOptions,
+    fetchFn: typeof fetch,
+    res: Response,
+  ): Promise<RangeSource> {
     const etag = res.headers.get('etag') ?? undefined;
     const total = totalOf(url, res);
     await res.body?.cancel();
@@ -204,6 +225,7 @@ async function request(
   first: number,
   last: number,
   etag: string | undefined,
+  opts: { acceptWhole?: boolean } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { Range: `bytes=${first}-${last}` };
   // If-Match compares strongly, so a weak ETag (W/"…", common on static servers) would always
@@ -219,6 +241,7 @@ async function request(
     await res.body?.cancel();
     throw new ModelChangedError(`${url} changed while loading (the server no longer matches ETag ${etag})`);
   }
+  if (res.status === 200 && opts.acceptWhole) return res;
   if (res.status === 200) {
     await res.body?.cancel();
     throw new ModelRangeUnsupportedError(
@@ -240,22 +263,4 @@ function totalOf(url: string, res: Response): number {
     throw new ModelRangeUnsupportedError(`${url} sent no usable Content-Range with its 206 answer`);
   }
   return total;
-}
-
-/**
- * A model URL as a byte source: read by HTTP Range when the server honours it (memory bounded by
- * the chunk), else — a server or a page route that ignores Range — downloaded whole into memory,
- * as before Range loading existed, rather than refused.
- * @throws {ModelDownloadError} when the server answers with an error or cannot be reached.
- */
-export async function openUrlSource(url: string, opts: RangeSourceOptions = {}): Promise<ByteSource> {
-  try {
-    return await RangeSource.open(url, opts);
-  } catch (err) {
-    if (!(err instanceof ModelRangeUnsupportedError)) throw err;
-    const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
-    const res = await fetchFn(url);
-    if (!res.ok) throw new ModelDownloadError(`${url}: HTTP ${res.status}`);
-    return new MemorySource(new Uint8Array(await res.arrayBuffer()));
-  }
 }
