@@ -7,61 +7,33 @@
  * page; governed releases approved by a named admin. Every screen: axe 0 violations, no horizontal
  * overflow at 390 px, a screenshot in test-results.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { AdminClient, httpTransport, InstitutionClient } from '../federated-server/src/testing/client.ts';
 import { PUBLIC_PRIVACY, publicTinyTask } from '../federated-server/src/testing/harness.ts';
 import { runSecureRound, shiftGlobal } from '../federated-server/src/testing/secure-round.ts';
 import type { Task } from '../src/protocol/schemas.ts';
+import { E2E_ADMIN_TOKEN, startE2eServer, type E2eServer } from './console-server.ts';
 
-const TOKEN = 'e2e-admin-token-0123456789abcdef';
-let child: ChildProcess | undefined;
-let dataDir = '';
+const TOKEN = E2E_ADMIN_TOKEN;
+let fl: E2eServer | undefined;
 let base = '';
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
-  dataDir = mkdtempSync(join(tmpdir(), 'dure-e2e-admin-'));
-  child = spawn(process.execPath, ['--import', 'tsx', 'federated-server/src/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      DURE_DATA_DIR: dataDir,
-      DURE_ADMIN_TOKEN: TOKEN,
-      DURE_LOG: 'off',
+  fl = await startE2eServer(
+    {
       DURE_CONSOLE_URL: 'http://localhost:5173/console.html',
       // the dashboard this run built (playwright.config.ts builds into DURE_E2E_OUTDIR)
       DURE_DASHBOARD_DIR: process.env['DURE_E2E_OUTDIR'] ?? 'dist',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child!.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Dure federated server: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child!.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child!.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-  });
+    'dure-e2e-admin-',
+  );
+  base = fl.url;
 });
 
-test.afterAll(async () => {
-  // The server writes its signed audit head on shutdown: remove its folder once it has exited.
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    child.kill('SIGKILL');
-  }
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
-});
+test.afterAll(() => fl?.stop());
 
 const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 

@@ -1,7 +1,7 @@
 /**
  * The real federated server for end-to-end specs: a child process on a loopback port with a fresh
  * data directory, CORS open to the preview server's origin (the console and widget pages are
- * served there), rounds ticking fast. As e2e/admin-dashboard.spec.ts starts it.
+ * served there), rounds ticking fast; the dashboard and flow specs start it with their own settings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,21 +20,32 @@ export const E2E_ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 export interface E2eServer {
   url: string;
   admin: AdminClient;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-export async function startFlServer(corsOrigin: string): Promise<E2eServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dure-e2e-fl-'));
+/**
+ * Starts the real server as a child process on a free loopback port with a fresh data directory and
+ * the e2e admin token; `env` adds or overrides variables, and a variable set to `undefined` is left
+ * out (a spec that proves the start-up defaults must not inherit them).
+ */
+export async function startE2eServer(
+  env: Record<string, string | undefined> = {},
+  dirPrefix = 'dure-e2e-fl-',
+): Promise<E2eServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: '0',
+    DURE_DATA_DIR: dataDir,
+    DURE_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
+    DURE_LOG: 'off',
+  };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'federated-server/src/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      DURE_DATA_DIR: dataDir,
-      DURE_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
-      DURE_LOG: 'off',
-      DURE_CORS_ORIGINS: corsOrigin,
-      DURE_TICK_MS: '200',
-    },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -62,6 +73,11 @@ export async function startFlServer(corsOrigin: string): Promise<E2eServer> {
       rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   };
+}
+
+/** The server for console and widget specs: CORS open to the preview origin, rounds ticking fast. */
+export function startFlServer(corsOrigin: string): Promise<E2eServer> {
+  return startE2eServer({ DURE_CORS_ORIGINS: corsOrigin, DURE_TICK_MS: '200' });
 }
 
 /**

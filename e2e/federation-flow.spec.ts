@@ -15,10 +15,7 @@
  * each secure round beside the two browsers; under secure aggregation no institution's eval loss
  * reaches the server, so the gate is an operator evaluation carrying the consoles' held-out loss.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
@@ -29,7 +26,7 @@ import type { FitInstructions, Task } from '../src/protocol/schemas.ts';
 import type { SecureRoundView } from '../src/protocol/secure-round.ts';
 import { contributeSecurely, type SecureOutcome } from '../src/fl/secure-contribution.ts';
 import { startCorsOrigins } from '../scripts/start-origins.ts';
-import { E2E_ADMIN_TOKEN } from './console-server.ts';
+import { E2E_ADMIN_TOKEN, startE2eServer, type E2eServer } from './console-server.ts';
 import { chat, waitReady } from './widget-helpers.ts';
 import { publishWidgetModel, type WidgetModel } from './widget-model.ts';
 
@@ -41,8 +38,7 @@ const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const ROUNDS = 2;
 
 let model: WidgetModel;
-let child: ChildProcess | undefined;
-let dataDir = '';
+let fl: E2eServer | undefined;
 let server = '';
 let admin: AdminClient;
 
@@ -50,15 +46,9 @@ test.beforeAll(async ({ baseURL }) => {
   model = await publishWidgetModel();
   const webPort = Number(new URL(baseURL!).port);
   expect(webPort).not.toBe(5173); // the default web port would pass with the old fixed CORS list
-  dataDir = mkdtempSync(join(tmpdir(), 'dure-e2e-flow-'));
-  const { DURE_CORS_ORIGINS: _, ...env } = process.env;
-  child = spawn(process.execPath, ['--import', 'tsx', 'federated-server/src/main.ts'], {
-    env: {
-      ...env,
+  fl = await startE2eServer(
+    {
       PORT: '0', // any free port: never the default 8787
-      DURE_DATA_DIR: dataDir,
-      DURE_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
-      DURE_LOG: 'off',
       DURE_TICK_MS: '200',
       // as scripts/start.ts computes it from the web port, with nothing configured by hand
       DURE_CORS_ORIGINS: startCorsOrigins(webPort, undefined),
@@ -67,27 +57,14 @@ test.beforeAll(async ({ baseURL }) => {
       // the wizard offers the GGUFs here: the tiny test model the consoles and widget load
       DURE_MODELS_DIR: join(OUT_DIR, 'models'),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child!.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Dure federated server: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child!.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child!.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-  });
+    'dure-e2e-flow-',
+  );
+  server = fl.url;
   expect(new URL(server).port).not.toBe('8787');
   admin = new AdminClient(httpTransport(server), E2E_ADMIN_TOKEN);
 });
 
-test.afterAll(() => {
-  child?.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
-});
+test.afterAll(() => fl?.stop());
 
 /** axe 0 violations (WCAG 2.1 AA) and a full-page screenshot of this screen. */
 async function checkScreen(page: Page, info: TestInfo, name: string) {
