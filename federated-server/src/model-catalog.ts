@@ -13,20 +13,16 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GgufBadMagicError, GgufTruncatedError, GgufUnknownTypeError } from '../../src/protocol/errors.ts';
+import { PEFT_MODULE_GGUF } from '../../src/protocol/adapter-codec.ts';
 import type { BaseModelInfo, ModelShape } from '../../src/protocol/schemas.ts';
 
 export type { BaseModelInfo };
 
 /** GGUF tensor name (`blk.N.<name>.weight`) → the PEFT module name tasks use. */
-const MODULE_OF: Record<string, string> = {
-  attn_q: 'q_proj',
-  attn_k: 'k_proj',
-  attn_v: 'v_proj',
-  attn_output: 'o_proj',
-  ffn_gate: 'gate_proj',
-  ffn_up: 'up_proj',
-  ffn_down: 'down_proj',
-};
+const MODULE_OF: Record<string, string> = Object.fromEntries(
+  Object.entries(PEFT_MODULE_GGUF).map(([peft, gguf]) => [gguf, peft]),
+);
+
 /** A header larger than this is not read (real vocabularies fit in a few MB). */
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 

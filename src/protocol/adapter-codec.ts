@@ -135,6 +135,17 @@ export const PEFT_MODULE_BLOCKS = {
 } as const;
 export type PeftModule = keyof typeof PEFT_MODULE_BLOCKS;
 
+/** llama.cpp's tensor name (`blk.N.<name>.weight`) of each PEFT module. */
+export const PEFT_MODULE_GGUF = {
+  q_proj: 'attn_q',
+  k_proj: 'attn_k',
+  v_proj: 'attn_v',
+  o_proj: 'attn_output',
+  gate_proj: 'ffn_gate',
+  up_proj: 'ffn_up',
+  down_proj: 'ffn_down',
+} as const satisfies Record<PeftModule, string>;
+
 /** Every module name of `PEFT_MODULE_BLOCKS`, attention first. */
 export const PEFT_MODULES = Object.keys(PEFT_MODULE_BLOCKS) as PeftModule[];
 

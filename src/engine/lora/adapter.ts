@@ -10,6 +10,7 @@ import {
   isPeftModule,
   MAX_LORA_RANK,
   PEFT_MODULE_BLOCKS,
+  PEFT_MODULE_GGUF,
   parsePeftTensorName,
   type LoraTensors,
   type PeftModule,
@@ -20,16 +21,16 @@ import { LoraAdapterError } from './errors.ts';
 
 /**
  * PEFT target modules Dure applies, with the block PEFT nests them in (from the adapter codec,
- * src/protocol/adapter-codec.ts) and llama.cpp's tensor name.
+ * src/protocol/adapter-codec.ts) and llama.cpp's tensor name (from the same codec).
  */
 export const LORA_MODULES = {
-  q_proj: { block: PEFT_MODULE_BLOCKS.q_proj, gguf: 'attn_q' },
-  k_proj: { block: PEFT_MODULE_BLOCKS.k_proj, gguf: 'attn_k' },
-  v_proj: { block: PEFT_MODULE_BLOCKS.v_proj, gguf: 'attn_v' },
-  o_proj: { block: PEFT_MODULE_BLOCKS.o_proj, gguf: 'attn_output' },
-  gate_proj: { block: PEFT_MODULE_BLOCKS.gate_proj, gguf: 'ffn_gate' },
-  up_proj: { block: PEFT_MODULE_BLOCKS.up_proj, gguf: 'ffn_up' },
-  down_proj: { block: PEFT_MODULE_BLOCKS.down_proj, gguf: 'ffn_down' },
+  q_proj: { block: PEFT_MODULE_BLOCKS.q_proj, gguf: PEFT_MODULE_GGUF.q_proj },
+  k_proj: { block: PEFT_MODULE_BLOCKS.k_proj, gguf: PEFT_MODULE_GGUF.k_proj },
+  v_proj: { block: PEFT_MODULE_BLOCKS.v_proj, gguf: PEFT_MODULE_GGUF.v_proj },
+  o_proj: { block: PEFT_MODULE_BLOCKS.o_proj, gguf: PEFT_MODULE_GGUF.o_proj },
+  gate_proj: { block: PEFT_MODULE_BLOCKS.gate_proj, gguf: PEFT_MODULE_GGUF.gate_proj },
+  up_proj: { block: PEFT_MODULE_BLOCKS.up_proj, gguf: PEFT_MODULE_GGUF.up_proj },
+  down_proj: { block: PEFT_MODULE_BLOCKS.down_proj, gguf: PEFT_MODULE_GGUF.down_proj },
 } as const satisfies Record<PeftModule, { block: string; gguf: string }>;
 export type LoraModule = PeftModule;
 
