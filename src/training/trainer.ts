@@ -12,8 +12,8 @@ import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
-import { modelConfig, ropeVariants, type ModelConfig } from '../engine/model/config.ts';
-import { identityRopeTable, ropeTable } from '../engine/model/rope-table.ts';
+import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import { layerRopeTables } from '../engine/model/rope-table.ts';
 import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
 import type {
   EvalResult,
@@ -204,16 +204,9 @@ class WebGpuLoraTrainer implements LoraTrainer {
 
     // One cos/sin table per distinct layer RoPE (YaRN included), as the forward pass builds them;
     // a layer without RoPE reads an identity table, whose backward is the identity too.
-    const { variants, ofLayer } = ropeVariants(cfg);
-    const cosSin = variants.map((rope, v) => {
-      const table = rope
-        ? ropeTable({
-            positions: S,
-            nRot: cfg.nRot,
-            ...rope,
-            ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
-          })
-        : identityRopeTable(S, cfg.nRot);
+    const ropes = layerRopeTables(cfg, S, w.ropeFactors);
+    const ofLayer = ropes.ofLayer;
+    const cosSin = ropes.tables.map((table, v) => {
       const buf = this.#storage(`rope-cos-sin-${v}`, table.length);
       this.#device.queue.writeBuffer(buf, 0, table);
       return buf;

@@ -11,7 +11,7 @@ import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { layerWindow, ropeVariants, type ModelConfig } from './config.ts';
-import { identityRopeTable, ropeTable } from './rope-table.ts';
+import { layerRopeTables } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
 import { ContextOverflowError } from '../../protocol/errors.ts';
 import { EngineRequestError, LoraAdapterError, TokenIdError } from '../../protocol/errors.ts';
@@ -205,16 +205,9 @@ export class ForwardPass {
     const qn = cfg.qkNorm ? this.#storage('q-normed', B * q * 4) : qb;
     const kn = cfg.qkNorm ? this.#storage('k-normed', B * kvw * 4) : kb;
     // One cos/sin table per distinct layer RoPE; a layer without RoPE reads an identity table.
-    const { variants, ofLayer } = ropeVariants(cfg);
-    const tables = variants.map((r, v) => {
-      const table = r
-        ? ropeTable({
-            positions: opts.contextLength,
-            nRot: cfg.nRot,
-            ...r,
-            ...(w.ropeFactors ? { factors: w.ropeFactors } : {}),
-          })
-        : identityRopeTable(opts.contextLength, cfg.nRot);
+    const ropes = layerRopeTables(cfg, opts.contextLength, w.ropeFactors);
+    const ofLayer = ropes.ofLayer;
+    const tables = ropes.tables.map((table, v) => {
       const buffer = this.#storage(`rope-cos-sin-${v}`, table.byteLength);
       this.#device.queue.writeBuffer(buffer, 0, table);
       return buffer;

@@ -6,6 +6,7 @@
  * correction dims plus a magnitude scale; cos and sin are multiplied by attn_factor (mscale).
  * The powers are accumulated in f32 as llama.cpp does, so both round the same way.
  */
+import { ropeVariants, type ModelConfig } from './config.ts';
 
 /** ggml_rope_ext's parameters for one layer (see rope-scaling.ts for where they come from). */
 export interface RopeParams {
@@ -79,4 +80,23 @@ export function identityRopeTable(positions: number, nRot: number): Float32Array
   const out = new Float32Array(positions * nRot);
   for (let i = 0; i < out.length; i += 2) out[i] = 1;
   return out;
+}
+
+/**
+ * The cos/sin tables one model needs, one per distinct layer RoPE (`ropeVariants`; an identity table
+ * for layers without RoPE), and which table each layer reads: what the forward pass and the trainer
+ * upload.
+ */
+export function layerRopeTables(
+  cfg: ModelConfig,
+  positions: number,
+  factors?: Float32Array,
+): { tables: Float32Array<ArrayBuffer>[]; ofLayer: number[] } {
+  const { variants, ofLayer } = ropeVariants(cfg);
+  const tables = variants.map((rope) =>
+    rope
+      ? ropeTable({ positions, nRot: cfg.nRot, ...rope, ...(factors ? { factors } : {}) })
+      : identityRopeTable(positions, cfg.nRot),
+  );
+  return { tables, ofLayer };
 }
