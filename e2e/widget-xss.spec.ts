@@ -76,15 +76,41 @@ test(`${payloads.length} XSS / exfiltration payloads in model output: no script 
   await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(payloads.length);
   await expect(chat(page).locator('[data-testid=citations] li')).toHaveCount(payloads.length * 3);
 
-  // Give event handlers, lazy loads and refreshes every chance to fire.
+  // Give event handlers, lazy loads and refreshes every chance to fire: pointer, focus and
+  // animation events dispatched on every rendered element in one pass (an inline handler fires on
+  // these as on real ones), and real pointer hovers on the first few.
   await chat(page).locator('article[data-role=assistant]').last().scrollIntoViewIfNeeded();
+  const fired = await chat(page).evaluate((host) => {
+    const types = [
+      'mouseover',
+      'mouseenter',
+      'mousemove',
+      'pointerover',
+      'focus',
+      'click',
+      'animationstart',
+      'load',
+      'error',
+    ];
+    let n = 0;
+    for (const el of host.shadowRoot!.querySelectorAll('.md *')) {
+      for (const type of types) {
+        // A click on a link would navigate the test page away; its href is audited below instead.
+        if (type === 'click' && el.closest('a')) continue;
+        el.dispatchEvent(new Event(type, { bubbles: true, cancelable: true }));
+      }
+      n++;
+    }
+    return n;
+  });
+  expect(fired).toBeGreaterThan(payloads.length);
   for (const el of await chat(page)
     .locator('.md *')
     .all()
-    .then((all) => all.slice(0, 400))) {
+    .then((all) => all.slice(0, 30))) {
     await el.hover({ timeout: 200, force: true }).catch(() => undefined);
   }
-  await page.waitForTimeout(1500);
+  await page.waitForTimeout(1000);
 
   const audit = await chat(page).evaluate((host) => {
     const root = host.shadowRoot;
