@@ -127,10 +127,23 @@ test('ten questions in a 512-token context: the prompt is fitted, no error, a st
   const count = await demoTokenCounter();
   const key = 'long-conversation';
   await page.goto('/demo/?conversation-id=seed-only');
-  // What an older version left behind: a question whose answer failed, stored as an empty answer.
+  // What an older version left behind: a question whose answer failed, stored as an empty answer;
+  // then seven answered questions of an earlier visit (stored as the widget stores them), so the
+  // three asked live below meet a history that no longer fits the context.
+  const earlier = QUESTIONS.slice(0, 7).flatMap((q, i) => [
+    { id: `e${i}q`, role: 'user', content: q, at: 10 + 2 * i },
+    {
+      id: `e${i}a`,
+      role: 'assistant',
+      content: `${q.split(' ')[0]} 관련 안내입니다. 가까운 행정복지센터를 방문하거나 정부24에서 온라인으로 신청할 수 있습니다. 신분증을 꼭 가져오시고, 처리에는 보통 3일이 걸리며 수수료는 없습니다.`,
+      finish: 'eos',
+      at: 11 + 2 * i,
+    },
+  ]);
   await seedRaw(page, key, [
     { id: 'o1', role: 'user', content: '예전 질문: 전입신고 기한은?', at: 1 },
     { id: 'o2', role: 'assistant', content: '', finish: 'error', at: 2 },
+    ...earlier,
   ]);
   // The WebGPU engine runs the demo model with its own 512-token context; greedy, short answers.
   await page.goto(
@@ -139,10 +152,10 @@ test('ten questions in a 512-token context: the prompt is fitted, no error, a st
   await waitReady(page, 120_000);
   await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', 'webgpu');
   // The old failed answer is not shown as an empty bubble.
-  await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(0);
-  await expect(chat(page).locator('article[data-role=user]')).toHaveCount(1);
+  await expect(chat(page).locator('article[data-role=assistant]')).toHaveCount(7);
+  await expect(chat(page).locator('article[data-role=user]')).toHaveCount(8);
 
-  for (const [i, q] of QUESTIONS.entries()) {
+  for (const [i, q] of QUESTIONS.slice(7).entries()) {
     const answer = await askAndWait(page, q);
     await expect(answer, `answer ${i + 1}`).toHaveAttribute('data-finish', /^(eos|length|stop)$/);
     await expect(chat(page).locator('.error')).toHaveCount(0);
