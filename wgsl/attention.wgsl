@@ -217,17 +217,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 #endif
 
 #ifdef TILED
-const DPT: u32 = (HEAD_DIM + WG_SIZE - 1u) / WG_SIZE;
+// Thread (row, lane): query row lid / LPR of the tile, dims lane, lane+LPR, …; each thread keeps
+// only its own row's running max and sum (scalars), which keeps the kernel small to compile.
+const LPR: u32 = WG_SIZE / T;
+const DPR: u32 = (HEAD_DIM + LPR - 1u) / LPR;
 
 var<workgroup> q_t: array<f32, T * HEAD_DIM>;
 var<workgroup> k_t: array<f32, T * HEAD_DIM>;
 var<workgroup> v_t: array<f32, T * HEAD_DIM>;
 var<workgroup> s_t: array<f32, T * T>;
-var<workgroup> m_t: array<f32, T>;
-
-fn visible(qi: u32, nq: u32, qpos: u32, kpos: u32) -> bool {
-  return qi < nq && kpos <= qpos && kpos >= first_key(qpos);
-}
 
 // Grid: [n_head, ceil(tokens / T), 1]. Workgroup (h, b): query tokens bT..bT+T-1 of head h.
 @compute @workgroup_size(WG_SIZE)
@@ -246,69 +244,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let d = i % HEAD_DIM;
     q_t[i] = select(0.0, q[((t0 + qi) * params.n_head + h) * hd + d], qi < nq && d < hd);
   }
+  let row = lid / LPR;
+  let lane = lid % LPR;
+  let qpos = pos0 + row;
+  let row_first = first_key(qpos);
 
-  var acc: array<f32, T * DPT>;
-  var m: array<f32, T>;
-  var l: array<f32, T>;
-  for (var qi = 0u; qi < T; qi++) { m[qi] = NEG_BIG; }
+  var acc: array<f32, DPR>;
+  var m = NEG_BIG;
+  var l = 0.0;
   for (var kb = first_key(pos0); kb <= k_last; kb += T) {
     workgroupBarrier(); // the previous tile's readers are done
     for (var i = lid; i < T * HEAD_DIM; i += WG_SIZE) {
       let kj = i / HEAD_DIM;
       let d = i % HEAD_DIM;
       let ok = kb + kj <= k_last && d < hd;
-      let src = (kb + kj) * kv_width + kvh * hd + d;
-      k_t[i] = select(0.0, k_at(select(0u, src, ok)), ok);
-      v_t[i] = select(0.0, v_at(select(0u, src, ok)), ok);
+      let src = select(0u, (kb + kj) * kv_width + kvh * hd + d, ok);
+      k_t[i] = select(0.0, k_at(src), ok);
+      v_t[i] = select(0.0, v_at(src), ok);
     }
     workgroupBarrier();
-    for (var i = lid; i < T * T; i += WG_SIZE) {
-      let qi = i / T;
-      let kj = i % T;
-      var dotv = 0.0;
-      for (var d = 0u; d < hd; d++) { dotv += q_t[qi * HEAD_DIM + d] * k_t[kj * HEAD_DIM + d]; }
-      s_t[i] = select(NEG_BIG, capped(dotv), visible(qi, nq, pos0 + qi, kb + kj));
+    // Masked scores stay NEG_BIG; a real score is never that low.
+    for (var kj = lane; kj < T; kj += LPR) {
+      let kpos = kb + kj;
+      var sc = NEG_BIG;
+      if (row < nq && kpos <= qpos && kpos >= row_first) {
+        var dotv = 0.0;
+        for (var d = 0u; d < hd; d++) { dotv += q_t[row * HEAD_DIM + d] * k_t[kj * HEAD_DIM + d]; }
+        sc = capped(dotv);
+      }
+      s_t[row * T + kj] = sc;
     }
     workgroupBarrier();
-    if (lid < T) {
-      var mx = NEG_BIG;
-      for (var kj = 0u; kj < T; kj++) { mx = max(mx, s_t[lid * T + kj]); }
-      m_t[lid] = mx;
-    }
-    workgroupBarrier();
-    var corr: array<f32, T>;
-    for (var qi = 0u; qi < T; qi++) {
-      let m_new = max(m[qi], m_t[qi]);
-      corr[qi] = exp(m[qi] - m_new);
-      m[qi] = m_new;
-    }
-    for (var i = lid; i < T * T; i += WG_SIZE) {
-      let qi = i / T;
-      let kj = i % T;
-      s_t[i] = select(0.0, exp(s_t[i] - m[qi]), visible(qi, nq, pos0 + qi, kb + kj));
-    }
-    workgroupBarrier();
-    for (var qi = 0u; qi < T; qi++) {
-      var ps = 0.0;
-      for (var kj = 0u; kj < T; kj++) { ps += s_t[qi * T + kj]; }
-      l[qi] = l[qi] * corr[qi] + ps;
-    }
-    for (var e = 0u; e < DPT; e++) {
-      let d = lid + e * WG_SIZE;
-      if (d < hd) {
-        for (var qi = 0u; qi < T; qi++) { acc[qi * DPT + e] *= corr[qi]; }
-        for (var kj = 0u; kj < T; kj++) {
-          let v = v_t[kj * HEAD_DIM + d];
-          for (var qi = 0u; qi < T; qi++) { acc[qi * DPT + e] += s_t[qi * T + kj] * v; }
-        }
+    var mx = m;
+    for (var kj = 0u; kj < T; kj++) { mx = max(mx, s_t[row * T + kj]); }
+    let corr = exp(m - mx);
+    m = mx;
+    l *= corr;
+    for (var e = 0u; e < DPR; e++) { acc[e] *= corr; }
+    for (var kj = 0u; kj < T; kj++) {
+      let sc = s_t[row * T + kj];
+      let p = select(0.0, exp(sc - mx), sc > NEG_BIG);
+      l += p;
+      for (var e = 0u; e < DPR; e++) {
+        let d = lane + e * LPR;
+        if (d < hd) { acc[e] += p * v_t[kj * HEAD_DIM + d]; }
       }
     }
   }
-  for (var qi = 0u; qi < nq; qi++) {
-    for (var e = 0u; e < DPT; e++) {
-      let d = lid + e * WG_SIZE;
-      if (d < hd) { out[((t0 + qi) * params.n_head + h) * hd + d] = acc[qi * DPT + e] / l[qi]; }
-    }
+  if (row >= nq) { return; }
+  for (var e = 0u; e < DPR; e++) {
+    let d = lane + e * LPR;
+    if (d < hd) { out[((t0 + row) * params.n_head + h) * hd + d] = acc[e] / l; }
   }
 }
 #endif

@@ -45,7 +45,9 @@ export interface EngineOptions {
   subgroups?: boolean;
   /**
    * KV cache element type. 'f16' halves its memory and attention's reads (packed pairs, so any
-   * adapter runs it); logits then differ from the f32 cache by ~1e-3 relative. Default 'f32'.
+   * adapter runs it); logits then differ from the f32 cache by ~1e-3 relative (engine.test.ts
+   * 'f16 KV cache' measures it). Default: 'f16' where the adapter has `shader-f16` (a real GPU,
+   * where attention's reads matter), else 'f32'.
    */
   kvCacheType?: 'f32' | 'f16';
   /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
@@ -119,7 +121,8 @@ export class WebGpuEngine implements ChatEngine {
     const plan = planWeights(cfg, file);
     const contextLength = Math.min(this.opts.contextLength ?? 4096, cfg.contextLength);
     const maxBatch = this.opts.maxBatch ?? 64;
-    const kvF16 = this.opts.kvCacheType === 'f16';
+    const kvF16 =
+      (this.opts.kvCacheType ?? (this.device.features.has('shader-f16') ? 'f16' : 'f32')) === 'f16';
     const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch, kvF16 });
     const lim = this.device.limits;
     const kvLayer = contextLength * cfg.nKv * cfg.headDim * 4;

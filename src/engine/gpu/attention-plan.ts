@@ -98,11 +98,7 @@ export interface DecodeFigures {
 }
 
 /** One decode token at `len` positions of context, one layer, per kernel. */
-export function decodeFigures(
-  s: AttentionShape,
-  len: number,
-  kernel: 'per-head' | 'split',
-): DecodeFigures {
+export function decodeFigures(s: AttentionShape, len: number, kernel: 'per-head' | 'split'): DecodeFigures {
   const minBytes = 2 * s.nKv * len * s.headDim * s.kvElem;
   if (kernel === 'per-head') {
     // Each query head reads its group's K and V rows itself.
@@ -142,7 +138,12 @@ export function prefillFigures(
   if (kernel === 'per-head') {
     let keys = 0;
     for (let t = 0; t < n; t++) keys += start + t + 1;
-    return { minBytes, bytesRead: s.nHead * keys * row, workgroups: s.nHead * n, sharedBytes: perHeadSharedBytes() };
+    return {
+      minBytes,
+      bytesRead: s.nHead * keys * row,
+      workgroups: s.nHead * n,
+      sharedBytes: perHeadSharedBytes(),
+    };
   }
   const tile = prefillTile(s.headDim);
   let keys = 0;

@@ -92,19 +92,22 @@ describe('attention kernels', () => {
     return { err: relL2(await h.readF32(out, want.length), want), nSplit: splitCount(shape) };
   }
 
+  // Few distinct head sizes and group widths: each is a shader variant to compile.
   const cases: Case[] = [
     // contexts 1, 7, 65, 300 × GQA ratios 1, 2, 7
     { nHead: 2, nKv: 2, hd: 16, pos: 0, nTok: 1, softcap: 0, window: 0 },
-    { nHead: 4, nKv: 2, hd: 32, pos: 6, nTok: 1, softcap: 0, window: 0 },
+    { nHead: 4, nKv: 2, hd: 16, pos: 6, nTok: 1, softcap: 0, window: 0 },
     { nHead: 14, nKv: 2, hd: 16, pos: 64, nTok: 1, softcap: 0, window: 0 },
-    { nHead: 7, nKv: 1, hd: 40, pos: 299, nTok: 1, softcap: 0, window: 0 },
-    { nHead: 4, nKv: 4, hd: 128, pos: 297, nTok: 3, softcap: 0, window: 0 },
-    // soft-cap, sliding window (window smaller than a split chunk and than a prefill tile)
+    { nHead: 7, nKv: 1, hd: 16, pos: 299, nTok: 1, softcap: 0, window: 0 },
+    // head dim above the workgroup width (two dims per thread), several tokens
+    { nHead: 2, nKv: 2, hd: 128, pos: 297, nTok: 3, softcap: 0, window: 0 },
+    // soft-cap; sliding windows smaller than a split chunk, and than a prefill tile
+    { nHead: 4, nKv: 2, hd: 16, pos: 60, nTok: 2, softcap: 5, window: 0 },
     { nHead: 4, nKv: 2, hd: 16, pos: 60, nTok: 5, softcap: 5, window: 0 },
-    { nHead: 14, nKv: 2, hd: 32, pos: 290, nTok: 2, softcap: 0, window: 70 },
+    { nHead: 14, nKv: 2, hd: 16, pos: 290, nTok: 2, softcap: 0, window: 70 },
     { nHead: 4, nKv: 2, hd: 16, pos: 40, nTok: 9, softcap: 0, window: 3 },
     // prefill from position 0 with a tile boundary inside the batch
-    { nHead: 14, nKv: 2, hd: 64, pos: 0, nTok: 21, softcap: 0, window: 0 },
+    { nHead: 14, nKv: 2, hd: 16, pos: 0, nTok: 21, softcap: 0, window: 0 },
   ];
   const label = (c: Case) =>
     `heads ${c.nHead}/${c.nKv} hd=${c.hd} ctx=${c.pos + c.nTok} tokens=${c.nTok} softcap=${c.softcap} window=${c.window}`;
@@ -120,13 +123,13 @@ describe('attention kernels', () => {
   // f16 cache: the kernels agree with float64 on the f16-rounded cache to f32 accuracy; what the
   // rounding itself costs against the f32 cache is measured in engine.test.ts ('f16 KV cache').
   it.each(['split', 'tiled'] as const)('%s reads the packed f16 cache', async (path) => {
-    const c = { nHead: 14, nKv: 2, hd: 64, pos: 129, nTok: 2, softcap: 0, window: 0 };
+    const c = { nHead: 14, nKv: 2, hd: 16, pos: 129, nTok: 2, softcap: 0, window: 0 };
     expect((await run(c, path, true)).err).toBeLessThan(1e-5);
   });
 
   it('splits a long context over every split workgroup and stays exact', async () => {
-    // 2100 positions, tiny heads: 33 chunks of 64 keys over min(splits, chunks) workgroups.
-    const c = { nHead: 4, nKv: 1, hd: 8, pos: 2099, nTok: 1, softcap: 0, window: 0 };
+    // 2100 positions, tiny heads: 33 chunks of 64 keys, one per split workgroup.
+    const c = { nHead: 4, nKv: 2, hd: 16, pos: 2099, nTok: 1, softcap: 0, window: 0 };
     const { err, nSplit } = await run(c, 'split', false);
     expect(nSplit).toBe(33);
     expect(err).toBeLessThan(1e-4);

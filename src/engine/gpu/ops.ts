@@ -5,13 +5,7 @@
  */
 import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
-import {
-  ATTN_WG,
-  headBlocks,
-  prefillTile,
-  SPLIT_MAX_TOKENS,
-  splitCount,
-} from './attention-plan.ts';
+import { ATTN_WG, headBlocks, prefillTile, SPLIT_MAX_TOKENS, splitCount } from './attention-plan.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
 
