@@ -127,10 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (var g = 0u; g < GROUP; g++) { sc[g] += q_s[g * HEAD_DIM + d] * kd; }
       }
     }
-    for (var g = 0u; g < GROUP; g++) {
-      sc[g] = capped(sc[g]);
-      p_s[g * WG_SIZE + lid] = select(NEG_BIG, sc[g], valid);
-    }
+    for (var g = 0u; g < GROUP; g++) { p_s[g * WG_SIZE + lid] = select(NEG_BIG, capped(sc[g]), valid); }
     workgroupBarrier();
     // Chunk max per head: 8 lanes scan 8 scores each, then one lane per head.
     let mh = lid / LANES;
@@ -152,7 +149,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let m_new = max(m[g], m_s[g]);
       corr[g] = exp(m[g] - m_new);
       m[g] = m_new;
-      p_s[g * WG_SIZE + lid] = select(0.0, exp(sc[g] - m_new), valid);
+      // Each thread rescales only the score it wrote, so no barrier is needed before this write.
+      p_s[g * WG_SIZE + lid] = select(0.0, exp(p_s[g * WG_SIZE + lid] - m_new), valid);
     }
     workgroupBarrier();
     // Accumulate: thread lid owns dims lid, lid+64, …; each V element is read once for all heads.

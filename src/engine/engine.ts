@@ -45,8 +45,8 @@ export interface EngineOptions {
   subgroups?: boolean;
   /**
    * KV cache element type. 'f16' halves its memory and attention's reads (packed pairs, so any
-   * adapter runs it); logits then differ from the f32 cache by ~1e-3 relative (engine.test.ts
-   * 'f16 KV cache' measures it). Default: 'f16' where the adapter has `shader-f16` (a real GPU,
+   * adapter runs it); logits then move ~3e-5 relative (2e-4 on gemma2; engine.test.ts 'f16 KV
+   * cache' measures it). Default: 'f16' where the adapter has `shader-f16` (a real GPU,
    * where attention's reads matter), else 'f32'.
    */
   kvCacheType?: 'f32' | 'f16';
