@@ -40,11 +40,14 @@ struct AttnParams {
 @group(0) @binding(2) var<storage, read> v_cache: array<u32>;
 fn k_at(i: u32) -> f32 { return unpack2x16float(k_cache[i >> 1u])[i & 1u]; }
 fn v_at(i: u32) -> f32 { return unpack2x16float(v_cache[i >> 1u])[i & 1u]; }
+// Two keys' elements in one 4-byte load (i even).
+fn k_pair(i: u32) -> vec2<f32> { return unpack2x16float(k_cache[i >> 1u]); }
 #else
 @group(0) @binding(1) var<storage, read> k_cache: array<f32>;
 @group(0) @binding(2) var<storage, read> v_cache: array<f32>;
 fn k_at(i: u32) -> f32 { return k_cache[i]; }
 fn v_at(i: u32) -> f32 { return v_cache[i]; }
+fn k_pair(i: u32) -> vec2<f32> { return vec2<f32>(k_cache[i], k_cache[i + 1u]); }
 #endif
 #ifdef SPLIT
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
@@ -121,8 +124,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let valid = j <= pos;
     var sc: array<f32, GROUP>;
     if (valid) {
+      // Element pairs: with an even head dim every row starts even, so a pair is one f16 word.
       let kb = j * kv_width + kvh * hd;
-      for (var d = 0u; d < hd; d++) {
+      let even = select(0u, hd, hd % 2u == 0u);
+      for (var d = 0u; d < even; d += 2u) {
+        let kd = k_pair(kb + d);
+        for (var g = 0u; g < GROUP; g++) {
+          sc[g] += q_s[g * HEAD_DIM + d] * kd.x + q_s[g * HEAD_DIM + d + 1u] * kd.y;
+        }
+      }
+      for (var d = even; d < hd; d++) { // odd head dims: element by element
         let kd = k_at(kb + d);
         for (var g = 0u; g < GROUP; g++) { sc[g] += q_s[g * HEAD_DIM + d] * kd; }
       }
@@ -164,7 +175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var g = 0u; g < GROUP; g++) { l[g] += p_s[g * WG_SIZE + jj]; }
       for (var e = 0u; e < DPT; e++) {
         let d = lid + e * WG_SIZE;
-        if (d < hd) {
+        if (d < HEAD_DIM) { // HEAD_DIM == head_dim; a constant folds away after unrolling
           let v = v_at(vb + d);
           for (var g = 0u; g < GROUP; g++) { acc[g * DPT + e] += p_s[g * WG_SIZE + jj] * v; }
         }
@@ -181,7 +192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     for (var e = 0u; e < DPT; e++) {
       let d = lid + e * WG_SIZE;
-      if (d < hd) { partials[base + 2u + d] = acc[g * DPT + e]; }
+      if (d < HEAD_DIM) { partials[base + 2u + d] = acc[g * DPT + e]; }
     }
   }
 }
@@ -237,10 +248,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let k_last = pos0 + nq - 1u;
   let kvh = h / (params.n_head / params.n_kv);
   let kv_width = params.n_kv * hd;
-  for (var i = lid; i < T * HEAD_DIM; i += WG_SIZE) {
-    let qi = i / HEAD_DIM;
-    let d = i % HEAD_DIM;
-    q_t[i] = select(0.0, q[((t0 + qi) * params.n_head + h) * hd + d], qi < nq && d < hd);
+  // Staging loops run to runtime bounds: nothing to unroll (a smaller shader to compile).
+  for (var i = lid; i < T * hd; i += WG_SIZE) {
+    let qi = i / hd;
+    let d = i % hd;
+    q_t[qi * HEAD_DIM + d] = select(0.0, q[((t0 + qi) * params.n_head + h) * hd + d], qi < nq);
   }
   let row = lid / LPR;
   let lane = lid % LPR;
@@ -252,13 +264,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var l = 0.0;
   for (var kb = first_key(pos0); kb <= k_last; kb += T) {
     workgroupBarrier(); // the previous tile's readers are done
-    for (var i = lid; i < T * HEAD_DIM; i += WG_SIZE) {
-      let kj = i / HEAD_DIM;
-      let d = i % HEAD_DIM;
-      let ok = kb + kj <= k_last && d < hd;
+    for (var i = lid; i < T * hd; i += WG_SIZE) {
+      let kj = i / hd;
+      let d = i % hd;
+      let ok = kb + kj <= k_last;
       let src = select(0u, (kb + kj) * kv_width + kvh * hd + d, ok);
-      k_t[i] = select(0.0, k_at(src), ok);
-      v_t[i] = select(0.0, v_at(src), ok);
+      k_t[kj * HEAD_DIM + d] = select(0.0, k_at(src), ok);
+      v_t[kj * HEAD_DIM + d] = select(0.0, v_at(src), ok);
     }
     workgroupBarrier();
     // Masked scores stay NEG_BIG; a real score is never that low.
@@ -273,26 +285,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s_t[row * T + kj] = sc;
     }
     workgroupBarrier();
+    // Keys of this tile that exist; a runtime bound also keeps compilers from unrolling T × DPR.
+    let n_keys = min(T, k_last + 1u - kb);
     var mx = m;
-    for (var kj = 0u; kj < T; kj++) { mx = max(mx, s_t[row * T + kj]); }
+    for (var kj = 0u; kj < n_keys; kj++) { mx = max(mx, s_t[row * T + kj]); }
     let corr = exp(m - mx);
     m = mx;
     l *= corr;
     for (var e = 0u; e < DPR; e++) { acc[e] *= corr; }
-    for (var kj = 0u; kj < T; kj++) {
+    for (var kj = 0u; kj < n_keys; kj++) {
       let sc = s_t[row * T + kj];
       let p = select(0.0, exp(sc - mx), sc > NEG_BIG);
       l += p;
       for (var e = 0u; e < DPR; e++) {
         let d = lane + e * LPR;
-        if (d < hd) { acc[e] += p * v_t[kj * HEAD_DIM + d]; }
+        if (d < HEAD_DIM) { acc[e] += p * v_t[kj * HEAD_DIM + d]; }
       }
     }
   }
   if (row >= nq) { return; }
   for (var e = 0u; e < DPR; e++) {
     let d = lane + e * LPR;
-    if (d < hd) { out[((t0 + row) * params.n_head + h) * hd + d] = acc[e] / l; }
+    if (d < HEAD_DIM) { out[((t0 + row) * params.n_head + h) * hd + d] = acc[e] / l; }
   }
 }
 #endif

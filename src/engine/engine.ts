@@ -125,7 +125,7 @@ export class WebGpuEngine implements ChatEngine {
       (this.opts.kvCacheType ?? (this.device.features.has('shader-f16') ? 'f16' : 'f32')) === 'f16';
     const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch, kvF16 });
     const lim = this.device.limits;
-    const kvLayer = contextLength * cfg.nKv * cfg.headDim * 4;
+    const kvLayer = contextLength * cfg.nKv * cfg.headDim * (kvF16 ? 2 : 4);
     if (kvLayer > lim.maxStorageBufferBindingSize) {
       throw new ModelTooLargeError(
         `a layer's KV cache needs ${(kvLayer / MiB).toFixed(1)} MiB but the device binds at most ` +

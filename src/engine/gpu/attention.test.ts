@@ -127,6 +127,11 @@ describe('attention kernels', () => {
     expect((await run(c, path, true)).err).toBeLessThan(1e-5);
   });
 
+  it('split reads an odd head dim from the packed f16 cache (rows start mid-word)', async () => {
+    const c = { nHead: 4, nKv: 2, hd: 15, pos: 70, nTok: 1, softcap: 0, window: 0 };
+    expect((await run(c, 'split', true)).err).toBeLessThan(1e-5);
+  });
+
   it('splits a long context over every split workgroup and stays exact', async () => {
     // 2100 positions, tiny heads: 33 chunks of 64 keys, one per split workgroup.
     const c = { nHead: 4, nKv: 2, hd: 16, pos: 2099, nTok: 1, softcap: 0, window: 0 };
