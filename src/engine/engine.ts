@@ -53,8 +53,8 @@ export interface EngineOptions {
   /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
   memoryBudgetBytes?: number;
   /**
-   * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 5 dispatches
-   * per layer instead of 12. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
+   * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 6 dispatches
+   * per layer and decode step instead of 13. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
    * where the separate kernels measure faster.
    */
   fuseKernels?: boolean;
