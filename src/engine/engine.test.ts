@@ -66,7 +66,9 @@ describe('agreement with the float64 CPU reference (relative L2 of last-position
   }
 });
 
-describe('f16 KV cache (packed pairs): within 2e-3 of the float64 reference, half the cache', () => {
+// Measured 2026-12-03 with the split-KV/tiled attention kernels (SwiftShader): f16 KV relL2 2.2e-5
+// (exaone) to 3.8e-5 (qwen3), gemma2 2.0e-4; the f32 cache 1.1e-7 to 1.4e-6.
+describe('f16 KV cache (packed pairs): within 5e-4 of the float64 reference, half the cache', () => {
   for (const arch of ARCHS) {
     it(`${arch} F32 weights`, async () => {
       const path = await testModelPath({ arch, quant: 'F32' });
@@ -74,13 +76,13 @@ describe('f16 KV cache (packed pairs): within 2e-3 of the float64 reference, hal
       const ref = await CpuReferenceModel.load(await readGguf(src));
       await src.close();
       const f16 = await engineFor({ arch, quant: 'F32' }, { kvCacheType: 'f16' });
-      const f32 = await engineFor({ arch, quant: 'F32' });
+      const f32 = await engineFor({ arch, quant: 'F32' }, { kvCacheType: 'f32' });
       try {
         const want = ref.logits(PROMPT);
         const err16 = relL2(await f16.logits(PROMPT), want);
         const err32 = relL2(await f32.logits(PROMPT), want);
         console.log(`f16 KV ${arch}: relL2 ${err16.toExponential(2)} (f32 KV ${err32.toExponential(2)})`);
-        expect(err16).toBeLessThan(2e-3);
+        expect(err16).toBeLessThan(5e-4);
         // The f16 path really ran: rounding keys and values moves the logits well past f32 noise.
         expect(err16).toBeGreaterThan(10 * err32);
         expect(f16.model.forward.kvBytes * 2).toBe(f32.model.forward.kvBytes);

@@ -45,14 +45,16 @@ export interface EngineOptions {
   subgroups?: boolean;
   /**
    * KV cache element type. 'f16' halves its memory and attention's reads (packed pairs, so any
-   * adapter runs it); logits then differ from the f32 cache by ~1e-3 relative. Default 'f32'.
+   * adapter runs it); logits then move ~3e-5 relative (2e-4 on gemma2; engine.test.ts 'f16 KV
+   * cache' measures it). Default: 'f16' where the adapter has `shader-f16` (a real GPU,
+   * where attention's reads matter), else 'f32'.
    */
   kvCacheType?: 'f32' | 'f16';
   /** GPU memory the engine may use; the load fails early, before big allocations, above it. */
   memoryBudgetBytes?: number;
   /**
-   * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 5 dispatches
-   * per layer instead of 12. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
+   * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 6 dispatches
+   * per layer and decode step instead of 13. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
    * where the separate kernels measure faster.
    */
   fuseKernels?: boolean;
@@ -119,10 +121,11 @@ export class WebGpuEngine implements ChatEngine {
     const plan = planWeights(cfg, file);
     const contextLength = Math.min(this.opts.contextLength ?? 4096, cfg.contextLength);
     const maxBatch = this.opts.maxBatch ?? 64;
-    const kvF16 = this.opts.kvCacheType === 'f16';
+    const kvF16 =
+      (this.opts.kvCacheType ?? (this.device.features.has('shader-f16') ? 'f16' : 'f32')) === 'f16';
     const need = plan.bytes + forwardBytes(cfg, { contextLength, maxBatch, kvF16 });
     const lim = this.device.limits;
-    const kvLayer = contextLength * cfg.nKv * cfg.headDim * 4;
+    const kvLayer = contextLength * cfg.nKv * cfg.headDim * (kvF16 ? 2 : 4);
     if (kvLayer > lim.maxStorageBufferBindingSize) {
       throw new ModelTooLargeError(
         `a layer's KV cache needs ${(kvLayer / MiB).toFixed(1)} MiB but the device binds at most ` +

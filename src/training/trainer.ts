@@ -489,7 +489,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
         }),
       );
       fwd.push(
-        await ops.attention({
+        ...(await ops.attention({
           q: sv.qb,
           kCache: sv.kCache,
           vCache: sv.vCache,
@@ -500,7 +500,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
           scale: cfg.attnScale,
           softcap: cfg.attnSoftcap,
           window: cfg.layers[i]!.window,
-        }),
+        })),
       );
       fwd.push(await copy(x, resMid));
       if (sv.oRaw) {

@@ -101,7 +101,9 @@ describe('shader-f16 on lavapipe', () => {
     });
     await engine.loadSource(await FileSource.open(path));
     try {
-      expect(engine.model.forward.dispatchCount).toBe(4 + 5 * engine.model.cfg.nLayer);
+      expect(engine.model.forward.dispatchCount).toBe(4 + 6 * engine.model.cfg.nLayer);
+      // An adapter with shader-f16 gets the f16 KV cache by default (half of attention's reads).
+      expect(engine.model.forward.opts.kvF16).toBe(true);
       expect(relL2(await engine.logits(prompt), ref.logits(prompt))).toBeLessThan(3e-3);
       const g = engine.generate({ promptIds: prompt, maxTokens: 6, greedy: true });
       let r = await g.next();

@@ -5,6 +5,7 @@
  */
 import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
+import { ATTN_WG, headBlocks, prefillTile, SPLIT_MAX_TOKENS, splitCount } from './attention-plan.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
 
@@ -359,6 +360,12 @@ export class Ops {
     };
   }
 
+  /**
+   * Attention over the KV cache (wgsl/attention.wgsl). Steps of at most `splitMaxTokens` tokens run
+   * split-KV decode (partials, then a combine dispatch) when `partials` is given (sized by
+   * partialsBytes()); longer steps, or all without `partials`, run the tiled prefill kernel. The
+   * grid of the path not taken is empty, so recordDispatches skips it.
+   */
   async attention(o: {
     q: GPUBuffer;
     kCache: GPUBuffer;
@@ -371,13 +378,15 @@ export class Ops {
     softcap?: number;
     window?: number;
     kvF16?: boolean;
-  }): Promise<Dispatch> {
-    const kernel = await this.#kernel({
-      family: 'attention',
-      entryPoint: 'main',
-      workgroupSize: WG,
-      defines: { KV_F16: !!o.kvF16 },
-    });
+    /** Scratch of partialsBytes() bytes for split-KV decode; one buffer may serve every layer. */
+    partials?: GPUBuffer;
+    /** Most tokens a step may have to take the split path (default SPLIT_MAX_TOKENS). */
+    splitMaxTokens?: number;
+  }): Promise<Dispatch[]> {
+    const kvF16 = !!o.kvF16;
+    const contextLength = Math.floor(o.kCache.size / (o.nKv * o.headDim * (kvF16 ? 2 : 4)));
+    const shape = { nHead: o.nHead, nKv: o.nKv, headDim: o.headDim, contextLength };
+    const nSplit = splitCount(shape);
     const params = this.arena.add(
       P.encodeAttnParams({
         nHead: o.nHead,
@@ -386,13 +395,53 @@ export class Ops {
         window: o.window ?? 0,
         scale: o.scale,
         softcap: o.softcap ?? 0,
+        nSplit,
       }),
     );
-    return {
-      kernel,
-      bindGroup: this.#bind(kernel, [o.q, o.kCache, o.vCache, o.out, params, this.step]),
-      grid: (n: number) => [o.nHead, n, 1],
-    };
+    const kernel = (defines: Record<string, string | number | boolean>) =>
+      this.#kernel({ family: 'attention', entryPoint: 'main', workgroupSize: ATTN_WG, defines });
+    const splitMax = o.partials ? Math.min(o.splitMaxTokens ?? SPLIT_MAX_TOKENS, SPLIT_MAX_TOKENS) : 0;
+    const tile = prefillTile(o.headDim);
+    const tiled = await kernel({ TILED: true, KV_F16: kvF16, HEAD_DIM: o.headDim, T: tile });
+    const dispatches: Dispatch[] = [];
+    if (o.partials && splitMax > 0) {
+      const { group, blocks } = headBlocks(o);
+      const split = await kernel({ SPLIT: true, KV_F16: kvF16, HEAD_DIM: o.headDim, GROUP: group });
+      const combine = await kernel({ COMBINE: true });
+      const on = (n: number) => (n <= splitMax ? n : 0);
+      dispatches.push(
+        {
+          kernel: split,
+          bindGroup: this.#bind(split, [o.q, o.kCache, o.vCache, o.partials, params, this.step]),
+          grid: (n) => [nSplit, o.nKv * blocks, on(n)],
+        },
+        {
+          kernel: combine,
+          bindGroup: this.#bindAt(combine, [
+            [0, o.partials],
+            [3, o.out],
+            [4, params],
+            [5, this.step],
+          ]),
+          grid: (n) => [o.nHead, on(n), 1],
+        },
+      );
+    }
+    dispatches.push({
+      kernel: tiled,
+      bindGroup: this.#bind(tiled, [o.q, o.kCache, o.vCache, o.out, params, this.step]),
+      grid: (n) => [o.nHead, n <= splitMax ? 0 : Math.ceil(n / tile), 1],
+    });
+    return dispatches;
+  }
+
+  /** A bind group for a kernel that uses only some binding numbers. */
+  #bindAt(kernel: Kernel, entries: [number, GPUBuffer | GPUBufferBinding][]): GPUBindGroup {
+    return this.device.createBindGroup({
+      label: kernel.label,
+      layout: kernel.pipeline.getBindGroupLayout(0),
+      entries: entries.map(([binding, r]) => ({ binding, resource: 'buffer' in r ? r : { buffer: r } })),
+    });
   }
 
   async gatedActivation(o: {

@@ -101,9 +101,11 @@ export interface AttnParams {
   window: number;
   scale: number;
   softcap: number;
+  /** Split-KV workgroups per (KV group, head block) in the grid (attention-plan.ts splitCount). */
+  nSplit?: number;
 }
 export function encodeAttnParams(p: AttnParams): ArrayBuffer {
-  return encode([p.nHead, p.nKv, p.headDim, p.window, { f: p.scale }, { f: p.softcap }, 0, 0]);
+  return encode([p.nHead, p.nKv, p.headDim, p.window, { f: p.scale }, { f: p.softcap }, p.nSplit ?? 1, 0]);
 }
 
 /** Fused norm + q/k/v projections + q/k norms + RoPE + KV append (wgsl/qkv.wgsl `QkvParams`). */

@@ -5,6 +5,7 @@
  * last position's logits. Activation buffers are sized for `maxBatch` tokens; nothing is allocated
  * per token.
  */
+import { partialsBytes } from '../gpu/attention-plan.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
@@ -70,9 +71,15 @@ export function forwardBytes(
   const q = cfg.nHead * cfg.headDim;
   const kvw = cfg.nKv * cfg.headDim;
   const kv = 2 * cfg.nLayer * o.contextLength * kvw * (o.kvF16 ? 2 : 4);
+  const partials = partialsBytes({
+    nHead: cfg.nHead,
+    nKv: cfg.nKv,
+    headDim: cfg.headDim,
+    contextLength: o.contextLength,
+  });
   const act = o.maxBatch * (3 * cfg.nEmbd + 3 * q + 3 * kvw + 3 * cfg.nFf) * 4 + o.maxBatch * 4;
   const tables = ropeVariants(cfg).variants.length;
-  return kv + act + tables * o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
+  return kv + partials + act + tables * o.contextLength * cfg.nRot * 4 + cfg.nVocab * 4 + 64;
 }
 
 /** Most candidates a non-greedy step can ask the GPU for (llama.cpp's default top-k is 40). */
@@ -213,6 +220,16 @@ export class ForwardPass {
       return buffer;
     });
 
+    // Split-KV decode partials: layers run one after another, so one scratch serves them all.
+    const partials = this.#storage(
+      'attn-partials',
+      partialsBytes({
+        nHead: cfg.nHead,
+        nKv: cfg.nKv,
+        headDim: cfg.headDim,
+        contextLength: opts.contextLength,
+      }),
+    );
     const body: BodyEntry[] = [];
     let section: (Dispatch | LoraHook)[] = body as (Dispatch | LoraHook)[];
     const hook = (layer: number, module: LoraModule, x: GPUBuffer, out: GPUBuffer): void => {
@@ -302,7 +319,7 @@ export class ForwardPass {
         section.push(await ops.ropeStore({ q: qn, k: kn, v: vb, kCache, vCache, ...rope }));
       });
       body.push(
-        await ops.attention({
+        ...(await ops.attention({
           q: qn,
           kCache,
           vCache,
@@ -314,7 +331,8 @@ export class ForwardPass {
           softcap: cfg.attnSoftcap,
           window: layerWindow(cfg, i),
           kvF16: !!opts.kvF16,
-        }),
+          partials,
+        })),
       );
       if (L.attnPostNorm) {
         body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: tmp })));
@@ -528,9 +546,10 @@ export class ForwardPass {
     return this.#lora ? this.#lora.bytes + this.#lora.arena.bytes : 0;
   }
 
-  /** Dispatches per forward step for one token (for benchmarks). */
+  /** Dispatches per forward step for one token (for benchmarks); paths a step skips do not count. */
   get dispatchCount(): number {
-    return this.#body.length + this.#head.length + this.#argmax.length;
+    return [...this.#body, ...this.#head, ...this.#argmax].filter((d) => d.grid(1).every((g) => g > 0))
+      .length;
   }
 
   /** GPU bytes this pass allocated (activations, KV cache, uniforms, readback). */

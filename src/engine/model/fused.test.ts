@@ -48,13 +48,13 @@ async function greedyIds(engine: WebGpuEngine, n: number): Promise<number[]> {
 }
 
 describe('fused layer kernels', () => {
-  // [arch, type, dispatches per layer fused, unfused]
+  // [arch, type, dispatches per layer fused, unfused]; decode attention is two (split-KV + combine)
   const cases: [TestArch, TestQuant, number, number][] = [
-    ['llama', 'Q4_K', 5, 12],
-    ['qwen2', 'Q8_0', 5, 12], // biases through the layer-vectors binding; Q8_0 scales repacked (aux)
-    ['qwen3', 'Q6_K', 5, 14], // per-head q/k norms inside the fused kernel (two norms unfused)
-    ['gemma2', 'Q4_0', 7, 14], // + the two sandwich norms; GELU; NEOX RoPE
-    ['exaone', 'F16', 5, 12],
+    ['llama', 'Q4_K', 6, 13],
+    ['qwen2', 'Q8_0', 6, 13], // biases through the layer-vectors binding; Q8_0 scales repacked (aux)
+    ['qwen3', 'Q6_K', 6, 15], // per-head q/k norms inside the fused kernel (two norms unfused)
+    ['gemma2', 'Q4_0', 8, 15], // + the two sandwich norms; GELU; NEOX RoPE
+    ['exaone', 'F16', 6, 13],
   ];
   for (const [arch, quant, fusedPerLayer, unfusedPerLayer] of cases) {
     it(`${arch} ${quant}: ${fusedPerLayer} dispatches per layer, without subgroups too, within 1e-4 of float64`, async () => {
@@ -141,7 +141,7 @@ describe('fused layer kernels', () => {
       });
       await engine.setAdapters([{ name: 'outer', lora: outer }]);
       ref.setAdapters([{ lora: outer, scale: 1 }]);
-      expect(perLayer(engine)).toBe(5 + 2 * 2);
+      expect(perLayer(engine)).toBe(6 + 2 * 2);
       expect(relL2(await engine.logits(PROMPT), ref.logits(PROMPT))).toBeLessThan(1e-4);
 
       // v_proj in layer 0 only: that layer's attention input runs as separate kernels (its norm,
@@ -157,12 +157,12 @@ describe('fused layer kernels', () => {
       await engine.setAdapters([{ name: 'inner', lora: inner }]);
       ref.setAdapters([{ lora: inner, scale: 1 }]);
       const unfusedAttnIn = 1 + 3 + 2 + 1; // norm, q/k/v matmuls, q/k head norms, RoPE + append
-      expect(engine.model.forward.dispatchCount).toBe(4 + 5 * cfg.nLayer - 1 + unfusedAttnIn + 2);
+      expect(engine.model.forward.dispatchCount).toBe(4 + 6 * cfg.nLayer - 1 + unfusedAttnIn + 2);
       const err = relL2(await engine.logits(PROMPT), ref.logits(PROMPT));
       expect(err).toBeLessThan(1e-4);
 
       await engine.setAdapters([]);
-      expect(perLayer(engine)).toBe(5);
+      expect(perLayer(engine)).toBe(6);
     } finally {
       await engine.dispose();
     }
