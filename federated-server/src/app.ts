@@ -1333,7 +1333,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   // ── round progression timer ──────────────────────────────────────────────────────────────
   coordinator.on('resourceFault', (f) =>
     app.log.error(
-      { during: f.during, code: f.code, detail: f.detail, attempts: f.attempts, retryAt: new Date(f.nextRetryAt).toISOString() },
+      {
+        during: f.during,
+        code: f.code,
+        detail: f.detail,
+        attempts: f.attempts,
+        retryAt: new Date(f.nextRetryAt).toISOString(),
+      },
       `${f.ko} / ${f.en}`,
     ),
   );

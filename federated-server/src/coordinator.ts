@@ -332,9 +332,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
       const t = await this.taskRow(tx, taskId);
       if (t.state !== 'failed')
         throw new ConflictError(`task ${taskId} is ${t.state}, not failed`, 'TASK_NOT_RESUMABLE');
-      await tx.query(`UPDATE tasks SET state = 'running', consecutive_failures = 0 WHERE id = $1 AND state = 'failed'`, [
-        taskId,
-      ]);
+      await tx.query(
+        `UPDATE tasks SET state = 'running', consecutive_failures = 0 WHERE id = $1 AND state = 'failed'`,
+        [taskId],
+      );
       const r = await this.currentRound(tx, taskId);
       const goesOn = r !== undefined && r.state !== 'closed' && r.state !== 'failed';
       const [{ n } = { n: 0 }] = goesOn

@@ -101,7 +101,9 @@ export async function streamAggregate(input: AggregationInput, rule: SliceRule):
     const t = new Float32Array(size);
     for (let start = 0; start < size; start += chunk) {
       const count = Math.min(chunk, size - start);
-      const slices = await mapBounded(input.updates, concurrency, (u) => u.readSlice(spec.name, start, count));
+      const slices = await mapBounded(input.updates, concurrency, (u) =>
+        u.readSlice(spec.name, start, count),
+      );
       rule(t.subarray(start, start + count), slices, weights);
     }
     out.set(spec.name, t);

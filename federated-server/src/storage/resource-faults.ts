@@ -64,7 +64,13 @@ export class ResourceFaults {
   constructor(private readonly opts: BackoffOptions = {}) {}
 
   /** Records a failed attempt of `key`'s work; returns the fault (with its next retry time). */
-  record(key: string, code: ResourceFault['code'], during: string, err: unknown, now = Date.now()): ResourceFault {
+  record(
+    key: string,
+    code: ResourceFault['code'],
+    during: string,
+    err: unknown,
+    now = Date.now(),
+  ): ResourceFault {
     const prev = this.faults.get(key);
     const attempts = (prev?.attempts ?? 0) + 1;
     const wait = Math.min(this.opts.maxMs ?? 60_000, (this.opts.baseMs ?? 1000) * 2 ** (attempts - 1));
