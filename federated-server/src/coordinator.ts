@@ -787,6 +787,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
   }
 
   private async failRound(taskId: string, roundId: number, reason: string): Promise<void> {
+    this.resourceFaults.clear(aggregationKey(roundId)); // a round that ends waits for nothing
     const events: RoundEvent[] = [];
     await this.db.transaction(async (tx) => {
       const t = await this.taskRow(tx, taskId);
