@@ -52,12 +52,13 @@ describe('the offline bundle', () => {
       mkdir -p "$W/install"
       tar -xzf "$ARCHIVE" -C "$W/install"
       cd "$W/install/dure-offline"
-      DURE_ADMIN_TOKEN="$TOKEN" PORT=8787 DURE_TICK_MS=100 DURE_LOG=off ./start.sh >"$W/server.log" 2>&1 &
+      # Bounded on every side, so nothing outlives the test even when it times out.
+      DURE_ADMIN_TOKEN="$TOKEN" PORT=8787 DURE_TICK_MS=100 DURE_LOG=off timeout 80 ./start.sh >"$W/server.log" 2>&1 &
       server=$!
+      trap 'kill "$server" 2>/dev/null || true' EXIT
       cd "$ROOT"
       status=0
-      node --import tsx federated-server/src/testing/offline-round.ts http://127.0.0.1:8787 "$TOKEN" || status=$?
-      kill "$server" 2>/dev/null || true
+      timeout 75 node --import tsx federated-server/src/testing/offline-round.ts http://127.0.0.1:8787 "$TOKEN" || status=$?
       [ "$status" = 0 ] || { cat "$W/server.log" >&2; exit "$status"; }
     `;
     const r = spawnSync('unshare', ['-n', 'bash', '-c', script], {
