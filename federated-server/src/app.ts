@@ -54,7 +54,7 @@ import {
   verifyAuditHeadSignature,
   type SignedAuditHead,
 } from './audit-head.ts';
-import { Coordinator, type RoundEvent } from './coordinator.ts';
+import { Coordinator, type CoordinatorOptions, type RoundEvent } from './coordinator.ts';
 import { AuthError, ConflictError, FederatedError, NotFoundError } from './errors.ts';
 import { SecureRoundViewSchema } from '../../src/protocol/secure-round.ts';
 import {
@@ -89,6 +89,7 @@ import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 import type { TlsMaterial } from './tls.ts';
 import { checkReadiness, type ReadinessOptions } from './readiness.ts';
+import { exhaustedResource, RETRY_AFTER_SECONDS, unavailableFor } from './storage/resource-faults.ts';
 
 export const SERVER_VERSION = '0.2.0';
 /** The file in the data directory holding a generated admin token (mode 0600). */
@@ -201,6 +202,8 @@ export interface ServerOptions {
   dashboardDir?: string;
   /** `/readyz` bounds: the database's answer time and the data directory's free space (./readiness.ts). */
   readiness?: ReadinessOptions;
+  /** Aggregation's bound on open update files and its backoff after disk-full or EMFILE (./coordinator.ts). */
+  coordinator?: CoordinatorOptions;
   /**
    * The Ed25519 key (private JWK file, created 0600 if absent) signing the audit head
    * (DURE_AUDIT_KEY_FILE). Default: the server key in the data directory. Keep it where the
@@ -298,7 +301,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   }
   const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'), await blobKeyFor(opts));
   const metrics = new Metrics();
-  const coordinator = new Coordinator(db, blobs, metrics);
+  const coordinator = new Coordinator(db, blobs, metrics, opts.coordinator);
   const serverKey = await loadServerKey(opts.dataDir);
   const auditKey = opts.auditKeyFile ? await loadSigningKey(opts.auditKeyFile) : serverKey;
   const auditHeadFile = join(opts.dataDir, AUDIT_HEAD_FILE);
@@ -566,6 +569,16 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       return reply.status(400).send(errorReply('BAD_REQUEST', e.message ?? 'invalid request'));
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
       return reply.status(415).send(errorReply('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type'));
+    const exhausted = exhaustedResource(err);
+    if (exhausted) {
+      // Disk full or out of descriptors passes: a typed 503 with Retry-After, which clients retry.
+      req.log.error({ err }, 'request ran out of disk space or file descriptors');
+      const refusal = unavailableFor(exhausted, err);
+      return reply
+        .status(refusal.status)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send(errorReply(refusal.code, refusal.message));
+    }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.status(e.statusCode).send(errorReply(e.code ?? 'BAD_REQUEST', e.message ?? 'bad request'));
     }
@@ -680,7 +693,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       'Readiness: the database answers and the data directory has room; 503 with the reason if not',
     ),
     async (_req, reply) => {
-      const r = await checkReadiness(db, opts.dataDir, opts.readiness);
+      const r = await checkReadiness(db, opts.dataDir, {
+        ...opts.readiness,
+        pendingFault: coordinator.resourceFaults.current(),
+      });
       return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', ...r });
     },
   );
@@ -915,6 +931,13 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     '/v1/admin/tasks/:taskId/start',
     route('admin', 'Start a task (opens round 1)', { params: TaskParams }),
     async (req) => coordinator.startTask(req.params.taskId, actorOf(req)),
+  );
+  app.post<{ Params: { taskId: string } }>(
+    '/v1/admin/tasks/:taskId/resume',
+    route('admin', 'Resume a failed task: its current round goes on, or the next one opens; audited', {
+      params: TaskParams,
+    }),
+    async (req) => coordinator.resumeTask(req.params.taskId, actorOf(req)),
   );
   app.get<{ Params: { taskId: string; version: string } }>(
     '/v1/admin/tasks/:taskId/adapters/:version',
@@ -1308,6 +1331,18 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   );
 
   // ── round progression timer ──────────────────────────────────────────────────────────────
+  coordinator.on('resourceFault', (f) =>
+    app.log.error(
+      {
+        during: f.during,
+        code: f.code,
+        detail: f.detail,
+        attempts: f.attempts,
+        retryAt: new Date(f.nextRetryAt).toISOString(),
+      },
+      `${f.ko} / ${f.en}`,
+    ),
+  );
   const tickMs = opts.tickMs ?? 1000;
   let timer: NodeJS.Timeout | undefined;
   let ticks = 0;

@@ -26,6 +26,8 @@ export type AuditType =
   | 'task.started'
   | 'task.completed'
   | 'task.failed'
+  /** An admin moved a failed task back to running (its current round and kept updates go on). */
+  | 'task.resumed'
   /** An admin admitted an institution to a task, or changed its weight cap. */
   | 'task.member.added'
   | 'task.member.removed'

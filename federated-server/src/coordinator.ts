@@ -60,6 +60,13 @@ import type { BlobStore } from './storage/blobs.ts';
 import type { SealedFile } from './storage/sealed.ts';
 import type { Database, Queryable } from './storage/db.ts';
 import { validateUpdateFile } from './update-validation.ts';
+import { BoundedFiles } from './aggregation/bounded-files.ts';
+import {
+  exhaustedResource,
+  ResourceFaults,
+  type BackoffOptions,
+  type ResourceFault,
+} from './storage/resource-faults.ts';
 
 /** Rounds failing in a row before the task itself is marked failed. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
@@ -127,6 +134,16 @@ interface TaskContext {
   secure: SecureTask | null;
 }
 
+export interface CoordinatorOptions {
+  /**
+   * Update files aggregation keeps open at once, whatever the number of participants (default
+   * 32): descriptors stay bounded independent of N (./aggregation/bounded-files.ts).
+   */
+  maxOpenUpdateFiles?: number;
+  /** Backoff between retries of aggregation that ran out of disk or descriptors. */
+  resourceBackoff?: BackoffOptions;
+}
+
 export interface RoundEvent {
   taskId: string;
   round: number;
@@ -134,6 +151,8 @@ export interface RoundEvent {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** The key of a round's pending aggregation in the resource-fault tracker. */
+const aggregationKey = (roundId: number) => `aggregate:${roundId}`;
 
 function toTask(r: TaskRow): Task {
   const spec = JSON.parse(r.spec) as CreateTaskRequest;
@@ -160,8 +179,11 @@ function toVersion(r: VersionRow): AdapterVersion {
   };
 }
 
-export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
+export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFault: [ResourceFault] }> {
   private readonly contexts = new Map<string, TaskContext>();
+  /** Aggregations waiting for disk space or descriptors, keyed by round: readiness reports them. */
+  readonly resourceFaults: ResourceFaults;
+  private readonly maxOpenUpdateFiles: number;
   private readonly globals = new Map<string, { version: number; tensors: Promise<Tensors> }>();
   private ticking: Promise<void> | undefined;
   private readonly secure: SecureRounds;
@@ -170,9 +192,12 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly metrics: Metrics,
+    opts: CoordinatorOptions = {},
   ) {
     super();
     this.secure = new SecureRounds(blobs);
+    this.resourceFaults = new ResourceFaults(opts.resourceBackoff);
+    this.maxOpenUpdateFiles = opts.maxOpenUpdateFiles ?? 32;
   }
 
   // ── tasks ────────────────────────────────────────────────────────────────────────────────
@@ -292,6 +317,43 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       return this.taskRow(tx, taskId);
     });
     events.forEach((e) => this.emit('round', e));
+    return toTask(task);
+  }
+
+  /**
+   * Moves a failed task back to running. A round still in progress (one whose aggregation kept
+   * waiting for disk, say) goes on with the updates it holds; otherwise the next round opens from
+   * the task's latest global adapter. Its count of failed rounds starts again from zero.
+   * @throws {NotFoundError} for an unknown task; {ConflictError} TASK_NOT_RESUMABLE unless it failed.
+   */
+  async resumeTask(taskId: string, actor = 'admin'): Promise<Task> {
+    const events: RoundEvent[] = [];
+    const task = await this.db.transaction(async (tx) => {
+      const t = await this.taskRow(tx, taskId);
+      if (t.state !== 'failed')
+        throw new ConflictError(`task ${taskId} is ${t.state}, not failed`, 'TASK_NOT_RESUMABLE');
+      await tx.query(
+        `UPDATE tasks SET state = 'running', consecutive_failures = 0 WHERE id = $1 AND state = 'failed'`,
+        [taskId],
+      );
+      const r = await this.currentRound(tx, taskId);
+      const goesOn = r !== undefined && r.state !== 'closed' && r.state !== 'failed';
+      const [{ n } = { n: 0 }] = goesOn
+        ? await tx.query<{ n: number }>(
+            `SELECT count(*)::integer AS n FROM updates WHERE round_id = $1 AND status = 'accepted'`,
+            [r.id],
+          )
+        : [];
+      await appendAudit(tx, 'task.resumed', actor, {
+        taskId,
+        round: goesOn ? r.number : (r?.number ?? 0) + 1,
+        keptUpdates: n,
+      });
+      if (!goesOn) events.push(await this.openRound(tx, t, (r?.number ?? 0) + 1));
+      return this.taskRow(tx, taskId);
+    });
+    events.forEach((e) => this.emit('round', e));
+    void this.tick().catch(() => undefined); // a round kept in `aggregating` is retried now
     return toTask(task);
   }
 
@@ -700,7 +762,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       if (!r) continue;
       const spec = JSON.parse(t.spec) as CreateTaskRequest;
       if (r.state === 'aggregating') {
-        await this.aggregate(t.id, r.id);
+        if (!this.resourceFaults.waiting(aggregationKey(r.id), now)) await this.aggregate(t.id, r.id);
         continue;
       }
       if (r.state !== 'open' && r.state !== 'collecting') continue;
@@ -725,6 +787,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
   }
 
   private async failRound(taskId: string, roundId: number, reason: string): Promise<void> {
+    this.resourceFaults.clear(aggregationKey(roundId)); // a round that ends waits for nothing
     const events: RoundEvent[] = [];
     await this.db.transaction(async (tx) => {
       const t = await this.taskRow(tx, taskId);
@@ -816,7 +879,13 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
       );
       return;
     }
-    const files: SafetensorsFile[] = [];
+    // Update files open on demand, at most maxOpenUpdateFiles at once, whatever the cohort's size.
+    const plain = ctx.secure ? [] : updates;
+    const files = new BoundedFiles<SafetensorsFile>(async (i) => {
+      const blob = plain[i]!.blob;
+      if (!blob) throw new Error(`update ${plain[i]!.id} has no stored upload`);
+      return openSafetensors(await this.blobs.openBlob(blob));
+    }, this.maxOpenUpdateFiles);
     let adapterSha: string;
     let stateSha: string | null = null;
     let metrics: Record<string, number>;
@@ -859,10 +928,8 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           },
         });
       }
-      for (const u of ctx.secure ? [] : updates) {
+      for (const [i, u] of plain.entries()) {
         if (!u.blob) throw new Error(`update ${u.id} has no stored upload`);
-        const f = await openSafetensors(await this.blobs.openBlob(u.blob));
-        files.push(f);
         sources.push({
           institutionId: u.institution_id,
           numExamples: u.num_examples,
@@ -870,7 +937,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
           trainLoss: u.train_loss,
           evalLoss: u.eval_loss,
           norm: u.norm,
-          readSlice: (name, start, count) => f.readSlice(name, start, count),
+          readSlice: (name, start, count) => files.use(i, (f) => f.readSlice(name, start, count)),
         });
       }
       const global = await this.globalTensors(ctx, taskId, r0.global_version, parent!.sha256);
@@ -882,6 +949,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         trained: ctx.trained,
         updates: sources,
         state,
+        concurrency: this.maxOpenUpdateFiles,
       });
       const version = r0.global_version + 1;
       const all = adapterTensorSpecs(ctx.spec.modelShape, ctx.spec.lora);
@@ -919,11 +987,26 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent] }> {
         ...(evaluation.loss !== null ? { evalLoss: evaluation.loss } : {}),
       };
     } catch (err) {
-      await Promise.all(files.map((f) => f.close()));
+      await files.closeAll();
+      const exhausted = exhaustedResource(err);
+      if (exhausted) {
+        // Disk full or out of descriptors: the round stays `aggregating` with every update kept,
+        // and the tick retries it after a backoff; readiness reports it meanwhile.
+        const fault = this.resourceFaults.record(
+          aggregationKey(roundId),
+          exhausted,
+          `aggregating ${taskId} round ${r0.number}`,
+          err,
+        );
+        this.emit('resourceFault', fault);
+        return;
+      }
+      this.resourceFaults.clear(aggregationKey(roundId));
       await this.failRound(taskId, roundId, `aggregation failed: ${(err as Error).message}`);
       return;
     }
-    await Promise.all(files.map((f) => f.close()));
+    await files.closeAll();
+    this.resourceFaults.clear(aggregationKey(roundId));
     const seconds = (performance.now() - started) / 1000;
     const events: RoundEvent[] = [];
     await this.db.transaction(async (tx) => {

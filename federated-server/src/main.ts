@@ -47,7 +47,8 @@ export async function startServer(
   return { url, close: () => server.close() };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as this file only: bundled (`npm run pack:offline`) every module shares the bundle's URL.
+if (import.meta.url === `file://${process.argv[1]}` && import.meta.url.endsWith('/main.ts')) {
   let started: StartedServer;
   try {
     started = await startServer(readServerEnv(process.env).port);

@@ -7,12 +7,15 @@
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import type { Queryable } from './storage/db.ts';
+import type { ResourceFault } from './storage/resource-faults.ts';
 
 export interface ReadinessOptions {
   /** How long `SELECT 1` may take. Default 2 s. */
   databaseTimeoutMs?: number;
   /** Free bytes the data directory's file system must keep. Default 256 MiB. */
   minFreeBytes?: number;
+  /** Work waiting for disk space or descriptors (the coordinator's newest resource fault). */
+  pendingFault?: ResourceFault | undefined;
 }
 
 export interface CheckResult {
@@ -24,7 +27,11 @@ export interface CheckResult {
 export interface Readiness {
   ready: boolean;
   database: CheckResult & { ms?: number };
-  disk: CheckResult & { freeBytes?: number };
+  disk: CheckResult & {
+    freeBytes?: number;
+    /** Work kept and waiting to be retried because the disk or descriptors ran out. */
+    pending?: { code: string; during: string; ko: string; en: string; attempts: number; nextRetryAt: string };
+  };
 }
 
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024;
@@ -68,5 +75,19 @@ export async function checkReadiness(
     checkDatabase(db, opts.databaseTimeoutMs ?? 2000),
     checkDisk(dataDir, opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES),
   ]);
+  const f = opts.pendingFault;
+  if (f) {
+    // Free space may be back above the bound while the retry has not run yet: not ready until it has.
+    disk.ok = false;
+    disk.reason = `${f.during}: ${f.ko} / ${f.en} (${f.detail})`;
+    disk.pending = {
+      code: f.code,
+      during: f.during,
+      ko: f.ko,
+      en: f.en,
+      attempts: f.attempts,
+      nextRetryAt: new Date(f.nextRetryAt).toISOString(),
+    };
+  }
   return { ready: database.ok && disk.ok, database, disk };
 }

@@ -59,6 +59,9 @@ export const adminStrings = {
     version: '버전',
     open: '열기',
     start: '시작',
+    resume: '다시 시작',
+    resumeHint:
+      '라운드가 연달아 실패해 멈춘 과제입니다. 원인(디스크 공간, 참여 기관 수)을 해결한 뒤 다시 시작하세요. 보관 중인 업데이트는 그대로 이어집니다.',
     settings: '설정',
     baseModel: '기반 모델',
     baseModelHash: '기반 모델 SHA-256',
@@ -266,6 +269,9 @@ export const adminStrings = {
     version: 'Version',
     open: 'Open',
     start: 'Start',
+    resume: 'Resume',
+    resumeHint:
+      'This task stopped after rounds failed in a row. Fix the cause (disk space, too few institutions), then resume it. Updates still kept carry on.',
     settings: 'Settings',
     baseModel: 'Base model',
     baseModelHash: 'Base model SHA-256',

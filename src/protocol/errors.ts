@@ -921,6 +921,14 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         ko: '이 기관이 열어 둔 실시간 연결이 너무 많습니다. 다른 창이나 탭을 닫으세요.',
         en: 'This institution has too many live connections open. Close other windows or tabs.',
       },
+      STORAGE_FULL: {
+        ko: '서버 디스크가 가득 찼습니다. 받은 업데이트는 지우지 않고 보관하며, 공간이 생기면 자동으로 다시 시도합니다. 운영자는 데이터 디렉터리의 공간을 확보하세요.',
+        en: "The server's disk is full. Received updates are kept, not discarded, and the work is retried automatically once there is room. Operators: free space in the data directory.",
+      },
+      TOO_MANY_OPEN_FILES: {
+        ko: '서버가 한 번에 열 수 있는 파일 수의 한도에 닿았습니다. 받은 업데이트는 보관하며 자동으로 다시 시도합니다. 운영자는 파일 디스크립터 한도(ulimit -n)를 확인하세요.',
+        en: 'The server reached its limit of open files. Received updates are kept and the work is retried automatically. Operators: check the file-descriptor limit (ulimit -n).',
+      },
       BAD_ADMIN_NAME: {
         ko: '관리자 이름은 1~64자의 글자, 숫자, 점(.), 밑줄(_), 붙임표(-)만 쓸 수 있습니다(띄어쓰기 없이).',
         en: 'An admin name is 1–64 letters, digits, ".", "_" or "-", without spaces.',
@@ -982,6 +990,10 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       TASK_NOT_STARTABLE: {
         ko: '지금은 이 과제를 시작할 수 없습니다.',
         en: 'The task cannot be started now.',
+      },
+      TASK_NOT_RESUMABLE: {
+        ko: '실패한 과제만 다시 시작할 수 있습니다.',
+        en: 'Only a failed task can be resumed.',
       },
       WRONG_ROUND: { ko: '다른 라운드의 업데이트입니다.', en: 'The update is for another round.' },
       ADMIN_EXISTS: {

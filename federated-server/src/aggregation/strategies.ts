@@ -10,6 +10,7 @@
  */
 import type { StrategyConfig } from '../../../src/protocol/schemas.ts';
 import type { TensorSpec } from '../../../src/protocol/lora.ts';
+import { mapBounded } from './bounded-files.ts';
 import { adaptiveStepInto, coordinateMedianInto, trimmedMeanInto, weightedMeanInto } from './math.ts';
 
 /** One accepted update, read lazily so aggregation never holds all updates at once. */
@@ -41,6 +42,11 @@ export interface AggregationInput {
   state: Tensors | undefined;
   /** Coordinates per streamed chunk. */
   chunk?: number;
+  /**
+   * Updates read at once within a chunk (default 16): with sources that open their file on
+   * demand (./bounded-files.ts) this bounds open descriptors whatever the number of updates.
+   */
+  concurrency?: number;
 }
 
 export interface AggregationResult {
@@ -77,6 +83,7 @@ export interface Strategy {
 type SliceRule = (out: Float32Array, slices: Float32Array[], weights: number[]) => void;
 
 const DEFAULT_CHUNK = 65_536;
+export const DEFAULT_CONCURRENCY = 16;
 
 /**
  * Streams every trained tensor through `rule` chunk by chunk; untrained tensors are copied from
@@ -85,6 +92,7 @@ const DEFAULT_CHUNK = 65_536;
 export async function streamAggregate(input: AggregationInput, rule: SliceRule): Promise<Tensors> {
   if (input.updates.length === 0) throw new RangeError('no updates to aggregate');
   const chunk = input.chunk ?? DEFAULT_CHUNK;
+  const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
   const weights = input.updates.map((u) => u.weight);
   const out: Tensors = new Map();
   for (const [name, g] of input.global) out.set(name, g);
@@ -93,7 +101,9 @@ export async function streamAggregate(input: AggregationInput, rule: SliceRule):
     const t = new Float32Array(size);
     for (let start = 0; start < size; start += chunk) {
       const count = Math.min(chunk, size - start);
-      const slices = await Promise.all(input.updates.map((u) => u.readSlice(spec.name, start, count)));
+      const slices = await mapBounded(input.updates, concurrency, (u) =>
+        u.readSlice(spec.name, start, count),
+      );
       rule(t.subarray(start, start + count), slices, weights);
     }
     out.set(spec.name, t);

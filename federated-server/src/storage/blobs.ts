@@ -124,11 +124,16 @@ export class BlobStore {
     const sha = createHash('sha256').update(bytes).digest('hex');
     if (await this.has(sha)) return sha;
     const tmp = this.tempPath();
-    const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(bytes);
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(bytes);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      await rm(tmp, { force: true }); // a disk that filled up mid-write keeps no partial file
+      throw err;
     }
     return this.commitTemp(tmp, sha);
   }

@@ -35,9 +35,15 @@ export async function freshDataDir(): Promise<string> {
  * enough that only the abuse tests, which set `options`, meet a limit.
  */
 export async function startTestServer(
-  opts: { databaseUrl?: string; adminToken?: string | null; options?: Partial<ServerOptions> } = {},
+  opts: {
+    databaseUrl?: string;
+    adminToken?: string | null;
+    options?: Partial<ServerOptions>;
+    /** A data directory the test prepared (e.g. with blobs/ on a small tmpfs); fresh by default. */
+    dataDir?: string;
+  } = {},
 ): Promise<TestServer> {
-  const dataDir = await freshDataDir();
+  const dataDir = opts.dataDir ?? (await freshDataDir());
   const server = await buildServer({
     dataDir,
     databaseUrl: opts.databaseUrl,
