@@ -3,8 +3,8 @@
  * archive is unpacked and started inside a network namespace that has only a loopback interface
  * (`unshare -n`, as root), far from the repository's node_modules, and one tiny round is run
  * against it there. Any import the bundle missed, or any attempt to reach a registry, fails it.
- * .ci/run builds the archive first (`npm run pack:offline`) and names it in DURE_OFFLINE_ARCHIVE;
- * without that the test builds one, reusing dist/ when present.
+ * `npm test` builds the web app (dist/) before the unit suite, so the archive is packed here from
+ * that build (`--reuse-dist`); DURE_OFFLINE_ARCHIVE may name an archive built beforehand instead.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ describe('the offline bundle', () => {
   });
 
   it('unpacks and runs a round inside a network namespace with no route out', () => {
-    // .ci/run builds the archive in a step of its own and names it; otherwise it is built here.
+    // Packed here from the web build `npm test` made, unless one built beforehand is named.
     let archive = process.env['DURE_OFFLINE_ARCHIVE'];
     if (!archive) {
       archive = join(work, 'built.tar.gz');
