@@ -201,7 +201,7 @@ test('JS API and OpenAI-style SDK on the same engine; typed errors', async ({ pa
   expect(['webgpu', 'wasm-cpu']).toContain(out.backend);
   // backend "auto": the SDK hands the caller the measured decision (issue 21 item 4).
   expect(out.decision.backend).toBe(out.backend);
-  expect(out.decision.measured?.cpu?.tokensPerSecond).toBeGreaterThan(0);
+  expect(out.decision).toMatchObject({ measured: { cpu: { tokensPerSecond: expect.any(Number) } } });
   expect(out.decision.reason.en).toMatch(
     /path is faster on this device \((measured|measured earlier on this device): GPU/,
   );

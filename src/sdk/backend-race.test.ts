@@ -114,10 +114,12 @@ describe('raceBackends', () => {
     const p = paths({ gpu: run(2), cpu: run(40), cpuLoad: new Error('no wasm') });
     const r = await raceBackends({ ...p.input, software: true });
     expect(r.backend).toBe('webgpu');
-    expect(r.decision.reason.en).toMatch(/CPU \(WebAssembly\) path could not load \(no wasm\)/);
+    expect(r.decision.reason.en).toMatch(
+      /CPU \(WebAssembly\) path could not run the model on this device \(no wasm\)/,
+    );
   });
   it('with real timing: a slow emulated GPU is cut off and costs little', async () => {
-    const gpu = new PacedEngine(30, 300);
+    const gpu = new PacedEngine(30, 1000);
     const cpu = new PacedEngine(10, 4);
     const t = performance.now();
     const r = await raceBackends({
@@ -132,8 +134,8 @@ describe('raceBackends', () => {
     expect(gpu.disposed).toBe(true);
     expect(cpu.disposed).toBe(false);
     expect(r.decision.measured?.gpu?.complete).toBe(false);
-    // The CPU's 8 tokens take ~40 ms; the GPU is stopped well before its 2.1 s.
-    expect(performance.now() - t).toBeLessThan(2000);
+    // The CPU's 8 tokens take ~40 ms; the GPU is stopped well before its 7 s.
+    expect(performance.now() - t).toBeLessThan(3000);
   });
 });
 

@@ -8,32 +8,34 @@ describe('measureDecode', () => {
     const m = await measureDecode(e, { deadlineMs: 2000, maxTokens: 6 });
     expect(m.complete).toBe(true);
     expect(m.tokens).toBe(6);
-    // 5 steps of ~10 ms: about 100 tok/s (timers are late, never early).
-    expect(m.tokensPerSecond).toBeGreaterThan(40);
+    // 5 steps of ~10 ms: about 100 tok/s (timers are late, never early; a loaded CI machine is slow).
+    expect(m.tokensPerSecond).toBeGreaterThan(10);
     expect(m.tokensPerSecond).toBeLessThanOrEqual(101);
     expect(m.firstTokenSeconds).toBeGreaterThanOrEqual(0.039);
-    expect(e.requests[0]).toMatchObject({ greedy: true, maxTokens: 6 });
+    // Asked as the widget asks: a chat message, greedy.
+    expect(e.requests[0]).toMatchObject({ greedy: true, maxTokens: 6, messages: [{ role: 'user' }] });
     expect(e.resets).toBe(1);
     // The engine was released (a second run does not find it busy).
     await measureDecode(e, { deadlineMs: 500, maxTokens: 2 });
   });
   it('cuts a slow engine off at its deadline and reports an upper bound', async () => {
-    const e = new PacedEngine(5, 400);
+    const e = new PacedEngine(5, 3000);
     const t = performance.now();
     const m = await measureDecode(e, { deadlineMs: 150, maxTokens: 8 });
-    expect(performance.now() - t).toBeLessThan(400);
+    expect(performance.now() - t).toBeLessThan(2000);
     expect(m.complete).toBe(false);
     expect(m.tokens).toBe(1);
-    // At most (0 + 1) token in ~0.145 s: well below the 2.5 tok/s it really makes… as a bound, ≥ it.
-    expect(m.tokensPerSecond).toBeGreaterThan(2.5);
+    // "At most one token in the ~0.15 s after the first": an upper bound, so at least the 0.33 tok/s
+    // it really makes, and far below what a complete run would claim.
+    expect(m.tokensPerSecond).toBeGreaterThan(1 / 3);
     expect(m.tokensPerSecond).toBeLessThan(10);
     expect(e.busy).toBe(false);
   });
   it('stops a challenger at its decode budget', async () => {
-    const e = new PacedEngine(5, 50);
-    const m = await measureDecode(e, { deadlineMs: 2000, decodeBudgetMs: 60, maxTokens: 8 });
+    const e = new PacedEngine(5, 400);
+    const m = await measureDecode(e, { deadlineMs: 4000, decodeBudgetMs: 60, maxTokens: 8 });
     expect(m.complete).toBe(false);
-    expect(m.tokens).toBeLessThanOrEqual(3);
+    expect(m.tokens).toBe(1);
   });
 });
 

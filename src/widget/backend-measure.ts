@@ -28,8 +28,11 @@ export interface DecodeMeasurement {
   complete: boolean;
 }
 
-/** A prompt every model continues for a while (greedy), so decoding does not end at once. */
-export const PROBE_PROMPT = '1, 2, 3, 4, 5, 6,';
+/**
+ * Asked as a chat message, the way the widget asks (llama.cpp's raw-completion path in wllama
+ * failed on a test model where its chat path did not); a count invites a longer answer.
+ */
+export const PROBE_QUESTION = '1부터 20까지 세어 주세요.';
 export const PROBE_TOKENS = 8;
 
 export interface MeasureOptions {
@@ -44,7 +47,7 @@ export interface MeasureOptions {
 const nowMs = () => performance.now();
 
 /**
- * Times a short greedy completion of `PROBE_PROMPT` on a loaded engine, then resets it.
+ * Times a short greedy answer to `PROBE_QUESTION` on a loaded engine, then resets it.
  * @throws whatever the engine throws, unless the run was cut off.
  */
 export async function measureDecode(engine: ChatEngine, o: MeasureOptions): Promise<DecodeMeasurement> {
@@ -59,7 +62,7 @@ export async function measureDecode(engine: ChatEngine, o: MeasureOptions): Prom
   const deadline = setTimeout(() => ctl.abort(), o.deadlineMs);
   try {
     const stream = engine.generate({
-      prompt: PROBE_PROMPT,
+      messages: [{ role: 'user', content: PROBE_QUESTION }],
       maxTokens: o.maxTokens ?? PROBE_TOKENS,
       greedy: true,
       temperature: 0,

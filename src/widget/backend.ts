@@ -125,11 +125,11 @@ export function measuredDecision(
   const g = m.gpu;
   const c = m.cpu;
   if (notes.gpuError) {
-    ko.push(`WebGPU 엔진이 이 기기에서 모델을 불러오지 못했습니다 (${notes.gpuError}).`);
-    en.push(`The WebGPU engine could not load the model on this device (${notes.gpuError}).`);
+    ko.push(`WebGPU 엔진이 이 기기에서 모델을 실행하지 못했습니다 (${notes.gpuError}).`);
+    en.push(`The WebGPU engine could not run the model on this device (${notes.gpuError}).`);
   } else if (notes.cpuError) {
-    ko.push(`CPU(WebAssembly) 경로를 불러오지 못했습니다 (${notes.cpuError}).`);
-    en.push(`The CPU (WebAssembly) path could not load (${notes.cpuError}).`);
+    ko.push(`CPU(WebAssembly) 경로가 이 기기에서 모델을 실행하지 못했습니다 (${notes.cpuError}).`);
+    en.push(`The CPU (WebAssembly) path could not run the model on this device (${notes.cpuError}).`);
   }
   const measuredKo: string[] = [];
   const measuredEn: string[] = [];
