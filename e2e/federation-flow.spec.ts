@@ -333,11 +333,13 @@ test('operator → two institutions → two rounds → approval → widget on th
 
   // A widget following the stable channel loads exactly the approved version.
   const pageName = 'e2e-flow-portal.html';
+  // Adapters are applied by Dure's WebGPU engine only: under "auto" the measured choice on this
+  // machine's software adapter is llama.cpp on the CPU, which cannot apply them.
   await writeFile(
     join(ROOT, OUT_DIR, pageName),
     `<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>민원 안내</title>
 <script type="module" src="/dure-chat.js"></script></head><body><main>
-<dure-chat model="${model.url}" sha256="${model.sha256}" autoload temperature="0" max-tokens="8"
+<dure-chat model="${model.url}" sha256="${model.sha256}" backend="webgpu" autoload temperature="0" max-tokens="8"
   conversation-id="e2e-flow" adapter-task="${task.id}" adapter-server="${server}"
   adapter-version="stable" adapter-interval="1"></dure-chat></main></body></html>`,
   );

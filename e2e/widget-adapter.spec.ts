@@ -73,11 +73,13 @@ test('widget hot-loads each new global adapter without a reload; greedy answer c
   // page.route would count as a public address space, and Chromium's Local Network Access would
   // then refuse its requests to the loopback federated server).
   const pageName = 'e2e-adapter-portal.html';
+  // Adapters are applied by Dure's WebGPU engine only: under "auto" the measured choice on this
+  // machine's software adapter is llama.cpp on the CPU, which cannot apply them.
   await writeFile(
     join(ROOT, process.env['DURE_E2E_OUTDIR'] ?? 'dist', pageName),
     `<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>어댑터 시험</title>
 <script type="module" src="/dure-chat.js"></script></head><body><main>
-<dure-chat model="${model.url}" sha256="${model.sha256}" autoload temperature="0" max-tokens="12"
+<dure-chat model="${model.url}" sha256="${model.sha256}" backend="webgpu" autoload temperature="0" max-tokens="12"
   conversation-id="e2e-adapter" adapter-task="${created.id}" adapter-server="${server.url}"
   adapter-interval="1"></dure-chat></main></body></html>`,
   );

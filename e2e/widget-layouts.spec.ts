@@ -300,7 +300,9 @@ test('(b) served from a sub-path of the portal (/dure/): the widget answers', as
   );
 });
 
-test('(c) served from the portal web root: the widget answers', async ({ page }, testInfo) => {
+test('(c) served from the portal web root: the widget answers; "auto" measures both paths on the software adapter and runs the CPU, once', async ({
+  page,
+}, testInfo) => {
   const portal = await serve({
     mounts: [{ prefix: '/', dir: DIST }],
     pages: {
@@ -312,9 +314,31 @@ test('(c) served from the portal web root: the widget answers', async ({ page },
     },
   });
   await openWidget(page, `${portal.origin}/portal.html`);
-  await waitStarted(page);
+  const ready = await waitStarted(page);
+  // Issue 21: Chromium's SwiftShader adapter passes the probe, but llama.cpp in WebAssembly is
+  // measured faster on this machine, so the CPU path runs and the citizen is told why, with figures.
+  expect(ready.detail['backend']).toBe('wasm-cpu');
+  const reason = ready.detail['reason'] as { ko: string; en: string };
+  expect(reason.ko).toMatch(
+    /소프트웨어.*이 기기에서는 CPU 경로가 더 빠릅니다 \(측정: GPU [\d.]+( 이하)?, CPU [\d.]+ 토큰\/초\)/,
+  );
+  expect(reason.en).toMatch(/The CPU path is faster on this device \(measured: GPU/);
+  await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', 'wasm-cpu');
+  await expect(chat(page).locator('.backend .reason')).toContainText('CPU 경로가 더 빠릅니다 (측정: GPU');
   await askOne(page, '전입신고는 어디에서 하나요?');
   await screenshots(page, testInfo, 'web-root');
+  // Measured once: after a reload the kept measurement decides, and the WebGPU engine is not loaded.
+  const stored = await page.evaluate(() => localStorage.getItem('dure.backend-choice'));
+  expect(stored).toContain('"backend":"wasm-cpu"');
+  const enginesBefore = portal.requests.filter((r) => /inference\.worker-/.test(r.path)).length;
+  expect(enginesBefore, 'the WebGPU engine was loaded to be measured').toBeGreaterThan(0);
+  // The init script that records events runs again on reload (a fresh list).
+  await page.reload();
+  await chat(page).locator('.launcher').click();
+  const again = await waitStarted(page);
+  expect(again.detail['backend']).toBe('wasm-cpu');
+  expect((again.detail['reason'] as { ko: string }).ko).toContain('이 기기에서 이전에 측정');
+  expect(portal.requests.filter((r) => /inference\.worker-/.test(r.path)).length).toBe(enginesBefore);
   expect(failed(portal)).toEqual([]);
 });
 

@@ -179,6 +179,7 @@ test('JS API and OpenAI-style SDK on the same engine; typed errors', async ({ pa
         aborted: last,
         pieces,
         backend: dure.info.backend,
+        decision: dure.backend,
       };
     },
     { url: model.url, sha256: model.sha256 },
@@ -198,6 +199,12 @@ test('JS API and OpenAI-style SDK on the same engine; typed errors', async ({ pa
   expect(out.aborted).toBe('abort');
   expect(out.pieces).toBeLessThan(20);
   expect(['webgpu', 'wasm-cpu']).toContain(out.backend);
+  // backend "auto": the SDK hands the caller the measured decision (issue 21 item 4).
+  expect(out.decision.backend).toBe(out.backend);
+  expect(out.decision).toMatchObject({ measured: { cpu: { tokensPerSecond: expect.any(Number) } } });
+  expect(out.decision.reason.en).toMatch(
+    /path is faster on this device \((measured|measured earlier on this device): GPU/,
+  );
 
   // The element's own JS API: ask() goes through the same path as typing, reset() clears.
   await page.evaluate(

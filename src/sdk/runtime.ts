@@ -9,9 +9,12 @@ import { WllamaEngine } from '../engine/wllama/wllama-engine.ts';
 import { WorkerEngine } from '../engine/worker-client.ts';
 import { checkOrigin, downloadModel, type DownloadProgress } from '../model-manager/download.ts';
 import { openModelStore, type ModelStore } from '../model-manager/store.ts';
-import { decideBackend, hasWasm, type BackendDecision } from '../widget/backend.ts';
+import { decideBackend, hasWasm, measuredDecision, type BackendDecision } from '../widget/backend.ts';
 import { probeInWorker } from '../engine/gpu/probe-client.ts';
 import { cpuFallbackAfter } from './gpu-refusal.ts';
+import { raceBackends, type LoadedPath } from './backend-race.ts';
+import { cpuReadBytesPerSecond } from '../widget/backend-measure.ts';
+import { pageStorage, readChoice, writeChoice, type DeviceSignature } from '../widget/backend-cache.ts';
 import { spawnGpuProbeWorker, spawnInferenceWorker, watchWorker } from '../../workers/spawn.ts';
 import { GpuUnavailableError, InvalidRequestError, NoBackendError } from '../protocol/errors.ts';
 export { NoBackendError };
@@ -55,7 +58,10 @@ export interface StartOptions {
   signal?: AbortSignal;
   store?: ModelStore;
   contextLength?: number;
-  /** Force a path; `auto` (default) lets the probe decide. */
+  /**
+   * Force a path; `auto` (default) measures both on this device once (per model size, kept in
+   * localStorage) and runs the faster; `decision.measured` in the result says what was measured.
+   */
   backend?: 'auto' | 'webgpu' | 'wasm-cpu';
 }
 
@@ -154,6 +160,17 @@ export async function probeWebGpu(timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeRe
   }
 }
 
+/** What a measured choice is kept for: this adapter, in this browser, on this many cores. */
+function deviceSignature(p: ProbeResult): DeviceSignature {
+  const nav = typeof navigator === 'undefined' ? null : navigator;
+  return {
+    adapter: p.gpuAdapter,
+    software: p.software ?? false,
+    userAgent: nav?.userAgent ?? '',
+    cores: nav?.hardwareConcurrency ?? 0,
+  };
+}
+
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
 /**
@@ -216,22 +233,67 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
   const cpu = (): Spawned => ({
     engine: new WllamaEngine({ contextLength: opts.contextLength ?? 2048, loadTimeoutMs: limit }),
   });
-  let spawned = decision.backend === 'webgpu' && webgpuFactory ? webgpuFactory() : cpu();
-  let engine = spawned.engine;
-  let info: ModelInfo;
+  /** Loads `s` within `ms`; on failure it is discarded and the error rethrown. */
+  const loadSpawned = async (s: Spawned, ms = limit + 5000): Promise<LoadedPath> => {
+    try {
+      const info = await within(
+        s.engine.load(downloaded.blob),
+        ms,
+        () =>
+          new NoBackendError(
+            `모델을 ${Math.round(ms / 1000)}초 안에 불러오지 못했습니다. 페이지를 새로 고쳐 다시 시도해 주세요. / ` +
+              `The model did not load within ${Math.round(ms / 1000)} s. Reload the page and try again.`,
+          ),
+        s.failed,
+      );
+      return { engine: s.engine, info, discard: () => discard(s) };
+    } catch (e) {
+      await discard(s);
+      throw e;
+    }
+  };
+  const gpuFactory = webgpuFactory;
+  // "auto" with both paths usable: measured once per device and model size (backend-race.ts).
+  const device =
+    (opts.backend ?? 'auto') === 'auto' &&
+    decision.backend === 'webgpu' &&
+    gpuFactory &&
+    hasWasm() &&
+    !(probed instanceof Error)
+      ? { probe: probed, signature: deviceSignature(probed) }
+      : null;
+  const storage = pageStorage();
+  const modelBytes = downloaded.blob.size;
+  const cached = device ? readChoice(storage, device.signature, modelBytes) : null;
+  let path: LoadedPath;
   try {
-    info = await within(
-      engine.load(downloaded.blob),
-      limit + 5000,
-      () =>
-        new NoBackendError(
-          `모델을 ${Math.round(limit / 1000)}초 안에 불러오지 못했습니다. 페이지를 새로 고쳐 다시 시도해 주세요. / ` +
-            `The model did not load within ${Math.round(limit / 1000)} s. Reload the page and try again.`,
-        ),
-      spawned.failed,
-    );
+    if (device && gpuFactory && !cached) {
+      const raced = await raceBackends({
+        software: device.probe.software ?? false,
+        adapter: device.probe.gpuAdapter,
+        modelBytes,
+        loadGpu: (ms) => loadSpawned(gpuFactory(), ms),
+        loadCpu: () => loadSpawned(cpu()),
+        cpuReadBytesPerSecond: () => cpuReadBytesPerSecond(),
+      });
+      path = raced.winner;
+      decision = raced.decision;
+      if (raced.cacheable && raced.decision.measured)
+        writeChoice(storage, device.signature, modelBytes, {
+          backend: raced.backend,
+          measured: raced.decision.measured,
+          at: Date.now(),
+        });
+    } else {
+      if (device && cached)
+        decision = measuredDecision(
+          cached.backend,
+          { ...cached.measured, cached: true },
+          device.probe.gpuAdapter,
+        );
+      path = await loadSpawned(decision.backend === 'webgpu' && gpuFactory ? gpuFactory() : cpu());
+    }
   } catch (e) {
-    await discard(spawned);
     // A file the WGSL engine refuses (architecture, tensor type) is reported, never silently run
     // on the CPU; a worker that dies or a GPU that runs out of memory moves to llama.cpp's CPU
     // path with the reason shown (gpu-refusal.ts).
@@ -240,13 +302,9 @@ export async function startEngine(opts: StartOptions): Promise<StartedEngine> {
       requested: opts.backend,
       wasmAvailable: hasWasm(),
     });
-    spawned = cpu();
-    engine = spawned.engine;
-    info = await engine.load(downloaded.blob).catch(async (err: unknown) => {
-      await discard(spawned);
-      throw err;
-    });
+    path = await loadSpawned(cpu());
   }
+  const { engine, info } = path;
   report({ phase: 'ready', loadedBytes: downloaded.blob.size, totalBytes: downloaded.blob.size });
   return {
     engine,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GpuUnavailableError } from '../engine/errors.ts';
 import type { ProbeResult } from '../engine/gpu/probe.ts';
-import { decideBackend } from './backend.ts';
+import { decideBackend, measuredDecision, pickMeasured } from './backend.ts';
 
 const probe: ProbeResult = {
   gpuAdapter: 'Google SwiftShader',
@@ -44,5 +44,70 @@ describe('decideBackend', () => {
     const d = decideBackend({ ...base, probe: new Error('no gpu'), wasmAvailable: false });
     expect(d.backend).toBeNull();
     expect(d.reason.ko).toMatch(/Chrome/);
+  });
+});
+
+describe('pickMeasured and the reason shown', () => {
+  const run = (tps: number, complete = true) => ({
+    tokensPerSecond: tps,
+    tokens: 8,
+    firstTokenSeconds: 0.2,
+    seconds: 0.5,
+    complete,
+  });
+  it('a software adapter never wins unless measured faster, with a complete run', () => {
+    expect(pickMeasured({ gpu: run(0.83), cpu: run(46.8), cpuBound: null, software: true })).toBe('wasm-cpu');
+    expect(pickMeasured({ gpu: run(40), cpu: run(40), cpuBound: null, software: true })).toBe('wasm-cpu');
+    expect(pickMeasured({ gpu: run(90, false), cpu: run(40), cpuBound: null, software: true })).toBe(
+      'wasm-cpu',
+    );
+    expect(pickMeasured({ gpu: run(60), cpu: run(40), cpuBound: null, software: true })).toBe('webgpu');
+  });
+  it('a real GPU keeps a tie and wins outright above the CPU bound', () => {
+    expect(pickMeasured({ gpu: run(40), cpu: run(40), cpuBound: 400, software: false })).toBe('webgpu');
+    expect(pickMeasured({ gpu: run(30), cpu: run(40), cpuBound: 400, software: false })).toBe('wasm-cpu');
+    expect(pickMeasured({ gpu: run(80), cpu: null, cpuBound: 40, software: false })).toBe('webgpu');
+    expect(pickMeasured({ gpu: run(30), cpu: null, cpuBound: 40, software: false })).toBe('wasm-cpu');
+    expect(pickMeasured({ gpu: null, cpu: run(1), cpuBound: null, software: false })).toBe('wasm-cpu');
+  });
+  it('says which path is faster, with the figures, in Korean and English', () => {
+    const d = measuredDecision(
+      'wasm-cpu',
+      { gpu: run(0.83), cpu: run(46.8), cpuBound: null, software: true, cached: false },
+      'google swiftshader',
+    );
+    expect(d.backend).toBe('wasm-cpu');
+    expect(d.reason.ko).toContain('이 기기에서는 CPU 경로가 더 빠릅니다 (측정: GPU 0.8, CPU 47 토큰/초).');
+    expect(d.reason.ko).toContain('소프트웨어(google swiftshader)');
+    expect(d.reason.en).toContain(
+      'The CPU path is faster on this device (measured: GPU 0.8, CPU 47 tokens/s).',
+    );
+    expect(d.measured?.cpu?.tokensPerSecond).toBe(46.8);
+  });
+  it('marks cut-off runs, the CPU bound and earlier measurements', () => {
+    const cut = measuredDecision(
+      'wasm-cpu',
+      { gpu: run(1.7, false), cpu: run(40), cpuBound: null, software: true, cached: true },
+      'sw',
+    );
+    expect(cut.reason.ko).toContain('(이 기기에서 이전에 측정: GPU 1.7 이하, CPU 40 토큰/초)');
+    expect(cut.reason.en).toContain('GPU at most 1.7');
+    const fast = measuredDecision(
+      'webgpu',
+      { gpu: run(85), cpu: null, cpuBound: 12.5, software: false, cached: false },
+      'nvidia ampere',
+    );
+    expect(fast.reason.en).toBe(
+      'The GPU path is faster on this device (measured: GPU 85, CPU at most 13 tokens/s). Running on WebGPU (nvidia ampere).',
+    );
+    const failed = measuredDecision(
+      'wasm-cpu',
+      { gpu: null, cpu: run(40), cpuBound: null, software: true, cached: false },
+      'sw',
+      { gpuError: "The WebGPU engine's worker could not start" },
+    );
+    expect(failed.reason.en).toMatch(
+      /worker could not start.*Measured: CPU 40 tokens\/s\. Running on the CPU/,
+    );
   });
 });

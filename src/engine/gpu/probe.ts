@@ -15,7 +15,35 @@ export interface ProbeResult {
   maxComputeWorkgroupStorageSize: number;
   /** The dispatch computed what the CPU computes. */
   dispatchOk: boolean;
+  /**
+   * The adapter is a CPU emulation (SwiftShader, llvmpipe/lavapipe, WARP, or the browser says it is
+   * a fallback adapter): it never wins against the CPU path unless measured faster (issue 21).
+   * Absent in results from before this field existed: read as "not known to be software".
+   */
+  software?: boolean;
   sample: number[];
+}
+
+/** What an adapter says about itself (`GPUAdapterInfo`; `isFallbackAdapter` moved there from the adapter). */
+export interface AdapterIdentity {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+// Chromium's SwiftShader reports vendor "google", architecture "swiftshader"; Mesa's Vulkan
+// software rasteriser is lavapipe (llvmpipe in OpenGL); Windows' is the Microsoft Basic Render
+// Driver (WARP).
+const SOFTWARE_NAMES = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
+
+/** Whether the adapter emulates a GPU on the CPU. */
+export function isSoftwareAdapter(info: AdapterIdentity): boolean {
+  if (info.isFallbackAdapter === true) return true;
+  return [info.vendor, info.architecture, info.device, info.description].some(
+    (s) => typeof s === 'string' && SOFTWARE_NAMES.test(s),
+  );
 }
 
 /** @throws {GpuUnavailableError} when there is no WebGPU or no adapter. */
@@ -42,6 +70,15 @@ export async function probeWebGpu(gpu: GPU | undefined): Promise<ProbeResult> {
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
       dispatchOk,
+      software: isSoftwareAdapter({
+        vendor: adapterInfo.vendor,
+        architecture: adapterInfo.architecture,
+        device: adapterInfo.device,
+        description: adapterInfo.description,
+        isFallbackAdapter:
+          (adapterInfo as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          (gpuAdapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+      }),
       sample: [...out],
     };
   } finally {
