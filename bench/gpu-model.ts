@@ -67,20 +67,29 @@ export const LONG_CONTEXT_SHAPE: GpuBenchShape = {
   tokenizer: 'corpus-bpe',
 };
 
-/** Byte offsets of the f16 scales in a block, and the scale giving weights of std ≈ `std`. */
-const SCALES: Partial<Record<GgmlType, { at: number[]; scale: (std: number) => number }>> = {
-  // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q: d·sc·q spreads over ≈ d·240.
-  [GgmlType.Q4_K]: { at: [0, 2], scale: (std) => std / 240 },
-  // d·sc·(q − 32) with int8 sc and 6-bit q: ≈ d·1200.
-  [GgmlType.Q6_K]: { at: [208], scale: (std) => std / 1200 },
+/**
+ * The f16 scales of a block: [byte offset, multiple of d], with d giving weights of std ≈ `std`.
+ */
+const SCALES: Partial<Record<GgmlType, { at: [number, number][]; d: (std: number) => number }>> = {
+  // d·sc·q − dmin·m with 6-bit sc, m and 4-bit q: d·sc·q averages d·236 and spreads over ≈ d·240;
+  // dmin = 7.5·d centres the weights on zero.
+  [GgmlType.Q4_K]: {
+    at: [
+      [0, 1],
+      [2, 7.5],
+    ],
+    d: (std) => std / 240,
+  },
+  // d·sc·(q − 32) with int8 sc and 6-bit q: ≈ d·1200, centred.
+  [GgmlType.Q6_K]: { at: [[208, 1]], d: (std) => std / 1200 },
 };
 
+/** IEEE half-precision bits of a positive `v`, subnormals included (small scales are subnormal). */
 function f16Bits(v: number): number {
-  const f = new Float32Array([v]);
-  const u = new Uint32Array(f.buffer)[0]!;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  if (exp <= 0) return 0;
-  return ((u >>> 16) & 0x8000) | (exp << 10) | ((u >>> 13) & 0x3ff);
+  const exp = Math.floor(Math.log2(v));
+  if (exp < -14) return Math.min(1023, Math.round(v / 2 ** -24));
+  const mant = Math.round((v / 2 ** exp - 1) * 1024);
+  return mant === 1024 ? (exp + 16) << 10 : ((exp + 15) << 10) | mant;
 }
 
 /** Random quantized blocks of `type` for a [nIn, nOut] weight. */
@@ -99,10 +108,11 @@ function randomBlocks(type: GgmlType, nIn: number, nOut: number, seed: number): 
     s ^= s << 5;
     words[i] = s >>> 0;
   }
-  const d = f16Bits(spec.scale(0.5 / Math.sqrt(nIn)));
+  const d = spec.d(0.5 / Math.sqrt(nIn));
+  const fields = spec.at.map(([at, k]) => [at, f16Bits(d * k)] as const);
   const view = new DataView(out.buffer);
   for (let b = 0; b < blocks; b++)
-    for (const at of spec.at) view.setUint16(b * t.bytesPerBlock + at, d, true);
+    for (const [at, bits] of fields) view.setUint16(b * t.bytesPerBlock + at, bits, true);
   return out;
 }
 

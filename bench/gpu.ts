@@ -40,6 +40,11 @@ if (isCpuEmulatedAdapter(gpu.device) && canRetry) {
   onSwiftShader(`only a software adapter (${gpu.description})`);
 }
 console.error(`bench:gpu: adapter ${gpu.description}${smoke ? ' [smoke]' : ''}`);
+if (!smoke && isCpuEmulatedAdapter(gpu.device)) {
+  // A 1 GB model on a ~1 GB/s software adapter would take most of an hour and measure nothing.
+  console.error(`bench:gpu: no GPU adapter, only ${gpu.description}: the full run needs a GPU; try --smoke`);
+  process.exit(2);
+}
 const result = await gpuCompare(gpu.device, gpu.description, compareSizes(smoke), smoke);
 console.log(JSON.stringify(result));
 process.exit(0);
