@@ -82,6 +82,9 @@ export function forwardBytes(
 
 /** Most candidates a non-greedy step can ask the GPU for (llama.cpp's default top-k is 40). */
 export const MAX_TOP_K = 256;
+/** No penalty ids: shared, so a step allocates nothing for them. */
+const NO_IDS = new Uint32Array(0);
+
 /** Most distinct recent ids the GPU repetition penalty takes per step. */
 export const MAX_PENALTY_IDS = 256;
 
@@ -696,7 +699,7 @@ export class ForwardPass {
     pos: number,
     draw: DecodeDraw,
     rand: number,
-    penaltyIds: Uint32Array = new Uint32Array(0),
+    penaltyIds: Uint32Array = NO_IDS,
   ): Promise<number> {
     if (this.#inFlight >= this.#readSlots.length)
       throw new EngineStateError(`${this.#inFlight} decode steps are already in flight`);
