@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isCpuEmulatedAdapter } from '../src/engine/gpu/device.ts';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
 import { benchModelPath } from './bench-model.ts';
-import { benchDecode } from './decode.ts';
+import { gpuBenchModelPath, LONG_CONTEXT_SHAPE } from './gpu-model.ts';
+import { benchDecode, benchLongContext } from './decode.ts';
 import { benchPeers, peersTable } from './peers.ts';
 import { roofline } from './roofline.ts';
 import { benchTraining } from './training.ts';
@@ -37,6 +38,13 @@ const decodeUnfused = await benchDecode(gpu.device, await benchModelPath(), {
   fuseKernels: false,
 });
 const engineDefault = isCpuEmulatedAdapter(gpu.device) ? 'unfused' : 'fused';
+
+// Decode with ≥ 2048 tokens of context ÷ with a short one, same engine, same run (issue #21 item 5).
+// The bench model's proportions with a 4k context (random Q4_K_M blocks, made in a second: the
+// cost does not depend on the values); the kernels the engine picks on this adapter.
+const longContext = await benchLongContext(gpu.device, await gpuBenchModelPath(LONG_CONTEXT_SHAPE), {
+  tokens: quick ? 4 : 16,
+});
 
 // LoRA training tokens/s (issue #9 item 5): the WGSL trainer vs the tfjs reference, same batch, one
 // run (bench/training.ts). A failure is reported without losing the other measurements.
@@ -86,7 +94,7 @@ const results = {
   quick,
   adapter: { description: gpu.description, features },
   roofline: roof,
-  decode,
+  decode: { ...decode, long_context_ratio: longContext.ratio, long_context: longContext },
   decode_unfused: decodeUnfused,
   fused_over_unfused: {
     decode: decode.tok_s / decodeUnfused.tok_s,
@@ -144,6 +152,7 @@ const lines = [
     ];
   }),
   `  fused ÷ unfused: decode ${(decode.tok_s / decodeUnfused.tok_s).toFixed(2)}×, prefill ${(decode.prefill_tok_s / decodeUnfused.prefill_tok_s).toFixed(2)}× (the engine uses ${engineDefault} kernels on this adapter)`,
+  `  long context: ${longContext.long_tok_s.toFixed(2)} tok/s at ${longContext.long_context} tokens ÷ ${longContext.short_tok_s.toFixed(2)} at ${longContext.short_context} = ${longContext.ratio.toFixed(3)} (decode.long_context_ratio)`,
   `  GPU memory ${(decode.gpu_bytes / 2 ** 20).toFixed(1)} MiB for weights+KV ${(decode.weights_plus_kv_bytes / 2 ** 20).toFixed(1)} MiB (ratio ${(decode.gpu_bytes / decode.weights_plus_kv_bytes).toFixed(3)})`,
   '',
   ...(training instanceof Error

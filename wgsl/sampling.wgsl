@@ -64,13 +64,19 @@ fn key_of(v: f32) -> u32 {
   return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u);
 }
 
-/** The penalty applies once per distinct id (the CPU dedups the list). */
+/**
+ * The penalty applies once per distinct id. The CPU dedups the ids it knows; in the GPU token loop
+ * the last entry is the fed token, copied on the GPU, so an id seen earlier in the list is skipped.
+ */
 @compute @workgroup_size(WG_SIZE)
 fn penalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= tk.n_penalty) { return; }
   let id = penalty_ids[i];
   if (id >= tk.n) { return; }
+  for (var j = 0u; j < i; j++) {
+    if (penalty_ids[j] == id) { return; }
+  }
   let v = z[id];
   z[id] = select(v * tk.penalty, v / tk.penalty, v > 0.0);
 }
@@ -132,4 +138,89 @@ fn topk(@builtin(local_invocation_index) lid: u32) {
     }
   }
   if (lid == 0u) { cand[0] = min(tk.k, tk.n); }
+}
+
+// ---- The draw on the GPU (token loop: the id feeds the next step without a CPU round trip) ----
+// Same chain and order as the CPU sampler's sampleCandidates (src/engine/sampler.ts): candidates
+// sorted by logit (lowest id first on ties) → temperature → top-p → min-p → draw with the step's
+// uniform random number, which the CPU's seeded generator supplies. f32 here where the CPU uses
+// f64: a draw can differ only when the random number falls within ~1e-7 of a boundary.
+
+struct DrawParams {
+  greedy: u32,      // 1: take the best candidate (greedy with a repetition penalty)
+  temperature: f32,
+  top_p: f32,
+  min_p: f32,
+  rand: f32,        // uniform in [0, 1), one per step
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+};
+
+@group(0) @binding(7) var<uniform> dp: DrawParams;
+
+var<workgroup> sorted_id: array<u32, WG_SIZE>;
+var<workgroup> sorted_p: array<f32, WG_SIZE>;
+
+@compute @workgroup_size(WG_SIZE)
+fn draw(@builtin(local_invocation_index) lid: u32) {
+  let k = min(cand[0], WG_SIZE);
+  if (lid < k) {
+    // Rank by comparison with every other candidate: a parallel sort of at most WG_SIZE pairs.
+    let id = cand[1u + 2u * lid];
+    let z = bitcast<f32>(cand[2u + 2u * lid]);
+    var rank = 0u;
+    for (var j = 0u; j < k; j++) {
+      let oid = cand[1u + 2u * j];
+      let oz = bitcast<f32>(cand[2u + 2u * j]);
+      if (oz > z || (oz == z && oid < id)) { rank++; }
+    }
+    sorted_id[rank] = id;
+    sorted_p[rank] = z;
+  }
+  workgroupBarrier();
+  if (lid != 0u) { return; }
+  if (dp.greedy != 0u || k <= 1u) {
+    result[0] = sorted_id[0];
+    return;
+  }
+  let zmax = sorted_p[0];
+  var sum = 0.0;
+  for (var i = 0u; i < k; i++) {
+    let p = exp((sorted_p[i] - zmax) / dp.temperature);
+    sorted_p[i] = p;
+    sum += p;
+  }
+  var cut = k;
+  if (dp.top_p < 1.0) {
+    var acc = 0.0;
+    for (var i = 0u; i < k; i++) {
+      acc += sorted_p[i] / sum;
+      if (acc >= dp.top_p) {
+        cut = i + 1u;
+        break;
+      }
+    }
+  }
+  // Probabilities descend, so min-p keeps a prefix.
+  if (dp.min_p > 0.0) {
+    let floor_p = sorted_p[0] * dp.min_p;
+    var keep = 0u;
+    for (var i = 0u; i < cut; i++) {
+      if (sorted_p[i] >= floor_p) { keep = i + 1u; }
+    }
+    cut = keep;
+  }
+  sum = 0.0;
+  for (var i = 0u; i < cut; i++) { sum += sorted_p[i]; }
+  var r = dp.rand * sum;
+  var chosen = sorted_id[cut - 1u];
+  for (var i = 0u; i < cut; i++) {
+    r -= sorted_p[i];
+    if (r <= 0.0) {
+      chosen = sorted_id[i];
+      break;
+    }
+  }
+  result[0] = chosen;
 }

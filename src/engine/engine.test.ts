@@ -23,6 +23,7 @@ import { GgmlType } from './gguf/types.ts';
 import { UnsupportedWeightTypeError } from './gpu/weight-layout.ts';
 import { FileSource } from '../node/file-source.ts';
 import { readGguf } from './gguf/reader.ts';
+import type { GenerateRequest } from './api.ts';
 import { WebGpuEngine } from './engine.ts';
 import { DureError } from './errors.ts';
 import { Sampler } from './sampler.ts';
@@ -248,6 +249,96 @@ describe('generation', () => {
     expect(stopped.res.finishReason).toBe('stop');
     expect(stopped.res.text).toBe(text.slice(0, text.indexOf(stop)));
     expect(stopped.chunks.join('')).toBe(stopped.res.text);
+  });
+
+  // The token loop on the GPU (issue #21 item 2).
+  const collectRun = async (e: WebGpuEngine, req: GenerateRequest) => {
+    const chunks: { text: string; ids: number[] }[] = [];
+    const g = e.generate(req);
+    for (;;) {
+      const r = await g.next();
+      if (r.done) return { res: r.value, chunks };
+      chunks.push(r.value);
+    }
+  };
+
+  it.each([
+    ['greedy', { greedy: true }],
+    [
+      'seeded sampling with a repetition penalty',
+      { temperature: 0.9, topK: 20, topP: 0.9, repetitionPenalty: 1.3, seed: 5 },
+    ],
+  ] as const)(
+    '%s reads back one 4-byte id per token, with the next step already submitted',
+    async (_, opts) => {
+      const mapAsync = GPUBuffer.prototype.mapAsync;
+      const reads: number[] = [];
+      GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+        reads.push(args[2] ?? this.size);
+        return mapAsync.apply(this, args);
+      };
+      // The order in which steps are submitted and their ids reach the engine.
+      const events: string[] = [];
+      const proto = Object.getPrototypeOf(engine.model.forward) as {
+        decodeStep: (...a: unknown[]) => Promise<number>;
+      };
+      const decodeStep = proto.decodeStep;
+      let step = 0;
+      proto.decodeStep = function (this: unknown, ...args: unknown[]) {
+        const k = step++;
+        events.push(`submit ${k}`);
+        return decodeStep.apply(this, args).then((id) => (events.push(`read ${k}`), id));
+      };
+      let res;
+      try {
+        ({ res } = await collectRun(engine, { promptIds: PROMPT, maxTokens: 6, ...opts }));
+      } finally {
+        GPUBuffer.prototype.mapAsync = mapAsync;
+        proto.decodeStep = decodeStep;
+      }
+      expect(res.finishReason).toBe('length');
+      expect(res.ids).toHaveLength(6);
+      expect(reads).toHaveLength(6);
+      expect(reads.every((n) => n === 4)).toBe(true);
+      // Every step after the first is submitted before the previous step's id is read back.
+      for (let k = 1; k < 6; k++)
+        expect(events.indexOf(`submit ${k}`)).toBeLessThan(events.indexOf(`read ${k - 1}`));
+      expect(events.filter((e) => e.startsWith('submit'))).toHaveLength(6);
+    },
+  );
+
+  it('a stop string found at token n never streams token n+1, and the next turn equals a fresh run', async () => {
+    const free = await collectRun(engine, { promptIds: PROMPT, maxTokens: 10, greedy: true });
+    const dec = engine.model.tokenizer;
+    // A stop string that ends exactly with the text of token n (and is not in the text before it):
+    // when it is found, the step that runs token n was already submitted.
+    const n = [4, 5, 6, 7, 3].find((i) => {
+      const s = dec.decode(free.res.ids.slice(0, i + 1)).slice(-2);
+      return !s.includes('\uFFFD') && !dec.decode(free.res.ids.slice(0, i)).includes(s);
+    })!;
+    const stop = dec.decode(free.res.ids.slice(0, n + 1)).slice(-2);
+    const stopped = await collectRun(engine, {
+      promptIds: PROMPT,
+      maxTokens: 10,
+      greedy: true,
+      stop: [stop],
+    });
+    expect(stopped.res.finishReason).toBe('stop');
+    expect(stopped.res.ids).toEqual(free.res.ids.slice(0, n + 1));
+    const streamedIds = stopped.chunks.flatMap((c) => c.ids);
+    expect(streamedIds).not.toContain(free.res.ids[n + 1]);
+    expect(stopped.chunks.map((c) => c.text).join('')).toBe(stopped.res.text);
+    // Next turn: the conversation so far plus new tokens reuses the cache up to the stop; after
+    // reset() the same request prefills everything, as a fresh engine would.
+    const next = {
+      promptIds: [...PROMPT, ...stopped.res.ids, 3, 4],
+      maxTokens: 5,
+      temperature: 0.8,
+      seed: 9,
+    };
+    const reused = await collectRun(engine, next);
+    await engine.reset();
+    expect(reused.res.ids).toEqual((await collectRun(engine, next)).res.ids);
   });
 
   it('frees the model on dispose and can load again', async () => {

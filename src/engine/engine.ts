@@ -25,7 +25,13 @@ import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource, RangeSource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
 import { modelConfig, type ModelConfig } from './model/config.ts';
-import { ContextOverflowError, ForwardPass, forwardBytes, MAX_TOP_K } from './model/forward.ts';
+import {
+  ContextOverflowError,
+  ForwardPass,
+  forwardBytes,
+  MAX_TOP_K,
+  type DecodeDraw,
+} from './model/forward.ts';
 import { planWeights, uploadModelWeights, type ModelWeights } from './model/weights.ts';
 import { encodeChat } from './chat-template/index.ts';
 import { modelChatTemplate } from './chat-template/fallback.ts';
@@ -216,25 +222,35 @@ export class WebGpuEngine implements ChatEngine {
   }
 
   /**
-   * Runs one token and draws the next on the GPU as far as possible: greedy reads back the id
-   * (4 bytes); with a penalty or sampling, the GPU applies the penalty and picks the top-k
-   * candidates (8·k bytes). Only top-k off or above MAX_TOP_K reads back all logits.
+   * The step-by-step path for a draw over the whole vocabulary (top-k off or above MAX_TOP_K):
+   * every logit comes back and the CPU sampler applies the penalty and draws.
    */
-  async #sample(
+  async #sampleOnCpu(
     sampler: Sampler,
-    penalty: number,
     one: Uint32Array,
     pos: number,
     recent: readonly number[],
   ): Promise<number> {
-    const forward = this.model.forward;
-    if (sampler.greedy && penalty === 1) return forward.runArgmax(one, pos);
-    const window = recent.slice(-64);
+    return sampler.sample(await this.model.forward.runLogits(one, pos), recent.slice(-64));
+  }
+
+  /**
+   * How the GPU token loop draws for this request, or undefined when the draw needs the whole
+   * vocabulary on the CPU (top-k off or above MAX_TOP_K): that path reads back every step's
+   * logits and runs step by step.
+   */
+  #gpuDraw(sampler: Sampler, penalty: number): DecodeDraw | undefined {
     const k = sampler.greedy ? 1 : sampler.candidateCount;
-    if (k === undefined || k > MAX_TOP_K) return sampler.sample(await forward.runLogits(one, pos), window);
-    const penaltyIds = penalty === 1 ? new Uint32Array(0) : Uint32Array.from(new Set(window));
-    const c = await forward.runTopK(one, pos, k, penaltyIds, penalty);
-    return sampler.greedy ? (c.ids[0] as number) : sampler.sampleCandidates(c.ids, c.logits);
+    if (k === undefined || k > MAX_TOP_K) return undefined;
+    const o = sampler.opts;
+    return {
+      greedy: sampler.greedy,
+      k,
+      temperature: o.temperature ?? 0.7,
+      topP: o.topP ?? 1,
+      minP: o.minP ?? 0,
+      penalty,
+    };
   }
 
   /** One generation at a time: the lock is taken when iteration starts and released in finally. */
@@ -271,46 +287,70 @@ export class WebGpuEngine implements ChatEngine {
 
     // Prefill all but the last prompt token; the last one produces the first sample.
     await this.#prefill(prompt);
-    let pos = prompt.length - 1;
-    let next = prompt[pos] as number;
+    const { forward } = this.model;
+    const penalty = req.repetitionPenalty ?? 1;
+    const draw = this.#gpuDraw(sampler, penalty);
+    const p0 = prompt.length - 1;
     const recent = [...prompt];
-    const one = new Uint32Array(1); // the fed token, reused every step
-    // On abort or error the cache still holds exactly #cached; nothing else to release.
-    while (ids.length < maxTokens) {
-      if (req.signal?.aborted) {
-        finish = 'abort';
-        break;
+    /** The token step i runs: the last prompt token, then each sampled one. */
+    const fed = (i: number) => (i === 0 ? prompt[p0] : ids[i - 1]) as number;
+    const distinct = (window: number[]) => Uint32Array.from(new Set(window));
+    // Step i runs fed(i) at position p0 + i and samples token i. On the GPU path step i+1 is
+    // submitted before token i is read back: the GPU takes its input from step i's output.
+    const submit = (i: number, ahead: boolean): Promise<number> => {
+      if (!draw) return this.#sampleOnCpu(sampler, Uint32Array.of(fed(i)), p0 + i, recent);
+      // Ahead, the fed token is still on the GPU: the penalty window holds the 63 known tokens
+      // and the GPU appends the fed one.
+      const window = penalty === 1 ? undefined : distinct(recent.slice(ahead ? -63 : -64));
+      const rand = draw.greedy ? 0 : sampler.nextRandom();
+      return forward.decodeStep(ahead ? 'previous' : fed(i), p0 + i, draw, rand, window);
+    };
+    let ahead: Promise<number> | undefined;
+    try {
+      // On abort, stop or error the cache still holds exactly #cached: a step run ahead wrote
+      // position p0 + i + 1, beyond it, and the next request overwrites that entry.
+      for (let i = 0; ; i++) {
+        if (i >= maxTokens) break;
+        if (req.signal?.aborted) {
+          finish = 'abort';
+          break;
+        }
+        if (p0 + i >= info.contextLength) {
+          finish = 'length';
+          break;
+        }
+        const current = ahead ?? submit(i, false);
+        ahead = undefined;
+        if (draw && i + 1 < maxTokens && p0 + i + 1 < info.contextLength && !req.signal?.aborted)
+          ahead = submit(i + 1, true);
+        const token = await current;
+        this.#cached.length = p0 + i;
+        this.#cached.push(fed(i));
+        if (tokenizer.isEog(token)) {
+          finish = 'eos';
+          break;
+        }
+        ids.push(token);
+        recent.push(token);
+        // The decoder holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
+        text += decoder.push(token);
+        const hit = firstStop(text, stops);
+        if (hit >= 0) {
+          text = text.slice(0, hit);
+          finish = 'stop';
+          break;
+        }
+        // Hold back a tail that could still become a stop string.
+        const safe = text.length - holdBack(text, stops);
+        if (safe > emitted) {
+          yield { text: text.slice(emitted, safe), ids: [token] };
+          emitted = safe;
+        }
       }
-      if (pos >= info.contextLength) {
-        finish = 'length';
-        break;
-      }
-      one[0] = next;
-      const token = await this.#sample(sampler, req.repetitionPenalty ?? 1, one, pos, recent);
-      this.#cached.length = pos;
-      this.#cached.push(next);
-      pos++;
-      if (tokenizer.isEog(token)) {
-        finish = 'eos';
-        break;
-      }
-      ids.push(token);
-      recent.push(token);
-      next = token;
-      // The decoder holds back an incomplete UTF-8 sequence (a Hangul syllable split across tokens).
-      text += decoder.push(token);
-      const hit = firstStop(text, stops);
-      if (hit >= 0) {
-        text = text.slice(0, hit);
-        finish = 'stop';
-        break;
-      }
-      // Hold back a tail that could still become a stop string.
-      const safe = text.length - holdBack(text, stops);
-      if (safe > emitted) {
-        yield { text: text.slice(emitted, safe), ids: [token] };
-        emitted = safe;
-      }
+    } finally {
+      // The step run ahead of a stop is discarded (its token never reaches the stream), but its
+      // readback must finish before the slots are used again.
+      await ahead?.catch(() => undefined);
     }
     if (finish !== 'stop') text += decoder.flush();
     if (text.length > emitted) yield { text: text.slice(emitted), ids: [] };

@@ -19,6 +19,14 @@ export class Sampler {
     };
   }
 
+  /**
+   * The next number of the draw sequence, for a draw made elsewhere (the GPU token loop): the
+   * same sequence `sampleCandidates` consumes, one number per draw.
+   */
+  nextRandom(): number {
+    return this.#rand();
+  }
+
   get greedy(): boolean {
     return !!this.opts.greedy || (this.opts.temperature ?? 0.7) <= 0;
   }

@@ -550,6 +550,28 @@ export class Ops {
     ];
   }
 
+  /**
+   * The token loop's draw: sorts the top-k candidates and picks one with the step's random number
+   * (temperature → top-p → min-p, as the CPU sampler), writing the id to `result` where the next
+   * step's embedding and the readback find it. `params` is a `DrawParams` uniform rewritten per step.
+   */
+  async draw(o: { candidates: GPUBuffer; result: GPUBuffer; params: GPUBuffer }): Promise<Dispatch> {
+    const kernel = await this.lib.get({ family: 'sampling', entryPoint: 'draw', workgroupSize: 256 });
+    return {
+      kernel,
+      bindGroup: this.device.createBindGroup({
+        label: kernel.label,
+        layout: kernel.pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 1, resource: { buffer: o.result } },
+          { binding: 5, resource: { buffer: o.candidates } },
+          { binding: 7, resource: { buffer: o.params } },
+        ],
+      }),
+      grid: () => [1, 1, 1],
+    };
+  }
+
   async argmax(o: { logits: GPUBuffer; result: GPUBuffer; n: number }): Promise<Dispatch> {
     const kernel = await this.lib.get({ family: 'sampling', entryPoint: 'argmax', workgroupSize: 256 });
     const params = this.arena.add(P.encodeArgmaxParams({ n: o.n }));

@@ -73,6 +73,11 @@ describe('uniform encoders match their WGSL structs', () => {
     ['activation.wgsl', 'ActParams', P.encodeActParams({ nFf: 1 })],
     ['sampling.wgsl', 'ArgmaxParams', P.encodeArgmaxParams({ n: 1 })],
     ['sampling.wgsl', 'TopKParams', P.encodeTopKParams({ n: 1, k: 1, nPenalty: 0, penalty: 1 })],
+    [
+      'sampling.wgsl',
+      'DrawParams',
+      P.encodeDrawParams({ greedy: false, temperature: 1, topP: 1, minP: 0, rand: 0.5 }),
+    ],
     ['step.wgsl', 'Step', P.encodeStep({ nTokens: 1, pos: 0 })],
   ];
   it.each(cases)('%s %s', (file, struct, buf) => {

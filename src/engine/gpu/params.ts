@@ -181,6 +181,26 @@ export function encodeTopKParams(p: TopKParams, into?: ArrayBuffer): ArrayBuffer
   return into;
 }
 
+/** The GPU draw of the token loop (wgsl/sampling.wgsl `DrawParams`); rewritten every step. */
+export interface DrawParams {
+  greedy: boolean;
+  temperature: number;
+  topP: number;
+  minP: number;
+  /** Uniform in [0, 1): the step's random number from the CPU sampler's seeded generator. */
+  rand: number;
+}
+export function encodeDrawParams(p: DrawParams, into?: ArrayBuffer): ArrayBuffer {
+  const buf = into ?? new ArrayBuffer(32);
+  const v = new DataView(buf);
+  v.setUint32(0, p.greedy ? 1 : 0, true);
+  v.setFloat32(4, p.temperature, true);
+  v.setFloat32(8, p.topP, true);
+  v.setFloat32(12, p.minP, true);
+  v.setFloat32(16, p.rand, true);
+  return buf;
+}
+
 /** LoRA shrink/expand (`struct LoraParams` in lora.wgsl). */
 export interface LoraParams {
   inFeatures: number;

@@ -66,7 +66,7 @@ function variants(): Variant[] {
   add('lora', 'shrink', [{ SHRINK: true }]);
   add('lora', 'expand', [{}]);
   // Sampling is built without subgroups only (ops.ts).
-  for (const e of ['argmax', 'penalize', 'topk']) add('sampling', e, [{}], [false]);
+  for (const e of ['argmax', 'penalize', 'topk', 'draw']) add('sampling', e, [{}], [false]);
   add('normBackward', 'main', flagCombos({}, ['ADD']));
   add('ropeBackward', 'main', flagCombos({}, ['NEOX']));
   add('activationBackward', 'main', flagCombos({}, ['GELU']));

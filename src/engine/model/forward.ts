@@ -8,14 +8,19 @@
 import { partialsBytes } from '../gpu/attention-plan.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
-import { encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
+import { encodeDrawParams, encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { layerWindow, ropeVariants, type ModelConfig } from './config.ts';
 import { layerRopeTables } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
 import { ContextOverflowError } from '../../protocol/errors.ts';
-import { EngineRequestError, LoraAdapterError, TokenIdError } from '../../protocol/errors.ts';
+import {
+  EngineRequestError,
+  EngineStateError,
+  LoraAdapterError,
+  TokenIdError,
+} from '../../protocol/errors.ts';
 export { ContextOverflowError };
 
 /** Where a LoRA term goes: right after the base matmul of `module` in `layer`, before any consumer. */
@@ -84,8 +89,26 @@ export function forwardBytes(
 
 /** Most candidates a non-greedy step can ask the GPU for (llama.cpp's default top-k is 40). */
 export const MAX_TOP_K = 256;
+/** No penalty ids: shared, so a step allocates nothing for them. */
+const NO_IDS = new Uint32Array(0);
+
 /** Most distinct recent ids the GPU repetition penalty takes per step. */
 export const MAX_PENALTY_IDS = 256;
+
+/**
+ * How a step of the GPU token loop picks its token: greedy without a penalty is an argmax;
+ * otherwise the repetition penalty and top-k run on the GPU, then the draw (sampling.wgsl `draw`).
+ */
+export interface DecodeDraw {
+  greedy: boolean;
+  /** Candidates for the draw, 1..MAX_TOP_K (1 for greedy with a penalty). */
+  k: number;
+  temperature: number;
+  topP: number;
+  minP: number;
+  /** Repetition penalty; 1 = none. */
+  penalty: number;
+}
 
 /** The best k (id, logit) pairs of a step, sorted by logit (lowest id first on ties). */
 export interface Candidates {
@@ -111,7 +134,16 @@ export class ForwardPass {
   readonly #topKParams: GPUBuffer;
   readonly #topKData = new ArrayBuffer(16);
   readonly #readCandidates: GPUBuffer;
+  readonly #drawParams: GPUBuffer;
+  readonly #drawData = new ArrayBuffer(32);
+  /** Two readback slots: step n+1 is submitted while step n's id is still on its way back. */
+  readonly #readSlots: GPUBuffer[];
+  #nextSlot = 0;
+  #inFlight = 0;
   #topK: Dispatch[] = [];
+  /** Penalty, top-k and draw: the non-argmax tail of a token-loop step. */
+  #drawChain: Dispatch[] = [];
+  readonly #fed = new Uint32Array(1);
   #body: Dispatch[] = [];
   /** The body with LoRA hooks; #body is this with the active adapters' dispatches spliced in. */
   #base: BodyEntry[] = [];
@@ -162,6 +194,18 @@ export class ForwardPass {
       size: 4 + 8 * MAX_TOP_K,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
+    this.#drawParams = device.createBuffer({
+      label: 'draw-params',
+      size: 32,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#readSlots = [0, 1].map((i) =>
+      device.createBuffer({
+        label: `read-token-${i}`,
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+    );
     this.kvBytes = 2 * cfg.nLayer * opts.contextLength * cfg.nKv * cfg.headDim * (opts.kvF16 ? 2 : 4);
   }
 
@@ -419,6 +463,10 @@ export class ForwardPass {
       params: this.#topKParams,
       maxPenaltyIds: MAX_PENALTY_IDS,
     });
+    this.#drawChain = [
+      ...this.#topK,
+      await ops.draw({ candidates: this.#candidates, result: this.#sampled, params: this.#drawParams }),
+    ];
   }
 
   /**
@@ -563,8 +611,7 @@ export class ForwardPass {
     );
   }
 
-  #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits' | 'topk', k = 0): void {
-    const n = ids.length;
+  #checkStep(ids: Uint32Array, n: number, pos: number): void {
     if (n === 0 || n > this.opts.maxBatch)
       throw new EngineRequestError(`batch of ${n} tokens (max ${this.opts.maxBatch})`, 'BATCH_SIZE');
     if (pos + n > this.opts.contextLength) {
@@ -576,6 +623,11 @@ export class ForwardPass {
       if (id >= this.cfg.nVocab)
         throw new TokenIdError(`token id ${id} is outside the vocabulary of ${this.cfg.nVocab}`);
     }
+  }
+
+  #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits' | 'topk', k = 0): void {
+    const n = ids.length;
+    this.#checkStep(ids, n, pos);
     const q = this.#device.queue;
     q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
     q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }, this.#stepData));
@@ -646,6 +698,80 @@ export class ForwardPass {
   /** Runs tokens at positions pos.. without producing output (prefill chunks). */
   run(ids: Uint32Array, pos: number): void {
     this.#record(ids, pos, 'none');
+  }
+
+  /**
+   * One step of the token loop on the GPU: runs the fed token at `pos`, picks the next one on the
+   * GPU (`draw`), writes it where the next step's embedding lookup reads it, and reads back only
+   * its 4 bytes. The promise is not awaited before the next step is submitted: call again with
+   * `feed: 'previous'` to run the token this step picks, so the GPU never waits for the CPU.
+   * At most two steps are in flight (two readback slots); the caller awaits every promise.
+   * @param feed the token to run, or 'previous' for the one the last submitted step picked.
+   * @param rand the step's uniform random number (the CPU sampler's seeded generator).
+   * @param penaltyIds distinct ids the repetition penalty applies to; with `feed: 'previous'`
+   *   the fed token is added on the GPU (deduplicated there), so leave it out.
+   * @throws {EngineStateError} with two steps already in flight.
+   * @throws {TokenIdError} when a fed or picked id is outside the vocabulary.
+   */
+  decodeStep(
+    feed: number | 'previous',
+    pos: number,
+    draw: DecodeDraw,
+    rand: number,
+    penaltyIds: Uint32Array = NO_IDS,
+  ): Promise<number> {
+    if (this.#inFlight >= this.#readSlots.length)
+      throw new EngineStateError(`${this.#inFlight} decode steps are already in flight`);
+    const fed = this.#fed.subarray(0, typeof feed === 'number' ? 1 : 0);
+    if (typeof feed === 'number') fed[0] = feed;
+    this.#checkStep(fed, 1, pos);
+    const argmaxOnly = draw.greedy && draw.penalty === 1;
+    const appendFed = feed === 'previous' && draw.penalty !== 1;
+    const q = this.#device.queue;
+    if (!argmaxOnly) {
+      const k = Math.min(draw.k, this.cfg.nVocab);
+      if (!Number.isInteger(draw.k) || draw.k < 1 || draw.k > MAX_TOP_K)
+        throw new EngineRequestError(`top-k ${draw.k} must be an integer in 1..${MAX_TOP_K}`, 'TOP_K');
+      const nPenalty = draw.penalty === 1 ? 0 : penaltyIds.length + (appendFed ? 1 : 0);
+      if (nPenalty > MAX_PENALTY_IDS)
+        throw new EngineRequestError(`${nPenalty} penalty ids (max ${MAX_PENALTY_IDS})`, 'PENALTY_IDS');
+      if (draw.penalty !== 1 && penaltyIds.length)
+        q.writeBuffer(this.#penaltyIds, 0, penaltyIds.buffer, penaltyIds.byteOffset, penaltyIds.byteLength);
+      q.writeBuffer(
+        this.#topKParams,
+        0,
+        encodeTopKParams({ n: this.cfg.nVocab, k, nPenalty, penalty: draw.penalty }, this.#topKData),
+      );
+      q.writeBuffer(this.#drawParams, 0, encodeDrawParams({ ...draw, rand }, this.#drawData));
+    }
+    if (fed.length) q.writeBuffer(this.#ids, 0, this.#fed.buffer, 0, 4);
+    q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: 1, pos }, this.#stepData));
+    const enc = this.#device.createCommandEncoder({ label: 'decode' });
+    // The fed token sits in ids[0] on the GPU; the penalty window's last entry is that token.
+    if (appendFed) enc.copyBufferToBuffer(this.#ids, 0, this.#penaltyIds, 4 * penaltyIds.length, 4);
+    const pass = enc.beginComputePass();
+    recordDispatches(pass, this.#body, 1);
+    recordDispatches(pass, this.#head, 1);
+    recordDispatches(pass, argmaxOnly ? this.#argmax : this.#drawChain, 1);
+    pass.end();
+    const slot = this.#readSlots[this.#nextSlot]!;
+    this.#nextSlot = (this.#nextSlot + 1) % this.#readSlots.length;
+    enc.copyBufferToBuffer(this.#sampled, 0, this.#ids, 0, 4);
+    enc.copyBufferToBuffer(this.#sampled, 0, slot, 0, 4);
+    q.submit([enc.finish()]);
+    this.#inFlight++;
+    return slot
+      .mapAsync(GPUMapMode.READ, 0, 4)
+      .then(() => {
+        const id = new Uint32Array(slot.getMappedRange(0, 4))[0]!;
+        slot.unmap();
+        if (id >= this.cfg.nVocab)
+          throw new TokenIdError(
+            `the GPU picked token id ${id}, outside the vocabulary of ${this.cfg.nVocab}`,
+          );
+        return id;
+      })
+      .finally(() => this.#inFlight--);
   }
 
   /** Runs tokens and returns the greedy next token (4-byte readback). */
@@ -723,6 +849,8 @@ export class ForwardPass {
     this.#readId.destroy();
     this.#readLogits.destroy();
     this.#readCandidates.destroy();
+    for (const b of this.#readSlots) b.destroy();
+    this.#drawParams.destroy();
     this.#topKParams.destroy();
     this.#stepBuffer.destroy();
     this.#arena.destroy();
