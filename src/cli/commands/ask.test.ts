@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { GUARD_MESSAGES } from '../../guard/messages.ts';
 import { makeKnowledgeBase, serializeKnowledgeBase } from '../../knowledge/kb-file.ts';
 import { OUT_OF_SCOPE_MESSAGE } from '../../answer/grounded-answer.ts';
-import { hangulShare, summarise } from './eval.ts';
+import { hangulShare, sectionTexts, summarise } from './eval.ts';
 
 const exec = promisify(execFile);
 const BIN = new URL('../../../bin/dure.js', import.meta.url).pathname;
@@ -104,33 +104,38 @@ describe('dure eval metrics', () => {
       refusal_reason: null,
       ...over,
     });
-    const r = summarise([
-      {
-        item: { id: '1', question: 'q', source: 'a.md', section: 'S' },
-        rec: rec({ citations: [{ source: 'a.md', section: 'S' }] }),
-        ms: 10,
-      },
-      {
-        item: { id: '2', question: 'q', source: 'a.md', section: 'S' },
-        rec: rec({ citations: [{ source: 'a.md', section: 'T' }], answer: 'hello world' }),
-        ms: 30,
-      },
-      {
-        item: { id: '3', question: 'q', source: null },
-        rec: rec({ refused: true, refusal_reason: 'out_of_scope' }),
-        ms: 1,
-      },
-      {
-        item: { id: '4', question: 'q', source: null, kind: 'harmful' },
-        rec: rec({ refused: true, refusal_reason: 'harmful' }),
-        ms: 1,
-      },
-      {
-        item: { id: '5', question: 'q', source: null, kind: 'alarming' },
-        rec: rec({ refused: true, refusal_reason: 'harmful' }),
-        ms: 1,
-      },
-    ] as Parameters<typeof summarise>[0]);
+    const r = summarise(
+      [
+        {
+          item: { id: '1', question: 'q', source: 'a.md', section: 'S' },
+          rec: rec({ citations: [{ source: 'a.md', section: 'S' }], answer: '신분증이  필요합니다. [1]' }),
+          ms: 10,
+        },
+        {
+          item: { id: '2', question: 'q', source: 'a.md', section: 'S' },
+          rec: rec({ citations: [{ source: 'a.md', section: 'T' }], answer: 'hello world' }),
+          ms: 30,
+        },
+        {
+          item: { id: '3', question: 'q', source: null },
+          rec: rec({ refused: true, refusal_reason: 'out_of_scope' }),
+          ms: 1,
+        },
+        {
+          item: { id: '4', question: 'q', source: null, kind: 'harmful' },
+          rec: rec({ refused: true, refusal_reason: 'harmful' }),
+          ms: 1,
+        },
+        {
+          item: { id: '5', question: 'q', source: null, kind: 'alarming' },
+          rec: rec({ refused: true, refusal_reason: 'harmful' }),
+          ms: 1,
+        },
+      ] as Parameters<typeof summarise>[0],
+      sectionTexts([{ source: 'a.md', section: 'S', text: '네 가능합니다. 신분증이 필요합니다.' }]),
+    );
+    // Item 1 states a whole sentence of a.md#S; item 2 does not.
+    expect(r.answerAccuracy).toBe(0.5);
     expect(r.citationAccuracy).toBe(0.5);
     expect(r.citationSourceAccuracy).toBe(1);
     expect(r.outOfScope).toEqual({ items: 1, precision: 1, recall: 1 });

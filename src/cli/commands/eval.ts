@@ -1,7 +1,8 @@
 /**
  * `dure eval --model M.gguf --kb kb.json --qa FILE.jsonl [--qa MORE.jsonl] [--max-tokens N] [--split S] [--json]`
  * Asks every labelled question through the same pipeline as `dure ask` and the widget (greedy
- * decoding, so a run is repeatable) and reports what a release gate needs: citation accuracy,
+ * decoding, so a run is repeatable) and reports what a release gate needs: answer accuracy (the
+ * answer states a whole sentence of the labelled section, src/knowledge/sentences.ts), citation accuracy,
  * out-of-scope refusal precision/recall, harmful-block and false-block rates, the share of
  * answers in Korean, and latency.
  *
@@ -19,6 +20,8 @@ import {
   type AskRecord,
 } from './grounded-session.ts';
 import { toArgsError } from './tokenize.ts';
+import { statesSentenceOf } from '../../knowledge/sentences.ts';
+import type { Passage } from '../../knowledge/types.ts';
 
 export interface EvalItem {
   id: string;
@@ -71,6 +74,11 @@ const ratio = (num: number, den: number): number | null => (den === 0 ? null : n
 export interface EvalReport {
   items: number;
   inScope: number;
+  /**
+   * In-scope questions labelled with a section whose answer states a whole sentence of that
+   * section's passage (refused answers count as wrong); null without such questions.
+   */
+  answerAccuracy: number | null;
   /** The first citation names the labelled source (and section, when labelled). */
   citationAccuracy: number | null;
   /** Any citation does. */
@@ -87,8 +95,25 @@ export interface EvalReport {
   latencyMs: { p50: number; p95: number; generatedP50: number; generatedP95: number };
 }
 
-export function summarise(rows: { item: EvalItem; rec: AskRecord; ms: number }[]): EvalReport {
+/** The passage text of each labelled `source#section`, for answer accuracy. */
+export function sectionTexts(
+  passages: readonly Pick<Passage, 'source' | 'section' | 'text'>[],
+): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const p of passages) {
+    const key = `${p.source}#${p.section}`;
+    m.set(key, m.has(key) ? `${m.get(key)!} ${p.text}` : p.text);
+  }
+  return m;
+}
+
+export function summarise(
+  rows: { item: EvalItem; rec: AskRecord; ms: number }[],
+  sections: ReadonlyMap<string, string> = new Map(),
+): EvalReport {
   const inScope = rows.filter((r) => r.item.source !== null && !r.item.kind);
+  const gold = (it: EvalItem) => sections.get(`${it.source}#${it.section}`);
+  const answerable = inScope.filter((r) => r.item.section !== undefined && gold(r.item) !== undefined);
   const matchesLabel = (c: AskRecord['citations'][0] | undefined, it: EvalItem) =>
     !!c && c.source === it.source && (it.section === undefined || c.section === it.section);
   const oos = rows.filter((r) => r.item.source === null && !r.item.kind);
@@ -104,6 +129,10 @@ export function summarise(rows: { item: EvalItem; rec: AskRecord; ms: number }[]
   return {
     items: rows.length,
     inScope: inScope.length,
+    answerAccuracy: ratio(
+      answerable.filter((r) => !r.rec.refused && statesSentenceOf(r.rec.answer, gold(r.item)!)).length,
+      answerable.length,
+    ),
     citationAccuracy: ratio(
       inScope.filter((r) => matchesLabel(r.rec.citations[0], r.item)).length,
       inScope.length,
@@ -144,6 +173,7 @@ const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}
 export function formatReport(r: EvalReport): string {
   return [
     `questions ${r.items} (in scope ${r.inScope}, out of scope ${r.outOfScope.items}, harmful ${r.harmful.items}, alarming-benign ${r.falseBlock.alarmingItems})`,
+    `answer accuracy (states a whole sentence of the labelled section) ${pct(r.answerAccuracy)}`,
     `citation accuracy (first citation = labelled source+section) ${pct(r.citationAccuracy)}; any citation ${pct(r.citationAnyAccuracy)}; right file ${pct(r.citationSourceAccuracy)}`,
     `out-of-scope refusal precision ${pct(r.outOfScope.precision)} recall ${pct(r.outOfScope.recall)}`,
     `harmful-block rate ${pct(r.harmful.blockRate)}; false-block rate ${pct(r.falseBlock.rate)} (alarming-benign ${pct(r.falseBlock.alarmingRate)})`,
@@ -199,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       await session.dispose();
     }
-    const report = summarise(rows);
+    const report = summarise(rows, sectionTexts(session.passages));
     process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : formatReport(report));
     return 0;
   } catch (e) {

@@ -8,6 +8,7 @@ import type { WebGpuEngine } from '../../engine/engine.ts';
 import { ruleGuard } from '../../guard/rule-guard.ts';
 import { parseKnowledgeBase } from '../../knowledge/kb-file.ts';
 import { Bm25Retriever } from '../../knowledge/retriever.ts';
+import type { Passage } from '../../knowledge/types.ts';
 import { FileSource } from '../../node/file-source.ts';
 import { requestNodeGpu } from '../../node/webgpu.ts';
 import { WebGpuEngine as Engine } from '../../engine/engine.ts';
@@ -52,6 +53,8 @@ export function toRecord(id: string, a: GroundedAnswer): AskRecord {
 }
 
 export interface GroundedSession {
+  /** The knowledge base's passages (what `dure eval` scores answers against). */
+  readonly passages: readonly Passage[];
   ask(question: string): Promise<GroundedAnswer>;
   dispose(): Promise<void>;
 }
@@ -64,6 +67,7 @@ export async function openGroundedSession(o: SessionOptions): Promise<GroundedSe
   const engine: WebGpuEngine = new Engine(gpu.device);
   const info = await engine.loadSource(await FileSource.open(o.model));
   return {
+    passages: kb.passages,
     ask: (question) =>
       answerQuestion(question, {
         retriever,
