@@ -87,6 +87,8 @@ import { BlobStore } from './storage/blobs.ts';
 import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
+import { createOnce } from './storage/create-once.ts';
+import { electLeader, soleLeader, type Leadership } from './leader.ts';
 import type { TlsMaterial } from './tls.ts';
 import { checkReadiness, type ReadinessOptions } from './readiness.ts';
 
@@ -197,6 +199,11 @@ export interface ServerOptions {
   streamsPerInstitution?: number;
   /** Round-progress check interval; 0 disables the timer (tests call `coordinator.tick()`). */
   tickMs?: number;
+  /**
+   * PostgreSQL replicas: how often a follower tries to become the leader (the one process running
+   * round timers and aggregation; ./leader.ts). Default 2000 ms (DURE_LEADER_RETRY_MS).
+   */
+  leaderRetryMs?: number;
   /** Built web assets holding admin.html (Vite's dist/). */
   dashboardDir?: string;
   /** `/readyz` bounds: the database's answer time and the data directory's free space (./readiness.ts). */
@@ -217,6 +224,8 @@ export interface DureServer {
   app: FastifyInstance;
   coordinator: Coordinator;
   db: Database;
+  /** Whether this process runs rounds (always on PGlite; the advisory-lock holder on PostgreSQL). */
+  leadership: Leadership;
   /** Set only on the first start without a configured token (stored hashed; also in `adminTokenFile`). */
   generatedAdminToken?: string;
   /** Where a generated admin token was written (0600): launchers print this path, never the token. */
@@ -273,12 +282,13 @@ async function blobKeyFor(opts: ServerOptions): Promise<Uint8Array> {
       throw new BlobIntegrityError('the blob key must be 32 bytes', 'BLOB_KEY');
     return opts.blobKey;
   }
-  const file = join(opts.dataDir, BLOB_KEY_FILE);
-  if (existsSync(file)) return parseBlobKey(await readFile(file, 'utf8'));
-  const key = new Uint8Array(randomBytes(BLOB_KEY_BYTES));
-  await writeFile(file, `${Buffer.from(key).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-  await chmod(file, 0o600); // whatever the umask
-  return key;
+  // Replicas sharing the data directory all read the one key the first of them made.
+  return parseBlobKey(
+    await createOnce(
+      join(opts.dataDir, BLOB_KEY_FILE),
+      () => `${randomBytes(BLOB_KEY_BYTES).toString('base64url')}\n`,
+    ),
+  );
 }
 
 /**
@@ -298,7 +308,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   }
   const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'), await blobKeyFor(opts));
   const metrics = new Metrics();
-  const coordinator = new Coordinator(db, blobs, metrics);
+  const leadership = opts.databaseUrl
+    ? await electLeader({ databaseUrl: opts.databaseUrl, retryMs: opts.leaderRetryMs })
+    : soleLeader;
+  const coordinator = new Coordinator(db, blobs, metrics, () => leadership.isLeader());
   const serverKey = await loadServerKey(opts.dataDir);
   const auditKey = opts.auditKeyFile ? await loadSigningKey(opts.auditKeyFile) : serverKey;
   const auditHeadFile = join(opts.dataDir, AUDIT_HEAD_FILE);
@@ -1313,8 +1326,8 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   let ticks = 0;
   if (tickMs > 0) {
     const loop = () => {
-      void coordinator
-        .tick()
+      // Followers only wait: the leader runs every round (and a follower takes over if it dies).
+      void (leadership.isLeader() ? coordinator.tick() : Promise.resolve())
         .then(() => (++ticks % 60 === 0 ? pruneNonces(db) : undefined))
         .catch((err: unknown) => app.log.error({ err }, 'round tick failed'))
         .finally(() => {
@@ -1362,6 +1375,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     app,
     coordinator,
     db,
+    leadership,
     ...(generated ? { generatedAdminToken: generated, adminTokenFile } : {}),
     async close() {
       if (closed) return;
@@ -1370,7 +1384,8 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       clearInterval(headTimer);
       timer = undefined;
       await app.close();
-      await coordinator.tick().catch(() => undefined);
+      if (leadership.isLeader()) await coordinator.tick().catch(() => undefined);
+      await leadership.close();
       await exportHead().catch(() => undefined); // the last word on what the log held
       await db.close();
     },
