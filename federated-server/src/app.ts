@@ -89,6 +89,7 @@ import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 import { createOnce } from './storage/create-once.ts';
 import { electLeader, soleLeader, type Leadership } from './leader.ts';
+import { relayRoundEvents } from './round-events.ts';
 import type { TlsMaterial } from './tls.ts';
 import { checkReadiness, type ReadinessOptions } from './readiness.ts';
 
@@ -312,6 +313,10 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     ? await electLeader({ databaseUrl: opts.databaseUrl, retryMs: opts.leaderRetryMs })
     : soleLeader;
   const coordinator = new Coordinator(db, blobs, metrics, () => leadership.isLeader());
+  // Event streams on any replica hear every replica's round transitions.
+  const stopRelay = opts.databaseUrl
+    ? await relayRoundEvents(opts.databaseUrl, db, coordinator, opts.leaderRetryMs)
+    : async () => undefined;
   const serverKey = await loadServerKey(opts.dataDir);
   const auditKey = opts.auditKeyFile ? await loadSigningKey(opts.auditKeyFile) : serverKey;
   const auditHeadFile = join(opts.dataDir, AUDIT_HEAD_FILE);
@@ -1325,9 +1330,19 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   let timer: NodeJS.Timeout | undefined;
   let ticks = 0;
   if (tickMs > 0) {
+    let leading = false;
     const loop = () => {
       // Followers only wait: the leader runs every round (and a follower takes over if it dies).
-      void (leadership.isLeader() ? coordinator.tick() : Promise.resolve())
+      if (leadership.isLeader() !== leading) {
+        leading = !leading;
+        app.log.info(
+          { leader: leading },
+          leading
+            ? '이 서버가 라운드를 진행합니다 / this replica is now the leader (runs rounds)'
+            : '라운드 진행을 다른 서버에 넘깁니다 / this replica is no longer the leader',
+        );
+      }
+      void (leading ? coordinator.tick() : Promise.resolve())
         .then(() => (++ticks % 60 === 0 ? pruneNonces(db) : undefined))
         .catch((err: unknown) => app.log.error({ err }, 'round tick failed'))
         .finally(() => {
@@ -1386,6 +1401,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       await app.close();
       if (leadership.isLeader()) await coordinator.tick().catch(() => undefined);
       await leadership.close();
+      await stopRelay();
       await exportHead().catch(() => undefined); // the last word on what the log held
       await db.close();
     },

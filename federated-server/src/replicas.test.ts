@@ -13,6 +13,7 @@ import { readSafetensors, type NamedTensor } from '../../src/protocol/safetensor
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import { buildServer, type DureServer } from './app.ts';
+import type { RoundEvent } from './coordinator.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { AdminClient, httpTransport, InstitutionClient, type Transport } from './testing/client.ts';
 import { goLive, spawnStandby, type Standby } from './testing/server-process.ts';
@@ -144,6 +145,20 @@ describe('two servers on one PostgreSQL and one data directory', () => {
       { number: 4, state: 'open' },
     ]);
   }, 60_000);
+
+  it("relays round events to the other replica's event streams, once", async () => {
+    const heardByA: RoundEvent[] = [];
+    const heardByB: RoundEvent[] = [];
+    a.coordinator.on('round', (e) => heardByA.push(e));
+    b.coordinator.on('round', (e) => heardByB.push(e));
+    const event: RoundEvent = { taskId: 'task_relay', round: 7, state: 'closed' };
+    a.coordinator.emit('round', event); // as a transition made in A would
+    const since = Date.now();
+    while (heardByB.length === 0 && Date.now() - since < 5000) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100)); // room for an echo, which must not come
+    expect(heardByB).toEqual([event]);
+    expect(heardByA).toEqual([event]);
+  });
 
   it('fails over: when the leader stops, the follower becomes leader', async () => {
     const [leader, follower] = a.leadership.isLeader() ? [a, b] : [b, a];
