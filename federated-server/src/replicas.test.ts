@@ -261,7 +261,9 @@ describe('three replica processes while the leader is SIGKILLed', () => {
             const work = (await inst.request('GET', `/v1/tasks/${task.id}/work`)).json<WorkResponse>();
             const ins = work.instructions;
             if (work.taskState !== 'running') break;
-            if (ins && !work.submitted) {
+            // Submitted but never acknowledged (the replica died before answering): send the same
+            // bytes again, which any replica recognises as the same update and acknowledges.
+            if (ins && (!work.submitted || !acknowledged.has(`${ins.round}/${inst.id}`))) {
               const g = await inst.request('GET', `/v1/tasks/${task.id}/adapters/${ins.globalVersion}`);
               if (g.status !== 200) throw new Error(`adapter ${g.status}`);
               const { tensors } = readSafetensors(g.body);
@@ -341,8 +343,11 @@ describe('three replica processes while the leader is SIGKILLed', () => {
         expect(closed.map((c) => c.round)).toEqual(Array.from({ length: ROUNDS }, (_, i) => i + 1));
         const aggregated = closed.flatMap((c) => c.updateIds);
         expect(new Set(aggregated).size).toBe(aggregated.length); // no update in two rounds or twice in one
-        expect([...acknowledged.values()].sort((x, y) => x - y)).toEqual(aggregated.sort((x, y) => x - y));
-        expect(acknowledged.size).toBe(INSTITUTIONS * ROUNDS);
+        expect(aggregated).toHaveLength(INSTITUTIONS * ROUNDS); // every institution once per round
+        for (const [key, id] of acknowledged) expect(aggregated, key).toContain(id); // none acknowledged lost
+        // A round may close before a client whose answer was lost re-sends, so not every update is
+        // acknowledged; the guard only keeps the check above from passing on (almost) nothing.
+        expect(acknowledged.size).toBeGreaterThanOrEqual((INSTITUTIONS * ROUNDS) / 2);
         // And numerically: each version is its parent plus the example-weighted mean of the shifts.
         for (let v = 1; v <= ROUNDS; v++) {
           const get = async (version: number) =>
