@@ -85,14 +85,17 @@ export async function ensureBootstrapAdmin(
     return {};
   }
   const token = configured ?? newToken();
-  await db.transaction(async (tx) => {
-    await tx.query(
+  // Replicas starting together: one inserts; the others find the row made and use it.
+  const created = await db.transaction(async (tx) => {
+    const [inserted] = await tx.query(
       `INSERT INTO admins (id, name, token_sha256, status, created_at, created_by)
-       VALUES ($1, $2, $3, 'active', $4, 'server')`,
+       VALUES ($1, $2, $3, 'active', $4, 'server') ON CONFLICT (id) DO NOTHING RETURNING id`,
       [BOOTSTRAP_ADMIN_ID, name, sha256(token), Date.now()],
     );
-    await appendAudit(tx, 'server.admin_token_created', 'server', { admin: name });
+    if (inserted) await appendAudit(tx, 'server.admin_token_created', 'server', { admin: name });
+    return inserted !== undefined;
   });
+  if (!created) return ensureBootstrapAdmin(db, configured, name);
   return configured ? {} : { generated: token };
 }
 

@@ -87,6 +87,9 @@ import { BlobStore } from './storage/blobs.ts';
 import { BLOB_KEY_BYTES, parseBlobKey } from './storage/sealed.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
+import { createOnce } from './storage/create-once.ts';
+import { electLeader, soleLeader, type Leadership } from './leader.ts';
+import { relayRoundEvents } from './round-events.ts';
 import type { TlsMaterial } from './tls.ts';
 import { checkReadiness, type ReadinessOptions } from './readiness.ts';
 import { exhaustedResource, RETRY_AFTER_SECONDS, unavailableFor } from './storage/resource-faults.ts';
@@ -198,6 +201,11 @@ export interface ServerOptions {
   streamsPerInstitution?: number;
   /** Round-progress check interval; 0 disables the timer (tests call `coordinator.tick()`). */
   tickMs?: number;
+  /**
+   * PostgreSQL replicas: how often a follower tries to become the leader (the one process running
+   * round timers and aggregation; ./leader.ts). Default 2000 ms (DURE_LEADER_RETRY_MS).
+   */
+  leaderRetryMs?: number;
   /** Built web assets holding admin.html (Vite's dist/). */
   dashboardDir?: string;
   /** `/readyz` bounds: the database's answer time and the data directory's free space (./readiness.ts). */
@@ -220,6 +228,8 @@ export interface DureServer {
   app: FastifyInstance;
   coordinator: Coordinator;
   db: Database;
+  /** Whether this process runs rounds (always on PGlite; the advisory-lock holder on PostgreSQL). */
+  leadership: Leadership;
   /** Set only on the first start without a configured token (stored hashed; also in `adminTokenFile`). */
   generatedAdminToken?: string;
   /** Where a generated admin token was written (0600): launchers print this path, never the token. */
@@ -276,12 +286,13 @@ async function blobKeyFor(opts: ServerOptions): Promise<Uint8Array> {
       throw new BlobIntegrityError('the blob key must be 32 bytes', 'BLOB_KEY');
     return opts.blobKey;
   }
-  const file = join(opts.dataDir, BLOB_KEY_FILE);
-  if (existsSync(file)) return parseBlobKey(await readFile(file, 'utf8'));
-  const key = new Uint8Array(randomBytes(BLOB_KEY_BYTES));
-  await writeFile(file, `${Buffer.from(key).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-  await chmod(file, 0o600); // whatever the umask
-  return key;
+  // Replicas sharing the data directory all read the one key the first of them made.
+  return parseBlobKey(
+    await createOnce(
+      join(opts.dataDir, BLOB_KEY_FILE),
+      () => `${randomBytes(BLOB_KEY_BYTES).toString('base64url')}\n`,
+    ),
+  );
 }
 
 /**
@@ -301,7 +312,14 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   }
   const blobs = await BlobStore.open(join(opts.dataDir, 'blobs'), await blobKeyFor(opts));
   const metrics = new Metrics();
-  const coordinator = new Coordinator(db, blobs, metrics, opts.coordinator);
+  const leadership = opts.databaseUrl
+    ? await electLeader({ databaseUrl: opts.databaseUrl, retryMs: opts.leaderRetryMs })
+    : soleLeader;
+  const coordinator = new Coordinator(db, blobs, metrics, opts.coordinator, () => leadership.isLeader());
+  // Event streams on any replica hear every replica's round transitions.
+  const stopRelay = opts.databaseUrl
+    ? await relayRoundEvents(opts.databaseUrl, db, coordinator, opts.leaderRetryMs)
+    : async () => undefined;
   const serverKey = await loadServerKey(opts.dataDir);
   const auditKey = opts.auditKeyFile ? await loadSigningKey(opts.auditKeyFile) : serverKey;
   const auditHeadFile = join(opts.dataDir, AUDIT_HEAD_FILE);
@@ -1347,9 +1365,19 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
   let timer: NodeJS.Timeout | undefined;
   let ticks = 0;
   if (tickMs > 0) {
+    let leading = false;
     const loop = () => {
-      void coordinator
-        .tick()
+      // Followers only wait: the leader runs every round (and a follower takes over if it dies).
+      if (leadership.isLeader() !== leading) {
+        leading = !leading;
+        app.log.info(
+          { leader: leading },
+          leading
+            ? '이 서버가 라운드를 진행합니다 / this replica is now the leader (runs rounds)'
+            : '라운드 진행을 다른 서버에 넘깁니다 / this replica is no longer the leader',
+        );
+      }
+      void (leading ? coordinator.tick() : Promise.resolve())
         .then(() => (++ticks % 60 === 0 ? pruneNonces(db) : undefined))
         .catch((err: unknown) => app.log.error({ err }, 'round tick failed'))
         .finally(() => {
@@ -1397,6 +1425,7 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
     app,
     coordinator,
     db,
+    leadership,
     ...(generated ? { generatedAdminToken: generated, adminTokenFile } : {}),
     async close() {
       if (closed) return;
@@ -1405,7 +1434,9 @@ export async function buildServer(opts: ServerOptions): Promise<DureServer> {
       clearInterval(headTimer);
       timer = undefined;
       await app.close();
-      await coordinator.tick().catch(() => undefined);
+      if (leadership.isLeader()) await coordinator.tick().catch(() => undefined);
+      await leadership.close();
+      await stopRelay();
       await exportHead().catch(() => undefined); // the last word on what the log held
       await db.close();
     },

@@ -8,6 +8,7 @@
  * periodically and serves it at `GET /v1/admin/audit/head`; an operator who copies heads
  * somewhere else (a log collector, a ticket) can later prove a rollback to before them.
  */
+import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { canonicalJson } from './audit.ts';
 import type { Queryable } from './storage/db.ts';
@@ -51,7 +52,7 @@ export async function signAuditHead(db: Queryable, key: ServerKey): Promise<Sign
 /** Signs the head and writes it to `file` atomically (a reader never sees half a head). */
 export async function exportAuditHead(db: Queryable, key: ServerKey, file: string): Promise<SignedAuditHead> {
   const head = await signAuditHead(db, key);
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`; // replicas may share the folder
   await writeFile(tmp, `${JSON.stringify(head)}\n`, { mode: 0o644 });
   await rename(tmp, file);
   return head;

@@ -87,13 +87,18 @@ export function entryHash(
   return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
-/** Appends one entry inside the caller's transaction (which serialises appends). */
+/**
+ * Appends one entry inside the caller's transaction. The table lock (held to commit) serialises
+ * appends across every server process on the database (replicas), so two never chain onto the
+ * same head; plain reads of the log are not blocked.
+ */
 export async function appendAudit(
   tx: Queryable,
   type: AuditType,
   actor: string,
   data: unknown,
 ): Promise<AuditEntry> {
+  await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE');
   const [last] = await tx.query<{ seq: number; hash: string }>(
     'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
   );

@@ -29,7 +29,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
  * for new tasks; default `public/models`) and DURE_CONSOLE_URL (the institution console's address,
  * shown with enrolment codes), DURE_TLS_CERT and DURE_TLS_KEY (PEM files: serve HTTPS directly),
  * DURE_ALLOW_PLAIN_HTTP (1: plain HTTP off loopback, behind a TLS proxy), DURE_READY_MIN_FREE_MB
- * (free space /readyz requires; default 256) and DURE_AUDIT_KEY_FILE
+ * (free space /readyz requires; default 256), DURE_LEADER_RETRY_MS (replicas on PostgreSQL: how
+ * often a follower tries to become leader; default 2000) and DURE_AUDIT_KEY_FILE
  * (the audit head's signing key; default the server key in the data directory). Unset or empty
  * means the default.
  * @throws {Error} listing every invalid variable by name.
@@ -125,6 +126,7 @@ export function readServerEnv(env: NodeJS.ProcessEnv, defaults: { port?: number 
     rateLimitPerMinute: int('DURE_RATE_LIMIT', 1, 100_000_000, 'requests per minute'),
     authFailureLimit: int('DURE_AUTH_FAILURE_LIMIT', 1, 100_000_000, 'failed authentications per 10 minutes'),
     tickMs,
+    leaderRetryMs: int('DURE_LEADER_RETRY_MS', 50, 600_000, 'milliseconds between leadership attempts'),
     headersTimeoutMs,
     requestTimeoutMs,
     idleTimeoutMs: int('DURE_IDLE_TIMEOUT_MS', 1000, 3_600_000, 'milliseconds'),

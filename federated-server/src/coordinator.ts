@@ -11,6 +11,12 @@
  * and the row's UNIQUE(round, institution) means a retry is recognised, never counted twice.
  * Aggregation is deterministic from committed rows and blobs, and its result is published in one
  * transaction, so a crash during `aggregating` simply re-runs it on restart.
+ *
+ * Replicas (several processes on one PostgreSQL): only the leader (./leader.ts) ticks, but every
+ * transition is still conditional (`UPDATE … WHERE state … RETURNING`, or under the round's row
+ * lock), so a deposed leader still finishing a round cannot close, fail or reopen it a second
+ * time. Accepting an update locks its round row, so an update is either in the set the
+ * aggregator reads or refused as late, never acknowledged and then left out.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -193,6 +199,8 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     private readonly blobs: BlobStore,
     private readonly metrics: Metrics,
     opts: CoordinatorOptions = {},
+    /** Whether this process leads (./leader.ts); a follower never ticks on its own. */
+    private readonly leads: () => boolean = () => true,
   ) {
     super();
     this.secure = new SecureRounds(blobs);
@@ -223,8 +231,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     return c;
   }
 
-  private async taskRow(q: Queryable, taskId: string): Promise<TaskRow> {
-    const [t] = await q.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [taskId]);
+  private async taskRow(q: Queryable, taskId: string, lock = false): Promise<TaskRow> {
+    const [t] = await q.query<TaskRow>(`SELECT * FROM tasks WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [
+      taskId,
+    ]);
     if (!t) throw new NotFoundError(`no task ${taskId}`);
     return t;
   }
@@ -308,7 +318,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
   async startTask(taskId: string, actor = 'admin'): Promise<Task> {
     const events: RoundEvent[] = [];
     const task = await this.db.transaction(async (tx) => {
-      const t = await this.taskRow(tx, taskId);
+      const t = await this.taskRow(tx, taskId, true);
       if (t.state !== 'created')
         throw new ConflictError(`task ${taskId} is ${t.state}`, 'TASK_NOT_STARTABLE');
       await tx.query(`UPDATE tasks SET state = 'running' WHERE id = $1`, [taskId]);
@@ -481,6 +491,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     const { r, ref } = await this.secureRound(institutionId, taskId, roundNumber);
     let opened = false;
     await this.db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM rounds WHERE id = $1 FOR UPDATE', [r.id]); // vs the leader's phase step
       if (phase === 'advertise') {
         await this.secure.advertise(tx, ref, institutionId, body);
         if (r.state === 'open') {
@@ -492,7 +503,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
       else await this.secure.unmask(tx, ref, institutionId, body);
     });
     if (opened) this.emit('round', { taskId, round: r.number, state: 'collecting' });
-    void this.tick(); // everyone may be in: move to the next phase now
+    this.nudge(); // everyone may be in: move to the next phase now
   }
 
   /** Bytes a masked input may have in the member's current secure round (0: none accepted now). */
@@ -509,12 +520,15 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     upload: { path: string; size: number },
   ): Promise<void> {
     try {
-      const { ref } = await this.secureRound(institutionId, taskId, roundNumber);
-      await this.db.transaction((tx) => this.secure.mask(tx, ref, institutionId, upload));
+      const { r, ref } = await this.secureRound(institutionId, taskId, roundNumber);
+      await this.db.transaction(async (tx) => {
+        await tx.query('SELECT id FROM rounds WHERE id = $1 FOR UPDATE', [r.id]); // vs the leader's phase step
+        await this.secure.mask(tx, ref, institutionId, upload);
+      });
     } finally {
       await rm(upload.path, { force: true });
     }
-    void this.tick();
+    this.nudge();
   }
 
   /** A task's differential-privacy budget: target, spent and left (null without DP). */
@@ -632,7 +646,9 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
       consumed = true;
       const receipt = await this.db
         .transaction(async (tx) => {
-          const [fresh] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [r.id]);
+          // The row lock orders this against the aggregator's `aggregating` transition (and other
+          // replicas accepting for the same round): once it commits, no update joins the round.
+          const [fresh] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1 FOR UPDATE', [r.id]);
           if (!fresh || (fresh.state !== 'open' && fresh.state !== 'collecting')) {
             throw new ConflictError(
               `round ${roundNumber} closed while the update was validated`,
@@ -665,7 +681,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
             ],
           );
           if (fresh.state === 'open')
-            await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1`, [r.id]);
+            await tx.query(`UPDATE rounds SET state = 'collecting' WHERE id = $1 AND state = 'open'`, [r.id]);
           // That it took part, nothing that links the content (the hash chain keeps entries forever).
           await appendAudit(tx, 'update.accepted', institutionId, {
             taskId,
@@ -687,7 +703,7 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
       if (receipt.duplicate) await this.blobs.delete(blob);
       if (receipt.opened) this.emit('round', { taskId, round: r.number, state: 'collecting' });
       if (!receipt.duplicate) this.metrics.updatesAccepted.inc();
-      void this.tick(); // everyone may be in: close early
+      this.nudge(); // everyone may be in: close early
       return {
         updateId: receipt.updateId,
         round: receipt.round,
@@ -747,6 +763,11 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     return run;
   }
 
+  /** A tick now, if this process leads; followers leave rounds to the leader's timer. */
+  private nudge(): void {
+    if (this.leads()) void this.tick();
+  }
+
   private async tickOnce(now: number): Promise<void> {
     const running = await this.db.query<TaskRow>(
       `SELECT * FROM tasks WHERE state = 'running' ORDER BY created_at`,
@@ -768,9 +789,10 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
       if (r.state !== 'open' && r.state !== 'collecting') continue;
       const ctx = this.context(t.id, spec);
       if (ctx.secure) {
-        const step = await this.db.transaction((tx) =>
-          this.secure.advance(tx, this.secureRef(t.id, r), ctx.secure!, activeMembers, now),
-        );
+        const step = await this.db.transaction(async (tx) => {
+          await tx.query('SELECT id FROM rounds WHERE id = $1 FOR UPDATE', [r.id]);
+          return this.secure.advance(tx, this.secureRef(t.id, r), ctx.secure!, activeMembers, now);
+        });
         if (step === 'aggregate') await this.aggregate(t.id, r.id);
         else if (step !== 'wait') await this.failRound(t.id, r.id, step.fail);
         continue;
@@ -789,14 +811,15 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
   private async failRound(taskId: string, roundId: number, reason: string): Promise<void> {
     this.resourceFaults.clear(aggregationKey(roundId)); // a round that ends waits for nothing
     const events: RoundEvent[] = [];
-    await this.db.transaction(async (tx) => {
-      const t = await this.taskRow(tx, taskId);
-      const [r] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
-      if (!r || r.state === 'closed' || r.state === 'failed') return;
-      await tx.query(
-        `UPDATE rounds SET state = 'failed', closed_at = $2, failure_reason = $3 WHERE id = $1`,
+    const failed = await this.db.transaction(async (tx) => {
+      // Conditional: of two processes failing the same round, one does it; the other finds no row.
+      const [r] = await tx.query<RoundRow>(
+        `UPDATE rounds SET state = 'failed', closed_at = $2, failure_reason = $3
+         WHERE id = $1 AND state NOT IN ('closed', 'failed') RETURNING *`,
         [roundId, Date.now(), reason],
       );
+      if (!r) return false;
+      const t = await this.taskRow(tx, taskId, true);
       await appendAudit(tx, 'round.failed', 'server', { taskId, round: r.number, reason });
       events.push({ taskId, round: r.number, state: 'failed' });
       const failures = t.consecutive_failures + 1;
@@ -813,7 +836,9 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
         await tx.query(`UPDATE tasks SET consecutive_failures = $2 WHERE id = $1`, [taskId, failures]);
         events.push(await this.openRound(tx, t, r.number + 1)); // from the last global adapter
       }
+      return true;
     });
+    if (!failed) return; // already ended, by this process or another
     this.metrics.rounds.inc({ outcome: 'failed' });
     await this.secure.fail(this.db, roundId, reason);
     await this.purgeUploads(roundId);
@@ -850,11 +875,23 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     const [r0] = await this.db.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
     if (!r0 || r0.state === 'closed' || r0.state === 'failed') return;
     if (r0.state !== 'aggregating') {
-      await this.db.transaction(async (tx) => {
-        await tx.query(`UPDATE rounds SET state = 'aggregating' WHERE id = $1`, [roundId]);
-        await appendAudit(tx, 'round.aggregating', 'server', { taskId, round: r0.number });
+      // Conditional, and it waits for the row locks of updates being accepted: after it commits
+      // the set of updates is final. Nobody else moved it: resume; someone ended it: done.
+      const moved = await this.db.transaction(async (tx) => {
+        const [r] = await tx.query<{ id: number }>(
+          `UPDATE rounds SET state = 'aggregating' WHERE id = $1 AND state IN ('open', 'collecting') RETURNING id`,
+          [roundId],
+        );
+        if (r) await appendAudit(tx, 'round.aggregating', 'server', { taskId, round: r0.number });
+        return r !== undefined;
       });
-      this.emit('round', { taskId, round: r0.number, state: 'aggregating' });
+      if (moved) this.emit('round', { taskId, round: r0.number, state: 'aggregating' });
+      else {
+        const [now] = await this.db.query<{ state: string }>('SELECT state FROM rounds WHERE id = $1', [
+          roundId,
+        ]);
+        if (now?.state !== 'aggregating') return;
+      }
     }
     const t = await this.taskRow(this.db, taskId);
     const ctx = this.context(taskId, JSON.parse(t.spec) as CreateTaskRequest);
@@ -1009,12 +1046,17 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
     this.resourceFaults.clear(aggregationKey(roundId));
     const seconds = (performance.now() - started) / 1000;
     const events: RoundEvent[] = [];
-    await this.db.transaction(async (tx) => {
-      const [r] = await tx.query<RoundRow>('SELECT * FROM rounds WHERE id = $1', [roundId]);
-      if (!r || r.state !== 'aggregating') return;
-      const task = await this.taskRow(tx, taskId);
+    const now = Date.now();
+    const closed = await this.db.transaction(async (tx) => {
+      // Conditional: a round closes once, even if a deposed leader finishes the same aggregation.
+      const [r] = await tx.query<RoundRow>(
+        `UPDATE rounds SET state = 'closed', closed_at = $2, metrics = $3
+         WHERE id = $1 AND state = 'aggregating' RETURNING *`,
+        [roundId, now, JSON.stringify({ ...metrics, aggregationSeconds: seconds })],
+      );
+      if (!r) return false;
+      const task = await this.taskRow(tx, taskId, true);
       const version = r.global_version + 1;
-      const now = Date.now();
       // Every released sum spends privacy budget, whatever happens to the adapter afterwards.
       const budget = await this.spendPrivacy(tx, taskId, ctx);
       await tx.query(
@@ -1032,11 +1074,6 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
           now,
         ],
       );
-      await tx.query(`UPDATE rounds SET state = 'closed', closed_at = $2, metrics = $3 WHERE id = $1`, [
-        roundId,
-        now,
-        JSON.stringify({ ...metrics, aggregationSeconds: seconds }),
-      ]);
       const completed = task.completed_rounds + 1;
       const budgetSpent = budget !== null && !budget.canRunAnotherRound();
       const done = completed >= (JSON.parse(task.spec) as CreateTaskRequest).rounds || budgetSpent;
@@ -1068,7 +1105,9 @@ export class Coordinator extends EventEmitter<{ round: [RoundEvent]; resourceFau
           ...(budget ? { epsilonSpent: budget.epsilonSpent(), privacyBudgetSpent: budgetSpent } : {}),
         });
       else events.push(await this.openRound(tx, { ...task, latest_version: version }, r.number + 1));
+      return true;
     });
+    if (!closed) return; // another process closed it; it purges and announces
     this.metrics.rounds.inc({ outcome: 'closed' });
     this.metrics.aggregationSeconds.observe(seconds);
     await this.purgeUploads(roundId);

@@ -8,20 +8,19 @@
  *   are members whose weight the admin caps above their counts, so min(count, cap) is the count),
  * - rounds complete (every task reaches `completed`), and the audit chain is intact.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, type NamedTensor } from '../../src/protocol/safetensors.ts';
 import { adapterTensorSpecs } from '../../src/protocol/lora.ts';
 import type { Task, UpdateReceipt, WorkResponse } from '../../src/protocol/schemas.ts';
 import { AdminClient, httpTransport, InstitutionClient, type Transport } from './testing/client.ts';
 import { addMembers, freshDataDir, tinyTask, TEST_ADMIN_TOKEN } from './testing/harness.ts';
+import { goLive, spawnStandby as spawnServer, type Standby } from './testing/server-process.ts';
 
 const KILLS = 20;
 const CLIENTS = 4;
 const ROUNDS_PER_TASK = 2;
-const STANDBY = resolve(import.meta.dirname, 'testing/standby-server.ts');
 /** DURE_DEBUG=1 traces client errors and child exits to /tmp/dure-crash.log. */
 const debug = (s: string) => process.env['DURE_DEBUG'] && appendFileSync('/tmp/dure-crash.log', s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,53 +30,13 @@ interface Running {
   url: string;
 }
 
-/** A server process with its code loaded, waiting for `go` (see testing/standby-server.ts). */
-interface Standby {
-  child: ChildProcess;
-  loaded: Promise<void>;
-  listening: Promise<string>;
-}
-
 function spawnStandby(dataDir: string): Standby {
-  const child = spawn(process.execPath, ['--import', 'tsx', STANDBY], {
-    env: {
-      ...process.env,
-      DURE_DATA_DIR: dataDir,
-      DURE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      DURE_LOG: 'off',
-      DURE_TICK_MS: '40',
-      DURE_RATE_LIMIT: '1000000',
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.on('exit', (code) => code !== null && debug(`child exit ${code}: ${err}`));
-  const wait = (re: RegExp) =>
-    new Promise<RegExpExecArray>((res, rej) => {
-      const check = () => {
-        const m = re.exec(out);
-        if (m) res(m);
-      };
-      child.stdout!.on('data', check);
-      child.on('exit', (code, signal) => rej(new Error(`server exited (${code ?? signal}): ${err}`)));
-      check();
-    });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const loaded = wait(/^standby$/m).then(() => undefined);
-  const listening = wait(/Dure federated server: (http:\/\/\S+)/).then((m) => m[1]!);
-  // A standby killed at the end of the test never listens; only a promoted one is awaited.
-  loaded.catch(() => undefined);
-  listening.catch(() => undefined);
-  return { child, loaded, listening };
+  return spawnServer(dataDir, {}, (code, err) => code !== null && debug(`child exit ${code}: ${err}`));
 }
 
 /** Promotes the standby to the live server and starts the next standby. */
 async function promote(standby: Standby, dataDir: string): Promise<{ running: Running; next: Standby }> {
-  await standby.loaded;
-  standby.child.stdin!.write('go\n');
-  const url = await standby.listening;
+  const url = await goLive(standby);
   return { running: { child: standby.child, url }, next: spawnStandby(dataDir) };
 }
 

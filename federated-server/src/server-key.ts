@@ -6,9 +6,10 @@
  * (the institution pins it in its vault).
  */
 import { existsSync } from 'node:fs';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serverKeyId } from '../../src/protocol/airgap.ts';
+import { createOnce } from './storage/create-once.ts';
 
 export const SERVER_KEY_FILE = 'server-signing-key.jwk';
 
@@ -29,17 +30,16 @@ export async function loadServerKey(dataDir: string): Promise<ServerKey> {
  * used for the audit head (DURE_AUDIT_KEY_FILE; ./audit-head.ts), whose key the database must not hold.
  */
 export async function loadSigningKey(file: string): Promise<ServerKey> {
-  let jwk: JsonWebKey;
-  if (existsSync(file)) jwk = JSON.parse(await readFile(file, 'utf8')) as JsonWebKey;
-  else {
-    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
-      'sign',
-      'verify',
-    ])) as CryptoKeyPair;
-    jwk = await crypto.subtle.exportKey('jwk', pair.privateKey);
-    await writeFile(file, `${JSON.stringify(jwk)}\n`, { mode: 0o600, flag: 'wx' });
-    await chmod(file, 0o600); // whatever the umask
-  }
+  // Replicas sharing a data directory and starting together all end up with the one key written.
+  const jwk = JSON.parse(
+    await createOnce(file, async () => {
+      const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
+        'sign',
+        'verify',
+      ])) as CryptoKeyPair;
+      return `${JSON.stringify(await crypto.subtle.exportKey('jwk', pair.privateKey))}\n`;
+    }),
+  ) as JsonWebKey;
   const privateKey = await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['sign']);
   return { privateKey, publicKey: jwk.x!, keyId: await serverKeyId(jwk.x!) };
 }

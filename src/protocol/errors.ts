@@ -1079,6 +1079,10 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
         ko: 'TLS 인증서나 개인키 파일을 읽을 수 없습니다. 서버 설정의 파일 경로를 확인하세요.',
         en: 'The TLS certificate or key file cannot be read. Check the file paths in the server settings.',
       },
+      DATA_DIR_IN_USE: {
+        ko: '다른 서버 프로세스가 이 데이터 폴더를 쓰고 있습니다. 서버 여러 개는 PostgreSQL로 운영하세요.',
+        en: 'Another server process is using this data directory. Run several servers on PostgreSQL.',
+      },
     },
   },
   {

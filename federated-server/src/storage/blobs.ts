@@ -11,6 +11,11 @@
  *
  * Files are 0600 and directories 0700 whatever the umask (set explicitly after creation).
  * Plaintext exists on disk only in `tmp/` while an upload is being received and validated.
+ *
+ * Replicas share one store (the data directory on a shared filesystem): every name is random or
+ * content-addressed and every write is temp + fsync + rename, so processes never see each other's
+ * partial files. A starting process removes only temp files older than `staleTempMs` (default one
+ * hour, far above any upload's life): younger ones may be another replica's upload in progress.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -33,14 +38,20 @@ export class BlobStore {
   ) {}
 
   /**
-   * Creates the store's directories (0700), removes temp files a crash left behind, and seals any
-   * plaintext blob an older server version left (`<aa>/<sha>.safetensors`).
+   * Creates the store's directories (0700), removes temp files a crash left behind (those older
+   * than `staleTempMs`: a younger one may be another replica's), and seals any plaintext blob an
+   * older server version left (`<aa>/<sha>.safetensors`).
    */
-  static async open(dir: string, key: Uint8Array): Promise<BlobStore> {
+  static async open(dir: string, key: Uint8Array, opts: { staleTempMs?: number } = {}): Promise<BlobStore> {
     await privateDir(dir);
     await privateDir(join(dir, 'tmp'));
     await privateDir(join(dir, 'updates'));
-    for (const f of await readdir(join(dir, 'tmp'))) await rm(join(dir, 'tmp', f), { force: true });
+    const before = Date.now() - (opts.staleTempMs ?? 3_600_000);
+    for (const f of await readdir(join(dir, 'tmp'))) {
+      const file = join(dir, 'tmp', f);
+      const st = await stat(file).catch(() => undefined); // gone already: its owner finished
+      if (st && st.mtimeMs < before) await rm(file, { force: true });
+    }
     const store = new BlobStore(dir, key);
     await store.sealLegacy();
     return store;

@@ -3,13 +3,17 @@
  * directory on disk) by default, real PostgreSQL through `pg` when DATABASE_URL is set. The
  * same schema and the same queries run on both.
  *
- * All statements are serialised through one in-process queue: the server is a single process,
- * PGlite is single-connection anyway, and serial transactions make the audit hash chain and
- * round transitions race-free without advisory locks.
+ * All statements of one process are serialised through one in-process queue (PGlite is
+ * single-connection anyway). PGlite is one process only: its directory is locked
+ * (./data-dir-lock.ts). On PostgreSQL several server processes (replicas) share the database, so
+ * what must happen once across them is made so in SQL: conditional transitions and row locks in
+ * the coordinator, an advisory lock for the leader (../leader.ts) and for migrations.
  */
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { DureError } from '../../../src/protocol/errors.ts';
 import { StorageError } from '../errors.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { connectionLoss, isReadOnly, withRetry, type RetryOptions } from './retry.ts';
 
 export interface Queryable {
@@ -36,7 +40,10 @@ class SerialQueue {
 class PgliteDatabase implements Database {
   readonly kind = 'pglite';
   private readonly queue = new SerialQueue();
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly unlock: () => Promise<void>,
+  ) {}
   query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.queue.run(async () => (await this.db.query<T>(sql, params)).rows);
   }
@@ -51,6 +58,7 @@ class PgliteDatabase implements Database {
   close(): Promise<void> {
     return this.queue.run(async () => {
       if (!this.db.closed) await this.db.close();
+      await this.unlock();
     });
   }
 }
@@ -116,8 +124,9 @@ class PostgresDatabase implements Database {
           }
         },
         // Before COMMIT the server rolled everything back with the connection: safe to run again.
-        // During COMMIT the outcome is unknown, so the error goes to the caller.
-        (err) => connectionLoss(err) !== 'none' && !committing,
+        // During COMMIT the outcome is unknown, so the error goes to the caller. A deadlock or
+        // serialization failure between replicas rolled the transaction back too: run it again.
+        (err) => (connectionLoss(err) !== 'none' && !committing) || TRANSIENT_CONFLICT.has(sqlState(err)),
         this.retry,
       );
     });
@@ -128,6 +137,13 @@ class PostgresDatabase implements Database {
     });
   }
 }
+
+/** deadlock_detected, serialization_failure: PostgreSQL rolled the whole transaction back. */
+const TRANSIENT_CONFLICT = new Set(['40P01', '40001']);
+const sqlState = (err: unknown): string => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+};
 
 export interface OpenOptions {
   /** PostgreSQL connection string; when absent PGlite is used. */
@@ -158,10 +174,17 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       }
       return new PostgresDatabase(pool, opts.retry);
     }
-    const db = new PGlite(opts.pgliteDir);
-    await db.waitReady;
-    return new PgliteDatabase(db);
+    const unlock = await lockDataDir(`${opts.pgliteDir}.lock`);
+    try {
+      const db = new PGlite(opts.pgliteDir);
+      await db.waitReady;
+      return new PgliteDatabase(db, unlock);
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
   } catch (cause) {
+    if (cause instanceof DureError) throw cause; // DATA_DIR_IN_USE says what to do itself
     throw new StorageError(`cannot open the database: ${(cause as Error).message}`, { cause });
   }
 }

@@ -12,6 +12,9 @@ export interface Migration {
   sql: string;
 }
 
+/** Advisory lock key held while migrating (an arbitrary constant: "dure" in ASCII). */
+const MIGRATION_LOCK = 0x64757265;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -186,17 +189,22 @@ UPDATE tasks SET stable_version = latest_version;
  * @throws {StorageError} if a migration fails (the database is left at the previous version).
  */
 export async function migrate(db: Database): Promise<number[]> {
-  await db.query(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at float8 NOT NULL)',
-  );
-  const done = new Set(
-    (await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
-  );
+  // Replicas starting together: one migrates at a time (the lock ends with each transaction), and
+  // each re-reads what is applied under the lock, so a migration never runs twice.
+  const exclusive = db.kind === 'postgres' ? `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})` : 'SELECT 1';
+  await db.transaction(async (tx) => {
+    await tx.query(exclusive);
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at float8 NOT NULL)',
+    );
+  });
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
-    if (done.has(m.version)) continue;
     try {
-      await db.transaction(async (tx) => {
+      const ran = await db.transaction(async (tx) => {
+        await tx.query(exclusive);
+        const [done] = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+        if (done) return false;
         for (const stmt of m.sql
           .split(/;\s*$/m)
           .map((s) => s.trim())
@@ -207,13 +215,14 @@ export async function migrate(db: Database): Promise<number[]> {
           m.name,
           Date.now(),
         ]);
+        return true;
       });
+      if (ran) applied.push(m.version);
     } catch (cause) {
       throw new StorageError(`migration ${m.version} (${m.name}) failed: ${(cause as Error).message}`, {
         cause,
       });
     }
-    applied.push(m.version);
   }
   return applied;
 }

@@ -54,20 +54,7 @@ export async function startTestServer(
     metricsToken: TEST_METRICS_TOKEN,
     ...opts.options,
   });
-  const send: Transport = async (method, url, headers, body) => {
-    const r = await server.app.inject({
-      method: method as InjectOptions['method'],
-      url,
-      headers,
-      ...(body !== undefined
-        ? {
-            payload:
-              typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-          }
-        : {}),
-    });
-    return makeReply(r.statusCode, new Uint8Array(r.rawPayload), r.headers as Record<string, string>);
-  };
+  const send = injectTransport(server);
   const admin = new AdminClient(send, TEST_ADMIN_TOKEN);
   return {
     server,
@@ -80,6 +67,24 @@ export async function startTestServer(
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Requests through Fastify's `inject` (no socket). */
+export function injectTransport(server: DureServer): Transport {
+  return async (method, url, headers, body) => {
+    const r = await server.app.inject({
+      method: method as InjectOptions['method'],
+      url,
+      headers,
+      ...(body !== undefined
+        ? {
+            payload:
+              typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+          }
+        : {}),
+    });
+    return makeReply(r.statusCode, new Uint8Array(r.rawPayload), r.headers as Record<string, string>);
   };
 }
 

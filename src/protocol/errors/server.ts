@@ -65,7 +65,8 @@ export class BlobIntegrityError extends DureError {
 
 /**
  * The server will not start as configured: plain HTTP on a non-loopback address without
- * DURE_ALLOW_PLAIN_HTTP=1, or a TLS certificate or key it cannot read.
+ * DURE_ALLOW_PLAIN_HTTP=1, a TLS certificate or key it cannot read, or a PGlite data directory
+ * another live process holds (DATA_DIR_IN_USE).
  */
 export class ServerStartError extends DureError {
   override name = 'ServerStartError';
