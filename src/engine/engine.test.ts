@@ -277,7 +277,9 @@ describe('generation', () => {
         reads.push(args[2] ?? this.size);
         return mapAsync.apply(this, args);
       };
-      // The order in which steps are submitted and their ids reach the engine.
+      // The order in which steps are submitted and the engine waits for their ids (recorded when
+      // it awaits the promise, not when the GPU happens to finish: a step may complete early while
+      // the consumer handles the previous token, which is fine).
       const events: string[] = [];
       const proto = Object.getPrototypeOf(engine.model.forward) as {
         decodeStep: (...a: unknown[]) => Promise<number>;
@@ -287,7 +289,14 @@ describe('generation', () => {
       proto.decodeStep = function (this: unknown, ...args: unknown[]) {
         const k = step++;
         events.push(`submit ${k}`);
-        return decodeStep.apply(this, args).then((id) => (events.push(`read ${k}`), id));
+        const p = decodeStep.apply(this, args);
+        return {
+          then: (ok: (id: number) => unknown, fail?: (e: unknown) => unknown) => {
+            events.push(`read ${k}`);
+            return p.then(ok, fail);
+          },
+          catch: (fail: (e: unknown) => unknown) => p.catch(fail),
+        } as unknown as Promise<number>;
       };
       let res;
       try {
