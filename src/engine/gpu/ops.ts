@@ -3,8 +3,20 @@
  * an arena slot for the op's uniform parameters) and the grid as a function of the batch size.
  * A forward step then only records them into one compute pass — no allocation per token.
  */
+import { isCpuEmulatedAdapter } from './device.ts';
 import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
+import {
+  GEMM_TILE,
+  GEMV_WG,
+  GEMV_X_CHUNK,
+  gemvShape,
+  MATMUL_TILE,
+  MATMUL_WG,
+  matmulKernelFor,
+  UNKNOWN_SUBGROUPS,
+  type SubgroupRange,
+} from './matmul-shape.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
 
@@ -13,6 +25,11 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   /** Workgroup counts for a step of `nTokens` tokens. */
   grid(nTokens: number): [number, number, number];
+  /**
+   * The dispatch a step of `nTokens` tokens actually records, when the kernel depends on the batch
+   * size (weight products: GEMV for one token, tiled GEMM for prefill); absent: this one.
+   */
+  forTokens?(nTokens: number): Dispatch;
 }
 
 export interface OpsOptions {
@@ -23,18 +40,38 @@ export interface OpsOptions {
    * `shader-f16`; see wgsl/matvec.wgsl dot4). Default false.
    */
   f16?: boolean;
+  /**
+   * Weight products with the GPU-shaped kernels chosen by batch size (coalesced GEMV for one token,
+   * shared-memory tiled GEMM from GEMM_MIN_TOKENS). Default: on, except on CPU-emulated adapters
+   * (isCpuEmulatedAdapter), which run the register-tile kernel for every batch: there workgroup
+   * memory is ordinary memory, and SwiftShader's compile time grows with a kernel's workgroup
+   * memory (measured: ~13 s for the GEMV's 8 KiB, ~25 s for the GEMM's 16 KiB, vs ~1.5 s).
+   */
+  gpuMatmul?: boolean;
+  /** Tiled-GEMM output tile, rows × tokens (multiples of 4); default GEMM_TILE. Tests use small ones. */
+  gemmTile?: { rows: number; tokens: number };
 }
 
-/** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
+/** The subgroup sizes the device reports (adapter info), or a safe guess when it does not. */
+function subgroupRange(device: GPUDevice): SubgroupRange {
+  const { adapterInfo } = device as GPUDevice & {
+    adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number };
+  };
+  const min = adapterInfo?.subgroupMinSize;
+  const max = adapterInfo?.subgroupMaxSize;
+  return min && max ? { min, max } : UNKNOWN_SUBGROUPS;
+}
+
+/**
+ * Rows per workgroup of the register-tile and fused kernels on the subgroup path: one subgroup per
+ * row, sized for the widest subgroup (wgsl/matmul.wgsl loops when the actual one is narrower).
+ */
 function subgroupRows(device: GPUDevice): number {
-  const { adapterInfo } = device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } };
-  const max = adapterInfo?.subgroupMaxSize ?? 32;
-  return Math.max(1, Math.floor(WG / Math.max(1, max)));
+  return Math.max(1, Math.floor(WG / Math.max(1, subgroupRange(device).max)));
 }
 
-/** Matmul: token tile per workgroup (weights decoded once per tile); 4, the width of dot_unit4. */
-export const MATMUL_TILE = 4;
-const WG = 64;
+export { MATMUL_TILE };
+const WG = MATMUL_WG;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
 
@@ -85,7 +122,10 @@ export class Ops {
   }
 
   /**
-   * out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]) for every part of W.
+   * out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]) for every part of W. One dispatch per part whose
+   * kernel follows the batch size (matmulKernelFor): the coalesced GEMV for one token
+   * (wgsl/gemv.wgsl), the register-tile kernel for 2–7 (wgsl/matmul.wgsl), the shared-memory tiled
+   * GEMM from GEMM_MIN_TOKENS on (wgsl/matmul-tiled.wgsl, f16 arithmetic when opts.f16).
    * @param lastToken only the batch's last token (for logits); out then holds one row.
    */
   async matmul(o: {
@@ -97,6 +137,100 @@ export class Ops {
     lastToken?: boolean;
     softcap?: number;
   }): Promise<Dispatch[]> {
+    const w = o.weight;
+    const epilogue = { BIAS: !!o.bias, ACCUMULATE: !!o.accumulate, SOFTCAP: !!o.softcap };
+    if (!(this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device))) return this.#registerTileMatmul(o);
+    const gemmTile = this.opts.gemmTile ?? GEMM_TILE;
+    const shape = gemvShape(this.opts.subgroups ? subgroupRange(this.device) : undefined);
+    const gemv = await this.#kernel({
+      family: 'gemv',
+      entryPoint: 'main',
+      workgroupSize: GEMV_WG,
+      quant: w.type,
+      defines: {
+        ...epilogue,
+        ROWS: shape.rows,
+        SLOTS: shape.slots,
+        TEAM: shape.team ?? 0,
+        XC: Math.min(GEMV_X_CHUNK, w.k / 4),
+      },
+    });
+    // A logits product never sees more than one token: no batch kernels to compile.
+    const batch = o.lastToken
+      ? undefined
+      : await Promise.all([
+          this.#kernel({
+            family: 'matmul',
+            entryPoint: 'main',
+            workgroupSize: WG,
+            quant: w.type,
+            defines: {
+              ...epilogue,
+              TILE: MATMUL_TILE,
+              SG_ROWS: this.opts.subgroups ? subgroupRows(this.device) : 1,
+              F16: !!this.opts.f16,
+            },
+          }),
+          this.#kernel({
+            family: 'matmulTiled',
+            entryPoint: 'main',
+            workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
+            quant: w.type,
+            defines: { ...epilogue, F16: !!this.opts.f16, BM: gemmTile.rows, BN: gemmTile.tokens },
+          }),
+        ]);
+    return w.parts.map((part) => {
+      // Row groups of `rowsPerGroup` rows, spread over x and y of the grid (x ≤ MAX_GRID).
+      const rowGroups = (
+        kernel: Kernel,
+        rowsPerGroup: number,
+      ): Omit<Dispatch, 'grid'> & { gridY: number; gridX: number } => {
+        const groups = Math.ceil(part.rows / rowsPerGroup);
+        const gridX = Math.min(groups, MAX_GRID);
+        const params = this.arena.add(
+          P.encodeMatmulParams({
+            k: w.k,
+            rows: part.rows,
+            rowOffset: part.rowStart,
+            aux: part.aux,
+            outStride: w.rows,
+            gridX,
+            lastToken: !!o.lastToken,
+            softcap: o.softcap ?? 0,
+          }),
+        );
+        const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
+        if (o.bias) res.push(o.bias);
+        return { kernel, bindGroup: this.#bind(kernel, res), gridX, gridY: Math.ceil(groups / gridX) };
+      };
+      const g = rowGroups(gemv, shape.rows);
+      const decode: Dispatch = {
+        kernel: g.kernel,
+        bindGroup: g.bindGroup,
+        grid: () => [g.gridX, g.gridY, 1],
+      };
+      if (!batch) return decode;
+      const [tileKernel, gemmKernel] = batch;
+      const t = rowGroups(tileKernel, this.opts.subgroups ? subgroupRows(this.device) : 1);
+      const tile: Dispatch = {
+        kernel: t.kernel,
+        bindGroup: t.bindGroup,
+        grid: (n) => [t.gridX, t.gridY, Math.ceil(n / MATMUL_TILE)],
+      };
+      // The tiled GEMM's row tiles stay on x: ≤ 65535 tiles of 64 rows covers any tensor.
+      const m = rowGroups(gemmKernel, gemmTile.rows);
+      const gemm: Dispatch = {
+        kernel: m.kernel,
+        bindGroup: m.bindGroup,
+        grid: (n) => [Math.ceil(part.rows / gemmTile.rows), Math.ceil(n / gemmTile.tokens), 1],
+      };
+      const byKernel = { gemv: decode, 'register-tile': tile, 'tiled-gemm': gemm };
+      return { ...decode, forTokens: (n) => byKernel[matmulKernelFor(n)] };
+    });
+  }
+
+  /** Every batch through the register-tile kernel (wgsl/matmul.wgsl): the CPU-emulated adapters' path. */
+  async #registerTileMatmul(o: Parameters<Ops['matmul']>[0]): Promise<Dispatch[]> {
     const w = o.weight;
     const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
     const kernel = await this.#kernel({
@@ -518,7 +652,8 @@ export function recordDispatches(
   dispatches: readonly Dispatch[],
   nTokens: number,
 ): void {
-  for (const d of dispatches) {
+  for (const each of dispatches) {
+    const d = each.forTokens?.(nTokens) ?? each;
     const [x, y, z] = d.grid(nTokens);
     if (x === 0 || y === 0 || z === 0) continue;
     pass.setPipeline(d.kernel.pipeline);
