@@ -100,16 +100,15 @@ fn main(
     workgroupBarrier(); // the previous chunk is consumed
     for (var i = lid; i < n; i += WG_SIZE) { xs[i] = X4[xb + c0 + i]; }
     workgroupBarrier();
-    for (var s = 0u; s < SLOTS; s++) {
-      let r = team + s * n_team;
-      let row = row0 + r;
-      if (r < ROWS && row < params.rows) {
-        var a = 0.0;
-        for (var v = lane; v < n; v += lanes) {
-          let g = c0 + v;
-          a += dot(unit_vec4(0u, row, g >> 3u, upr, params.aux, g & 7u), xs[v]);
+    // Each lane loads its x vec4 once and uses it for all of its team's rows.
+    for (var v = lane; v < n; v += lanes) {
+      let g = c0 + v;
+      let xv = xs[v];
+      for (var s = 0u; s < SLOTS; s++) {
+        let r = team + s * n_team;
+        if (r < ROWS && row0 + r < params.rows) {
+          acc[s] += dot(unit_vec4(0u, row0 + r, g >> 3u, upr, params.aux, g & 7u), xv);
         }
-        acc[s] += a;
       }
     }
   }

@@ -37,7 +37,7 @@ export class GpuHarness {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     const arena = new UniformArena(device);
-    const ops = new Ops(new KernelLibrary(device), arena, step, {
+    const ops = new Ops(KernelLibrary.for(device), arena, step, {
       subgroups: opts.subgroups,
       f16: !!opts.f16,
       ...(opts.gpuMatmul === undefined ? {} : { gpuMatmul: opts.gpuMatmul }),

@@ -8,8 +8,13 @@
 export const GEMV_WG = 128;
 /** Lanes per row without subgroups (reduced through workgroup memory): a typical subgroup's width. */
 export const GEMV_TEAM = 32;
-/** Fewest rows that share one staging of the token's x in a GEMV workgroup. */
-export const GEMV_MIN_ROWS = 4;
+/**
+ * Fewest rows that share one staging of the token's x in a GEMV workgroup. x is f32 (4 bytes per
+ * element) against ~0.56 for Q4_K weights, so 16 rows keep the staging traffic under half the
+ * weights' (4 rows would make it 1.8×), while Qwen2.5-1.5B's narrowest products still launch 96
+ * workgroups (1536 rows), enough to fill a laptop or desktop GPU.
+ */
+export const GEMV_MIN_ROWS = 16;
 /** Largest run of x (vec4s) a GEMV workgroup stages at once: 8 KiB, half the guaranteed minimum. */
 export const GEMV_X_CHUNK = 512;
 
@@ -53,8 +58,11 @@ export interface GemvShape {
  * `undefined`: no subgroups, teams of GEMV_TEAM lanes reduced through workgroup memory.
  */
 export function gemvShape(sg: SubgroupRange | undefined): GemvShape {
-  if (!sg) return { rows: GEMV_WG / GEMV_TEAM, slots: 1, team: GEMV_TEAM };
   const teamsAt = (size: number) => Math.max(1, Math.floor(GEMV_WG / Math.max(1, size)));
+  if (!sg) {
+    const rows = Math.max(GEMV_MIN_ROWS, teamsAt(GEMV_TEAM));
+    return { rows, slots: Math.ceil(rows / teamsAt(GEMV_TEAM)), team: GEMV_TEAM };
+  }
   const rows = Math.max(GEMV_MIN_ROWS, teamsAt(sg.min));
   return { rows, slots: Math.ceil(rows / teamsAt(Math.max(sg.min, sg.max))) };
 }

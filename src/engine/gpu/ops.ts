@@ -171,7 +171,8 @@ export class Ops {
               F16: !!this.opts.f16,
             },
           }),
-          this.#kernel({
+          // No subgroup operations: one pipeline serves devices with and without them.
+          this.lib.get({
             family: 'matmulTiled',
             entryPoint: 'main',
             workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
