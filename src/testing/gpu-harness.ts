@@ -20,12 +20,12 @@ export class GpuHarness {
   /**
    * @param opts.lavapipe run on Mesa's lavapipe (the adapter with shader-f16), not SwiftShader
    * @param opts.f16 build the f16 kernel variants (implies lavapipe)
-   * @param opts.gpuMatmul / opts.gemmTile the weight-product kernels (see OpsOptions)
+   * @param opts.gpuMatmul / opts.gemmTile / opts.gemvXChunk the weight-product kernels (see OpsOptions)
    */
   static async create(
     opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean } & Pick<
       OpsOptions,
-      'gpuMatmul' | 'gemmTile'
+      'gpuMatmul' | 'gemmTile' | 'gemvXChunk'
     >,
   ): Promise<GpuHarness> {
     const { device } = await (opts.lavapipe || opts.f16 ? testF16Gpu() : testGpu());
@@ -42,6 +42,7 @@ export class GpuHarness {
       f16: !!opts.f16,
       ...(opts.gpuMatmul === undefined ? {} : { gpuMatmul: opts.gpuMatmul }),
       ...(opts.gemmTile ? { gemmTile: opts.gemmTile } : {}),
+      ...(opts.gemvXChunk ? { gemvXChunk: opts.gemvXChunk } : {}),
     });
     return new GpuHarness(device, ops, step, arena);
   }

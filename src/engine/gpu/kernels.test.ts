@@ -3,8 +3,9 @@
  * multiples of the workgroup size, through both the subgroup and the shared-memory reduction paths.
  * Weight products run the GPU-shaped kernels (the emulator's default is the register-tile kernel
  * alone): GEMV for one token, register tile for 2–7, tiled GEMM from 8 — the GEMM with an 8 × 8
- * tile here, so that small shapes cross ragged tile edges in both dimensions and SwiftShader,
- * whose compile time grows with workgroup memory, compiles it in about a second.
+ * tile and the GEMV staging x 64 vec4s at a time here, so that small shapes cross ragged tile
+ * edges in both dimensions and k = 512 takes two staging chunks, and SwiftShader, whose compile
+ * time grows with workgroup memory, compiles one GEMV per type in about a second.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as P from './params.ts';
@@ -41,7 +42,12 @@ for (const subgroups of [true, false]) {
   describe(`kernels (${subgroups ? 'subgroups' : 'shared-memory reduction'})`, () => {
     let h: GpuHarness;
     beforeAll(async () => {
-      h = await GpuHarness.create({ subgroups, gpuMatmul: true, gemmTile: { rows: 8, tokens: 8 } });
+      h = await GpuHarness.create({
+        subgroups,
+        gpuMatmul: true,
+        gemmTile: { rows: 8, tokens: 8 },
+        gemvXChunk: 64,
+      });
     });
     afterAll(() => h.destroy());
 

@@ -4,7 +4,7 @@
  * A forward step then only records them into one compute pass — no allocation per token.
  */
 import { isCpuEmulatedAdapter } from './device.ts';
-import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
+import { partBinding, sharedBuffer, type GpuWeight, type GpuWeightPart } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import {
   GEMM_TILE,
@@ -50,6 +50,8 @@ export interface OpsOptions {
   gpuMatmul?: boolean;
   /** Tiled-GEMM output tile, rows × tokens (multiples of 4); default GEMM_TILE. Tests use small ones. */
   gemmTile?: { rows: number; tokens: number };
+  /** Largest run of x (vec4s) the GEMV stages at once; default GEMV_X_CHUNK. Tests use small ones. */
+  gemvXChunk?: number;
 }
 
 /** The subgroup sizes the device reports (adapter info), or a safe guess when it does not. */
@@ -74,6 +76,18 @@ export { MATMUL_TILE };
 const WG = MATMUL_WG;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
+
+/** A weight product: out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]). */
+export interface MatmulOp {
+  weight: GpuWeight;
+  x: GPUBuffer;
+  out: GPUBuffer;
+  bias?: GPUBuffer;
+  accumulate?: boolean;
+  /** Only the batch's last token (for logits); out then holds one row. */
+  lastToken?: boolean;
+  softcap?: number;
+}
 
 /** Where RoPE'd keys and values go and how heads are rotated (ropeStore and the fused qkv). */
 export interface RopeStoreShape {
@@ -126,21 +140,20 @@ export class Ops {
    * kernel follows the batch size (matmulKernelFor): the coalesced GEMV for one token
    * (wgsl/gemv.wgsl), the register-tile kernel for 2–7 (wgsl/matmul.wgsl), the shared-memory tiled
    * GEMM from GEMM_MIN_TOKENS on (wgsl/matmul-tiled.wgsl, f16 arithmetic when opts.f16).
-   * @param lastToken only the batch's last token (for logits); out then holds one row.
    */
-  async matmul(o: {
-    weight: GpuWeight;
-    x: GPUBuffer;
-    out: GPUBuffer;
-    bias?: GPUBuffer;
-    accumulate?: boolean;
-    lastToken?: boolean;
-    softcap?: number;
-  }): Promise<Dispatch[]> {
+  async matmul(o: MatmulOp): Promise<Dispatch[]> {
     const w = o.weight;
+    const tileKernel = o.lastToken && this.#gpuMatmul ? undefined : await this.#registerTileKernel(o);
+    const tileRows = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const tile = (part: GpuWeightPart) =>
+      this.#matmulPart(o, part, tileKernel!, tileRows, (g, n) => [
+        g.x,
+        g.y,
+        o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE),
+      ]);
+    if (!this.#gpuMatmul) return w.parts.map(tile);
+
     const epilogue = { BIAS: !!o.bias, ACCUMULATE: !!o.accumulate, SOFTCAP: !!o.softcap };
-    if (!(this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device))) return this.#registerTileMatmul(o);
-    const gemmTile = this.opts.gemmTile ?? GEMM_TILE;
     const shape = gemvShape(this.opts.subgroups ? subgroupRange(this.device) : undefined);
     const gemv = await this.#kernel({
       family: 'gemv',
@@ -152,126 +165,86 @@ export class Ops {
         ROWS: shape.rows,
         SLOTS: shape.slots,
         TEAM: shape.team ?? 0,
-        XC: Math.min(GEMV_X_CHUNK, w.k / 4),
+        XC: Math.min(this.opts.gemvXChunk ?? GEMV_X_CHUNK, w.k / 4),
       },
     });
+    const decode = (part: GpuWeightPart) => this.#matmulPart(o, part, gemv, shape.rows, (g) => [g.x, g.y, 1]);
     // A logits product never sees more than one token: no batch kernels to compile.
-    const batch = o.lastToken
-      ? undefined
-      : await Promise.all([
-          this.#kernel({
-            family: 'matmul',
-            entryPoint: 'main',
-            workgroupSize: WG,
-            quant: w.type,
-            defines: {
-              ...epilogue,
-              TILE: MATMUL_TILE,
-              SG_ROWS: this.opts.subgroups ? subgroupRows(this.device) : 1,
-              F16: !!this.opts.f16,
-            },
-          }),
-          // No subgroup operations: one pipeline serves devices with and without them.
-          this.lib.get({
-            family: 'matmulTiled',
-            entryPoint: 'main',
-            workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
-            quant: w.type,
-            defines: { ...epilogue, F16: !!this.opts.f16, BM: gemmTile.rows, BN: gemmTile.tokens },
-          }),
-        ]);
+    if (o.lastToken) return w.parts.map(decode);
+
+    const gemmTile = this.opts.gemmTile ?? GEMM_TILE;
+    // No subgroup operations: one pipeline serves devices with and without them.
+    const gemmKernel = await this.lib.get({
+      family: 'matmulTiled',
+      entryPoint: 'main',
+      workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
+      quant: w.type,
+      defines: { ...epilogue, F16: !!this.opts.f16, BM: gemmTile.rows, BN: gemmTile.tokens },
+    });
     return w.parts.map((part) => {
-      // Row groups of `rowsPerGroup` rows, spread over x and y of the grid (x ≤ MAX_GRID).
-      const rowGroups = (
-        kernel: Kernel,
-        rowsPerGroup: number,
-      ): Omit<Dispatch, 'grid'> & { gridY: number; gridX: number } => {
-        const groups = Math.ceil(part.rows / rowsPerGroup);
-        const gridX = Math.min(groups, MAX_GRID);
-        const params = this.arena.add(
-          P.encodeMatmulParams({
-            k: w.k,
-            rows: part.rows,
-            rowOffset: part.rowStart,
-            aux: part.aux,
-            outStride: w.rows,
-            gridX,
-            lastToken: !!o.lastToken,
-            softcap: o.softcap ?? 0,
-          }),
-        );
-        const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
-        if (o.bias) res.push(o.bias);
-        return { kernel, bindGroup: this.#bind(kernel, res), gridX, gridY: Math.ceil(groups / gridX) };
-      };
-      const g = rowGroups(gemv, shape.rows);
-      const decode: Dispatch = {
-        kernel: g.kernel,
-        bindGroup: g.bindGroup,
-        grid: () => [g.gridX, g.gridY, 1],
-      };
-      if (!batch) return decode;
-      const [tileKernel, gemmKernel] = batch;
-      const t = rowGroups(tileKernel, this.opts.subgroups ? subgroupRows(this.device) : 1);
-      const tile: Dispatch = {
-        kernel: t.kernel,
-        bindGroup: t.bindGroup,
-        grid: (n) => [t.gridX, t.gridY, Math.ceil(n / MATMUL_TILE)],
-      };
-      // The tiled GEMM's row tiles stay on x: ≤ 65535 tiles of 64 rows covers any tensor.
-      const m = rowGroups(gemmKernel, gemmTile.rows);
-      const gemm: Dispatch = {
-        kernel: m.kernel,
-        bindGroup: m.bindGroup,
-        grid: (n) => [Math.ceil(part.rows / gemmTile.rows), Math.ceil(n / gemmTile.tokens), 1],
-      };
-      const byKernel = { gemv: decode, 'register-tile': tile, 'tiled-gemm': gemm };
-      return { ...decode, forTokens: (n) => byKernel[matmulKernelFor(n)] };
+      // Row tiles stay on x (≤ 65535 tiles of 64 rows covers any tensor), token tiles on y.
+      const gemm = this.#matmulPart(o, part, gemmKernel, gemmTile.rows, (g, n) => [
+        g.x,
+        Math.ceil(n / gemmTile.tokens),
+        1,
+      ]);
+      const byKernel = { gemv: decode(part), 'register-tile': tile(part), 'tiled-gemm': gemm };
+      return { ...byKernel.gemv, forTokens: (n: number) => byKernel[matmulKernelFor(n)] };
     });
   }
 
-  /** Every batch through the register-tile kernel (wgsl/matmul.wgsl): the CPU-emulated adapters' path. */
-  async #registerTileMatmul(o: Parameters<Ops['matmul']>[0]): Promise<Dispatch[]> {
-    const w = o.weight;
-    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
-    const kernel = await this.#kernel({
+  /** Whether weight products use the GPU-shaped kernels (OpsOptions.gpuMatmul). */
+  get #gpuMatmul(): boolean {
+    return this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device);
+  }
+
+  #registerTileKernel(o: MatmulOp): Promise<Kernel> {
+    return this.#kernel({
       family: 'matmul',
       entryPoint: 'main',
       workgroupSize: WG,
-      quant: w.type,
+      quant: o.weight.type,
       defines: {
         TILE: MATMUL_TILE,
-        SG_ROWS: rowsPerGroup,
+        SG_ROWS: this.opts.subgroups ? subgroupRows(this.device) : 1,
         F16: !!this.opts.f16,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
       },
     });
-    return w.parts.map((part) => {
-      const groups = Math.ceil(part.rows / rowsPerGroup);
-      const gridX = Math.min(groups, MAX_GRID);
-      const gridY = Math.ceil(groups / gridX);
-      const params = this.arena.add(
-        P.encodeMatmulParams({
-          k: w.k,
-          rows: part.rows,
-          rowOffset: part.rowStart,
-          aux: part.aux,
-          outStride: w.rows,
-          gridX,
-          lastToken: !!o.lastToken,
-          softcap: o.softcap ?? 0,
-        }),
-      );
-      const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
-      if (o.bias) res.push(o.bias);
-      return {
-        kernel,
-        bindGroup: this.#bind(kernel, res),
-        grid: (n: number) => [gridX, gridY, o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE)],
-      };
-    });
+  }
+
+  /**
+   * One weight part's dispatch of `kernel` (bindings of MatmulParams kernels), its row groups of
+   * `rowsPerGroup` rows spread over x and y (x ≤ MAX_GRID); `grid` maps them and the batch size
+   * to the workgroup counts.
+   */
+  #matmulPart(
+    o: MatmulOp,
+    part: GpuWeightPart,
+    kernel: Kernel,
+    rowsPerGroup: number,
+    grid: (groups: { x: number; y: number }, nTokens: number) => [number, number, number],
+  ): Dispatch {
+    const groups = Math.ceil(part.rows / rowsPerGroup);
+    const g = { x: Math.min(groups, MAX_GRID), y: 0 };
+    g.y = Math.ceil(groups / g.x);
+    const params = this.arena.add(
+      P.encodeMatmulParams({
+        k: o.weight.k,
+        rows: part.rows,
+        rowOffset: part.rowStart,
+        aux: part.aux,
+        outStride: o.weight.rows,
+        gridX: g.x,
+        lastToken: !!o.lastToken,
+        softcap: o.softcap ?? 0,
+      }),
+    );
+    const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
+    if (o.bias) res.push(o.bias);
+    return { kernel, bindGroup: this.#bind(kernel, res), grid: (n) => grid(g, n) };
   }
 
   /**
