@@ -3,7 +3,7 @@
  * For kernel tests in the spirit of llama.cpp's test-backend-ops.
  */
 import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
-import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
+import { Ops, recordDispatches, type Dispatch, type OpsOptions } from '../engine/gpu/ops.ts';
 import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { testF16Gpu, testGpu } from './node-gpu.ts';
@@ -20,8 +20,14 @@ export class GpuHarness {
   /**
    * @param opts.lavapipe run on Mesa's lavapipe (the adapter with shader-f16), not SwiftShader
    * @param opts.f16 build the f16 kernel variants (implies lavapipe)
+   * @param opts.gpuMatmul / opts.gemmTile / opts.gemvXChunk the weight-product kernels (see OpsOptions)
    */
-  static async create(opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean }): Promise<GpuHarness> {
+  static async create(
+    opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean } & Pick<
+      OpsOptions,
+      'gpuMatmul' | 'gemmTile' | 'gemvXChunk'
+    >,
+  ): Promise<GpuHarness> {
     const { device } = await (opts.lavapipe || opts.f16 ? testF16Gpu() : testGpu());
     if (opts.subgroups && !device.features.has('subgroups')) {
       throw new Error('test adapter lacks the subgroups feature');
@@ -31,9 +37,12 @@ export class GpuHarness {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     const arena = new UniformArena(device);
-    const ops = new Ops(new KernelLibrary(device), arena, step, {
+    const ops = new Ops(KernelLibrary.for(device), arena, step, {
       subgroups: opts.subgroups,
       f16: !!opts.f16,
+      ...(opts.gpuMatmul === undefined ? {} : { gpuMatmul: opts.gpuMatmul }),
+      ...(opts.gemmTile ? { gemmTile: opts.gemmTile } : {}),
+      ...(opts.gemvXChunk ? { gemvXChunk: opts.gemvXChunk } : {}),
     });
     return new GpuHarness(device, ops, step, arena);
   }

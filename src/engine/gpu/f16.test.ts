@@ -79,6 +79,29 @@ describe('shader-f16 on lavapipe', () => {
     });
   }
 
+  it('Q4_K: the tiled GEMM (production 64 × 64 tile) rounds prefill to f16 within 2e-3', async () => {
+    // 67 rows = 64 + 3 and 70 tokens = 64 + 6: ragged tiles in both dimensions.
+    const rows = 67;
+    const k = 256;
+    const nTok = 70;
+    const type = GgmlType.Q4_K;
+    const bytes = quantize(type, randn(rows * k, rng(5), 0.5));
+    const want = matmulRef(dequantize(type, bytes, rows * k), randn(nTok * k, rng(6)), rows, k, nTok);
+    const h = await GpuHarness.create({ subgroups: true, f16: true, gpuMatmul: true });
+    const weight = uploadWeight(h.device, 'w', type, bytes, rows, k);
+    const out = h.storage(nTok * rows * 4);
+    h.run(await h.ops.matmul({ weight, x: h.storage(randn(nTok * k, rng(6))), out }), {
+      nTokens: nTok,
+      pos: 0,
+    });
+    const got = relL2(await h.readF32(out, nTok * rows), want);
+    weight.parts.forEach((p) => p.buffer.destroy());
+    h.destroy();
+    table.push(`Q4_K  tiled GEMM prefill (70 tokens) ${got.toExponential(1)}`);
+    expect(got).toBeLessThan(2e-3);
+    expect(got).toBeGreaterThan(1e-5);
+  });
+
   it('llama Q4_K: the engine with fused kernels and f16 prefill within 3e-3 of float64, same greedy ids', async () => {
     const { device } = await testF16Gpu();
     const path = await testModelPath({ arch: 'llama', quant: 'Q4_K' });

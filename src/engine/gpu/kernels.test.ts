@@ -1,6 +1,11 @@
 /**
  * Every kernel against a plain float64 CPU reference on random inputs, with shapes that are not
  * multiples of the workgroup size, through both the subgroup and the shared-memory reduction paths.
+ * Weight products run the GPU-shaped kernels (the emulator's default is the register-tile kernel
+ * alone): GEMV for one token, register tile for 2–7, tiled GEMM from 8 — the GEMM with an 8 × 8
+ * tile and the GEMV staging x 64 vec4s at a time here, so that small shapes cross ragged tile
+ * edges in both dimensions and k = 512 takes two staging chunks, and SwiftShader, whose compile
+ * time grows with workgroup memory, compiles one GEMV per type in about a second.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as P from './params.ts';
@@ -37,7 +42,12 @@ for (const subgroups of [true, false]) {
   describe(`kernels (${subgroups ? 'subgroups' : 'shared-memory reduction'})`, () => {
     let h: GpuHarness;
     beforeAll(async () => {
-      h = await GpuHarness.create({ subgroups });
+      h = await GpuHarness.create({
+        subgroups,
+        gpuMatmul: true,
+        gemmTile: { rows: 8, tokens: 8 },
+        gemvXChunk: 64,
+      });
     });
     afterAll(() => h.destroy());
 
@@ -47,6 +57,8 @@ for (const subgroups of [true, false]) {
         [67, 256, 1],
         [5, 512, 3],
         [130, 256, 6],
+        // Tiled GEMM: 13 rows = 8 + 5, 17 tokens = 8 + 8 + 1.
+        [13, 512, 17],
       ];
       for (const type of TYPES) {
         it.each(shapes)(`${GgmlType[type]} rows=%i k=%i tokens=%i`, async (rows, k, nTok) => {
@@ -61,35 +73,40 @@ for (const subgroups of [true, false]) {
         });
       }
 
-      it('adds bias, accumulates into out, soft-caps, and can take only the last token', async () => {
-        const rows = 40;
-        const k = 64;
-        const nTok = 5;
-        const { bytes, deq } = randomWeight(GgmlType.F32, rows, k, 3);
-        const x = randn(nTok * k, rng(4));
-        const bias = randn(rows, rng(5));
-        const prior = randn(nTok * rows, rng(6));
-        const weight = uploadWeight(h.device, 'w', GgmlType.F32, bytes, rows, k);
-        const ref = matmulRef(deq, x, rows, k, nTok);
+      it.each([5, 9])(
+        'adds bias, accumulates into out, soft-caps, and can take only the last token (%i tokens)',
+        async (nTok) => {
+          const rows = 40;
+          const k = 64;
+          const { bytes, deq } = randomWeight(GgmlType.F32, rows, k, 3);
+          const x = randn(nTok * k, rng(4));
+          const bias = randn(rows, rng(5));
+          const prior = randn(nTok * rows, rng(6));
+          const weight = uploadWeight(h.device, 'w', GgmlType.F32, bytes, rows, k);
+          const ref = matmulRef(deq, x, rows, k, nTok);
 
-        const out = h.storage(prior);
-        h.run(await h.ops.matmul({ weight, x: h.storage(x), out, bias: h.storage(bias), accumulate: true }), {
-          nTokens: nTok,
-          pos: 0,
-        });
-        const got = await h.readF32(out, nTok * rows);
-        const want = ref.map((v, i) => v + (bias[i % rows] as number) + (prior[i] as number));
-        expect(relL2(got, want)).toBeLessThan(1e-5);
+          const out = h.storage(prior);
+          h.run(
+            await h.ops.matmul({ weight, x: h.storage(x), out, bias: h.storage(bias), accumulate: true }),
+            {
+              nTokens: nTok,
+              pos: 0,
+            },
+          );
+          const got = await h.readF32(out, nTok * rows);
+          const want = ref.map((v, i) => v + (bias[i % rows] as number) + (prior[i] as number));
+          expect(relL2(got, want)).toBeLessThan(1e-5);
 
-        const last = h.storage(rows * 4);
-        h.run(await h.ops.matmul({ weight, x: h.storage(x), out: last, lastToken: true, softcap: 2 }), {
-          nTokens: nTok,
-          pos: 0,
-        });
-        const gotLast = await h.readF32(last, rows);
-        const wantLast = ref.slice((nTok - 1) * rows).map((v) => 2 * Math.tanh(v / 2));
-        expect(relL2(gotLast, wantLast)).toBeLessThan(1e-5);
-      });
+          const last = h.storage(rows * 4);
+          h.run(await h.ops.matmul({ weight, x: h.storage(x), out: last, lastToken: true, softcap: 2 }), {
+            nTokens: nTok,
+            pos: 0,
+          });
+          const gotLast = await h.readF32(last, rows);
+          const wantLast = ref.slice((nTok - 1) * rows).map((v) => 2 * Math.tanh(v / 2));
+          expect(relL2(gotLast, wantLast)).toBeLessThan(1e-5);
+        },
+      );
     });
 
     // Q2_K moves 4 bytes (d and dmin) per block to the aux region, the others 2.

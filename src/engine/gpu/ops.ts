@@ -3,9 +3,21 @@
  * an arena slot for the op's uniform parameters) and the grid as a function of the batch size.
  * A forward step then only records them into one compute pass — no allocation per token.
  */
-import { partBinding, sharedBuffer, type GpuWeight } from './gpu-weight.ts';
+import { isCpuEmulatedAdapter } from './device.ts';
+import { partBinding, sharedBuffer, type GpuWeight, type GpuWeightPart } from './gpu-weight.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import { ATTN_WG, headBlocks, prefillTile, SPLIT_MAX_TOKENS, splitCount } from './attention-plan.ts';
+import {
+  GEMM_TILE,
+  GEMV_WG,
+  GEMV_X_CHUNK,
+  gemvShape,
+  MATMUL_TILE,
+  MATMUL_WG,
+  matmulKernelFor,
+  UNKNOWN_SUBGROUPS,
+  type SubgroupRange,
+} from './matmul-shape.ts';
 import * as P from './params.ts';
 import type { UniformArena } from './uniform-arena.ts';
 
@@ -14,6 +26,11 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   /** Workgroup counts for a step of `nTokens` tokens. */
   grid(nTokens: number): [number, number, number];
+  /**
+   * The dispatch a step of `nTokens` tokens actually records, when the kernel depends on the batch
+   * size (weight products: GEMV for one token, tiled GEMM for prefill); absent: this one.
+   */
+  forTokens?(nTokens: number): Dispatch;
 }
 
 export interface OpsOptions {
@@ -24,20 +41,54 @@ export interface OpsOptions {
    * `shader-f16`; see wgsl/matvec.wgsl dot4). Default false.
    */
   f16?: boolean;
+  /**
+   * Weight products with the GPU-shaped kernels chosen by batch size (coalesced GEMV for one token,
+   * shared-memory tiled GEMM from GEMM_MIN_TOKENS). Default: on, except on CPU-emulated adapters
+   * (isCpuEmulatedAdapter), which run the register-tile kernel for every batch: there workgroup
+   * memory is ordinary memory, and SwiftShader's compile time grows with a kernel's workgroup
+   * memory (measured: ~13 s for the GEMV's 8 KiB, ~25 s for the GEMM's 16 KiB, vs ~1.5 s).
+   */
+  gpuMatmul?: boolean;
+  /** Tiled-GEMM output tile, rows × tokens (multiples of 4); default GEMM_TILE. Tests use small ones. */
+  gemmTile?: { rows: number; tokens: number };
+  /** Largest run of x (vec4s) the GEMV stages at once; default GEMV_X_CHUNK. Tests use small ones. */
+  gemvXChunk?: number;
 }
 
-/** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
+/** The subgroup sizes the device reports (adapter info), or a safe guess when it does not. */
+function subgroupRange(device: GPUDevice): SubgroupRange {
+  const { adapterInfo } = device as GPUDevice & {
+    adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number };
+  };
+  const min = adapterInfo?.subgroupMinSize;
+  const max = adapterInfo?.subgroupMaxSize;
+  return min && max ? { min, max } : UNKNOWN_SUBGROUPS;
+}
+
+/**
+ * Rows per workgroup of the register-tile and fused kernels on the subgroup path: one subgroup per
+ * row, sized for the widest subgroup (wgsl/matmul.wgsl loops when the actual one is narrower).
+ */
 function subgroupRows(device: GPUDevice): number {
-  const { adapterInfo } = device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } };
-  const max = adapterInfo?.subgroupMaxSize ?? 32;
-  return Math.max(1, Math.floor(WG / Math.max(1, max)));
+  return Math.max(1, Math.floor(WG / Math.max(1, subgroupRange(device).max)));
 }
 
-/** Matmul: token tile per workgroup (weights decoded once per tile); 4, the width of dot_unit4. */
-export const MATMUL_TILE = 4;
-const WG = 64;
+export { MATMUL_TILE };
+const WG = MATMUL_WG;
 /** Largest grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
+
+/** A weight product: out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]). */
+export interface MatmulOp {
+  weight: GpuWeight;
+  x: GPUBuffer;
+  out: GPUBuffer;
+  bias?: GPUBuffer;
+  accumulate?: boolean;
+  /** Only the batch's last token (for logits); out then holds one row. */
+  lastToken?: boolean;
+  softcap?: number;
+}
 
 /** Where RoPE'd keys and values go and how heads are rotated (ropeStore and the fused qkv). */
 export interface RopeStoreShape {
@@ -86,58 +137,115 @@ export class Ops {
   }
 
   /**
-   * out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]) for every part of W.
-   * @param lastToken only the batch's last token (for logits); out then holds one row.
+   * out[t, r] (+)= W[r, :] · x[t, :] (+ bias[r]) for every part of W. One dispatch per part whose
+   * kernel follows the batch size (matmulKernelFor): the coalesced GEMV for one token
+   * (wgsl/gemv.wgsl), the register-tile kernel for 2–7 (wgsl/matmul.wgsl), the shared-memory tiled
+   * GEMM from GEMM_MIN_TOKENS on (wgsl/matmul-tiled.wgsl, f16 arithmetic when opts.f16).
    */
-  async matmul(o: {
-    weight: GpuWeight;
-    x: GPUBuffer;
-    out: GPUBuffer;
-    bias?: GPUBuffer;
-    accumulate?: boolean;
-    lastToken?: boolean;
-    softcap?: number;
-  }): Promise<Dispatch[]> {
+  async matmul(o: MatmulOp): Promise<Dispatch[]> {
     const w = o.weight;
-    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
-    const kernel = await this.#kernel({
+    const tileKernel = o.lastToken && this.#gpuMatmul ? undefined : await this.#registerTileKernel(o);
+    const tileRows = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const tile = (part: GpuWeightPart) =>
+      this.#matmulPart(o, part, tileKernel!, tileRows, (g, n) => [
+        g.x,
+        g.y,
+        o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE),
+      ]);
+    if (!this.#gpuMatmul) return w.parts.map(tile);
+
+    const epilogue = { BIAS: !!o.bias, ACCUMULATE: !!o.accumulate, SOFTCAP: !!o.softcap };
+    const shape = gemvShape(this.opts.subgroups ? subgroupRange(this.device) : undefined);
+    const gemv = await this.#kernel({
+      family: 'gemv',
+      entryPoint: 'main',
+      workgroupSize: GEMV_WG,
+      quant: w.type,
+      defines: {
+        ...epilogue,
+        ROWS: shape.rows,
+        SLOTS: shape.slots,
+        TEAM: shape.team ?? 0,
+        XC: Math.min(this.opts.gemvXChunk ?? GEMV_X_CHUNK, w.k / 4),
+      },
+    });
+    const decode = (part: GpuWeightPart) => this.#matmulPart(o, part, gemv, shape.rows, (g) => [g.x, g.y, 1]);
+    // A logits product never sees more than one token: no batch kernels to compile.
+    if (o.lastToken) return w.parts.map(decode);
+
+    const gemmTile = this.opts.gemmTile ?? GEMM_TILE;
+    // No subgroup operations: one pipeline serves devices with and without them.
+    const gemmKernel = await this.lib.get({
+      family: 'matmulTiled',
+      entryPoint: 'main',
+      workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
+      quant: w.type,
+      defines: { ...epilogue, F16: !!this.opts.f16, BM: gemmTile.rows, BN: gemmTile.tokens },
+    });
+    return w.parts.map((part) => {
+      // Row tiles stay on x (≤ 65535 tiles of 64 rows covers any tensor), token tiles on y.
+      const gemm = this.#matmulPart(o, part, gemmKernel, gemmTile.rows, (g, n) => [
+        g.x,
+        Math.ceil(n / gemmTile.tokens),
+        1,
+      ]);
+      const byKernel = { gemv: decode(part), 'register-tile': tile(part), 'tiled-gemm': gemm };
+      return { ...byKernel.gemv, forTokens: (n: number) => byKernel[matmulKernelFor(n)] };
+    });
+  }
+
+  /** Whether weight products use the GPU-shaped kernels (OpsOptions.gpuMatmul). */
+  get #gpuMatmul(): boolean {
+    return this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device);
+  }
+
+  #registerTileKernel(o: MatmulOp): Promise<Kernel> {
+    return this.#kernel({
       family: 'matmul',
       entryPoint: 'main',
       workgroupSize: WG,
-      quant: w.type,
+      quant: o.weight.type,
       defines: {
         TILE: MATMUL_TILE,
-        SG_ROWS: rowsPerGroup,
+        SG_ROWS: this.opts.subgroups ? subgroupRows(this.device) : 1,
         F16: !!this.opts.f16,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
       },
     });
-    return w.parts.map((part) => {
-      const groups = Math.ceil(part.rows / rowsPerGroup);
-      const gridX = Math.min(groups, MAX_GRID);
-      const gridY = Math.ceil(groups / gridX);
-      const params = this.arena.add(
-        P.encodeMatmulParams({
-          k: w.k,
-          rows: part.rows,
-          rowOffset: part.rowStart,
-          aux: part.aux,
-          outStride: w.rows,
-          gridX,
-          lastToken: !!o.lastToken,
-          softcap: o.softcap ?? 0,
-        }),
-      );
-      const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
-      if (o.bias) res.push(o.bias);
-      return {
-        kernel,
-        bindGroup: this.#bind(kernel, res),
-        grid: (n: number) => [gridX, gridY, o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE)],
-      };
-    });
+  }
+
+  /**
+   * One weight part's dispatch of `kernel` (bindings of MatmulParams kernels), its row groups of
+   * `rowsPerGroup` rows spread over x and y (x ≤ MAX_GRID); `grid` maps them and the batch size
+   * to the workgroup counts.
+   */
+  #matmulPart(
+    o: MatmulOp,
+    part: GpuWeightPart,
+    kernel: Kernel,
+    rowsPerGroup: number,
+    grid: (groups: { x: number; y: number }, nTokens: number) => [number, number, number],
+  ): Dispatch {
+    const groups = Math.ceil(part.rows / rowsPerGroup);
+    const g = { x: Math.min(groups, MAX_GRID), y: 0 };
+    g.y = Math.ceil(groups / g.x);
+    const params = this.arena.add(
+      P.encodeMatmulParams({
+        k: o.weight.k,
+        rows: part.rows,
+        rowOffset: part.rowStart,
+        aux: part.aux,
+        outStride: o.weight.rows,
+        gridX: g.x,
+        lastToken: !!o.lastToken,
+        softcap: o.softcap ?? 0,
+      }),
+    );
+    const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
+    if (o.bias) res.push(o.bias);
+    return { kernel, bindGroup: this.#bind(kernel, res), grid: (n) => grid(g, n) };
   }
 
   /**
@@ -589,7 +697,8 @@ export function recordDispatches(
   dispatches: readonly Dispatch[],
   nTokens: number,
 ): void {
-  for (const d of dispatches) {
+  for (const each of dispatches) {
+    const d = each.forTokens?.(nTokens) ?? each;
     const [x, y, z] = d.grid(nTokens);
     if (x === 0 || y === 0 || z === 0) continue;
     pass.setPipeline(d.kernel.pipeline);

@@ -12,11 +12,13 @@ import elementwise from '../../../wgsl/elementwise.wgsl?raw';
 import embedding from '../../../wgsl/embedding.wgsl?raw';
 import gatedAct from '../../../wgsl/gated-act.wgsl?raw';
 import gemm from '../../../wgsl/gemm.wgsl?raw';
+import gemv from '../../../wgsl/gemv.wgsl?raw';
 import glu from '../../../wgsl/glu.wgsl?raw';
 import loss from '../../../wgsl/loss.wgsl?raw';
 import lora from '../../../wgsl/lora.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
 import matmulBackward from '../../../wgsl/matmul-backward.wgsl?raw';
+import matmulTiled from '../../../wgsl/matmul-tiled.wgsl?raw';
 import matvec from '../../../wgsl/matvec.wgsl?raw';
 import norm from '../../../wgsl/norm.wgsl?raw';
 import normBackward from '../../../wgsl/norm-backward.wgsl?raw';
@@ -56,11 +58,13 @@ export const kernelFamilies = {
   elementwise,
   embedding,
   gemm,
+  gemv,
   glu,
   loss,
   lora,
   matmul,
   matmulBackward,
+  matmulTiled,
   norm,
   normBackward,
   optimizer,

@@ -685,7 +685,8 @@ export class ForwardPass {
       const ms = new Map<string, number>();
       list.forEach((d, i) => {
         const dt = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
-        ms.set(d.kernel.label, (ms.get(d.kernel.label) ?? 0) + dt);
+        const { label } = (d.forTokens?.(n) ?? d).kernel;
+        ms.set(label, (ms.get(label) ?? 0) + dt);
       });
       return ms;
     } finally {

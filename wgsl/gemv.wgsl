@@ -1,0 +1,133 @@
+// Decode: out[r] (+)= W[r, :] · x (+ bias[r]) for one token — the matrix × vector product that
+// reads every weight byte once per generated token, so it must run at memory bandwidth.
+//
+// Layout of the work (the choices bench/README.md "Kernel structure" reasons about):
+//  - A *team* of lanes owns one row at a time: a subgroup (SUBGROUPS; its actual size comes from
+//    the subgroup_size builtin) or, without subgroups, TEAM invocations reduced through workgroup
+//    memory. Lane l of a team reads the row's vec4 groups l, l + lanes, l + 2·lanes, …, so at
+//    every step the team's loads cover one contiguous span of the row's blocks (coalesced), and
+//    the header of a block (its scales) is one address shared by the lanes inside that block.
+//  - ROWS rows per workgroup share the token's x, staged once per XC-vec4 chunk in workgroup
+//    memory (a workgroup stages ≤ XC·16 bytes at a time, so any row length fits any device).
+//  - ROWS and SLOTS come from the device's subgroup size range (ops.ts gemvShape): every team
+//    gets ROWS / teams rows, SLOTS ≥ that many accumulators, so no team idles when the actual
+//    subgroup is smaller than the largest the device reports.
+// The per-type snippet stays a block dequantizer: unit_vec4(…, unit, j) gives elements 4j..4j+3
+// of a 32-element unit (see quant.wgsl).
+
+diagnostic(off, subgroup_uniformity);
+
+#include "quant"
+
+struct MatmulParams {
+  k: u32,            // row length (elements), a multiple of 32
+  rows: u32,         // rows in this weight part
+  row_offset: u32,   // first output column of this part (tensors split across bindings)
+  aux: u32,          // word offset of repacked scales (see quant.wgsl)
+  out_stride: u32,   // elements between tokens in out
+  grid_x: u32,       // workgroups along x (row groups are spread over x and y)
+  x_row: u32,        // 0: the batch's only token; 1: the batch's last token (logits)
+  softcap: f32,      // SOFTCAP variant: v = softcap * tanh(v / softcap) (Gemma-2 final logits)
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+  _pad3: u32,
+};
+
+#include "step"
+
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+@group(0) @binding(1) var<storage, read> X4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: MatmulParams;
+@group(0) @binding(4) var<uniform> step: Step;
+#ifdef BIAS
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+#endif
+
+var<workgroup> xs: array<vec4<f32>, XC>;
+#ifndef SUBGROUPS
+var<workgroup> red: array<f32, WG_SIZE>;
+#endif
+
+fn write_out(row: u32, t: u32, total: f32) {
+  let o = t * params.out_stride + params.row_offset + row;
+  var v = total;
+#ifdef BIAS
+  v += bias[params.row_offset + row];
+#endif
+#ifdef SOFTCAP
+  v = params.softcap * tanh(v / params.softcap);
+#endif
+#ifdef ACCUMULATE
+  out[o] = out[o] + v;
+#else
+  out[o] = v;
+#endif
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+#ifdef SUBGROUPS
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+  @builtin(subgroup_size) sg_size: u32,
+#endif
+) {
+  // The input token; the output always has one token row.
+  var t = 0u;
+  if (params.x_row == 1u) { t = step.n_tokens - 1u; }
+#ifdef SUBGROUPS
+  // A subgroup wider than the workgroup holds all of it (and only WG_SIZE lanes exist).
+  let lanes = min(sg_size, WG_SIZE);
+  let lane = sg_lane;
+  let team = lid / lanes;
+  let n_team = max(1u, WG_SIZE / lanes);
+#else
+  let lanes = u32(TEAM);
+  let lane = lid % lanes;
+  let team = lid / lanes;
+  let n_team = u32(WG_SIZE) / lanes;
+#endif
+  let row0 = (wid.x + wid.y * params.grid_x) * ROWS;
+  let k4 = params.k / 4u;
+  let upr = params.k / 32u;
+  let xb = t * k4;
+  var acc: array<f32, SLOTS>;
+  for (var c0 = 0u; c0 < k4; c0 += XC) {
+    let n = min(XC, k4 - c0);
+    workgroupBarrier(); // the previous chunk is consumed
+    for (var i = lid; i < n; i += WG_SIZE) { xs[i] = X4[xb + c0 + i]; }
+    workgroupBarrier();
+    // Each lane loads its x vec4 once and uses it for all of its team's rows.
+    for (var v = lane; v < n; v += lanes) {
+      let g = c0 + v;
+      let xv = xs[v];
+      for (var s = 0u; s < SLOTS; s++) {
+        let r = team + s * n_team;
+        if (r < ROWS && row0 + r < params.rows) {
+          acc[s] += dot(unit_vec4(0u, row0 + r, g >> 3u, upr, params.aux, g & 7u), xv);
+        }
+      }
+    }
+  }
+  for (var s = 0u; s < SLOTS; s++) {
+    let r = team + s * n_team;
+    let row = row0 + r;
+    let valid = r < ROWS && row < params.rows;
+#ifdef SUBGROUPS
+    let total = subgroupAdd(acc[s]);
+    if (lane == 0u && valid) { write_out(row, 0u, total); }
+#else
+    red[lid] = acc[s];
+    workgroupBarrier();
+    for (var off = lanes / 2u; off > 0u; off >>= 1u) {
+      if (lane < off) { red[lid] += red[lid + off]; }
+      workgroupBarrier();
+    }
+    if (lane == 0u && valid) { write_out(row, 0u, red[lid]); }
+    workgroupBarrier();
+#endif
+  }
+}
