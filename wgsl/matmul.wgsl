@@ -74,11 +74,14 @@ fn main(
   let t0 = wid.z * TILE;
   let group = wid.x + wid.y * params.grid_x;
 #ifdef SUBGROUPS
-  let n_sg = WG_SIZE / sg_size;
+  // A subgroup can be wider than the workgroup (128-wide against WG_SIZE 64): then one partly
+  // filled subgroup holds all WG_SIZE lanes; without max() the row loop would never advance.
+  let lanes = min(sg_size, WG_SIZE);
+  let n_sg = max(1u, WG_SIZE / sg_size);
   for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
-    let acc = row_partials(0u, row, params.aux, sg_lane, sg_size, first, t0, n_tok);
+    let acc = row_partials(0u, row, params.aux, sg_lane, lanes, first, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let total = subgroupAdd(acc[t]);
       if (sg_lane == 0u && t0 + t < n_tok) { write_out(row, t0 + t, total); }

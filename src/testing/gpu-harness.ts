@@ -20,8 +20,14 @@ export class GpuHarness {
   /**
    * @param opts.lavapipe run on Mesa's lavapipe (the adapter with shader-f16), not SwiftShader
    * @param opts.f16 build the f16 kernel variants (implies lavapipe)
+   * @param opts.matrixWorkgroupSize see OpsOptions.matrixWorkgroupSize
    */
-  static async create(opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean }): Promise<GpuHarness> {
+  static async create(opts: {
+    subgroups: boolean;
+    lavapipe?: boolean;
+    f16?: boolean;
+    matrixWorkgroupSize?: number;
+  }): Promise<GpuHarness> {
     const { device } = await (opts.lavapipe || opts.f16 ? testF16Gpu() : testGpu());
     if (opts.subgroups && !device.features.has('subgroups')) {
       throw new Error('test adapter lacks the subgroups feature');
@@ -34,6 +40,7 @@ export class GpuHarness {
     const ops = new Ops(new KernelLibrary(device), arena, step, {
       subgroups: opts.subgroups,
       f16: !!opts.f16,
+      ...(opts.matrixWorkgroupSize ? { matrixWorkgroupSize: opts.matrixWorkgroupSize } : {}),
     });
     return new GpuHarness(device, ops, step, arena);
   }

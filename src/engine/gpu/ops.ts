@@ -23,13 +23,19 @@ export interface OpsOptions {
    * `shader-f16`; see wgsl/matvec.wgsl dot4). Default false.
    */
   f16?: boolean;
+  /**
+   * Invocations per workgroup of the matrix kernels (matmul, qkv, glu); default 64. Tests set it
+   * below the software adapter's subgroup size to run the path a GPU with subgroups wider than
+   * 64 lanes takes.
+   */
+  matrixWorkgroupSize?: number;
 }
 
 /** Rows per matmul workgroup on the subgroup path: one subgroup per row, sized for the widest subgroup. */
-function subgroupRows(device: GPUDevice): number {
+function subgroupRows(device: GPUDevice, wg: number): number {
   const { adapterInfo } = device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } };
   const max = adapterInfo?.subgroupMaxSize ?? 32;
-  return Math.max(1, Math.floor(WG / Math.max(1, max)));
+  return Math.max(1, Math.floor(wg / Math.max(1, max)));
 }
 
 /** Matmul: token tile per workgroup (weights decoded once per tile); 4, the width of dot_unit4. */
@@ -66,6 +72,10 @@ export class Ops {
     return this.lib.device;
   }
 
+  get #matrixWg(): number {
+    return this.opts.matrixWorkgroupSize ?? WG;
+  }
+
   async #kernel(key: Omit<KernelKey, 'defines'> & { defines?: Record<string, string | number | boolean> }) {
     return this.lib.get({
       ...key,
@@ -98,11 +108,11 @@ export class Ops {
     softcap?: number;
   }): Promise<Dispatch[]> {
     const w = o.weight;
-    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
     const kernel = await this.#kernel({
       family: 'matmul',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: w.type,
       defines: {
         TILE: MATMUL_TILE,
@@ -161,7 +171,7 @@ export class Ops {
     const ws = [o.wq, o.wk, o.wv];
     const buffer = sharedBuffer(ws);
     // Workgroup memory: the staged input row, the head's rows for a token tile, the reduction scratch.
-    const shared = 4 * (o.wq.k + MATMUL_TILE * o.headDim + WG);
+    const shared = 4 * (o.wq.k + MATMUL_TILE * o.headDim + this.#matrixWg);
     if (!buffer || shared > this.device.limits.maxComputeWorkgroupStorageSize || o.headDim % 2 || o.nRot % 2)
       return undefined;
     const bias = o.vecs?.biasOff !== undefined;
@@ -169,7 +179,7 @@ export class Ops {
     const kernel = await this.#kernel({
       family: 'qkv',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: o.wq.type,
       defines: {
         TILE: MATMUL_TILE,
@@ -234,14 +244,14 @@ export class Ops {
     gelu: boolean;
   }): Promise<Dispatch | undefined> {
     const buffer = sharedBuffer([o.wGate, o.wUp]);
-    const shared = 4 * (o.wGate.k + WG); // staged input row + reduction scratch
+    const shared = 4 * (o.wGate.k + this.#matrixWg); // staged input row + reduction scratch
     if (!buffer || o.wGate.rows !== o.wUp.rows || shared > this.device.limits.maxComputeWorkgroupStorageSize)
       return undefined;
-    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
     const kernel = await this.#kernel({
       family: 'glu',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: o.wGate.type,
       defines: {
         TILE: MATMUL_TILE,
