@@ -106,6 +106,11 @@ export class Ops {
     accumulate?: boolean;
     lastToken?: boolean;
     softcap?: number;
+    /**
+     * false: this product stays f32 in an f16 build — for an input that is the un-normalised
+     * residual stream (layers without a pre-norm), whose values can pass f16's range.
+     */
+    f16?: boolean;
   }): Promise<Dispatch[]> {
     const w = o.weight;
     const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
@@ -117,7 +122,7 @@ export class Ops {
       defines: {
         TILE: MATMUL_TILE,
         SG_ROWS: rowsPerGroup,
-        F16: !!this.opts.f16,
+        F16: !!this.opts.f16 && o.f16 !== false,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
