@@ -48,12 +48,14 @@ fn main(
   let group = wid.x + wid.y * params.grid_x;
 #ifdef SUBGROUPS
   let inv = norm_prologue(0u, t0, n_tok, lid, sg_lane, sg_size);
+  // A subgroup wider than the workgroup is partly filled: WG_SIZE lanes stride the row.
+  let lanes = min(sg_size, WG_SIZE);
   let n_sg = max(1u, WG_SIZE / sg_size);
   for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
-    let ag = row_partials(params.gate_base, row, params.gate_aux, sg_lane, sg_size, 0u, t0, n_tok);
-    let au = row_partials(params.up_base, row, params.up_aux, sg_lane, sg_size, 0u, t0, n_tok);
+    let ag = row_partials(params.gate_base, row, params.gate_aux, sg_lane, lanes, 0u, t0, n_tok);
+    let au = row_partials(params.up_base, row, params.up_aux, sg_lane, lanes, 0u, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let g = subgroupAdd(ag[t]) * inv[t];
       let u = subgroupAdd(au[t]) * inv[t];

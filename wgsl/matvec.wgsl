@@ -19,6 +19,12 @@
 var<workgroup> xs: array<vec4<f32>, K4>;
 
 fn x4_at(i: u32) -> vec4<f32> { return xs[i]; }
+
+#ifdef F16
+// The tile's 1/rms and rms per token (1 past the batch), set by norm_prologue for dot4.
+var<private> tile_inv: vec4<f32> = vec4<f32>(1.0);
+var<private> tile_rms: vec4<f32> = vec4<f32>(1.0);
+#endif
 #else
 fn x4_at(i: u32) -> vec4<f32> { return X4[i]; }
 #endif
@@ -37,12 +43,23 @@ fn dot4(w: vec4<f32>, xb: u32, ts: u32, g: u32) -> vec4<f32> {
 #endif
 #ifdef F16
   let h = vec4<f16>(w4);
+#ifdef NORM
+  // x is the residual stream itself, which passes f16's 65504 on Gemma-class models: it is
+  // normalised (f32) before rounding, and the sum scaled back by rms for the caller's 1/rms.
+  return vec4<f32>(
+    f32(dot(h, vec4<f16>(X4[xb] * tile_inv.x))),
+    f32(dot(h, vec4<f16>(X4[xb + ts] * tile_inv.y))),
+    f32(dot(h, vec4<f16>(X4[xb + 2u * ts] * tile_inv.z))),
+    f32(dot(h, vec4<f16>(X4[xb + 3u * ts] * tile_inv.w))),
+  ) * tile_rms;
+#else
   return vec4<f32>(
     f32(dot(h, vec4<f16>(X4[xb]))),
     f32(dot(h, vec4<f16>(X4[xb + ts]))),
     f32(dot(h, vec4<f16>(X4[xb + 2u * ts]))),
     f32(dot(h, vec4<f16>(X4[xb + 3u * ts]))),
   );
+#endif
 #else
   return vec4<f32>(dot(w4, X4[xb]), dot(w4, X4[xb + ts]), dot(w4, X4[xb + 2u * ts]), dot(w4, X4[xb + 3u * ts]));
 #endif
@@ -104,6 +121,10 @@ fn norm_prologue(first: u32, t0: u32, n_tok: u32, lid: u32) -> array<f32, TILE> 
     let total = reduce_sum(ss, lid);
 #endif
     inv[t] = inverseSqrt(total / f32(params.k) + params.eps);
+#ifdef F16
+    tile_inv[t] = inv[t];
+    tile_rms[t] = 1.0 / inv[t];
+#endif
   }
   return inv;
 }

@@ -121,9 +121,11 @@ fn main(
   // The head's rows, normalised input and bias applied, into head_s[t * hd + r].
 #ifdef SUBGROUPS
   let inv = norm_prologue(0u, t0, n_tok, lid, sg_lane, sg_size);
+  // A subgroup wider than the workgroup is partly filled: WG_SIZE lanes stride the row.
+  let lanes = min(sg_size, WG_SIZE);
   let n_sg = max(1u, WG_SIZE / sg_size);
   for (var r = lid / sg_size; r < hd; r += n_sg) {
-    let acc = row_partials(wb, h * hd + r, aux, sg_lane, sg_size, 0u, t0, n_tok);
+    let acc = row_partials(wb, h * hd + r, aux, sg_lane, lanes, 0u, t0, n_tok);
     for (var t = 0u; t < TILE; t++) {
       let total = subgroupAdd(acc[t]);
       if (sg_lane == 0u) { head_s[t * hd + r] = total * inv[t] + bias_at(kind, h, r); }

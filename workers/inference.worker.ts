@@ -32,10 +32,16 @@ const api: InferenceWorkerApi = {
   ): Promise<Outcome<ModelInfo>> {
     return attempt(async () => {
       if (!engine) {
-        const gpu = await requestBestDevice(self.navigator.gpu, {
-          hint: 'Use a browser with WebGPU enabled (Chrome/Edge 113+), or the CPU path.',
+        const device = () =>
+          requestBestDevice(self.navigator.gpu, {
+            hint: 'Use a browser with WebGPU enabled (Chrome/Edge 113+), or the CPU path.',
+          });
+        const gpu = await device();
+        // A lost device (driver update, GPU process crash) is replaced and the answer continues.
+        engine = new WebGpuEngine(gpu.device, {
+          ...options,
+          recoverDevice: async () => (await device()).device,
         });
-        engine = new WebGpuEngine(gpu.device, options);
         const info = await engine.load(model, onProgress);
         return { ...info, adapter: gpu.description };
       }

@@ -21,6 +21,7 @@ import type {
 } from './api.ts';
 
 import { isCpuEmulatedAdapter } from './gpu/device.ts';
+import { DeviceWatch } from './gpu/device-watch.ts';
 import { readGguf } from './gguf/reader.ts';
 import { BlobSource, MemorySource, RangeSource } from './gguf/sources.ts';
 import { GgmlType, type ByteSource, type GgufFile } from './gguf/types.ts';
@@ -39,8 +40,8 @@ import { LORA_LIMITS, stackAdapters, validateAdapter } from './lora/adapter.ts';
 import { LoraAdapterError } from './lora/errors.ts';
 import { Sampler } from './sampler.ts';
 import { createTokenizer, StreamingDecoder, type Tokenizer } from './tokenizer/index.ts';
-import { ModelTooLargeError, EngineStateError } from '../protocol/errors.ts';
-export { ModelTooLargeError, EngineStateError };
+import { ModelTooLargeError, EngineStateError, GpuDeviceLostError } from '../protocol/errors.ts';
+export { ModelTooLargeError, EngineStateError, GpuDeviceLostError };
 
 export interface EngineOptions {
   /** KV cache length; defaults to min(model context, 4096). */
@@ -69,7 +70,20 @@ export interface EngineOptions {
    * has); decode stays f32. Logits then differ from the f32 path by ~1e-3 relative.
    */
   shaderF16?: boolean;
+  /**
+   * A new device after the current one is lost (driver reset, GPU process crash, an uncaptured
+   * internal error). With it the engine rebuilds pipelines and weights on the new device (weights
+   * re-read from the model's source) and a generation in flight continues from its token history;
+   * without it a loss ends the generation with GpuDeviceLostError.
+   */
+  recoverDevice?: () => Promise<GPUDevice>;
 }
+
+/**
+ * A second device loss within this many tokens of the last recovery is not retried: a device that
+ * keeps failing (a driver that resets on Dure's kernels) would otherwise loop forever.
+ */
+export const RECOVERY_MIN_TOKENS = 16;
 
 interface Loaded {
   file: GgufFile;
@@ -86,14 +100,33 @@ export class WebGpuEngine implements ChatEngine {
   #model: Loaded | undefined;
   /** Tokens whose keys/values sit in the KV cache at positions 0..n-1. */
   #cached: number[] = [];
-  /** Serialises requests: one generation at a time per engine. */
+  /**
+   * Serialises everything that touches the model: load, dispose, generate, logits, adapters.
+   * Two generations run one after the other, in call order; a dispose aborts the generation in
+   * flight at its next token (finishReason 'abort'), then frees the model.
+   */
   #queue: Promise<unknown> = Promise.resolve();
   #adapters: string[] = [];
+  /** The stacked adapters in use, re-applied after a device loss. */
+  #stacked: ReturnType<typeof stackAdapters> = [];
+  /** Set by dispose() until it has run: generations queued before it stop at their next token. */
+  #stopRequests = 0;
+  #watch: DeviceWatch;
+  /** Tokens generated since the last device recovery (Infinity: none yet). */
+  #sinceRecovery = Infinity;
+  /** Device losses recovered from (for diagnostics and tests). */
+  recoveries = 0;
 
   constructor(
-    readonly device: GPUDevice,
+    device: GPUDevice,
     readonly opts: EngineOptions = {},
-  ) {}
+  ) {
+    this.#watch = new DeviceWatch(device);
+  }
+
+  get device(): GPUDevice {
+    return this.#watch.device;
+  }
 
   get model(): Readonly<Loaded> {
     if (!this.#model) throw new EngineStateError('no model is loaded');
@@ -117,8 +150,14 @@ export class WebGpuEngine implements ChatEngine {
     return this.loadSource(source, onProgress);
   }
 
+  /** Waits for the generation in flight (a load is queued behind it, never interleaved). */
   async loadSource(source: ByteSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
-    await this.dispose();
+    return this.#exclusive(() => this.#loadSource(source, onProgress));
+  }
+
+  async #loadSource(source: ByteSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+    await this.#release();
+    await this.#recoverIfLost();
     const total = source.size;
     onProgress?.({ phase: 'parse', loadedBytes: 0, totalBytes: total });
     const file = await readGguf(source);
@@ -144,34 +183,9 @@ export class WebGpuEngine implements ChatEngine {
           `KV cache and activations) but the budget is ${(this.opts.memoryBudgetBytes / MiB).toFixed(1)} MiB`,
       );
     }
-    const subgroups = (this.opts.subgroups ?? true) && this.device.features.has('subgroups');
-    this.device.pushErrorScope('out-of-memory');
-    let weights: ModelWeights | undefined;
-    let forward: ForwardPass | undefined;
-    try {
-      weights = await uploadModelWeights(this.device, cfg, file, (loaded) =>
-        onProgress?.({ phase: 'upload', loadedBytes: loaded, totalBytes: total }),
-      );
-      onProgress?.({ phase: 'compile', loadedBytes: total, totalBytes: total });
-      forward = await ForwardPass.create(this.device, cfg, weights, {
-        contextLength,
-        maxBatch,
-        subgroups,
-        kvF16,
-        fused: this.opts.fuseKernels ?? !isCpuEmulatedAdapter(this.device),
-        f16: (this.opts.shaderF16 ?? true) && this.device.features.has('shader-f16'),
-      });
-    } finally {
-      const oom = await this.device.popErrorScope();
-      if (oom) {
-        forward?.destroy();
-        weights?.destroy();
-        // eslint-disable-next-line no-unsafe-finally
-        throw new ModelTooLargeError(
-          `the GPU ran out of memory loading a model that needs ${(need / MiB).toFixed(1)} MiB: ${oom.message}`,
-        );
-      }
-    }
+    const { weights, forward } = await this.#build(file, cfg, { contextLength, maxBatch, kvF16, need }, (p) =>
+      onProgress?.({ ...p, totalBytes: total }),
+    );
     const quantTypes = [...new Set(file.tensors.map((t) => GgmlType[t.type] ?? String(t.type)))];
     const license = file.metadata.get('general.license')?.value;
     const info: ModelInfo = {
@@ -186,8 +200,48 @@ export class WebGpuEngine implements ChatEngine {
     this.#model = { file, cfg, tokenizer, weights, forward, info };
     this.#cached = [];
     this.#adapters = [];
+    this.#stacked = [];
     onProgress?.({ phase: 'ready', loadedBytes: total, totalBytes: total });
     return info;
+  }
+
+  /** Weights and forward pass of a parsed model on the current device (load and device recovery). */
+  async #build(
+    file: GgufFile,
+    cfg: ModelConfig,
+    o: { contextLength: number; maxBatch: number; kvF16: boolean; need: number },
+    onProgress?: (p: Omit<LoadProgress, 'totalBytes'>) => void,
+  ): Promise<{ weights: ModelWeights; forward: ForwardPass }> {
+    const device = this.device;
+    const subgroups = (this.opts.subgroups ?? true) && device.features.has('subgroups');
+    device.pushErrorScope('out-of-memory');
+    let weights: ModelWeights | undefined;
+    let forward: ForwardPass | undefined;
+    try {
+      weights = await uploadModelWeights(device, cfg, file, (loaded) =>
+        onProgress?.({ phase: 'upload', loadedBytes: loaded }),
+      );
+      onProgress?.({ phase: 'compile', loadedBytes: file.source.size });
+      forward = await ForwardPass.create(device, cfg, weights, {
+        contextLength: o.contextLength,
+        maxBatch: o.maxBatch,
+        subgroups,
+        kvF16: o.kvF16,
+        fused: this.opts.fuseKernels ?? !isCpuEmulatedAdapter(device),
+        f16: (this.opts.shaderF16 ?? true) && device.features.has('shader-f16'),
+      });
+    } finally {
+      const oom = await device.popErrorScope();
+      if (oom) {
+        forward?.destroy();
+        weights?.destroy();
+        // eslint-disable-next-line no-unsafe-finally
+        throw new ModelTooLargeError(
+          `the GPU ran out of memory loading a model that needs ${(o.need / MiB).toFixed(1)} MiB: ${oom.message}`,
+        );
+      }
+    }
+    return { weights: weights!, forward: forward! };
   }
 
   /** Token ids for a request's prompt (chat template applied for messages). */
@@ -212,10 +266,11 @@ export class WebGpuEngine implements ChatEngine {
   /** Logits of the last prompt position (for agreement tests and the `logits` CLI). */
   async logits(promptIds: number[]): Promise<Float32Array> {
     return this.#exclusive(async () => {
-      const f = this.model.forward;
       await this.#prefill(promptIds);
       const start = Math.max(0, promptIds.length - 1);
-      const last = await f.runLogits(Uint32Array.of(promptIds[start] as number), start);
+      const last = await this.#surviving(promptIds, () =>
+        this.model.forward.runLogits(Uint32Array.of(promptIds[start] as number), start),
+      );
       this.#cached = [...promptIds];
       return last;
     });
@@ -287,7 +342,6 @@ export class WebGpuEngine implements ChatEngine {
 
     // Prefill all but the last prompt token; the last one produces the first sample.
     await this.#prefill(prompt);
-    const { forward } = this.model;
     const penalty = req.repetitionPenalty ?? 1;
     const draw = this.#gpuDraw(sampler, penalty);
     const p0 = prompt.length - 1;
@@ -303,7 +357,7 @@ export class WebGpuEngine implements ChatEngine {
       // and the GPU appends the fed one.
       const window = penalty === 1 ? undefined : distinct(recent.slice(ahead ? -63 : -64));
       const rand = draw.greedy ? 0 : sampler.nextRandom();
-      return forward.decodeStep(ahead ? 'previous' : fed(i), p0 + i, draw, rand, window);
+      return this.model.forward.decodeStep(ahead ? 'previous' : fed(i), p0 + i, draw, rand, window);
     };
     let ahead: Promise<number> | undefined;
     try {
@@ -311,7 +365,7 @@ export class WebGpuEngine implements ChatEngine {
       // position p0 + i + 1, beyond it, and the next request overwrites that entry.
       for (let i = 0; ; i++) {
         if (i >= maxTokens) break;
-        if (req.signal?.aborted) {
+        if (req.signal?.aborted || this.#stopRequests > 0) {
           finish = 'abort';
           break;
         }
@@ -323,7 +377,22 @@ export class WebGpuEngine implements ChatEngine {
         ahead = undefined;
         if (draw && i + 1 < maxTokens && p0 + i + 1 < info.contextLength && !req.signal?.aborted)
           ahead = submit(i + 1, true);
-        const token = await current;
+        let token: number;
+        try {
+          token = await current;
+        } catch (e) {
+          // A lost device (./gpu/device-watch.ts): the step run ahead is lost with it. Rebuild on a
+          // new device, prefill the history and run step i again from its known input.
+          await ahead?.catch(() => undefined);
+          ahead = undefined;
+          if (!(await this.#watch.lostAfter())) throw e;
+          const history = [...this.#cached.slice(0, p0 + i), fed(i)];
+          await this.#recoverIfLost();
+          this.#cached = [];
+          await this.#prefill(history);
+          token = await this.#surviving(history, () => submit(i, false));
+        }
+        this.#sinceRecovery++;
         this.#cached.length = p0 + i;
         this.#cached.push(fed(i));
         if (tokenizer.isEog(token)) {
@@ -379,6 +448,66 @@ export class WebGpuEngine implements ChatEngine {
       forward.run(Uint32Array.from(chunk), p);
       this.#cached.push(...chunk);
     }
+  }
+
+  /**
+   * Runs a step whose input is `history` (all tokens up to and including the fed one). If the
+   * device was lost meanwhile, rebuilds the engine on a new device, prefills all of `history` but
+   * its last token and runs the step again: greedy output is then the same as without the loss.
+   * @throws {GpuDeviceLostError} without opts.recoverDevice, when getting a device fails, or on
+   *   a second loss within RECOVERY_MIN_TOKENS tokens of the last recovery.
+   */
+  async #surviving<T>(history: number[], step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await step();
+      } catch (e) {
+        if (!(await this.#watch.lostAfter())) throw e;
+      }
+      await this.#recoverIfLost();
+      this.#cached = [];
+      await this.#prefill(history);
+    }
+  }
+
+  /** After a device loss: a new device and the loaded model rebuilt on it (KV cache empty). */
+  async #recoverIfLost(): Promise<void> {
+    const lost = this.#watch.lost;
+    if (!lost) return;
+    if (!this.opts.recoverDevice)
+      throw new GpuDeviceLostError(
+        `the GPU device was lost (${lost}) and the engine was given no way to get another`,
+      );
+    if (this.#sinceRecovery < RECOVERY_MIN_TOKENS)
+      throw new GpuDeviceLostError(
+        `the GPU device was lost again ${this.#sinceRecovery} tokens after the last recovery (${lost})`,
+      );
+    const m = this.#model;
+    try {
+      this.#watch = new DeviceWatch(await this.opts.recoverDevice());
+      this.#cached = [];
+      if (m) {
+        // The old buffers belong to the lost device; destroying them only drops our references.
+        m.forward.destroy();
+        m.weights.destroy();
+        const o = m.forward.opts;
+        const rebuilt = await this.#build(m.file, m.cfg, {
+          contextLength: o.contextLength,
+          maxBatch: o.maxBatch,
+          kvF16: !!o.kvF16,
+          need: 0,
+        });
+        this.#model = { ...m, ...rebuilt };
+        if (this.#stacked.length) await rebuilt.forward.setLora(this.#stacked);
+      }
+    } catch (cause) {
+      if (cause instanceof GpuDeviceLostError) throw cause;
+      throw new GpuDeviceLostError(`the GPU device was lost (${lost}) and rebuilding on a new one failed`, {
+        cause,
+      });
+    }
+    this.#sinceRecovery = 0;
+    this.recoveries++;
   }
 
   async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -439,9 +568,11 @@ export class WebGpuEngine implements ChatEngine {
         // Back to the base model rather than half-built adapter buffers.
         await forward.setLora([]);
         this.#adapters = [];
+        this.#stacked = [];
         throw new ModelTooLargeError(`the GPU ran out of memory for the adapters: ${oom.message}`);
       }
       this.#adapters = valid.map((v) => v.name);
+      this.#stacked = stacked;
     });
   }
 
@@ -456,7 +587,21 @@ export class WebGpuEngine implements ChatEngine {
     });
   }
 
+  /**
+   * Frees the model. Waits for the request in flight, and makes a generation in flight (or queued
+   * before this call) stop at its next token with finishReason 'abort', so nothing runs on freed
+   * buffers. A generator its caller stops iterating without return() keeps the engine waiting.
+   */
   async dispose(): Promise<void> {
+    this.#stopRequests++;
+    try {
+      await this.#exclusive(() => this.#release());
+    } finally {
+      this.#stopRequests--;
+    }
+  }
+
+  async #release(): Promise<void> {
     const m = this.#model;
     this.#model = undefined;
     this.#cached = [];

@@ -5,6 +5,7 @@
 export {
   DureError,
   GpuUnavailableError,
+  GpuDeviceLostError,
   ShaderError,
   toErrorData,
   fromErrorData,

@@ -10,6 +10,7 @@
 import { DureError } from './errors/dure-error.ts';
 import {
   GpuUnavailableError,
+  GpuDeviceLostError,
   ShaderError,
   ModelTooLargeError,
   EngineStateError,
@@ -104,6 +105,7 @@ import { AirgapFileError } from './errors/airgap.ts';
 export { DureError, type DureErrorOptions } from './errors/dure-error.ts';
 export {
   GpuUnavailableError,
+  GpuDeviceLostError,
   ShaderError,
   ModelTooLargeError,
   EngineStateError,
@@ -237,6 +239,16 @@ export const ERROR_CATALOGUE: readonly CatalogueEntry[] = [
       GPU_UNAVAILABLE: {
         ko: '이 기기에서는 그래픽 처리장치(WebGPU)를 쓸 수 없습니다.',
         en: 'This device cannot use its graphics processor (WebGPU).',
+      },
+    },
+  },
+  {
+    area: 'GPU and engine',
+    errorClass: GpuDeviceLostError,
+    codes: {
+      GPU_DEVICE_LOST: {
+        ko: '그래픽 처리장치와의 연결이 끊겨 답변을 이어 가지 못했습니다. 페이지를 새로 고친 뒤 다시 시도하세요.',
+        en: 'The connection to the graphics processor was lost and the answer could not continue. Reload the page and try again.',
       },
     },
   },

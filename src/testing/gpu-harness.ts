@@ -21,11 +21,12 @@ export class GpuHarness {
    * @param opts.lavapipe run on Mesa's lavapipe (the adapter with shader-f16), not SwiftShader
    * @param opts.f16 build the f16 kernel variants (implies lavapipe)
    * @param opts.gpuMatmul / opts.gemmTile / opts.gemvXChunk the weight-product kernels (see OpsOptions)
+   * @param opts.matrixWorkgroupSize see OpsOptions.matrixWorkgroupSize
    */
   static async create(
     opts: { subgroups: boolean; lavapipe?: boolean; f16?: boolean } & Pick<
       OpsOptions,
-      'gpuMatmul' | 'gemmTile' | 'gemvXChunk'
+      'gpuMatmul' | 'gemmTile' | 'gemvXChunk' | 'matrixWorkgroupSize'
     >,
   ): Promise<GpuHarness> {
     const { device } = await (opts.lavapipe || opts.f16 ? testF16Gpu() : testGpu());
@@ -43,6 +44,7 @@ export class GpuHarness {
       ...(opts.gpuMatmul === undefined ? {} : { gpuMatmul: opts.gpuMatmul }),
       ...(opts.gemmTile ? { gemmTile: opts.gemmTile } : {}),
       ...(opts.gemvXChunk ? { gemvXChunk: opts.gemvXChunk } : {}),
+      ...(opts.matrixWorkgroupSize ? { matrixWorkgroupSize: opts.matrixWorkgroupSize } : {}),
     });
     return new GpuHarness(device, ops, step, arena);
   }

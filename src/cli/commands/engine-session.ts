@@ -9,7 +9,8 @@ import { requestNodeGpu } from '../../node/webgpu.ts';
 export async function openEngine(modelPath: string): Promise<WebGpuEngine> {
   const gpu = await requestNodeGpu();
   process.stderr.write(`dure: WebGPU adapter: ${gpu.description}\n`);
-  const engine = new WebGpuEngine(gpu.device);
+  // A lost device (driver reset) is replaced and the conversation continues.
+  const engine = new WebGpuEngine(gpu.device, { recoverDevice: async () => (await requestNodeGpu()).device });
   await engine.loadSource(await FileSource.open(modelPath));
   return engine;
 }

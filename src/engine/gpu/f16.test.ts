@@ -15,7 +15,7 @@ import { dequantize } from '../gguf/quant/index.ts';
 import { quantize } from '../../tools/gguf/quantize.ts';
 import { readGguf } from '../gguf/reader.ts';
 import { GgmlType } from '../gguf/types.ts';
-import { uploadWeight } from './gpu-weight.ts';
+import { uploadF32, uploadWeight, uploadWeightGroup } from './gpu-weight.ts';
 
 // dot4 (the one place the f16 variant changes) is shared by every type; these three cover a float
 // type, a scaled-integer type and the K-quant with a min term. lavapipe compiles with LLVM, seconds
@@ -136,4 +136,69 @@ describe('shader-f16 on lavapipe', () => {
       await engine.dispose();
     }
   }, 180_000);
+
+  /**
+   * A residual stream at ~3e4 (|x| up to ~1e5, past f16's 65504), as Gemma-class models carry:
+   * the fused gate/up kernel reads it raw and normalises inside (wgsl/matvec.wgsl NORM), so it
+   * must normalise before rounding to f16 (it rounded the raw values: inf); a projection of the
+   * raw stream (layers without a pre-norm) stays f32.
+   */
+  describe('a residual stream above f16 range', () => {
+    const HOT = 3e4;
+    const k = 256;
+    const rows = 40;
+    const nTok = 5;
+    const x = randn(nTok * k, rng(8), HOT);
+    const g = Float32Array.from(randn(k, rng(9), 0.1), (v) => v + 1);
+
+    it('fused norm + gate/up in f16 prefill within 2e-3 of float64', async () => {
+      const h = h16;
+      expect(Math.max(...x.map(Math.abs))).toBeGreaterThan(65504);
+      const wg = randn(rows * k, rng(10), 0.5);
+      const wu = randn(rows * k, rng(11), 0.5);
+      const [wGate, wUp] = uploadWeightGroup(h.device, 'gu', [
+        { name: 'g', type: GgmlType.F32, bytes: quantize(GgmlType.F32, wg), rows, k },
+        { name: 'u', type: GgmlType.F32, bytes: quantize(GgmlType.F32, wu), rows, k },
+      ])!;
+      const out = h.storage(nTok * rows * 4);
+      const glu = await h.ops.glu({
+        wGate: wGate!,
+        wUp: wUp!,
+        x: h.storage(x),
+        normWeight: uploadF32(h.device, 'g', g),
+        eps: 1e-6,
+        out,
+        gelu: false,
+      });
+      h.run([glu!], { nTokens: nTok, pos: 0 });
+      const want = new Float64Array(nTok * rows);
+      for (let t = 0; t < nTok; t++) {
+        let ss = 0;
+        for (let i = 0; i < k; i++) ss += (x[t * k + i] as number) ** 2;
+        const inv = 1 / Math.sqrt(ss / k + 1e-6);
+        const xn = Array.from({ length: k }, (_, i) => (x[t * k + i] as number) * inv * (g[i] as number));
+        for (let r = 0; r < rows; r++) {
+          let a = 0;
+          let b = 0;
+          for (let i = 0; i < k; i++) {
+            a += (wg[r * k + i] as number) * (xn[i] as number);
+            b += (wu[r * k + i] as number) * (xn[i] as number);
+          }
+          want[t * rows + r] = (a / (1 + Math.exp(-a))) * b;
+        }
+      }
+      const err = relL2(await h.readF32(out, nTok * rows), want);
+      table.push(`glu, residual ×${HOT}: prefill ${err.toExponential(1)}`);
+      expect(err).toBeLessThan(2e-3);
+    });
+
+    it('a projection of the raw residual asked to stay f32 does, in the f16 build', async () => {
+      const h = h16;
+      const w = randn(rows * k, rng(12), 0.5);
+      const weight = uploadWeight(h.device, 'w', GgmlType.F32, quantize(GgmlType.F32, w), rows, k);
+      const out = h.storage(nTok * rows * 4);
+      h.run(await h.ops.matmul({ weight, x: h.storage(x), out, f16: false }), { nTokens: nTok, pos: 0 });
+      expect(relL2(await h.readF32(out, nTok * rows), matmulRef(w, x, rows, k, nTok))).toBeLessThan(1e-5);
+    });
+  });
 });

@@ -16,6 +16,7 @@ import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { ropeTable } from '../model/rope-table.ts';
 import { uploadWeight } from './gpu-weight.ts';
 import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
+import { kernelFamilies, wgslIncludes } from './sources.ts';
 
 /** Every weight type with a GPU row in the quant registry. */
 const TYPES = GPU_WEIGHT_TYPES;
@@ -353,3 +354,51 @@ for (const subgroups of [true, false]) {
     );
   });
 }
+
+/**
+ * Subgroups wider than the workgroup (Adreno's 128 lanes against the matrix kernels' 64
+ * invocations): SwiftShader's subgroups are 4 wide, so a 2-invocation matrix workgroup puts one
+ * partly filled subgroup in each workgroup. Before the guard the row loop advanced by
+ * WG_SIZE / sg_size = 0 and never ended, and lanes strode by the subgroup width, skipping units.
+ */
+describe('matmul with subgroups wider than the workgroup', () => {
+  let h: GpuHarness;
+  beforeAll(async () => {
+    h = await GpuHarness.create({ subgroups: true, matrixWorkgroupSize: 2 });
+    const info = (h.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+    expect(info?.subgroupMinSize).toBeGreaterThan(2);
+  });
+  afterAll(() => h.destroy());
+
+  it.each([1, 5])('Q8_0 rows=37 k=256 tokens=%i', async (nTok) => {
+    const rows = 37;
+    const k = 256;
+    const { bytes, deq } = randomWeight(GgmlType.Q8_0, rows, k, 21);
+    const x = randn(nTok * k, rng(nTok));
+    const weight = uploadWeight(h.device, 'w', GgmlType.Q8_0, bytes, rows, k);
+    const out = h.storage(nTok * rows * 4);
+    h.run(await h.ops.matmul({ weight, x: h.storage(x), out }), { nTokens: nTok, pos: 0 });
+    expect(relL2(await h.readF32(out, nTok * rows), matmulRef(deq, x, rows, k, nTok))).toBeLessThan(1e-5);
+    weight.parts.forEach((p) => p.buffer.destroy());
+  });
+});
+
+describe('subgroup row loops in every kernel source', () => {
+  // The dispatch above covers matmul; qkv and glu share the loop, so every kernel that divides the
+  // workgroup by the subgroup size to step its row loop must keep the step at least 1.
+  const sources = { ...kernelFamilies, ...wgslIncludes } as Record<string, string>;
+  it('the check below sees the row loops of matmul, qkv and glu', () => {
+    for (const name of ['matmul', 'qkv', 'glu']) expect(sources[name]).toMatch(/WG_SIZE \/ sg_size/);
+  });
+  it.each(Object.keys(sources))('%s', (name) => {
+    const src = sources[name] as string;
+    for (const m of src.matchAll(/let (\w+) = ([^;]*WG_SIZE \/ sg_size[^;]*);/g)) {
+      const [, variable, expr] = m;
+      // A row-loop step must be max(1u, …); a ceil(WG_SIZE / sg_size) count is already ≥ 1.
+      const ceil = /\(WG_SIZE \+ sg_size - 1u\) \/ sg_size/.test(expr as string);
+      if (!ceil) expect(expr, `${name}: ${variable}`).toMatch(/^max\(1u, WG_SIZE \/ sg_size\)$/);
+    }
+    // Lanes stride a row by the active lanes, never by a subgroup width the workgroup may not fill.
+    expect(src).not.toMatch(/row_partials\([^;]*sg_lane, sg_size/);
+  });
+});

@@ -53,6 +53,12 @@ export interface OpsOptions {
   gemmTile?: { rows: number; tokens: number };
   /** Largest run of x (vec4s) the GEMV stages at once; default GEMV_X_CHUNK. Tests use small ones. */
   gemvXChunk?: number;
+  /**
+   * Invocations per workgroup of the matrix kernels (matmul, qkv, glu); default 64. Tests set it
+   * below the software adapter's subgroup size to run the path a GPU with subgroups wider than
+   * 64 lanes takes.
+   */
+  matrixWorkgroupSize?: number;
 }
 
 /** The subgroup sizes the device reports (adapter info), or a safe guess when it does not. */
@@ -69,8 +75,8 @@ function subgroupRange(device: GPUDevice): SubgroupRange {
  * Rows per workgroup of the register-tile and fused kernels on the subgroup path: one subgroup per
  * row, sized for the widest subgroup (wgsl/matmul.wgsl loops when the actual one is narrower).
  */
-function subgroupRows(device: GPUDevice): number {
-  return Math.max(1, Math.floor(WG / Math.max(1, subgroupRange(device).max)));
+function subgroupRows(device: GPUDevice, wg: number): number {
+  return Math.max(1, Math.floor(wg / Math.max(1, subgroupRange(device).max)));
 }
 
 export { MATMUL_TILE };
@@ -88,6 +94,11 @@ export interface MatmulOp {
   /** Only the batch's last token (for logits); out then holds one row. */
   lastToken?: boolean;
   softcap?: number;
+  /**
+   * false: this product stays f32 in an f16 build — for an input that is the un-normalised
+   * residual stream (layers without a pre-norm), whose values can pass f16's range.
+   */
+  f16?: boolean;
 }
 
 /** Where RoPE'd keys and values go and how heads are rotated (ropeStore and the fused qkv). */
@@ -118,6 +129,10 @@ export class Ops {
     return this.lib.device;
   }
 
+  get #matrixWg(): number {
+    return this.opts.matrixWorkgroupSize ?? WG;
+  }
+
   async #kernel(key: Omit<KernelKey, 'defines'> & { defines?: Record<string, string | number | boolean> }) {
     return this.lib.get({
       ...key,
@@ -145,7 +160,7 @@ export class Ops {
   async matmul(o: MatmulOp): Promise<Dispatch[]> {
     const w = o.weight;
     const tileKernel = o.lastToken && this.#gpuMatmul ? undefined : await this.#registerTileKernel(o);
-    const tileRows = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const tileRows = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
     const tile = (part: GpuWeightPart) =>
       this.#matmulPart(o, part, tileKernel!, tileRows, (g, n) => [
         g.x,
@@ -180,7 +195,12 @@ export class Ops {
       entryPoint: 'main',
       workgroupSize: (gemmTile.rows / 4) * (gemmTile.tokens / 4),
       quant: w.type,
-      defines: { ...epilogue, F16: !!this.opts.f16, BM: gemmTile.rows, BN: gemmTile.tokens },
+      defines: {
+        ...epilogue,
+        F16: !!this.opts.f16 && o.f16 !== false,
+        BM: gemmTile.rows,
+        BN: gemmTile.tokens,
+      },
     });
     return w.parts.map((part) => {
       // Row tiles stay on x (≤ 65535 tiles of 64 rows covers any tensor), token tiles on y.
@@ -203,12 +223,12 @@ export class Ops {
     return this.#kernel({
       family: 'matmul',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: o.weight.type,
       defines: {
         TILE: MATMUL_TILE,
-        SG_ROWS: this.opts.subgroups ? subgroupRows(this.device) : 1,
-        F16: !!this.opts.f16,
+        SG_ROWS: this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1,
+        F16: !!this.opts.f16 && o.f16 !== false,
         BIAS: !!o.bias,
         ACCUMULATE: !!o.accumulate,
         SOFTCAP: !!o.softcap,
@@ -270,7 +290,7 @@ export class Ops {
     const ws = [o.wq, o.wk, o.wv];
     const buffer = sharedBuffer(ws);
     // Workgroup memory: the staged input row, the head's rows for a token tile, the reduction scratch.
-    const shared = 4 * (o.wq.k + MATMUL_TILE * o.headDim + WG);
+    const shared = 4 * (o.wq.k + MATMUL_TILE * o.headDim + this.#matrixWg);
     if (!buffer || shared > this.device.limits.maxComputeWorkgroupStorageSize || o.headDim % 2 || o.nRot % 2)
       return undefined;
     const bias = o.vecs?.biasOff !== undefined;
@@ -278,7 +298,7 @@ export class Ops {
     const kernel = await this.#kernel({
       family: 'qkv',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: o.wq.type,
       defines: {
         TILE: MATMUL_TILE,
@@ -343,14 +363,14 @@ export class Ops {
     gelu: boolean;
   }): Promise<Dispatch | undefined> {
     const buffer = sharedBuffer([o.wGate, o.wUp]);
-    const shared = 4 * (o.wGate.k + WG); // staged input row + reduction scratch
+    const shared = 4 * (o.wGate.k + this.#matrixWg); // staged input row + reduction scratch
     if (!buffer || o.wGate.rows !== o.wUp.rows || shared > this.device.limits.maxComputeWorkgroupStorageSize)
       return undefined;
-    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device) : 1;
+    const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
     const kernel = await this.#kernel({
       family: 'glu',
       entryPoint: 'main',
-      workgroupSize: WG,
+      workgroupSize: this.#matrixWg,
       quant: o.wGate.type,
       defines: {
         TILE: MATMUL_TILE,

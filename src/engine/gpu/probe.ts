@@ -3,6 +3,7 @@
  * Platform-neutral: the caller passes its `GPU` (navigator.gpu in a browser or worker, Dawn in Node).
  */
 import { GpuUnavailableError } from '../errors.ts';
+import { ADAPTER_OPTIONS } from './device.ts';
 import { addVectors } from './elementwise.ts';
 import { KernelLibrary } from './kernel-library.ts';
 
@@ -50,7 +51,7 @@ export function isSoftwareAdapter(info: AdapterIdentity): boolean {
 export async function probeWebGpu(gpu: GPU | undefined): Promise<ProbeResult> {
   if (!gpu)
     throw new GpuUnavailableError('WebGPU is not available in this context (navigator.gpu is missing).');
-  const gpuAdapter = await gpu.requestAdapter();
+  const gpuAdapter = await gpu.requestAdapter(ADAPTER_OPTIONS);
   if (!gpuAdapter) throw new GpuUnavailableError('WebGPU is present but no adapter was found.');
   const device = await gpuAdapter.requestDevice();
   try {

@@ -327,15 +327,23 @@ export class ForwardPass {
             });
       await fusable(fusedQkv, async () => {
         const x = L.attnNorm ? xn : hidden;
+        // Without a pre-norm x is the residual stream itself: never rounded to f16.
+        const raw = L.attnNorm ? {} : { f16: false };
         if (L.attnNorm)
           section.push(
             await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
           );
-        section.push(...(await ops.matmul({ weight: L.wq, x, out: qb, ...(L.bq ? { bias: L.bq } : {}) })));
+        section.push(
+          ...(await ops.matmul({ weight: L.wq, x, out: qb, ...raw, ...(L.bq ? { bias: L.bq } : {}) })),
+        );
         hook(i, 'q_proj', x, qb);
-        section.push(...(await ops.matmul({ weight: L.wk, x, out: kb, ...(L.bk ? { bias: L.bk } : {}) })));
+        section.push(
+          ...(await ops.matmul({ weight: L.wk, x, out: kb, ...raw, ...(L.bk ? { bias: L.bk } : {}) })),
+        );
         hook(i, 'k_proj', x, kb);
-        section.push(...(await ops.matmul({ weight: L.wv, x, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
+        section.push(
+          ...(await ops.matmul({ weight: L.wv, x, out: vb, ...raw, ...(L.bv ? { bias: L.bv } : {}) })),
+        );
         hook(i, 'v_proj', x, vb);
         if (L.qNorm && L.kNorm) {
           const hd = cfg.headDim;
@@ -409,13 +417,14 @@ export class ForwardPass {
             });
       await fusable(fusedGlu, async () => {
         const x = L.ffnNorm ? xn : hidden;
+        const raw = L.ffnNorm ? {} : { f16: false };
         if (L.ffnNorm)
           section.push(
             await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
           );
-        section.push(...(await ops.matmul({ weight: L.wGate, x, out: gate })));
+        section.push(...(await ops.matmul({ weight: L.wGate, x, out: gate, ...raw })));
         hook(i, 'gate_proj', x, gate);
-        section.push(...(await ops.matmul({ weight: L.wUp, x, out: up })));
+        section.push(...(await ops.matmul({ weight: L.wUp, x, out: up, ...raw })));
         hook(i, 'up_proj', x, up);
         section.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
       });

@@ -9,6 +9,17 @@ export class GpuUnavailableError extends DureError {
   }
 }
 
+/**
+ * The GPU device was lost (driver reset, GPU process crash) and the engine could not carry on:
+ * no way to get a new device was given, getting one failed, or it was lost again too soon.
+ */
+export class GpuDeviceLostError extends DureError {
+  override name = 'GpuDeviceLostError';
+  constructor(message: string, options?: DureErrorOptions) {
+    super('GPU_DEVICE_LOST', message, options);
+  }
+}
+
 /** A WGSL module failed to compile or a pipeline could not be created. */
 export class ShaderError extends DureError {
   override name = 'ShaderError';
