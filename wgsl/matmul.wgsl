@@ -74,11 +74,11 @@ fn main(
   let t0 = wid.z * TILE;
   let group = wid.x + wid.y * params.grid_x;
 #ifdef SUBGROUPS
-  // A subgroup wider than the workgroup holds all of it: only WG_SIZE lanes stride the row, and
-  // at least one subgroup (else a subgroup above WG_SIZE would loop forever).
+  // A subgroup can be wider than the workgroup (128-wide against WG_SIZE 64): then one partly
+  // filled subgroup holds all WG_SIZE lanes; without max() the row loop would never advance.
   let lanes = min(sg_size, WG_SIZE);
-  let n_sg = max(1u, WG_SIZE / lanes);
-  for (var rr = lid / lanes; rr < SG_ROWS; rr += n_sg) {
+  let n_sg = max(1u, WG_SIZE / sg_size);
+  for (var rr = lid / sg_size; rr < SG_ROWS; rr += n_sg) {
     let row = group * SG_ROWS + rr;
     if (row >= params.rows) { break; }
     let acc = row_partials(0u, row, params.aux, sg_lane, lanes, first, t0, n_tok);

@@ -116,7 +116,7 @@ describe('fused layer kernels', () => {
     expect(isCpuEmulatedAdapter(device)).toBe(true);
     const engine = await load('llama', 'F32', { fuseKernels: undefined });
     try {
-      expect(perLayer(engine)).toBe(12);
+      expect(perLayer(engine)).toBe(13);
     } finally {
       await engine.dispose();
     }
