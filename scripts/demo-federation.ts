@@ -319,7 +319,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
           });
         }
       });
-      o.log('TRACE participate done '+new Date().toISOString());
       // Wait for the last aggregation, then score every global version on every held-out set.
       let detail: { task: Task; versions: { version: number }[] };
       for (;;) {
@@ -327,7 +326,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
         if (detail.task.state !== 'running') break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      o.log('TRACE task done '+new Date().toISOString());
       const heldOut = Object.fromEntries(names.map((n) => [n, [] as number[]])) as StrategyResult['heldOut'];
       for (const { version } of detail.versions) {
         const adapter = await parseGlobalAdapter(
@@ -341,7 +339,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
           });
           trainers.push(evaluator);
         }
-        o.log('TRACE evaluator ready '+new Date().toISOString());
         await evaluator.setAdapter(adapter.lora);
         for (const name of names) heldOut[name]!.push((await evaluator.evaluate(data[name]!.test)).loss);
       }
@@ -372,7 +369,6 @@ export async function runFederationDemo(o: DemoOptions): Promise<DemoResult> {
       'GET',
       `/v1/admin/tasks/${lastTask!.id}`,
     );
-    o.log('TRACE evals done '+new Date().toISOString());
     const newest = versions.at(-1)!;
     const feed = await new RoundClient({
       serverUrl: srv.url,
