@@ -12,31 +12,7 @@
 
 #include "quant"
 
-struct MatmulParams {
-  k: u32,            // row length (elements), a multiple of 32
-  rows: u32,         // rows in this weight part
-  row_offset: u32,   // first output column of this part (tensors split across bindings)
-  aux: u32,          // word offset of repacked scales (see quant.wgsl)
-  out_stride: u32,   // elements between tokens in out
-  grid_x: u32,       // unused here (row tiles are on x)
-  x_row: u32,        // unused here (the tiled kernel serves whole batches)
-  softcap: f32,      // SOFTCAP variant: v = softcap * tanh(v / softcap)
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-  _pad3: u32,
-};
-
-#include "step"
-
-@group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: MatmulParams;
-@group(0) @binding(4) var<uniform> step: Step;
-#ifdef BIAS
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-#endif
+#include "matmul-io"
 
 // BM rows × BN tokens per tile (defines, multiples of 4; 64 × 64 on GPUs, see matmul-shape.ts),
 // K-step one 32-element unit. WG_SIZE = (BM/4)·(BN/4) invocations, each owning a 4 × 4 register
@@ -53,22 +29,6 @@ alias T = f32;
 // same for token r. Whole vec4s, so each invocation stages and reads whole 16-byte values.
 var<workgroup> ws: array<vec4<T>, BM * BK / 4u>;
 var<workgroup> xt: array<vec4<T>, BN * BK / 4u>;
-
-fn write_out(row: u32, t: u32, total: f32) {
-  let o = t * params.out_stride + params.row_offset + row;
-  var v = total;
-#ifdef BIAS
-  v += bias[params.row_offset + row];
-#endif
-#ifdef SOFTCAP
-  v = params.softcap * tanh(v / params.softcap);
-#endif
-#ifdef ACCUMULATE
-  out[o] = out[o] + v;
-#else
-  out[o] = v;
-#endif
-}
 
 /** The 4-term dot products of four weight vec4s with one token's; in T (f16 under F16), summed in f32 after. */
 fn dot4x4(w0: vec4<T>, w1: vec4<T>, w2: vec4<T>, w3: vec4<T>, x: vec4<T>) -> vec4<f32> {

@@ -17,6 +17,7 @@ import glu from '../../../wgsl/glu.wgsl?raw';
 import loss from '../../../wgsl/loss.wgsl?raw';
 import lora from '../../../wgsl/lora.wgsl?raw';
 import matmul from '../../../wgsl/matmul.wgsl?raw';
+import matmulIo from '../../../wgsl/matmul-io.wgsl?raw';
 import matmulBackward from '../../../wgsl/matmul-backward.wgsl?raw';
 import matmulTiled from '../../../wgsl/matmul-tiled.wgsl?raw';
 import matvec from '../../../wgsl/matvec.wgsl?raw';
@@ -82,6 +83,8 @@ export const wgslIncludes: Readonly<Record<string, string>> = {
   'iq4-levels': iq4Levels,
   // Q4_K/Q5_K's packed 6-bit sub-block scales and mins, shared by the q4_k and q5_k snippets.
   'k-scale-min': kScaleMin,
+  // Parameters, bindings and output epilogue of the three weight-product kernels.
+  'matmul-io': matmulIo,
   matvec,
   quant,
   reduce,
