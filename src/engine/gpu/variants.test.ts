@@ -11,6 +11,8 @@ import { KernelLibrary, type KernelKey } from './kernel-library.ts';
 import type { KernelFamily } from './sources.ts';
 import { GgmlType } from '../gguf/types.ts';
 import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
+import { ATTN_WG, prefillTile } from './attention-plan.ts';
+import { GEMM_TILE, GEMM_WG, GEMV_WG, GEMV_X_CHUNK, gemvShape, UNKNOWN_SUBGROUPS } from './matmul-shape.ts';
 
 type Defines = NonNullable<KernelKey['defines']>;
 
@@ -27,19 +29,33 @@ interface Variant {
   entryPoint: string;
   quant?: GgmlType;
   defines: Defines;
+  /** Default 64 (256 for sampling). */
+  workgroupSize?: number;
 }
 
 function variants(): Variant[] {
   const out: Variant[] = [];
   let quant: GgmlType | undefined;
-  const add = (family: KernelFamily, entryPoint: string, list: Defines[], subgroups = [false, true]) => {
+  const add = (
+    family: KernelFamily,
+    entryPoint: string,
+    list: Defines[],
+    subgroups = [false, true],
+    workgroupSize?: number,
+  ) => {
     for (const sg of subgroups) {
       for (const d of list) {
-        const v = { family, entryPoint, defines: { ...d, SUBGROUPS: sg } };
+        const v = {
+          family,
+          entryPoint,
+          defines: { ...d, SUBGROUPS: sg },
+          ...(workgroupSize ? { workgroupSize } : {}),
+        };
         out.push(quant === undefined ? v : { ...v, quant });
       }
     }
   };
+  const epilogues = flagCombos({}, ['BIAS', 'ACCUMULATE', 'SOFTCAP']);
   // Every type with a GPU row in the quant registry, so a new snippet is compiled in every kernel.
   for (const t of GPU_WEIGHT_TYPES) {
     quant = t;
@@ -55,13 +71,44 @@ function variants(): Variant[] {
         }),
       ),
     );
+    // The decode GEMV as ops.ts sizes it, with and without subgroups, and the tiled prefill GEMM.
+    for (const sg of [false, true]) {
+      const shape = gemvShape(sg ? UNKNOWN_SUBGROUPS : undefined);
+      const d = { ROWS: shape.rows, SLOTS: shape.slots, TEAM: shape.team ?? 0, XC: GEMV_X_CHUNK };
+      add(
+        'gemv',
+        'main',
+        epilogues.map((e) => ({ ...d, ...e })),
+        [sg],
+        GEMV_WG,
+      );
+    }
+    add(
+      'matmulTiled',
+      'main',
+      flagCombos({ BM: GEMM_TILE.rows, BN: GEMM_TILE.tokens }, ['BIAS', 'ACCUMULATE', 'SOFTCAP', 'F16']),
+      [false],
+      GEMM_WG,
+    );
     add('embedding', 'main', [{}]);
     add('matmulBackward', 'main', [{ TILE: 8 }]);
   }
   quant = undefined;
   add('norm', 'main', flagCombos({}, ['ADD', 'LAST_TOKEN']));
   add('rope', 'main', flagCombos({}, ['NEOX', 'KV_F16']));
-  add('attention', 'main', flagCombos({}, ['KV_F16']));
+  // Split-KV decode (per head dim and query-head group), its combine step, tiled prefill.
+  for (const HEAD_DIM of [64, 128, 256]) {
+    for (const GROUP of [1, 7])
+      add('attention', 'main', flagCombos({ SPLIT: true, HEAD_DIM, GROUP }, ['KV_F16']), undefined, ATTN_WG);
+    add(
+      'attention',
+      'main',
+      flagCombos({ TILED: true, HEAD_DIM, T: prefillTile(HEAD_DIM) }, ['KV_F16']),
+      undefined,
+      ATTN_WG,
+    );
+  }
+  add('attention', 'main', [{ COMBINE: true }], undefined, ATTN_WG);
   add('activation', 'main', flagCombos({}, ['GELU']));
   add('lora', 'shrink', [{ SHRINK: true }]);
   add('lora', 'expand', [{}]);
@@ -100,7 +147,8 @@ describe('every kernel variant compiles (Tint, Dawn null backend with subgroups 
     const list = variants();
     const failures: string[] = [];
     for (const v of list) {
-      await lib.get({ ...v, workgroupSize: v.family === 'sampling' ? 256 : 64 }).catch((e: unknown) => {
+      const workgroupSize = v.workgroupSize ?? (v.family === 'sampling' ? 256 : 64);
+      await lib.get({ ...v, workgroupSize }).catch((e: unknown) => {
         failures.push(String(e));
       });
     }
