@@ -92,12 +92,19 @@ export function entryHash(
  * appends across every server process on the database (replicas), so two never chain onto the
  * same head; plain reads of the log are not blocked.
  */
+function isDatabase(q: Queryable): q is Database {
+  return typeof (q as Partial<Database>).transaction === 'function';
+}
+
 export async function appendAudit(
   tx: Queryable,
   type: AuditType,
   actor: string,
   data: unknown,
 ): Promise<AuditEntry> {
+  // The table lock below (one chain across replicas) holds only inside a transaction; a caller
+  // that passes the database itself gets one of its own.
+  if (isDatabase(tx)) return tx.transaction((t) => appendAudit(t, type, actor, data));
   await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE');
   const [last] = await tx.query<{ seq: number; hash: string }>(
     'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
