@@ -14,7 +14,7 @@ function wgslStructBytes(file: string, struct: string): number {
 describe('uniform encoders match their WGSL structs', () => {
   const cases: [string, string, ArrayBuffer][] = [
     [
-      'matmul.wgsl',
+      'matmul-io.wgsl',
       'MatmulParams',
       P.encodeMatmulParams({
         k: 1,
