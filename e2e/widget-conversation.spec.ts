@@ -202,7 +202,7 @@ test('the log follows new messages, a restored history opens at its end, scrolli
     ]).flat(),
   );
   await page.goto(
-    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&autoload=1&max-tokens=8&temperature=0&conversation-id=${key}`,
+    `/demo/?kb=&model=${model.url}&sha256=${model.sha256}&backend=webgpu&autoload=1&max-tokens=8&temperature=0&conversation-id=${key}`,
   );
   await expect(chat(page).locator('article')).toHaveCount(24);
   const log = chat(page).getByRole('log');
@@ -397,7 +397,9 @@ test('errors reach a Korean page in Korean (download 404, wrong SHA-256, context
   expect(await axe(page)).toEqual([]);
 
   // A wrong SHA-256: the integrity error, in Korean only (its message had both languages at once).
-  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${'ab'.repeat(32)}&conversation-id=err-sha`);
+  await page.goto(
+    `/demo/?kb=&model=${model.url}&sha256=${'ab'.repeat(32)}&backend=webgpu&conversation-id=err-sha`,
+  );
   await chat(page)
     .getByRole('button', { name: /AI 상담 시작/ })
     .click();

@@ -237,7 +237,7 @@ test('model manager: integrity failure in Korean, then verified copy listed and 
   page,
 }) => {
   const wrong = 'ab'.repeat(32);
-  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${wrong}&conversation-id=mm`);
+  await page.goto(`/demo/?kb=&model=${model.url}&sha256=${wrong}&backend=webgpu&conversation-id=mm`);
   await chat(page)
     .getByRole('button', { name: /AI 상담 시작/ })
     .click();
