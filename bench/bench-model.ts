@@ -40,6 +40,26 @@ function rand(seed: number): () => number {
   };
 }
 
+/** The GGUF keys a llama-style bench model's shape needs (architecture, name, widths, RoPE, norm). */
+export function hyperparameterMetadata(
+  a: string,
+  shape: Pick<BenchShape, 'name' | 'nLayer' | 'nEmbd' | 'nFf' | 'nHead' | 'nKv'>,
+  o: { contextLength: number; rmsEps: number; ropeBase: number },
+): [string, ReturnType<typeof kv.str>][] {
+  return [
+    ['general.architecture', kv.str(a)],
+    ['general.name', kv.str(shape.name)],
+    [`${a}.block_count`, kv.u32(shape.nLayer)],
+    [`${a}.context_length`, kv.u32(o.contextLength)],
+    [`${a}.embedding_length`, kv.u32(shape.nEmbd)],
+    [`${a}.feed_forward_length`, kv.u32(shape.nFf)],
+    [`${a}.attention.head_count`, kv.u32(shape.nHead)],
+    [`${a}.attention.head_count_kv`, kv.u32(shape.nKv)],
+    [`${a}.attention.layer_norm_rms_epsilon`, kv.f32(o.rmsEps)],
+    [`${a}.rope.freq_base`, kv.f32(o.ropeBase)],
+  ];
+}
+
 export async function benchModelPath(shape: BenchShape = BENCH_SHAPE): Promise<string> {
   const dir = join(process.cwd(), 'node_modules/.cache/dure/bench');
   const path = join(dir, `${shape.name}-${shape.quant}.gguf`);
@@ -82,18 +102,8 @@ export async function benchModelPath(shape: BenchShape = BENCH_SHAPE): Promise<s
       mat(`${b}ffn_down.weight`, shape.nFf, shape.nEmbd),
     );
   }
-  const a = 'llama';
   const metadata = [
-    ['general.architecture', kv.str(a)],
-    ['general.name', kv.str(shape.name)],
-    [`${a}.block_count`, kv.u32(shape.nLayer)],
-    [`${a}.context_length`, kv.u32(2048)],
-    [`${a}.embedding_length`, kv.u32(shape.nEmbd)],
-    [`${a}.feed_forward_length`, kv.u32(shape.nFf)],
-    [`${a}.attention.head_count`, kv.u32(shape.nHead)],
-    [`${a}.attention.head_count_kv`, kv.u32(shape.nKv)],
-    [`${a}.attention.layer_norm_rms_epsilon`, kv.f32(1e-5)],
-    [`${a}.rope.freq_base`, kv.f32(500000)],
+    ...hyperparameterMetadata('llama', shape, { contextLength: 2048, rmsEps: 1e-5, ropeBase: 500000 }),
     ...tok,
   ] as [string, ReturnType<typeof kv.str>][];
   const bytes = writeGguf({ metadata, tensors });

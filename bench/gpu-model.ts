@@ -15,6 +15,7 @@ import { ggmlTypeTraits } from '../src/engine/gguf/quant/traits.ts';
 import { q4KMType } from '../src/tools/gguf/quant-mix.ts';
 import { kv, writeGguf, type GgufTensorInput } from '../src/tools/gguf/writer.ts';
 import { tokenizerMetadata, type TestTokenizer } from '../src/testing/test-models.ts';
+import { hyperparameterMetadata } from './bench-model.ts';
 
 export interface GpuBenchShape {
   name: string;
@@ -157,20 +158,14 @@ export async function gpuBenchModelPath(shape: GpuBenchShape): Promise<string> {
     mat(`${b}ffn_up.weight`, shape.nEmbd, shape.nFf);
     mat(`${b}ffn_down.weight`, shape.nFf, shape.nEmbd);
   }
-  const a = 'qwen2';
   const metadata = [
-    ['general.architecture', kv.str(a)],
-    ['general.name', kv.str(shape.name)],
+    ...hyperparameterMetadata('qwen2', shape, {
+      contextLength: shape.contextLength,
+      rmsEps: 1e-6,
+      ropeBase: 1000000,
+    }),
     ['general.file_type', kv.u32(15)], // MOSTLY_Q4_K_M
     ['general.quantization_version', kv.u32(2)],
-    [`${a}.block_count`, kv.u32(shape.nLayer)],
-    [`${a}.context_length`, kv.u32(shape.contextLength)],
-    [`${a}.embedding_length`, kv.u32(shape.nEmbd)],
-    [`${a}.feed_forward_length`, kv.u32(shape.nFf)],
-    [`${a}.attention.head_count`, kv.u32(shape.nHead)],
-    [`${a}.attention.head_count_kv`, kv.u32(shape.nKv)],
-    [`${a}.attention.layer_norm_rms_epsilon`, kv.f32(1e-6)],
-    [`${a}.rope.freq_base`, kv.f32(1000000)],
     ...tok,
   ] as [string, ReturnType<typeof kv.str>][];
   const bytes = writeGguf({ metadata, tensors });
