@@ -127,13 +127,11 @@ export class ForwardPass {
   readonly #ids: GPUBuffer;
   readonly #logits: GPUBuffer;
   readonly #sampled: GPUBuffer;
-  readonly #readId: GPUBuffer;
   readonly #readLogits: GPUBuffer;
   readonly #penaltyIds: GPUBuffer;
   readonly #candidates: GPUBuffer;
   readonly #topKParams: GPUBuffer;
   readonly #topKData = new ArrayBuffer(16);
-  readonly #readCandidates: GPUBuffer;
   readonly #drawParams: GPUBuffer;
   readonly #drawData = new ArrayBuffer(32);
   /** Two readback slots: step n+1 is submitted while step n's id is still on its way back. */
@@ -172,11 +170,6 @@ export class ForwardPass {
     this.#ids = this.#storage('ids', opts.maxBatch * 4);
     this.#logits = this.#storage('logits', cfg.nVocab * 4);
     this.#sampled = this.#storage('sampled', 16);
-    this.#readId = device.createBuffer({
-      label: 'read-id',
-      size: 16,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
     this.#readLogits = device.createBuffer({
       label: 'read-logits',
       size: cfg.nVocab * 4,
@@ -188,11 +181,6 @@ export class ForwardPass {
       label: 'top-k-params',
       size: 16,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.#readCandidates = device.createBuffer({
-      label: 'read-candidates',
-      size: 4 + 8 * MAX_TOP_K,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.#drawParams = device.createBuffer({
       label: 'draw-params',
@@ -634,7 +622,7 @@ export class ForwardPass {
     }
   }
 
-  #record(ids: Uint32Array, pos: number, output: 'none' | 'argmax' | 'logits' | 'topk', k = 0): void {
+  #record(ids: Uint32Array, pos: number, output: 'none' | 'logits'): void {
     const n = ids.length;
     this.#checkStep(ids, n, pos);
     const q = this.#device.queue;
@@ -644,11 +632,7 @@ export class ForwardPass {
     const pass = enc.beginComputePass();
     recordDispatches(pass, this.#body, n);
     if (output !== 'none') recordDispatches(pass, this.#head, n);
-    if (output === 'argmax') recordDispatches(pass, this.#argmax, n);
-    if (output === 'topk') recordDispatches(pass, this.#topK, n);
     pass.end();
-    if (output === 'topk') enc.copyBufferToBuffer(this.#candidates, 0, this.#readCandidates, 0, 4 + 8 * k);
-    if (output === 'argmax') enc.copyBufferToBuffer(this.#sampled, 0, this.#readId, 0, 4);
     if (output === 'logits')
       enc.copyBufferToBuffer(this.#logits, 0, this.#readLogits, 0, this.cfg.nVocab * 4);
     q.submit([enc.finish()]);
@@ -784,59 +768,6 @@ export class ForwardPass {
       .finally(() => this.#inFlight--);
   }
 
-  /** Runs tokens and returns the greedy next token (4-byte readback). */
-  async runArgmax(ids: Uint32Array, pos: number): Promise<number> {
-    this.#record(ids, pos, 'argmax');
-    await this.#readId.mapAsync(GPUMapMode.READ);
-    try {
-      return new Uint32Array(this.#readId.getMappedRange(0, 4))[0] as number;
-    } finally {
-      this.#readId.unmap();
-    }
-  }
-
-  /**
-   * Runs tokens and returns the k best candidates of the last position after the repetition
-   * penalty, chosen on the GPU: 8·k bytes are read back instead of the vocabulary's logits.
-   * @param penaltyIds distinct ids the penalty applies to (at most MAX_PENALTY_IDS).
-   */
-  async runTopK(
-    ids: Uint32Array,
-    pos: number,
-    k: number,
-    penaltyIds: Uint32Array,
-    penalty: number,
-  ): Promise<Candidates> {
-    if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
-      throw new EngineRequestError(`top-k ${k} must be an integer in 1..${MAX_TOP_K}`, 'TOP_K');
-    if (penaltyIds.length > MAX_PENALTY_IDS)
-      throw new EngineRequestError(
-        `${penaltyIds.length} penalty ids (max ${MAX_PENALTY_IDS})`,
-        'PENALTY_IDS',
-      );
-    const kk = Math.min(k, this.cfg.nVocab);
-    const q = this.#device.queue;
-    if (penaltyIds.length)
-      q.writeBuffer(this.#penaltyIds, 0, penaltyIds.buffer, penaltyIds.byteOffset, penaltyIds.byteLength);
-    q.writeBuffer(
-      this.#topKParams,
-      0,
-      encodeTopKParams({ n: this.cfg.nVocab, k: kk, nPenalty: penaltyIds.length, penalty }, this.#topKData),
-    );
-    this.#record(ids, pos, 'topk', kk);
-    await this.#readCandidates.mapAsync(GPUMapMode.READ, 0, 4 + 8 * kk);
-    let pairs: [number, number][];
-    try {
-      const words = new Uint32Array(this.#readCandidates.getMappedRange(0, 4 + 8 * kk));
-      const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-      pairs = Array.from({ length: kk }, (_, i) => [words[1 + 2 * i]!, floats[2 + 2 * i]!]);
-    } finally {
-      this.#readCandidates.unmap();
-    }
-    pairs.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-    return { ids: pairs.map((p) => p[0]), logits: pairs.map((p) => p[1]) };
-  }
-
   /** Runs tokens and returns the last position's logits (a copy). */
   async runLogits(ids: Uint32Array, pos: number): Promise<Float32Array> {
     this.#record(ids, pos, 'logits');
@@ -856,9 +787,7 @@ export class ForwardPass {
     }
     for (const b of this.#buffers) b.destroy();
     this.#buffers.length = 0;
-    this.#readId.destroy();
     this.#readLogits.destroy();
-    this.#readCandidates.destroy();
     for (const b of this.#readSlots) b.destroy();
     this.#drawParams.destroy();
     this.#topKParams.destroy();
