@@ -361,6 +361,7 @@ for (let round = 1; round <= args.rounds; round++) {
       try {
         r = await inst.uploadUpdate(task.id, round, update, examples(i));
       } catch {
+        refused++;
         await sleep(50); // the replica died before answering: the same bytes again, elsewhere
         continue;
       }
