@@ -44,8 +44,9 @@ export interface AggregationInput {
   /** Coordinates per streamed chunk. */
   chunk?: number;
   /**
-   * Updates read at once within a chunk (default 16): with sources that open their file on
-   * demand (./bounded-files.ts) this bounds open descriptors whatever the number of updates.
+   * Updates read at once (default 16): the weighted mean's batch size, the robust rules' reads in
+   * flight per chunk. With sources that open their file on demand (./bounded-files.ts) this
+   * bounds open descriptors whatever the number of updates.
    */
   concurrency?: number;
 }
