@@ -19,17 +19,13 @@ import { AdminClient, httpTransport, InstitutionClient, type Transport } from '.
 import { goLive, spawnStandby, type Standby } from './testing/server-process.ts';
 import { addMembers, injectTransport, tinyTask, TEST_ADMIN_TOKEN } from './testing/harness.ts';
 import { startPostgres, tempDir, type PostgresInstance } from './testing/databases.ts';
+import { createDatabase, leaderPid as leaderPidOf } from './testing/replica-set.ts';
 
 let pgServer: PostgresInstance;
 let databases = 0;
 /** A fresh database on the shared test PostgreSQL. */
-async function freshDatabase(): Promise<string> {
-  const name = `replicas_${++databases}`;
-  const c = new pg.Client({ connectionString: pgServer.url });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  return pgServer.url.replace(/\/postgres$/, `/${name}`);
+function freshDatabase(): Promise<string> {
+  return createDatabase(pgServer.url, `replicas_${++databases}`);
 }
 
 beforeAll(async () => {
@@ -286,14 +282,7 @@ describe('three replica processes while the leader is SIGKILLed', () => {
       // The leader is the process whose connection holds the advisory lock (leader.ts).
       const operator = new pg.Client({ connectionString: databaseUrl });
       await operator.connect();
-      const leaderPid = async (): Promise<number | undefined> => {
-        const { rows } = await operator.query<{ name: string }>(
-          `SELECT a.application_name AS name FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
-           WHERE l.locktype = 'advisory' AND l.classid = 1685418597 AND l.objid = 1818583396 AND l.granted`,
-        );
-        const m = /^dure-leader-(\d+)$/.exec(rows[0]?.name ?? '');
-        return m ? Number(m[1]) : undefined;
-      };
+      const leaderPid = () => leaderPidOf(operator);
       const kills: number[] = [];
       try {
         for (let k = 1; k <= KILLS; k++) {

@@ -19,6 +19,8 @@ export class BoundedFiles<T extends Closable> {
   /** Open files by index, least recently used first (Map keeps insertion order). */
   private readonly slots = new Map<number, Slot<T>>();
   private readonly waiters: Array<() => void> = [];
+  /** Files evicted but not yet closed: they still hold a descriptor, so they count against `max`. */
+  private closing = 0;
   /** Most files ever open at once (tests read it). */
   peakOpen = 0;
   /** Opens performed (tests and metrics). */
@@ -51,7 +53,7 @@ export class BoundedFiles<T extends Closable> {
         hit.users++;
         return hit;
       }
-      if (this.slots.size < this.max) break;
+      if (this.slots.size + this.closing < this.max) break;
       // Room is made, or awaited, then everything is checked again (another caller may have moved).
       if (!(await this.evictIdle())) await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
@@ -72,7 +74,12 @@ export class BoundedFiles<T extends Closable> {
     for (const [i, s] of this.slots) {
       if (s.users > 0) continue;
       this.slots.delete(i);
-      await (await s.file.catch(() => undefined))?.close();
+      this.closing++;
+      try {
+        await (await s.file.catch(() => undefined))?.close();
+      } finally {
+        this.closing--;
+      }
       return true;
     }
     return false;

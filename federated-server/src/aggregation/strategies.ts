@@ -11,7 +11,8 @@
 import type { StrategyConfig } from '../../../src/protocol/schemas.ts';
 import type { TensorSpec } from '../../../src/protocol/lora.ts';
 import { mapBounded } from './bounded-files.ts';
-import { adaptiveStepInto, coordinateMedianInto, trimmedMeanInto, weightedMeanInto } from './math.ts';
+import { adaptiveStepInto, coordinateMedianInto, trimmedMeanInto } from './math.ts';
+import { streamWeightedMean } from './streaming-mean.ts';
 
 /** One accepted update, read lazily so aggregation never holds all updates at once. */
 export interface UpdateSource {
@@ -43,8 +44,9 @@ export interface AggregationInput {
   /** Coordinates per streamed chunk. */
   chunk?: number;
   /**
-   * Updates read at once within a chunk (default 16): with sources that open their file on
-   * demand (./bounded-files.ts) this bounds open descriptors whatever the number of updates.
+   * Updates read at once (default 16): the weighted mean's batch size, the robust rules' reads in
+   * flight per chunk. With sources that open their file on demand (./bounded-files.ts) this
+   * bounds open descriptors whatever the number of updates.
    */
   concurrency?: number;
 }
@@ -84,14 +86,43 @@ type SliceRule = (out: Float32Array, slices: Float32Array[], weights: number[]) 
 
 const DEFAULT_CHUNK = 65_536;
 export const DEFAULT_CONCURRENCY = 16;
+/**
+ * Values held at once by the coordinate-wise rules (median, trimmed mean), which need every
+ * update's value of a coordinate together: their chunk shrinks as N grows so N × chunk stays
+ * within this (16 MB of float32), at the cost of more, smaller reads.
+ */
+export const ROBUST_VALUES_IN_FLIGHT = 4 * 1024 * 1024;
+
+/** The global adapter with the trained tensors replaced by `trained`. */
+function withTrained(input: AggregationInput, trained: Tensors): Tensors {
+  const out: Tensors = new Map(input.global);
+  for (const [name, t] of trained) out.set(name, t);
+  return out;
+}
 
 /**
- * Streams every trained tensor through `rule` chunk by chunk; untrained tensors are copied from
- * the global adapter.
+ * The weighted mean, streamed in bounded batches of updates (./streaming-mean.ts): memory and
+ * open files do not grow with the number of updates.
+ */
+export async function streamMean(input: AggregationInput): Promise<Tensors> {
+  const mean = await streamWeightedMean(input.trained, input.updates, {
+    chunk: input.chunk ?? DEFAULT_CHUNK,
+    concurrency: input.concurrency ?? DEFAULT_CONCURRENCY,
+  });
+  return withTrained(input, mean);
+}
+
+/**
+ * Streams every trained tensor through a coordinate-wise `rule` chunk by chunk (every update's
+ * slice of a chunk at once, so the chunk is capped at ROBUST_VALUES_IN_FLIGHT ÷ N); untrained
+ * tensors are copied from the global adapter.
  */
 export async function streamAggregate(input: AggregationInput, rule: SliceRule): Promise<Tensors> {
   if (input.updates.length === 0) throw new RangeError('no updates to aggregate');
-  const chunk = input.chunk ?? DEFAULT_CHUNK;
+  const chunk = Math.min(
+    input.chunk ?? DEFAULT_CHUNK,
+    Math.max(1, Math.floor(ROBUST_VALUES_IN_FLIGHT / input.updates.length)),
+  );
   const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
   const weights = input.updates.map((u) => u.weight);
   const out: Tensors = new Map();
@@ -141,7 +172,7 @@ abstract class BaseStrategy implements Strategy {
 export class FedAvg extends BaseStrategy {
   readonly name: StrategyConfig['name'] = 'fedavg';
   async aggregateFit(input: AggregationInput): Promise<AggregationResult> {
-    return { adapter: await streamAggregate(input, weightedMeanInto) };
+    return { adapter: await streamMean(input) };
   }
 }
 
@@ -192,7 +223,7 @@ export class FedAdaptive extends BaseStrategy {
     super();
   }
   async aggregateFit(input: AggregationInput): Promise<AggregationResult> {
-    const mean = await streamAggregate(input, weightedMeanInto);
+    const mean = await streamMean(input);
     const adapter: Tensors = new Map(input.global);
     const state: Tensors = new Map();
     for (const spec of input.trained) {
