@@ -6,9 +6,9 @@
  */
 import type { Dispatch } from '../engine/gpu/ops.ts';
 import type { ModelConfig } from '../engine/model/config.ts';
-import type { GraphValue, LayerNode } from '../engine/model/layer-graph.ts';
+import type { EndNode, GraphValue, LayerNode } from '../engine/model/layer-graph.ts';
 import type { ProjNode } from '../engine/model/layer-forward.ts';
-import type { LayerWeights } from '../engine/model/weights.ts';
+import type { LayerWeights, ModelWeights } from '../engine/model/weights.ts';
 import type { TrainOps } from './train-ops.ts';
 
 export interface BackwardBindings {
@@ -128,6 +128,50 @@ export async function layerBackward(nodes: readonly LayerNode[], b: BackwardBind
         );
         break;
     }
+  }
+  return out;
+}
+
+/**
+ * The backward of the model's end nodes after the layers, in reverse: the logits product (its
+ * gradient is in `logits`, where the cross-entropy wrote it) and the final norm, which sets the
+ * residual stream's gradient. The embedding is frozen: nothing flows into it.
+ */
+export async function endBackward(
+  nodes: readonly EndNode[],
+  b: {
+    tr: TrainOps;
+    cfg: ModelConfig;
+    weights: ModelWeights;
+    hidden: GPUBuffer;
+    logits: GPUBuffer;
+    dNormed: GPUBuffer;
+    dHidden: GPUBuffer;
+  },
+): Promise<Dispatch[]> {
+  const out: Dispatch[] = [];
+  for (const n of [...nodes].reverse()) {
+    if (n.kind === 'logits')
+      out.push(
+        ...(await b.tr.matmulBackward({
+          weight: b.weights.output,
+          dy: b.logits,
+          dx: b.dNormed,
+          accumulate: false,
+        })),
+      );
+    else if (n.kind === 'final_norm')
+      out.push(
+        await b.tr.normBackward({
+          x: b.hidden,
+          weight: b.weights.outputNorm,
+          dy: b.dNormed,
+          dx: b.dHidden,
+          n: b.cfg.nEmbd,
+          eps: b.cfg.eps,
+          add: false,
+        }),
+      );
   }
   return out;
 }

@@ -4,8 +4,10 @@
  * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
  * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
  * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
- * The layer follows the model config as the forward pass does (arch specs → per-layer window and
- * RoPE, which norms, GELU or SiLU, soft-caps), so every architecture the engine runs trains.
+ * The layer is not written out here: forward walks the same layer graph the inference pass is
+ * built from (engine/model/layer-graph.ts, layer-forward.ts), keeping every value backward reads,
+ * and backward walks it in reverse with one backward op per node kind (layer-backward.ts), so every
+ * architecture the engine runs trains, and a change to a layer's order changes both at once.
  */
 import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
@@ -13,8 +15,14 @@ import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
 import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
-import { buildLayerGraph, valueWidth, type GraphValue, type LayerNode } from '../engine/model/layer-graph.ts';
-import { layerForward, type LayerBindings } from '../engine/model/layer-forward.ts';
+import {
+  buildEndGraph,
+  buildLayerGraph,
+  valueWidth,
+  type GraphValue,
+  type LayerNode,
+} from '../engine/model/layer-graph.ts';
+import { endForward, layerForward, type LayerBindings } from '../engine/model/layer-forward.ts';
 import { layerRopeTables } from '../engine/model/rope-table.ts';
 import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
 import type {
@@ -28,7 +36,7 @@ import type {
 } from './api.ts';
 import { TrainingDataError, TrainingUnsupportedError } from './errors.ts';
 import { loraLayout, packAdapter, unpackAdapter, type LoraLayout, type LoraSlot } from './lora-layout.ts';
-import { layerBackward } from './layer-backward.ts';
+import { endBackward, layerBackward } from './layer-backward.ts';
 import { encodeAdamParams, TrainOps } from './train-ops.ts';
 
 const F32 = 4;
@@ -418,10 +426,18 @@ class WebGpuLoraTrainer implements LoraTrainer {
     };
     // ---- forward, keeping every layer's activations: the layer graph walked in order ----
     const res: GPUBuffer[] = [this.#storage('res-0', S * d)];
+    const ends = buildEndGraph(cfg);
     const fwd: Dispatch[] = [];
-    fwd.push(
-      ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: res[0]!, scale: cfg.embedScale })),
-    );
+    const endBindings = (hidden: GPUBuffer) => ({
+      ops,
+      cfg,
+      weights: w,
+      ids: this.#ids,
+      hidden,
+      normed: finalNorm,
+      logits,
+    });
+    fwd.push(...(await endForward(ends.before, endBindings(res[0]!))));
     /** What a layer's backward needs: its graph and the buffers its values were written to. */
     interface LayerRun {
       nodes: LayerNode[];
@@ -470,15 +486,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       res.push(value('res_out'));
     }
     const last = res[cfg.nLayer]!;
-    fwd.push(await ops.rmsnorm({ x: last, weight: w.outputNorm, out: finalNorm, n: d, eps: cfg.eps }));
-    fwd.push(
-      ...(await ops.matmul({
-        weight: w.output,
-        x: finalNorm,
-        out: logits,
-        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
-      })),
-    );
+    fwd.push(...(await endForward(ends.after, endBindings(last))));
     this.#forward = fwd;
     this.#loss = await tr.crossEntropy({
       logits,
@@ -492,17 +500,16 @@ class WebGpuLoraTrainer implements LoraTrainer {
 
     // ---- backward ----
     const bwd: Dispatch[] = [];
-    bwd.push(...(await tr.matmulBackward({ weight: w.output, dy: logits, dx: dXn, accumulate: false })));
     bwd.push(
-      await tr.normBackward({
-        x: last,
-        weight: w.outputNorm,
-        dy: dXn,
-        dx: dH,
-        n: d,
-        eps: cfg.eps,
-        add: false,
-      }),
+      ...(await endBackward(ends.after, {
+        tr,
+        cfg,
+        weights: w,
+        hidden: last,
+        logits,
+        dNormed: dXn,
+        dHidden: dH,
+      })),
     );
     for (let i = cfg.nLayer - 1; i >= 0; i--) {
       const run = runs[i]!;

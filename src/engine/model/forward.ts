@@ -12,8 +12,8 @@ import { encodeDrawParams, encodeStep, encodeTopKParams, STEP_BYTES } from '../g
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
 import { ropeVariants, type ModelConfig } from './config.ts';
-import { buildLayerGraph, fuseRuns, type GraphValue } from './layer-graph.ts';
-import { layerForward, type LayerBindings } from './layer-forward.ts';
+import { buildEndGraph, buildLayerGraph, fuseRuns, type GraphValue } from './layer-graph.ts';
+import { endForward, layerForward, type LayerBindings } from './layer-forward.ts';
 import { layerRopeTables } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
 import { ContextOverflowError } from '../../protocol/errors.ts';
@@ -265,9 +265,18 @@ export class ForwardPass {
       }),
     );
     const body: BodyEntry[] = [];
-    body.push(
-      ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: hidden, scale: cfg.embedScale })),
-    );
+    const ends = buildEndGraph(cfg);
+    const endBindings = {
+      ops,
+      cfg,
+      weights: w,
+      ids: this.#ids,
+      hidden,
+      normed: lastNorm,
+      logits: this.#logits,
+      lastToken: true,
+    };
+    body.push(...(await endForward(ends.before, endBindings)));
     for (let i = 0; i < cfg.nLayer; i++) {
       const L = w.layers[i]!;
       const kvElem = opts.kvF16 ? 2 : 4;
@@ -321,22 +330,7 @@ export class ForwardPass {
     }
     this.#base = body;
     this.#assemble();
-    this.#head = [
-      await ops.rmsnorm({
-        x: hidden,
-        weight: w.outputNorm,
-        out: lastNorm,
-        n: cfg.nEmbd,
-        eps: cfg.eps,
-        lastToken: true,
-      }),
-      ...(await ops.matmul({
-        weight: w.output,
-        x: lastNorm,
-        out: this.#logits,
-        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
-      })),
-    ];
+    this.#head = await endForward(ends.after, endBindings);
     this.#argmax = [await ops.argmax({ logits: this.#logits, result: this.#sampled, n: cfg.nVocab })];
     this.#topK = await ops.penaltyTopK({
       logits: this.#logits,

@@ -6,8 +6,8 @@
  */
 import type { Dispatch, Ops } from '../gpu/ops.ts';
 import type { ModelConfig } from './config.ts';
-import type { GraphValue, LayerNode } from './layer-graph.ts';
-import type { LayerWeights } from './weights.ts';
+import type { EndNode, GraphValue, LayerNode } from './layer-graph.ts';
+import type { LayerWeights, ModelWeights } from './weights.ts';
 
 export type ProjNode = Extract<LayerNode, { kind: 'proj' }>;
 
@@ -135,5 +135,49 @@ export async function layerForward<E>(
 ): Promise<(Dispatch | E)[]> {
   const out: (Dispatch | E)[] = [];
   for (const n of nodes) out.push(...(await nodeForward(n, b)));
+  return out;
+}
+
+export interface EndBindings {
+  ops: Ops;
+  cfg: ModelConfig;
+  weights: ModelWeights;
+  ids: GPUBuffer;
+  /** The residual stream (the embedding's output, the final norm's input). */
+  hidden: GPUBuffer;
+  normed: GPUBuffer;
+  logits: GPUBuffer;
+  /** Inference needs only the last position's logits. */
+  lastToken?: boolean;
+}
+
+/** The forward ops of the model's end nodes. */
+export async function endForward(nodes: readonly EndNode[], b: EndBindings): Promise<Dispatch[]> {
+  const { ops, cfg, weights: w } = b;
+  const out: Dispatch[] = [];
+  for (const n of nodes) {
+    if (n.kind === 'embed')
+      out.push(...(await ops.embedding({ table: w.tokenEmbd, ids: b.ids, out: b.hidden, scale: n.scale })));
+    else if (n.kind === 'final_norm')
+      out.push(
+        await ops.rmsnorm({
+          x: b.hidden,
+          weight: w.outputNorm,
+          out: b.normed,
+          n: cfg.nEmbd,
+          eps: cfg.eps,
+          ...(b.lastToken ? { lastToken: true } : {}),
+        }),
+      );
+    else
+      out.push(
+        ...(await ops.matmul({
+          weight: w.output,
+          x: b.normed,
+          out: b.logits,
+          ...(n.softcap > 0 ? { softcap: n.softcap } : {}),
+        })),
+      );
+  }
   return out;
 }

@@ -8,7 +8,7 @@ import type { GgufFile, GgufKv } from '../gguf/types.ts';
 import { kv } from '../../tools/gguf/writer.ts';
 import { ARCHITECTURES, type Architecture } from './arch/index.ts';
 import { modelConfig } from './config.ts';
-import { buildLayerGraph, fuseRuns, type GraphValue, type LayerNode } from './layer-graph.ts';
+import { buildEndGraph, buildLayerGraph, fuseRuns, type GraphValue, type LayerNode } from './layer-graph.ts';
 
 function cfgOf(arch: Architecture, extra: [string, GgufKv][] = [], nLayer = 4) {
   const list: [string, GgufKv][] = [
@@ -154,5 +154,16 @@ describe('layer graph', () => {
       ['-', ['down_proj']],
       ['-', ['post_ffw_norm']],
     ]);
+  });
+
+  it('ends: the embedding with its scale before the layers, the final norm and capped logits after', () => {
+    const cfg = cfgOf('gemma2', [['gemma2.final_logit_softcapping', kv.f32(30)]]);
+    const ends = buildEndGraph(cfg);
+    expect(ends.before).toEqual([{ kind: 'embed', name: 'token_embd', scale: Math.sqrt(64) }]);
+    expect(ends.after).toEqual([
+      { kind: 'final_norm', name: 'output_norm' },
+      { kind: 'logits', name: 'output', softcap: 30 },
+    ]);
+    expect(buildEndGraph(cfgOf('llama')).after[1]).toMatchObject({ softcap: 0 });
   });
 });

@@ -246,3 +246,20 @@ export function fuseRuns(nodes: readonly LayerNode[]): { fuse?: FuseGroup; nodes
   }
   return runs;
 }
+
+/** The model's ends around the layers: token embedding before, final norm and logits after. */
+export type EndNode =
+  | { kind: 'embed'; name: 'token_embd'; scale: number }
+  | { kind: 'final_norm'; name: 'output_norm' }
+  | { kind: 'logits'; name: 'output'; softcap: number };
+
+/** Embedding (scaled by √n_embd on Gemma), then the layers, then these (soft-capped logits on Gemma 2). */
+export function buildEndGraph(cfg: ModelConfig): { before: EndNode[]; after: EndNode[] } {
+  return {
+    before: [{ kind: 'embed', name: 'token_embd', scale: cfg.embedScale }],
+    after: [
+      { kind: 'final_norm', name: 'output_norm' },
+      { kind: 'logits', name: 'output', softcap: cfg.finalSoftcap },
+    ],
+  };
+}
