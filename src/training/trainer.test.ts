@@ -23,7 +23,9 @@ import { KNOWN_TARGET_MODULES } from '../protocol/lora.ts';
 import type { LoraTensors, LoraTrainer, OptimizerOptions, TrainExample } from './api.ts';
 import { AdapterMismatchError, TrainingDataError } from './errors.ts';
 import { loraLayout } from './lora-layout.ts';
-import { createLoraTrainer } from './trainer.ts';
+import { createLoraTrainer, trainerForwardKernelLabels } from './trainer.ts';
+import { ForwardPass } from '../engine/model/forward.ts';
+import { uploadModelWeights } from '../engine/model/weights.ts';
 import { modelConfig } from '../engine/model/config.ts';
 
 const RANK = 4;
@@ -252,15 +254,39 @@ describe.each(['qwen3', 'exaone4', 'gemma3', 'gemma2'] as const)('LoRA trainer o
   let trainer: LoraTrainer;
   let adapter: LoraTensors;
   let ref: CpuReferenceModel;
+  let inference: ForwardPass;
   beforeAll(async () => {
     const s = await setup(arch === 'gemma2' ? await gemma2TightCaps() : { arch, quant: 'F32' });
     trainer = s.trainer;
     adapter = s.adapter;
     ref = await CpuReferenceModel.load(s.file);
     ref.setAdapters([{ lora: adapter }]);
+    const { device } = await testGpu();
+    inference = await ForwardPass.create(device, s.cfg, await uploadModelWeights(device, s.cfg, s.file), {
+      contextLength: 24,
+      maxBatch: 24,
+      subgroups: device.features.has('subgroups'),
+      fused: false,
+    });
     await s.src.close?.();
   }, 120_000);
-  afterAll(() => trainer?.dispose());
+  afterAll(() => {
+    trainer?.dispose();
+    inference?.weights.destroy();
+    inference?.destroy();
+  });
+
+  it("runs the inference forward's layer kernels in the same order (one layer graph)", () => {
+    // The trainer adds a copy before each residual add and LoRA products; inference's attention
+    // adds split-KV decode dispatches (the grids of the path a step does not take are empty).
+    const layerKernel = (l: string) => !/^(copy|gemm)|SPLIT|COMBINE/.test(l);
+    const infer = inference.bodyKernelLabels.filter(layerKernel);
+    const train = trainerForwardKernelLabels(trainer).filter(layerKernel);
+    expect(infer.length).toBeGreaterThan(10);
+    // Then the trainer's head: the final norm and the logits product.
+    expect(train.slice(0, infer.length)).toEqual(infer);
+    expect(train.length - infer.length).toBe(2);
+  });
 
   it('loss equals the float64 reference and gradients match central differences', async () => {
     const { loss: want } = referenceLoss(ref, BATCH);

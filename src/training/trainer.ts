@@ -4,8 +4,10 @@
  * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
  * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
  * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
- * The layer follows the model config as the forward pass does (arch specs → per-layer window and
- * RoPE, which norms, GELU or SiLU, soft-caps), so every architecture the engine runs trains.
+ * The layer is not written out here: forward walks the same layer graph the inference pass is
+ * built from (engine/model/layer-graph.ts, layer-forward.ts), keeping every value backward reads,
+ * and backward walks it in reverse with one backward op per node kind (layer-backward.ts), so every
+ * architecture the engine runs trains, and a change to a layer's order changes both at once.
  */
 import { KernelLibrary } from '../engine/gpu/kernel-library.ts';
 import { Ops, recordDispatches, type Dispatch } from '../engine/gpu/ops.ts';
@@ -13,6 +15,14 @@ import { encodeStep, STEP_BYTES } from '../engine/gpu/params.ts';
 import { UniformArena } from '../engine/gpu/uniform-arena.ts';
 import { readGguf, type ByteSource } from '../engine/gguf/index.ts';
 import { modelConfig, type ModelConfig } from '../engine/model/config.ts';
+import {
+  buildEndGraph,
+  buildLayerGraph,
+  valueWidth,
+  type GraphValue,
+  type LayerNode,
+} from '../engine/model/layer-graph.ts';
+import { endForward, layerForward, type LayerBindings } from '../engine/model/layer-forward.ts';
 import { layerRopeTables } from '../engine/model/rope-table.ts';
 import { uploadModelWeights, type ModelWeights } from '../engine/model/weights.ts';
 import type {
@@ -26,6 +36,7 @@ import type {
 } from './api.ts';
 import { TrainingDataError, TrainingUnsupportedError } from './errors.ts';
 import { loraLayout, packAdapter, unpackAdapter, type LoraLayout, type LoraSlot } from './lora-layout.ts';
+import { endBackward, layerBackward } from './layer-backward.ts';
 import { encodeAdamParams, TrainOps } from './train-ops.ts';
 
 const F32 = 4;
@@ -76,6 +87,15 @@ function checkTrainable(cfg: ModelConfig): void {
     );
 }
 
+/**
+ * The kernels of a trainer's forward, in order (a test compares them with the inference forward's:
+ * both are walks of one layer graph).
+ */
+export function trainerForwardKernelLabels(t: LoraTrainer): string[] {
+  if (!(t instanceof WebGpuLoraTrainer)) throw new TypeError('not a WebGPU LoRA trainer');
+  return t.forwardKernelLabels;
+}
+
 class WebGpuLoraTrainer implements LoraTrainer {
   readonly maxSeqLen: number;
   readonly #device: GPUDevice;
@@ -115,6 +135,10 @@ class WebGpuLoraTrainer implements LoraTrainer {
   #backward: Dispatch[] = [];
   #adamA!: Dispatch;
   #adamB!: Dispatch;
+
+  get forwardKernelLabels(): string[] {
+    return this.#forward.map((d) => d.kernel.label);
+  }
 
   constructor(
     device: GPUDevice,
@@ -228,9 +252,27 @@ class WebGpuLoraTrainer implements LoraTrainer {
     const dAct = this.#storage('d-act', S * ff);
     const dGate = this.#storage('d-gate', S * ff);
     const dUp = this.#storage('d-up', S * ff);
-    const dPost = cfg.postNorms ? this.#storage('d-post', S * d) : dH;
-    const dqRaw = cfg.qkNorm ? this.#storage('d-q-raw', S * q) : undefined;
-    const dkRaw = cfg.qkNorm ? this.#storage('d-k-raw', S * kvw) : undefined;
+    // One gradient buffer per graph value, shared by every layer (backward runs layer by layer);
+    // the residual stream has one gradient through all its adds, the two post-norm inputs share one.
+    const gradOf: Partial<Record<GraphValue, GPUBuffer>> = {
+      res_in: dH,
+      res_mid: dH,
+      res_out: dH,
+      xn_attn: dXn,
+      xn_ffn: dXn,
+      attn: dAttn,
+      q: dq,
+      k: dk,
+      kv_cache: dk,
+      v: dv,
+      act: dAct,
+      gate: dGate,
+      up: dUp,
+    };
+    const grad = (v: GraphValue): GPUBuffer => {
+      const key = v === 'down' ? 'o' : v;
+      return (gradOf[key] ??= this.#storage(`d-${key}`, S * valueWidth(cfg, key)));
+    };
     const pBuf = this.#storage('attn-p', cfg.nHead * S * S);
     const dsBuf = this.#storage('attn-ds', cfg.nHead * S * S);
 
@@ -382,181 +424,69 @@ class WebGpuLoraTrainer implements LoraTrainer {
       const groups = Math.ceil(dst.size / 16 / 256);
       return { kernel, bindGroup, grid: () => [groups, 1, 1] };
     };
-
-    // ---- forward, keeping every layer's activations ----
+    // ---- forward, keeping every layer's activations: the layer graph walked in order ----
     const res: GPUBuffer[] = [this.#storage('res-0', S * d)];
+    const ends = buildEndGraph(cfg);
     const fwd: Dispatch[] = [];
-    fwd.push(
-      ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: res[0]!, scale: cfg.embedScale })),
-    );
-    interface Saved {
-      resMid: GPUBuffer;
-      /** Input of q/k/v: the attn_norm output, or the residual itself without pre-norms. */
-      xn1: GPUBuffer;
-      qb: GPUBuffer;
-      /** q and k before their per-head norms (qk-norm architectures). */
-      qRaw?: GPUBuffer;
-      kRaw?: GPUBuffer;
+    const endBindings = (hidden: GPUBuffer) => ({
+      ops,
+      cfg,
+      weights: w,
+      ids: this.#ids,
+      hidden,
+      normed: finalNorm,
+      logits,
+    });
+    fwd.push(...(await endForward(ends.before, endBindings(res[0]!))));
+    /** What a layer's backward needs: its graph and the buffers its values were written to. */
+    interface LayerRun {
+      nodes: LayerNode[];
+      values: Map<GraphValue, GPUBuffer>;
       kCache: GPUBuffer;
       vCache: GPUBuffer;
-      attn: GPUBuffer;
-      /** attn_output / ffn_down products before their post-norms. */
-      oRaw?: GPUBuffer;
-      downRaw?: GPUBuffer;
-      /** Input of gate/up: the ffn_norm output, or the residual itself without pre-norms. */
-      xn2: GPUBuffer;
-      gate: GPUBuffer;
-      up: GPUBuffer;
-      act: GPUBuffer;
     }
-    const norms = cfg.norms;
-    const saved: Saved[] = [];
+    // k and v as RoPE takes them are read by nothing after rope_store: one scratch for all layers.
+    const scratch = new Map<GraphValue, GPUBuffer>([
+      ['k', kb],
+      ['v', vb],
+    ]);
+    const runs: LayerRun[] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
       const L = w.layers[i]!;
-      const x = res[i]!;
-      const resMid = this.#storage(`res-mid-${i}`, S * d);
-      const sv: Saved = {
-        resMid,
-        xn1: norms.preAttn ? this.#storage(`xn1-${i}`, S * d) : x,
-        qb: this.#storage(`q-${i}`, S * q),
-        ...(norms.qk
-          ? { qRaw: this.#storage(`q-raw-${i}`, S * q), kRaw: this.#storage(`k-raw-${i}`, S * kvw) }
-          : {}),
+      const nodes = buildLayerGraph(cfg, i, L);
+      const values = new Map<GraphValue, GPUBuffer>([['res_in', res[i]!]]);
+      const value = (v: GraphValue): GPUBuffer => {
+        let b = values.get(v) ?? scratch.get(v);
+        if (!b) {
+          b = this.#storage(`${v}-${i}`, S * valueWidth(cfg, v));
+          values.set(v, b);
+        }
+        return b;
+      };
+      const run: LayerRun = {
+        nodes,
+        values,
         kCache: this.#storage(`k-cache-${i}`, S * kvw),
         vCache: this.#storage(`v-cache-${i}`, S * kvw),
-        attn: this.#storage(`attn-${i}`, S * q),
-        ...(norms.postAttn ? { oRaw: this.#storage(`o-raw-${i}`, S * d) } : {}),
-        ...(norms.postFfn ? { downRaw: this.#storage(`down-raw-${i}`, S * d) } : {}),
-        xn2: norms.preFfn ? this.#storage(`xn2-${i}`, S * d) : resMid,
-        gate: this.#storage(`gate-${i}`, S * ff),
-        up: this.#storage(`up-${i}`, S * ff),
-        act: this.#storage(`act-${i}`, S * ff),
       };
-      saved.push(sv);
-      const next = this.#storage(`res-${i + 1}`, S * d);
-      res.push(next);
-      if (L.attnNorm) fwd.push(await ops.rmsnorm({ x, weight: L.attnNorm, out: sv.xn1, n: d, eps: cfg.eps }));
-      const qOut = sv.qRaw ?? sv.qb;
-      const kOut = sv.kRaw ?? kb;
-      fwd.push(
-        ...(await ops.matmul({ weight: L.wq, x: sv.xn1, out: qOut, ...(L.bq ? { bias: L.bq } : {}) })),
-      );
-      fwd.push(...(await loraForward(slot(i, 'q_proj'), sv.xn1, qOut)));
-      fwd.push(
-        ...(await ops.matmul({ weight: L.wk, x: sv.xn1, out: kOut, ...(L.bk ? { bias: L.bk } : {}) })),
-      );
-      fwd.push(...(await loraForward(slot(i, 'k_proj'), sv.xn1, kOut)));
-      fwd.push(...(await ops.matmul({ weight: L.wv, x: sv.xn1, out: vb, ...(L.bv ? { bias: L.bv } : {}) })));
-      fwd.push(...(await loraForward(slot(i, 'v_proj'), sv.xn1, vb)));
-      if (sv.qRaw && sv.kRaw) {
-        const hd = cfg.headDim;
-        const qNorm = L.qNorm!;
-        const kNorm = L.kNorm!;
-        fwd.push(
-          await ops.rmsnorm({
-            x: sv.qRaw,
-            weight: qNorm,
-            out: sv.qb,
-            n: hd,
-            eps: cfg.eps,
-            rowsPerToken: cfg.nHead,
-          }),
-        );
-        fwd.push(
-          await ops.rmsnorm({
-            x: sv.kRaw,
-            weight: kNorm,
-            out: kb,
-            n: hd,
-            eps: cfg.eps,
-            rowsPerToken: cfg.nKv,
-          }),
-        );
-      }
-      fwd.push(
-        await ops.ropeStore({
-          q: sv.qb,
-          k: kb,
-          v: vb,
-          kCache: sv.kCache,
-          vCache: sv.vCache,
-          cosSin: cosSin[ofLayer[i]!]!,
-          neox: cfg.ropeNeox,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          nRot: cfg.nRot,
-        }),
-      );
-      fwd.push(
-        ...(await ops.attention({
-          q: sv.qb,
-          kCache: sv.kCache,
-          vCache: sv.vCache,
-          out: sv.attn,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          scale: cfg.attnScale,
-          softcap: cfg.attnSoftcap,
-          window: cfg.layers[i]!.window,
-        })),
-      );
-      fwd.push(await copy(x, resMid));
-      if (sv.oRaw) {
-        // resMid = x + post_attention_norm(o)
-        fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: sv.oRaw })));
-        fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, sv.oRaw)));
-        fwd.push(
-          await ops.rmsnorm({
-            x: sv.oRaw,
-            weight: L.attnPostNorm!,
-            out: resMid,
-            n: d,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
-      } else {
-        fwd.push(...(await ops.matmul({ weight: L.wo, x: sv.attn, out: resMid, accumulate: true })));
-        fwd.push(...(await loraForward(slot(i, 'o_proj'), sv.attn, resMid)));
-      }
-      if (L.ffnNorm)
-        fwd.push(await ops.rmsnorm({ x: resMid, weight: L.ffnNorm, out: sv.xn2, n: d, eps: cfg.eps }));
-      fwd.push(...(await ops.matmul({ weight: L.wGate, x: sv.xn2, out: sv.gate })));
-      fwd.push(...(await loraForward(slot(i, 'gate_proj'), sv.xn2, sv.gate)));
-      fwd.push(...(await ops.matmul({ weight: L.wUp, x: sv.xn2, out: sv.up })));
-      fwd.push(...(await loraForward(slot(i, 'up_proj'), sv.xn2, sv.up)));
-      fwd.push(await ops.gatedActivation({ gate: sv.gate, up: sv.up, out: sv.act, nFf: ff, gelu: cfg.gelu }));
-      fwd.push(await copy(resMid, next));
-      if (sv.downRaw) {
-        fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: sv.downRaw })));
-        fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, sv.downRaw)));
-        fwd.push(
-          await ops.rmsnorm({
-            x: sv.downRaw,
-            weight: L.ffnPostNorm!,
-            out: next,
-            n: d,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
-      } else {
-        fwd.push(...(await ops.matmul({ weight: L.wDown, x: sv.act, out: next, accumulate: true })));
-        fwd.push(...(await loraForward(slot(i, 'down_proj'), sv.act, next)));
-      }
+      runs.push(run);
+      const bindings: LayerBindings<Dispatch> = {
+        ops,
+        cfg,
+        weights: L,
+        value,
+        kCache: run.kCache,
+        vCache: run.vCache,
+        cosSin: cosSin[ofLayer[i]!]!,
+        afterProj: (n, x, out) => loraForward(slot(i, n.name), x, out),
+        // The stream before an add stays for backward (a norm's input): the add goes into a copy.
+        beforeResidual: async (from, to) => [await copy(from, to)],
+      };
+      fwd.push(...(await layerForward(nodes, bindings)));
+      res.push(value('res_out'));
     }
     const last = res[cfg.nLayer]!;
-    fwd.push(await ops.rmsnorm({ x: last, weight: w.outputNorm, out: finalNorm, n: d, eps: cfg.eps }));
-    fwd.push(
-      ...(await ops.matmul({
-        weight: w.output,
-        x: finalNorm,
-        out: logits,
-        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
-      })),
-    );
+    fwd.push(...(await endForward(ends.after, endBindings(last))));
     this.#forward = fwd;
     this.#loss = await tr.crossEntropy({
       logits,
@@ -570,163 +500,35 @@ class WebGpuLoraTrainer implements LoraTrainer {
 
     // ---- backward ----
     const bwd: Dispatch[] = [];
-    bwd.push(...(await tr.matmulBackward({ weight: w.output, dy: logits, dx: dXn, accumulate: false })));
     bwd.push(
-      await tr.normBackward({
-        x: last,
-        weight: w.outputNorm,
-        dy: dXn,
-        dx: dH,
-        n: d,
-        eps: cfg.eps,
-        add: false,
-      }),
+      ...(await endBackward(ends.after, {
+        tr,
+        cfg,
+        weights: w,
+        hidden: last,
+        logits,
+        dNormed: dXn,
+        dHidden: dH,
+      })),
     );
     for (let i = cfg.nLayer - 1; i >= 0; i--) {
-      const L = w.layers[i]!;
-      const sv = saved[i]!;
-      // Without pre-norms the projections' input is the residual itself: their input gradient
-      // adds straight into dH instead of passing through a norm's backward.
-      const dIn1 = L.attnNorm ? dXn : dH;
-      const dIn2 = L.ffnNorm ? dXn : dH;
-      // FFN: next = resMid + [post_ffw_norm](down(act(gate) · up))
-      let dDown = dH;
-      if (sv.downRaw) {
-        bwd.push(
-          await tr.normBackward({
-            x: sv.downRaw,
-            weight: L.ffnPostNorm!,
-            dy: dH,
-            dx: dPost,
-            n: d,
-            eps: cfg.eps,
-            add: false,
-          }),
-        );
-        dDown = dPost;
-      }
-      bwd.push(...(await tr.matmulBackward({ weight: L.wDown, dy: dDown, dx: dAct, accumulate: false })));
-      bwd.push(...(await loraBackward(slot(i, 'down_proj'), sv.act, dDown, dAct)));
+      const run = runs[i]!;
       bwd.push(
-        await tr.swigluBackward({ gate: sv.gate, up: sv.up, dAct, dGate, dUp, nFf: ff, gelu: cfg.gelu }),
-      );
-      bwd.push(
-        ...(await tr.matmulBackward({ weight: L.wGate, dy: dGate, dx: dIn2, accumulate: !L.ffnNorm })),
-      );
-      bwd.push(...(await tr.matmulBackward({ weight: L.wUp, dy: dUp, dx: dIn2, accumulate: true })));
-      bwd.push(...(await loraBackward(slot(i, 'gate_proj'), sv.xn2, dGate, dIn2)));
-      bwd.push(...(await loraBackward(slot(i, 'up_proj'), sv.xn2, dUp, dIn2)));
-      if (L.ffnNorm)
-        bwd.push(
-          await tr.normBackward({
-            x: sv.resMid,
-            weight: L.ffnNorm,
-            dy: dXn,
-            dx: dH,
-            n: d,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
-      // Attention: resMid = res + [post_attention_norm](o(attention(rope([norm](q)), rope([norm](k)), v)))
-      let dO = dH;
-      if (sv.oRaw) {
-        bwd.push(
-          await tr.normBackward({
-            x: sv.oRaw,
-            weight: L.attnPostNorm!,
-            dy: dH,
-            dx: dPost,
-            n: d,
-            eps: cfg.eps,
-            add: false,
-          }),
-        );
-        dO = dPost;
-      }
-      bwd.push(...(await tr.matmulBackward({ weight: L.wo, dy: dO, dx: dAttn, accumulate: false })));
-      bwd.push(...(await loraBackward(slot(i, 'o_proj'), sv.attn, dO, dAttn)));
-      bwd.push(
-        ...(await tr.attentionBackward({
-          q: sv.qb,
-          kCache: sv.kCache,
-          vCache: sv.vCache,
-          dOut: dAttn,
-          dq,
-          dk,
-          dv,
+        ...(await layerBackward(run.nodes, {
+          tr,
+          cfg,
+          weights: w.layers[i]!,
+          value: (v) => run.values.get(v) ?? scratch.get(v)!,
+          grad,
+          kCache: run.kCache,
+          vCache: run.vCache,
+          cosSin: cosSin[ofLayer[i]!]!,
+          seq: S,
           p: pBuf,
           ds: dsBuf,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          seq: S,
-          scale: cfg.attnScale,
-          softcap: cfg.attnSoftcap,
-          window: cfg.layers[i]!.window,
+          loraBackward: (n, x, dy, dx) => loraBackward(slot(i, n.name), x, dy, dx),
         })),
       );
-      bwd.push(
-        await tr.ropeBackward({
-          dq,
-          dk,
-          cosSin: cosSin[ofLayer[i]!]!,
-          neox: cfg.ropeNeox,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          nRot: cfg.nRot,
-        }),
-      );
-      let dQ = dq;
-      let dK = dk;
-      if (sv.qRaw && sv.kRaw) {
-        const hd = cfg.headDim;
-        bwd.push(
-          await tr.normBackward({
-            x: sv.qRaw,
-            weight: L.qNorm!,
-            dy: dq,
-            dx: dqRaw!,
-            n: hd,
-            eps: cfg.eps,
-            add: false,
-            rowsPerToken: cfg.nHead,
-          }),
-        );
-        bwd.push(
-          await tr.normBackward({
-            x: sv.kRaw,
-            weight: L.kNorm!,
-            dy: dk,
-            dx: dkRaw!,
-            n: hd,
-            eps: cfg.eps,
-            add: false,
-            rowsPerToken: cfg.nKv,
-          }),
-        );
-        dQ = dqRaw!;
-        dK = dkRaw!;
-      }
-      bwd.push(...(await tr.matmulBackward({ weight: L.wq, dy: dQ, dx: dIn1, accumulate: !L.attnNorm })));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wk, dy: dK, dx: dIn1, accumulate: true })));
-      bwd.push(...(await tr.matmulBackward({ weight: L.wv, dy: dv, dx: dIn1, accumulate: true })));
-      bwd.push(...(await loraBackward(slot(i, 'q_proj'), sv.xn1, dQ, dIn1)));
-      bwd.push(...(await loraBackward(slot(i, 'k_proj'), sv.xn1, dK, dIn1)));
-      bwd.push(...(await loraBackward(slot(i, 'v_proj'), sv.xn1, dv, dIn1)));
-      if (L.attnNorm)
-        bwd.push(
-          await tr.normBackward({
-            x: res[i]!,
-            weight: L.attnNorm,
-            dy: dXn,
-            dx: dH,
-            n: d,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
     }
     this.#backward = bwd;
 

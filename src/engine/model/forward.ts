@@ -11,7 +11,9 @@ import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeDrawParams, encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
-import { layerWindow, ropeVariants, type ModelConfig } from './config.ts';
+import { ropeVariants, type ModelConfig } from './config.ts';
+import { buildEndGraph, buildLayerGraph, fuseRuns, type GraphValue } from './layer-graph.ts';
+import { endForward, layerForward, type LayerBindings } from './layer-forward.ts';
 import { layerRopeTables } from './rope-table.ts';
 import type { ModelWeights } from './weights.ts';
 import { ContextOverflowError } from '../../protocol/errors.ts';
@@ -263,195 +265,72 @@ export class ForwardPass {
       }),
     );
     const body: BodyEntry[] = [];
-    let section: (Dispatch | LoraHook)[] = body as (Dispatch | LoraHook)[];
-    const hook = (layer: number, module: LoraModule, x: GPUBuffer, out: GPUBuffer): void => {
-      section.push({ hook: `${layer}:${module}`, x, out });
+    const ends = buildEndGraph(cfg);
+    const endBindings = {
+      ops,
+      cfg,
+      weights: w,
+      ids: this.#ids,
+      hidden,
+      normed: lastNorm,
+      logits: this.#logits,
+      lastToken: true,
     };
-    /** Runs `build` into a separate list, then adds it as is or behind a fused dispatch. */
-    const fusable = async (fused: Dispatch | undefined, build: () => Promise<void>) => {
-      const unfused: (Dispatch | LoraHook)[] = [];
-      section = unfused;
-      await build();
-      section = body as (Dispatch | LoraHook)[];
-      if (!fused) body.push(...unfused);
-      else body.push({ fused, unfused, hooks: unfused.flatMap((e) => ('hook' in e ? [e.hook] : [])) });
-    };
-    body.push(
-      ...(await ops.embedding({ table: w.tokenEmbd, ids: this.#ids, out: hidden, scale: cfg.embedScale })),
-    );
+    body.push(...(await endForward(ends.before, endBindings)));
     for (let i = 0; i < cfg.nLayer; i++) {
       const L = w.layers[i]!;
       const kvElem = opts.kvF16 ? 2 : 4;
       const kCache = this.#storage(`k-cache-${i}`, opts.contextLength * kvw * kvElem);
       const vCache = this.#storage(`v-cache-${i}`, opts.contextLength * kvw * kvElem);
-      const rope = {
-        cosSin: tables[ofLayer[i]!]!,
-        neox: cfg.ropeNeox,
-        nHead: cfg.nHead,
-        nKv: cfg.nKv,
-        headDim: cfg.headDim,
-        nRot: cfg.nRot,
-        kvF16: !!opts.kvF16,
+      const cosSin = tables[ofLayer[i]!]!;
+      // Inference binds the graph's values to one shared set; the residual stream is updated in place.
+      const values: Record<GraphValue, GPUBuffer> = {
+        res_in: hidden,
+        res_mid: hidden,
+        res_out: hidden,
+        xn_attn: xn,
+        xn_ffn: xn,
+        q_raw: qb,
+        k_raw: kb,
+        q: qn,
+        k: kn,
+        v: vb,
+        kv_cache: kCache,
+        attn,
+        o: tmp,
+        down: tmp,
+        gate,
+        up,
+        act,
       };
-      // A file with only some of the biases or head norms is run exactly as written, unfused.
-      const partial =
-        [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
-      // The fused kernels normalise their input; a layer without pre-norms runs the separate ones.
-      const fusedQkv =
-        opts.fused === false || partial || !L.attnNorm
-          ? undefined
-          : await ops.qkv({
-              wq: L.wq,
-              wk: L.wk,
-              wv: L.wv,
-              x: hidden,
-              normWeight: L.attnNorm,
-              eps: cfg.eps,
-              q: qn,
-              kCache,
-              vCache,
-              ...rope,
-              ...this.#layerVectors(i, L),
-            });
-      await fusable(fusedQkv, async () => {
-        const x = L.attnNorm ? xn : hidden;
-        // Without a pre-norm x is the residual stream itself: never rounded to f16.
-        const raw = L.attnNorm ? {} : { f16: false };
-        if (L.attnNorm)
-          section.push(
-            await ops.rmsnorm({ x: hidden, weight: L.attnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
-          );
-        section.push(
-          ...(await ops.matmul({ weight: L.wq, x, out: qb, ...raw, ...(L.bq ? { bias: L.bq } : {}) })),
-        );
-        hook(i, 'q_proj', x, qb);
-        section.push(
-          ...(await ops.matmul({ weight: L.wk, x, out: kb, ...raw, ...(L.bk ? { bias: L.bk } : {}) })),
-        );
-        hook(i, 'k_proj', x, kb);
-        section.push(
-          ...(await ops.matmul({ weight: L.wv, x, out: vb, ...raw, ...(L.bv ? { bias: L.bv } : {}) })),
-        );
-        hook(i, 'v_proj', x, vb);
-        if (L.qNorm && L.kNorm) {
-          const hd = cfg.headDim;
-          section.push(
-            await ops.rmsnorm({
-              x: qb,
-              weight: L.qNorm,
-              out: qn,
-              n: hd,
-              eps: cfg.eps,
-              rowsPerToken: cfg.nHead,
-            }),
-          );
-          section.push(
-            await ops.rmsnorm({
-              x: kb,
-              weight: L.kNorm,
-              out: kn,
-              n: hd,
-              eps: cfg.eps,
-              rowsPerToken: cfg.nKv,
-            }),
-          );
-        }
-        section.push(await ops.ropeStore({ q: qn, k: kn, v: vb, kCache, vCache, ...rope }));
-      });
-      body.push(
-        ...(await ops.attention({
-          q: qn,
-          kCache,
-          vCache,
-          out: attn,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          scale: cfg.attnScale,
-          softcap: cfg.attnSoftcap,
-          window: layerWindow(cfg, i),
-          kvF16: !!opts.kvF16,
-          partials,
-        })),
-      );
-      if (L.attnPostNorm) {
-        body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: tmp })));
-        hook(i, 'o_proj', attn, tmp);
-        body.push(
-          await ops.rmsnorm({
-            x: tmp,
-            weight: L.attnPostNorm,
-            out: hidden,
-            n: cfg.nEmbd,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
-      } else {
-        body.push(...(await ops.matmul({ weight: L.wo, x: attn, out: hidden, accumulate: true })));
-        hook(i, 'o_proj', attn, hidden);
-      }
-      const fusedGlu =
-        opts.fused === false || !L.ffnNorm
-          ? undefined
-          : await ops.glu({
-              wGate: L.wGate,
-              wUp: L.wUp,
-              x: hidden,
-              normWeight: L.ffnNorm,
-              eps: cfg.eps,
-              out: act,
-              gelu: cfg.gelu,
-            });
-      await fusable(fusedGlu, async () => {
-        const x = L.ffnNorm ? xn : hidden;
-        const raw = L.ffnNorm ? {} : { f16: false };
-        if (L.ffnNorm)
-          section.push(
-            await ops.rmsnorm({ x: hidden, weight: L.ffnNorm, out: xn, n: cfg.nEmbd, eps: cfg.eps }),
-          );
-        section.push(...(await ops.matmul({ weight: L.wGate, x, out: gate, ...raw })));
-        hook(i, 'gate_proj', x, gate);
-        section.push(...(await ops.matmul({ weight: L.wUp, x, out: up, ...raw })));
-        hook(i, 'up_proj', x, up);
-        section.push(await ops.gatedActivation({ gate, up, out: act, nFf: cfg.nFf, gelu: cfg.gelu }));
-      });
-      if (L.ffnPostNorm) {
-        body.push(...(await ops.matmul({ weight: L.wDown, x: act, out: tmp })));
-        hook(i, 'down_proj', act, tmp);
-        body.push(
-          await ops.rmsnorm({
-            x: tmp,
-            weight: L.ffnPostNorm,
-            out: hidden,
-            n: cfg.nEmbd,
-            eps: cfg.eps,
-            add: true,
-          }),
-        );
-      } else {
-        body.push(...(await ops.matmul({ weight: L.wDown, x: act, out: hidden, accumulate: true })));
-        hook(i, 'down_proj', act, hidden);
+      const bindings: LayerBindings<LoraHook> = {
+        ops,
+        cfg,
+        weights: L,
+        value: (v) => values[v],
+        kCache,
+        vCache,
+        cosSin,
+        kvF16: !!opts.kvF16,
+        partials,
+        afterProj: (n, x, out) => [{ hook: `${i}:${n.name}`, x, out }],
+        beforeResidual: () => [],
+      };
+      for (const run of fuseRuns(buildLayerGraph(cfg, i, L))) {
+        const unfused = await layerForward(run.nodes, bindings);
+        const fused =
+          run.fuse === 'qkv'
+            ? await this.#fusedQkv(i, L, { hidden, qn, kCache, vCache, cosSin })
+            : run.fuse === 'glu'
+              ? await this.#fusedGlu(L, { hidden, act })
+              : undefined;
+        if (!fused) body.push(...unfused);
+        else body.push({ fused, unfused, hooks: unfused.flatMap((e) => ('hook' in e ? [e.hook] : [])) });
       }
     }
     this.#base = body;
     this.#assemble();
-    this.#head = [
-      await ops.rmsnorm({
-        x: hidden,
-        weight: w.outputNorm,
-        out: lastNorm,
-        n: cfg.nEmbd,
-        eps: cfg.eps,
-        lastToken: true,
-      }),
-      ...(await ops.matmul({
-        weight: w.output,
-        x: lastNorm,
-        out: this.#logits,
-        ...(cfg.finalSoftcap > 0 ? { softcap: cfg.finalSoftcap } : {}),
-      })),
-    ];
+    this.#head = await endForward(ends.after, endBindings);
     this.#argmax = [await ops.argmax({ logits: this.#logits, result: this.#sampled, n: cfg.nVocab })];
     this.#topK = await ops.penaltyTopK({
       logits: this.#logits,
@@ -464,6 +343,58 @@ export class ForwardPass {
       ...this.#topK,
       await ops.draw({ candidates: this.#candidates, result: this.#sampled, params: this.#drawParams }),
     ];
+  }
+
+  /**
+   * The graph-level rewrite of the 'qkv' run (attn_norm, q/k/v, q/k norms, rope_store) into one
+   * fused dispatch, or undefined where the run must stay separate: fused off, a layer without a
+   * pre-norm (the fused kernel normalises its input), or one holding only some biases/head norms.
+   */
+  async #fusedQkv(
+    layer: number,
+    L: ModelWeights['layers'][number],
+    b: { hidden: GPUBuffer; qn: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; cosSin: GPUBuffer },
+  ): Promise<Dispatch | undefined> {
+    const { cfg, opts } = this;
+    const partial =
+      [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
+    if (opts.fused === false || partial || !L.attnNorm) return undefined;
+    return this.#ops.qkv({
+      wq: L.wq,
+      wk: L.wk,
+      wv: L.wv,
+      x: b.hidden,
+      normWeight: L.attnNorm,
+      eps: cfg.eps,
+      q: b.qn,
+      kCache: b.kCache,
+      vCache: b.vCache,
+      cosSin: b.cosSin,
+      neox: cfg.ropeNeox,
+      nHead: cfg.nHead,
+      nKv: cfg.nKv,
+      headDim: cfg.headDim,
+      nRot: cfg.nRot,
+      kvF16: !!opts.kvF16,
+      ...this.#layerVectors(layer, L),
+    });
+  }
+
+  /** The 'glu' run (ffn_norm, gate, up, glu) as one fused dispatch, when the layer has a pre-norm. */
+  async #fusedGlu(
+    L: ModelWeights['layers'][number],
+    b: { hidden: GPUBuffer; act: GPUBuffer },
+  ): Promise<Dispatch | undefined> {
+    if (this.opts.fused === false || !L.ffnNorm) return undefined;
+    return this.#ops.glu({
+      wGate: L.wGate,
+      wUp: L.wUp,
+      x: b.hidden,
+      normWeight: L.ffnNorm,
+      eps: this.cfg.eps,
+      out: b.act,
+      gelu: this.cfg.gelu,
+    });
   }
 
   /**
@@ -595,6 +526,11 @@ export class ForwardPass {
   get dispatchCount(): number {
     return [...this.#body, ...this.#head, ...this.#argmax].filter((d) => d.grid(1).every((g) => g > 0))
       .length;
+  }
+
+  /** The kernel of every dispatch of the step's layers, in order (the trainer's forward is checked against it). */
+  get bodyKernelLabels(): string[] {
+    return this.#body.map((d) => d.kernel.label);
   }
 
   /** GPU bytes this pass allocated (activations, KV cache, uniforms, readback). */
