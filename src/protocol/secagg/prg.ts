@@ -54,7 +54,8 @@ export function addExpandedMaskInPlace(acc: Uint32Array, seed: Uint8Array, sign:
     chacha20(seed, ZERO_NONCE, zeros.subarray(0, n * 4), stream.subarray(0, n * 4), start / 16);
     if (!LITTLE_ENDIAN)
       for (let i = 0, j = 0; i < n; i++, j += 4)
-        words[i] = (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
+        words[i] =
+          (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
     if (sign === 1) for (let i = 0; i < n; i++) acc[start + i] = (acc[start + i]! + words[i]!) >>> 0;
     else for (let i = 0; i < n; i++) acc[start + i] = (acc[start + i]! - words[i]!) >>> 0;
   }
