@@ -18,10 +18,9 @@ import {
   buildRoster,
   bytesToVector,
   dequantizeSum,
-  encodeVector,
   routeShares,
   unmaskRequest,
-  unmaskSum,
+  MaskedSumAccumulator,
   checkMessage,
   AdvertiseKeysSchema,
   ShareKeysSchema,
@@ -438,32 +437,26 @@ export class SecureRounds {
     const s = await this.row(q, round.id);
     if (!s?.roster || !s.shared || !s.unmask_request) throw new Error('the round has not reached unmasking');
     const roster = JSON.parse(s.roster) as Roster;
+    const shared = JSON.parse(s.shared) as string[];
+    const request = JSON.parse(s.unmask_request) as UnmaskRequest;
     const msgs = await this.messages(q, round.id);
-    const maskedInputs = [];
-    for (const m of msgs) {
-      if (!m.masked_blob) continue;
-      const vector = bytesToVector(await this.blobs.read(m.masked_blob), roster.vectorLength);
-      maskedInputs.push({
-        kind: 'secagg/masked-input',
-        roundId: roster.roundId,
-        clientId: m.pseudonym,
-        length: roster.vectorLength,
-        vector: encodeVector(vector),
-      });
-    }
-    const { sum, survivors } = unmaskSum({
-      roster,
-      shared: JSON.parse(s.shared) as string[],
-      maskedInputs,
-      responses: msgs.filter((m) => m.unmask).map((m) => JSON.parse(m.unmask!)),
-    });
+    // One running sum mod 2^32; each masked blob is read, added and dropped before the next, so
+    // memory is the sum plus one vector however many institutions took part (issue #19 item 5).
+    const acc = new MaskedSumAccumulator(roster, shared);
+    for (const m of msgs)
+      if (m.masked_blob)
+        acc.add(m.pseudonym, bytesToVector(await this.blobs.read(m.masked_blob), roster.vectorLength));
+    // The sum must hold exactly the inputs the survivors were asked to unmask, each once.
+    const { sum, survivors } = acc.unmask(
+      msgs.filter((m) => m.unmask).map((m) => JSON.parse(m.unmask!)),
+      request.survivors,
+    );
     const total = dequantizeSum(sum, survivors.length, roster.quantization);
     for (let i = 0; i < total.length; i++) total[i]! /= survivors.length;
-    const shared = (JSON.parse(s.shared) as string[]).length;
     return {
       mean: unflatten(trained, total),
       survivors: survivors.length,
-      dropped: shared - survivors.length,
+      dropped: shared.length - survivors.length,
     };
   }
 

@@ -2,7 +2,7 @@ import { chacha20 } from '@noble/ciphers/chacha.js';
 import { describe, expect, it } from 'vitest';
 import { SecAggProtocolError } from '../errors.ts';
 import { defaultDegree, neighbourGraph } from './graph.ts';
-import { addMaskInPlace, expandMask } from './prg.ts';
+import { addExpandedMaskInPlace, addMaskInPlace, expandMask } from './prg.ts';
 
 describe('mask expansion', () => {
   it('is the ChaCha20 keystream as little-endian words, deterministic per seed', () => {
@@ -24,6 +24,26 @@ describe('mask expansion', () => {
     expect([...acc]).toEqual([1, 12]);
     addMaskInPlace(acc, Uint32Array.from([2, 13]), -1);
     expect([...acc]).toEqual([0xffffffff, 0xffffffff]);
+  });
+
+  it('adds a mask expanded piece by piece exactly as the whole expansion would (both signs, odd lengths)', () => {
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    // Around the 16384-word piece boundary, a partial ChaCha block, and empty.
+    for (const d of [0, 1, 17, 16_384, 16_385, 40_003]) {
+      const start = Uint32Array.from({ length: d }, (_, i) => (i * 2654435761) >>> 0);
+      for (const sign of [1, -1] as const) {
+        const whole = start.slice();
+        addMaskInPlace(whole, expandMask(seed, d), sign);
+        const pieces = start.slice();
+        addExpandedMaskInPlace(pieces, seed, sign);
+        let differ = 0;
+        for (let i = 0; i < d; i++) if (whole[i] !== pieces[i]) differ++;
+        expect(differ, `d = ${d}, sign ${sign}`).toBe(0);
+      }
+    }
+    expect(() => addExpandedMaskInPlace(new Uint32Array(4), new Uint8Array(16), 1)).toThrow(
+      SecAggProtocolError,
+    );
   });
 });
 

@@ -33,6 +33,35 @@ export function expandMask(seed: Uint8Array, d: number): Uint32Array {
   return out;
 }
 
+/** Words of keystream expanded per step by {@link addExpandedMaskInPlace} (64 KiB, 1024 ChaCha blocks). */
+const BLOCK_WORDS = 16_384;
+
+/**
+ * acc += sign · expandMask(seed, acc.length) (mod 2^32), in place, without ever holding the whole
+ * mask: the keystream is produced 64 KiB at a time with ChaCha20's block counter set to where that
+ * piece starts, which is the same keystream word for word (RFC 8439 §2.4). The server unmasks a
+ * sum this way, so its memory does not grow with the vector length times the number of seeds.
+ * @throws {SecAggProtocolError} if the seed is not 32 bytes.
+ */
+export function addExpandedMaskInPlace(acc: Uint32Array, seed: Uint8Array, sign: 1 | -1): void {
+  if (seed.length !== SEED_BYTES) throw new SecAggProtocolError(`mask seed must be ${SEED_BYTES} bytes`);
+  const zeros = new Uint8Array(Math.min(BLOCK_WORDS, acc.length) * 4);
+  const stream = new Uint8Array(zeros.length);
+  const words = new Uint32Array(stream.buffer);
+  for (let start = 0; start < acc.length; start += BLOCK_WORDS) {
+    const n = Math.min(BLOCK_WORDS, acc.length - start);
+    // 16 words per ChaCha block, and every piece but the last is whole blocks.
+    chacha20(seed, ZERO_NONCE, zeros.subarray(0, n * 4), stream.subarray(0, n * 4), start / 16);
+    if (!LITTLE_ENDIAN)
+      for (let i = 0, j = 0; i < n; i++, j += 4)
+        words[i] =
+          (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
+    if (sign === 1) for (let i = 0; i < n; i++) acc[start + i] = (acc[start + i]! + words[i]!) >>> 0;
+    else for (let i = 0; i < n; i++) acc[start + i] = (acc[start + i]! - words[i]!) >>> 0;
+  }
+  stream.fill(0); // a piece of a mask is as secret as the mask
+}
+
 /** acc += sign · mask (mod 2^32), in place. */
 export function addMaskInPlace(acc: Uint32Array, mask: Uint32Array, sign: 1 | -1): void {
   if (acc.length !== mask.length) throw new SecAggProtocolError('mask and vector lengths differ');

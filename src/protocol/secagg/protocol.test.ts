@@ -2,6 +2,8 @@
  * Whole rounds of the SecAgg+ protocol between in-memory clients and the pure server functions,
  * every message passed through JSON as it would travel. Prepare / execute / assert.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../base64url.ts';
 import { SecAggCryptoError } from '../errors.ts';
@@ -15,7 +17,7 @@ import {
   type ShareDelivery,
   type UnmaskRequest,
 } from './schemas.ts';
-import { buildRoster, routeShares, unmaskRequest, unmaskSum } from './server.ts';
+import { MaskedSumAccumulator, buildRoster, routeShares, unmaskRequest, unmaskSum } from './server.ts';
 import { encodeShareValue, splitSecret } from './shamir.ts';
 import { chiSquareTopByte, pearson } from '../../testing/statistics.ts';
 
@@ -103,7 +105,7 @@ function runRound(s: Setup, inputs: Uint32Array[], drops: Drops = {}) {
   );
   const responses = maskers.filter((i) => !b4.has(i)).map((i) => wire(s.clients[i]!.unmask(wire(request))));
   const result = unmaskSum({ roster: s.roster, shared: routed.shared, maskedInputs: masked, responses });
-  return { result, maskers, masked, request, routed };
+  return { result, maskers, masked, request, routed, responses };
 }
 
 describe('SecAgg+ rounds', () => {
@@ -414,3 +416,123 @@ describe('SecAgg+ rounds', () => {
     expect(Math.abs(bias)).toBeLessThan((6 * step) / 2 / Math.sqrt(d * kept.length));
   });
 });
+
+// A real collection, so the memory test can count what is still alive after each step.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+describe('streaming unmask (issue #19 item 5: server memory independent of the number of clients)', () => {
+  it('adds vectors one at a time, in any order, and unmasks to the very bits of unmaskSum, with drop-outs', () => {
+    // 40 003 words: the masks are re-expanded in 16 384-word pieces, so this crosses two piece
+    // boundaries and ends in a partial ChaCha block.
+    const d = 40_003;
+    const s = setup(6, d);
+    const inputs = s.ids.map(() => randomQuantized(d));
+    const { result, masked, request, responses, routed } = runRound(s, inputs, {
+      beforeMask: [2],
+      beforeUnmask: [4],
+    });
+    const acc = new MaskedSumAccumulator(s.roster, routed.shared);
+    for (const m of [...masked].reverse()) acc.add(m.clientId, decodeVector(m));
+    expect(acc.survivors).toEqual(request.survivors);
+    const streamed = acc.unmask(responses, request.survivors);
+    expect(streamed.survivors).toEqual(result.survivors);
+    expectSameWords(streamed.sum, result.sum);
+    expectSameWords(streamed.sum, plainSum([0, 1, 3, 4, 5].map((i) => inputs[i]!)));
+  });
+
+  it('takes each survivor exactly once, of the right length, and unmasks only the sum it was asked for', () => {
+    const d = 64;
+    const s = setup(5, d);
+    const inputs = s.ids.map(() => randomQuantized(d));
+    const { masked, request, responses, routed } = runRound(s, inputs, { beforeMask: [3] });
+    const vectors = masked.map((m) => ({ id: m.clientId, v: decodeVector(m) }));
+    const acc = new MaskedSumAccumulator(s.roster, routed.shared);
+    acc.add(vectors[0]!.id, vectors[0]!.v);
+    const bad = expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE' });
+    expect(() => acc.add(vectors[0]!.id, vectors[0]!.v)).toThrow(bad); // twice
+    expect(() => acc.add(vectors[1]!.id, vectors[1]!.v.subarray(1))).toThrow(bad); // short
+    expect(() => acc.add('stranger', vectors[1]!.v)).toThrow(bad); // never shared keys
+    expect(() => acc.addMessage({ ...masked[0]!, roundId: 'other' })).toThrow(bad);
+    for (const { id, v } of vectors.slice(1, -1)) acc.add(id, v);
+    // One survivor's input is missing: refused before any secret is rebuilt, nothing consumed.
+    expect(() => acc.unmask(responses, request.survivors)).toThrow(
+      expect.objectContaining({ code: 'SECAGG_BAD_MESSAGE', message: expect.stringContaining('missing') }),
+    );
+    acc.addMessage(masked.at(-1));
+    expect(() => acc.unmask(responses, [...request.survivors, s.ids[3]!])).toThrow(bad);
+    expectSameWords(acc.unmask(responses, request.survivors).sum, plainSum(inputs.filter((_, i) => i !== 3)));
+    // Single use: the sum is no longer masked.
+    const spent = expect.objectContaining({ code: 'SECAGG_OUT_OF_ORDER' });
+    expect(() => acc.unmask(responses)).toThrow(spent);
+    expect(() => acc.add(vectors[0]!.id, vectors[0]!.v)).toThrow(spent);
+  });
+
+  it('never keeps a masked vector: what stays alive after each add is at most the one in hand', () => {
+    // Prepare: 6 clients of 2^18 words (1 MiB each); masked vectors come from a generator, made
+    // only when asked for, so nothing but the accumulator could keep the earlier ones alive.
+    const d = 2 ** 18;
+    const bytes = d * 4;
+    const s = setup(6, d, undefined, undefined, 2);
+    const routed = routeShares(
+      s.roster,
+      s.clients.map((c) => wire(c.shareKeys(wire(s.roster)))),
+    );
+    const plain = new Uint32Array(d);
+    const maskOne = (i: number) => {
+      const input = randomQuantized(d);
+      addInto(plain, input);
+      const m = s.clients[i]!.maskInput(routed.deliveries[i], input);
+      return { id: m.clientId, vector: decodeVector(m) };
+    };
+    function* maskedVectors() {
+      for (let i = 0; i < s.clients.length; i++) yield maskOne(i);
+    }
+    const live = () => {
+      // Twice: V8 frees dead ArrayBuffers' memory by a sweep that may still be running after one
+      // collection (on a busy machine it was: 6 vectors counted), and the next one finishes it.
+      gc();
+      gc();
+      return process.memoryUsage().arrayBuffers;
+    };
+    const acc = new MaskedSumAccumulator(s.roster, routed.shared);
+    const base = live();
+
+    // The meter can see hoarding: keeping two vectors shows as two vectors.
+    const hoard = [randomWords(d), randomWords(d)];
+    expect(live() - base).toBeGreaterThanOrEqual(2 * bytes);
+    hoard.length = 0;
+
+    // Execute: add each vector as it comes, measuring what is still alive with it in hand. (In a
+    // function of its own, so that its frame, which holds the last vector, is gone afterwards.)
+    const feed = () => {
+      let worst = 0;
+      for (const { id, vector } of maskedVectors()) {
+        acc.add(id, vector);
+        worst = Math.max(worst, live() - base);
+      }
+      return worst;
+    };
+    const worst = feed();
+    const request = unmaskRequest(s.roster, routed.shared, s.ids);
+    const result = acc.unmask(
+      s.clients.map((c) => wire(c.unmask(wire(request)))),
+      request.survivors,
+    );
+    const after = live() - base;
+    console.info(
+      `streaming unmask, ${s.ids.length} × ${bytes / 2 ** 20} MiB: at most ${(worst / 2 ** 20).toFixed(2)} MiB ` +
+        `alive beside the sum while adding, ${(after / 2 ** 20).toFixed(2)} MiB after unmasking`,
+    );
+
+    // Assert: exact, never more than the one vector in hand (a quarter vector of slack), and
+    // nothing at all once the vectors are added.
+    expectSameWords(result.sum, plain);
+    expect(worst).toBeLessThan(bytes * 1.25);
+    expect(after).toBeLessThan(bytes / 4);
+  });
+});
+
+function addInto(acc: Uint32Array, v: Uint32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] = (acc[i]! + v[i]!) >>> 0;
+}
