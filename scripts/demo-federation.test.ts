@@ -10,7 +10,7 @@
  * noise outweighs two quick steps of training, see README.)
  */
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../src/testing/node-gpu.ts';
+import { testTrainingGpu } from '../src/testing/node-gpu.ts';
 import { testModelPath } from '../src/testing/test-models.ts';
 import { participants, runFederationDemo, summary } from './demo-federation.ts';
 
@@ -21,7 +21,7 @@ describe('federation demo (short)', () => {
     'five institutions under secure aggregation, one dropping after masking: every held-out loss falls',
     { timeout: 1_200_000 },
     async () => {
-      const { device } = await testGpu();
+      const { device } = await testTrainingGpu();
       const lines: string[] = [];
       const r = await runFederationDemo({
         device,

@@ -27,6 +27,23 @@ export function testF16Gpu(): Promise<NodeGpu> {
   return lavapipe;
 }
 
+let training: Promise<NodeGpu> | undefined;
+
+/**
+ * Lavapipe without shader-f16 (so every f32 tolerance holds as on SwiftShader), for the tests
+ * that train: their dispatches are few and large, where lavapipe's vectorised LLVM code runs
+ * about twice as fast as SwiftShader (trainer.test: 111 s against 240 s of CPU on this machine),
+ * while SwiftShader compiles faster and so stays the default for the many-kernel engine tests.
+ * Fails loudly when lavapipe is missing (.ci/run installs it).
+ */
+export function testTrainingGpu(): Promise<NodeGpu> {
+  training ??= requestNodeGpu({
+    gpuAdapterName: 'llvmpipe',
+    features: ['subgroups', 'timestamp-query'] as GPUFeatureName[],
+  });
+  return training;
+}
+
 export async function testKernelLibrary(): Promise<KernelLibrary> {
   return new KernelLibrary((await testGpu()).device);
 }

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySource } from '../engine/gguf/sources.ts';
-import { testGpu } from '../testing/node-gpu.ts';
+import { testTrainingGpu } from '../testing/node-gpu.ts';
 import { testModelPath, type TestArch, type TestQuant } from '../testing/test-models.ts';
 import { exampleBatch, randomAdapter, relativeL2 } from '../testing/tfjs-lora-reference-fixtures.ts';
 import { TfjsLoraReference, type ReferenceGradients } from '../testing/tfjs-lora-reference.ts';
@@ -63,7 +63,7 @@ describe.each([
     afterAll(() => ref.dispose());
 
     async function trainerGradients(trainA: boolean) {
-      const { device } = await testGpu();
+      const { device } = await testTrainingGpu();
       const trainer = await createLoraTrainer(device, new MemorySource(bytes), {
         adapter,
         maxSeqLen: MAX_SEQ_LEN,
