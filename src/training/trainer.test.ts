@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSource } from '../node/file-source.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import { CpuReferenceModel } from '../testing/cpu-forward.ts';
-import { testGpu } from '../testing/node-gpu.ts';
+import { testTrainingGpu } from '../testing/node-gpu.ts';
 import {
   buildTestModel,
   testModelPath,
@@ -135,7 +135,7 @@ async function setup(spec: TestModelSpec | Uint8Array, opt: Partial<OptimizerOpt
   const file = await readGguf(src);
   const cfg = modelConfig(file);
   const adapter = randomAdapter(cfg, seed);
-  const { device } = await testGpu();
+  const { device } = await testTrainingGpu();
   const trainer = await createLoraTrainer(device, await open(), {
     adapter,
     maxSeqLen: 24,
@@ -248,61 +248,66 @@ describe('LoRA trainer variants', () => {
  * The architectures the trainer's layer gained (per-head q/k norms, post-norms, no pre-norms,
  * per-layer RoPE, GELU, sliding windows, soft-caps): its loss is the float64 reference's
  * cross-entropy and its gradients are the loss's derivatives, on qwen3, exaone4, gemma3 (window 4 <
- * the sequences) and gemma2 (attention and final soft-caps).
+ * the sequences) and gemma2 (attention and final soft-caps); and on exaone (EXAONE 3.5: llama's
+ * layer under its own tensor names), so every architecture the engine runs is trained here or in
+ * gradients.test.ts (llama, qwen2).
  */
-describe.each(['qwen3', 'exaone4', 'gemma3', 'gemma2'] as const)('LoRA trainer on %s F32', (arch) => {
-  let trainer: LoraTrainer;
-  let adapter: LoraTensors;
-  let ref: CpuReferenceModel;
-  let inference: ForwardPass;
-  beforeAll(async () => {
-    const s = await setup(arch === 'gemma2' ? await gemma2TightCaps() : { arch, quant: 'F32' });
-    trainer = s.trainer;
-    adapter = s.adapter;
-    ref = await CpuReferenceModel.load(s.file);
-    ref.setAdapters([{ lora: adapter }]);
-    const { device } = await testGpu();
-    inference = await ForwardPass.create(device, s.cfg, await uploadModelWeights(device, s.cfg, s.file), {
-      contextLength: 24,
-      maxBatch: 24,
-      subgroups: device.features.has('subgroups'),
-      fused: false,
+describe.each(['qwen3', 'exaone4', 'gemma3', 'gemma2', 'exaone'] as const)(
+  'LoRA trainer on %s F32',
+  (arch) => {
+    let trainer: LoraTrainer;
+    let adapter: LoraTensors;
+    let ref: CpuReferenceModel;
+    let inference: ForwardPass;
+    beforeAll(async () => {
+      const s = await setup(arch === 'gemma2' ? await gemma2TightCaps() : { arch, quant: 'F32' });
+      trainer = s.trainer;
+      adapter = s.adapter;
+      ref = await CpuReferenceModel.load(s.file);
+      ref.setAdapters([{ lora: adapter }]);
+      const { device } = await testTrainingGpu();
+      inference = await ForwardPass.create(device, s.cfg, await uploadModelWeights(device, s.cfg, s.file), {
+        contextLength: 24,
+        maxBatch: 24,
+        subgroups: device.features.has('subgroups'),
+        fused: false,
+      });
+      await s.src.close?.();
+    }, 120_000);
+    afterAll(() => {
+      trainer?.dispose();
+      inference?.weights.destroy();
+      inference?.destroy();
     });
-    await s.src.close?.();
-  }, 120_000);
-  afterAll(() => {
-    trainer?.dispose();
-    inference?.weights.destroy();
-    inference?.destroy();
-  });
 
-  it("runs the inference forward's layer kernels in the same order (one layer graph)", () => {
-    // The trainer adds a copy before each residual add and LoRA products; inference's attention
-    // adds split-KV decode dispatches (the grids of the path a step does not take are empty).
-    const layerKernel = (l: string) => !/^(copy|gemm)|SPLIT|COMBINE/.test(l);
-    const infer = inference.bodyKernelLabels.filter(layerKernel);
-    const train = trainerForwardKernelLabels(trainer).filter(layerKernel);
-    expect(infer.length).toBeGreaterThan(10);
-    // Then the trainer's head: the final norm and the logits product.
-    expect(train.slice(0, infer.length)).toEqual(infer);
-    expect(train.length - infer.length).toBe(2);
-  });
+    it("runs the inference forward's layer kernels in the same order (one layer graph)", () => {
+      // The trainer adds a copy before each residual add and LoRA products; inference's attention
+      // adds split-KV decode dispatches (the grids of the path a step does not take are empty).
+      const layerKernel = (l: string) => !/^(copy|gemm)|SPLIT|COMBINE/.test(l);
+      const infer = inference.bodyKernelLabels.filter(layerKernel);
+      const train = trainerForwardKernelLabels(trainer).filter(layerKernel);
+      expect(infer.length).toBeGreaterThan(10);
+      // Then the trainer's head: the final norm and the logits product.
+      expect(train.slice(0, infer.length)).toEqual(infer);
+      expect(train.length - infer.length).toBe(2);
+    });
 
-  it('loss equals the float64 reference and gradients match central differences', async () => {
-    const { loss: want } = referenceLoss(ref, BATCH);
-    const g = await trainer.gradients(BATCH);
-    expect(Math.abs(g.loss - want) / want).toBeLessThan(1e-5);
-    for (const name of [
-      // Through the q/k norms and RoPE, the post-attention norm, and the post-FFN norm.
-      'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
-      'base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight',
-      'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight',
-    ]) {
-      const { norm, numeric } = await centralDifference(trainer, adapter, g.grads.get(name)!, name);
-      expect(Math.abs(numeric - norm) / norm, `${name}: |g| ${norm} vs numeric ${numeric}`).toBeLessThan(
-        2e-2,
-      );
-    }
-    await trainer.setAdapter(adapter);
-  }, 240_000);
-});
+    it('loss equals the float64 reference and gradients match central differences', async () => {
+      const { loss: want } = referenceLoss(ref, BATCH);
+      const g = await trainer.gradients(BATCH);
+      expect(Math.abs(g.loss - want) / want).toBeLessThan(1e-5);
+      for (const name of [
+        // Through the q/k norms and RoPE, the post-attention norm, and the post-FFN norm.
+        'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
+        'base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight',
+        'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight',
+      ]) {
+        const { norm, numeric } = await centralDifference(trainer, adapter, g.grads.get(name)!, name);
+        expect(Math.abs(numeric - norm) / norm, `${name}: |g| ${norm} vs numeric ${numeric}`).toBeLessThan(
+          2e-2,
+        );
+      }
+      await trainer.setAdapter(adapter);
+    }, 240_000);
+  },
+);
