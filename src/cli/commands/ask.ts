@@ -15,6 +15,7 @@ import {
   wholeNumber,
 } from './grounded-session.ts';
 import { toArgsError } from './tokenize.ts';
+import { forTerminal } from '../terminal-text.ts';
 
 const HELP = `사용법 / usage:
   dure ask --model M.gguf --kb kb.json (--question TEXT | --questions FILE.jsonl) [--max-tokens N] [--json]
@@ -96,8 +97,9 @@ export async function run(argv: string[]): Promise<number> {
           (c, i) => `  [${i + 1}] ${c.source} › ${c.section}${c.url ? ` ${c.url}` : ''}`,
         );
         const tag = rec.refused ? ` (${rec.refusal_reason})` : '';
+        // The answer (model output) and the citations (knowledge-base text) may carry controls.
         process.stdout.write(
-          `${item.id}${tag}: ${rec.answer}\n${cites.join('\n')}${cites.length ? '\n' : ''}`,
+          forTerminal(`${item.id}${tag}: ${rec.answer}\n${cites.join('\n')}${cites.length ? '\n' : ''}`),
         );
       }
     } finally {

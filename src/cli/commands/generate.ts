@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { CliArgsError, parseIdList, reportError } from '../args.ts';
 import { openEngine } from './engine-session.ts';
+import { forTerminal } from '../terminal-text.ts';
 
 export async function run(argv: string[]): Promise<number> {
   try {
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
           else process.stdout.write('\n');
           break;
         }
-        if (!v.json) process.stdout.write(r.value.text);
+        if (!v.json) process.stdout.write(forTerminal(r.value.text));
       }
     } finally {
       await engine.dispose();
