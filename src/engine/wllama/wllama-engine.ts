@@ -9,7 +9,12 @@
  * Loading is bounded: the wasm is checked before llama.cpp starts (a missing or wrong file would
  * otherwise leave wllama waiting forever), and a load that does not finish in time ends its worker.
  */
-import { Wllama, type WllamaChatMessage } from '@wllama/wllama/esm/index.js';
+import {
+  Wllama,
+  type ChatCompletionChunk,
+  type RawCompletionChunk,
+  type WllamaChatMessage,
+} from '@wllama/wllama/esm/index.js';
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import type {
   ChatEngine,
@@ -23,6 +28,7 @@ import type {
 import type { ChatTokenCounter } from '../chat-tokens.ts';
 import { WasmEngineError } from './errors.ts';
 import { StopFilter } from './stop-filter.ts';
+import { requestStream } from './request-stream.ts';
 import { GGUF_MAGIC } from '../gguf/reader.ts';
 import { GgufBadMagicError } from '../gguf/errors.ts';
 
@@ -201,9 +207,14 @@ export class WllamaEngine implements ChatEngine {
     let promptTokens = 0;
     let finishReason: GenerateResult['finishReason'] = 'eos';
     try {
-      const stream = req.messages
-        ? await w.createChatCompletion({ ...sampling, messages: req.messages as WllamaChatMessage[] })
-        : await w.createCompletion({ ...sampling, prompt: req.prompt ?? '' });
+      const messages = req.messages as WllamaChatMessage[] | undefined;
+      const stream = requestStream<ChatCompletionChunk | RawCompletionChunk>(
+        (onData) =>
+          messages
+            ? w.createChatCompletion({ ...sampling, messages, onData })
+            : w.createCompletion({ ...sampling, prompt: req.prompt ?? '', onData }),
+        local.signal,
+      );
       for await (const chunk of stream) {
         if (req.signal?.aborted) break;
         const choice = chunk.choices[0];
