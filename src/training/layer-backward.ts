@@ -5,7 +5,7 @@
  * gradient is set once, by the final norm's backward, and flows through every residual add as is).
  */
 import type { Dispatch } from '../engine/gpu/ops.ts';
-import type { ModelConfig } from '../engine/model/config.ts';
+import { ropeHeads, type ModelConfig } from '../engine/model/config.ts';
 import type { EndNode, GraphValue, LayerNode } from '../engine/model/layer-graph.ts';
 import type { ProjNode } from '../engine/model/layer-forward.ts';
 import type { LayerWeights, ModelWeights } from '../engine/model/weights.ts';
@@ -119,11 +119,7 @@ export async function layerBackward(nodes: readonly LayerNode[], b: BackwardBind
             dq: b.grad('q'),
             dk: b.grad('k'),
             cosSin: b.cosSin,
-            neox: cfg.ropeNeox,
-            nHead: cfg.nHead,
-            nKv: cfg.nKv,
-            headDim: cfg.headDim,
-            nRot: cfg.nRot,
+            ...ropeHeads(cfg),
           }),
         );
         break;

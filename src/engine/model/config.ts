@@ -186,6 +186,17 @@ export function modelConfig(file: GgufFile): ModelConfig {
 }
 
 /** The attention window of a layer (0 = the whole context). */
+/** The head geometry every RoPE kernel (forward, fused q/k/v, backward) takes, in one place. */
+export function ropeHeads(cfg: ModelConfig): {
+  neox: boolean;
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  nRot: number;
+} {
+  return { neox: cfg.ropeNeox, nHead: cfg.nHead, nKv: cfg.nKv, headDim: cfg.headDim, nRot: cfg.nRot };
+}
+
 export function layerWindow(cfg: ModelConfig, layer: number): number {
   return cfg.layers[layer]?.window ?? 0;
 }

@@ -11,7 +11,7 @@ import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeDrawParams, encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
 import type { LoraModule, StackedLora } from '../lora/adapter.ts';
-import { ropeVariants, type ModelConfig } from './config.ts';
+import { ropeHeads, ropeVariants, type ModelConfig } from './config.ts';
 import { buildEndGraph, buildLayerGraph, fuseRuns, type GraphValue } from './layer-graph.ts';
 import { endForward, layerForward, type LayerBindings } from './layer-forward.ts';
 import { layerRopeTables } from './rope-table.ts';
@@ -370,11 +370,7 @@ export class ForwardPass {
       kCache: b.kCache,
       vCache: b.vCache,
       cosSin: b.cosSin,
-      neox: cfg.ropeNeox,
-      nHead: cfg.nHead,
-      nKv: cfg.nKv,
-      headDim: cfg.headDim,
-      nRot: cfg.nRot,
+      ...ropeHeads(cfg),
       kvF16: !!opts.kvF16,
       ...this.#layerVectors(layer, L),
     });

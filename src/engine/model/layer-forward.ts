@@ -5,7 +5,7 @@
  * (trainer: a copy, so the stream before the add stays for backward; inference: nothing).
  */
 import type { Dispatch, Ops } from '../gpu/ops.ts';
-import type { ModelConfig } from './config.ts';
+import { ropeHeads, type ModelConfig } from './config.ts';
 import type { EndNode, GraphValue, LayerNode } from './layer-graph.ts';
 import type { LayerWeights, ModelWeights } from './weights.ts';
 
@@ -78,11 +78,7 @@ export async function nodeForward<E>(n: LayerNode, b: LayerBindings<E>): Promise
           kCache: b.kCache,
           vCache: b.vCache,
           cosSin: b.cosSin,
-          neox: cfg.ropeNeox,
-          nHead: cfg.nHead,
-          nKv: cfg.nKv,
-          headDim: cfg.headDim,
-          nRot: cfg.nRot,
+          ...ropeHeads(cfg),
           kvF16: !!b.kvF16,
         }),
       ];
