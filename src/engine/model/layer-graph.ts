@@ -186,19 +186,31 @@ export function buildLayerGraph(
   }
   nodes.push({ kind: 'rope_store', name: 'rope_store', fuse: 'qkv' });
   nodes.push({ kind: 'attention', name: 'attention', window: cfg.layers[layer]?.window ?? 0 });
-  const attnAdd: ResidualAdd = { from: 'res_in', to: 'res_mid' };
-  if (t.attnPostNorm) {
-    nodes.push({ kind: 'proj', name: 'o_proj', weight: 'wo', x: 'attn', out: 'o' });
-    nodes.push({
-      kind: 'post_norm',
-      name: 'post_attention_norm',
-      weight: 'attnPostNorm',
-      x: 'o',
-      residual: attnAdd,
-    });
-  } else {
-    nodes.push({ kind: 'proj', name: 'o_proj', weight: 'wo', x: 'attn', out: 'res_mid', residual: attnAdd });
-  }
+  // A sub-block's exit: its output projection either adds straight into the residual, or goes
+  // through a post-norm that does the adding (gemma2/3, exaone4).
+  const exit = (
+    name: 'o_proj' | 'down_proj',
+    weight: 'wo' | 'wDown',
+    x: GraphValue,
+    raw: 'o' | 'down',
+    post: { name: 'post_attention_norm' | 'post_ffw_norm'; weight: 'attnPostNorm' | 'ffnPostNorm' },
+    residual: ResidualAdd,
+  ) => {
+    if (t[post.weight]) {
+      nodes.push({ kind: 'proj', name, weight, x, out: raw });
+      nodes.push({ kind: 'post_norm', name: post.name, weight: post.weight, x: raw, residual });
+    } else {
+      nodes.push({ kind: 'proj', name, weight, x, out: residual.to, residual });
+    }
+  };
+  exit(
+    'o_proj',
+    'wo',
+    'attn',
+    'o',
+    { name: 'post_attention_norm', weight: 'attnPostNorm' },
+    { from: 'res_in', to: 'res_mid' },
+  );
   const xFfn: GraphValue = t.ffnNorm ? 'xn_ffn' : 'res_mid';
   if (t.ffnNorm)
     nodes.push({
@@ -212,26 +224,14 @@ export function buildLayerGraph(
   nodes.push({ kind: 'proj', name: 'gate_proj', weight: 'wGate', x: xFfn, out: 'gate', fuse: 'glu' });
   nodes.push({ kind: 'proj', name: 'up_proj', weight: 'wUp', x: xFfn, out: 'up', fuse: 'glu' });
   nodes.push({ kind: 'glu', name: 'glu', gelu: cfg.gelu, fuse: 'glu' });
-  const ffnAdd: ResidualAdd = { from: 'res_mid', to: 'res_out' };
-  if (t.ffnPostNorm) {
-    nodes.push({ kind: 'proj', name: 'down_proj', weight: 'wDown', x: 'act', out: 'down' });
-    nodes.push({
-      kind: 'post_norm',
-      name: 'post_ffw_norm',
-      weight: 'ffnPostNorm',
-      x: 'down',
-      residual: ffnAdd,
-    });
-  } else {
-    nodes.push({
-      kind: 'proj',
-      name: 'down_proj',
-      weight: 'wDown',
-      x: 'act',
-      out: 'res_out',
-      residual: ffnAdd,
-    });
-  }
+  exit(
+    'down_proj',
+    'wDown',
+    'act',
+    'down',
+    { name: 'post_ffw_norm', weight: 'ffnPostNorm' },
+    { from: 'res_mid', to: 'res_out' },
+  );
   return nodes;
 }
 
