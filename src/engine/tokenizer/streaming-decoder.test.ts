@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KO_LINES } from '../../testing/fixtures/ko-lines.ts';
 import { tokenizerMetadata } from '../../testing/test-models.ts';
-import { incompleteTail, StreamingDecoder } from './streaming-decoder.ts';
+import { incompleteTail, StreamingDecoder, withoutReplacementChars } from './streaming-decoder.ts';
 import { byteBpeMetadata } from '../../testing/test-vocab.ts';
 import { createTokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab.ts';
@@ -88,10 +88,19 @@ describe('StreamingDecoder', () => {
     }
   });
 
-  it('still shows bytes that can never be valid UTF-8 as U+FFFD at once', () => {
+  it('drops bytes that can never be valid UTF-8 instead of showing U+FFFD, and counts them', () => {
     const dec = new StreamingDecoder(bytesTok);
-    expect(dec.pushBytes(Uint8Array.of(0x41, 0xff, 0x42))).toBe('A\uFFFDB');
+    // 0xff is never valid; 0xe0 0x80 is an overlong lead; a stray continuation byte 0x80.
+    expect(dec.pushBytes(Uint8Array.of(0x41, 0xff, 0x42))).toBe('AB');
+    expect(dec.pushBytes(Uint8Array.of(0xe0, 0x80, 0x43, 0x80))).toBe('C');
+    expect(dec.pushBytes(new TextEncoder().encode('민원'))).toBe('민원');
+    expect(dec.invalidSequences).toBe(4);
     expect(dec.flush()).toBe('');
+  });
+
+  it('withoutReplacementChars leaves text without U+FFFD as it is', () => {
+    expect(withoutReplacementChars('전입신고 안내')).toBe('전입신고 안내');
+    expect(withoutReplacementChars('\uFFFD전입\uFFFD\uFFFD')).toBe('전입');
   });
 
   it('streams a real vocabulary (Qwen3) token by token with the same text as decode()', async () => {

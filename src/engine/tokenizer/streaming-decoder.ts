@@ -2,8 +2,8 @@
  * Turns token ids arriving one at a time into text without ever splitting a UTF-8 character:
  * byte-level tokens can end in the middle of a Hangul syllable (3 bytes), so the bytes of an
  * incomplete trailing sequence are held back until the next token completes them, and dropped if the
- * stream ends first. Bytes that can never become valid UTF-8 are emitted at once as U+FFFD, as
- * `TextDecoder` would.
+ * stream ends first. Bytes that can never become valid UTF-8 (a random or hostile model can emit
+ * them) are dropped rather than shown as U+FFFD: a citizen never sees a replacement character.
  */
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -48,6 +48,11 @@ export function incompleteTail(bytes: Uint8Array): number {
   return 0;
 }
 
+/** Removes U+FFFD (what a decoder makes of invalid bytes) from text about to be shown. */
+export function withoutReplacementChars(text: string): string {
+  return text.includes('\uFFFD') ? text.replace(/\uFFFD/g, '') : text;
+}
+
 export class StreamingDecoder {
   private pending = new Uint8Array(0);
   private readonly decoder = new TextDecoder();
@@ -77,7 +82,10 @@ export class StreamingDecoder {
     buf.set(piece, this.pending.length);
     const hold = incompleteTail(buf);
     this.pending = buf.slice(buf.length - hold);
-    return this.decoder.decode(buf.subarray(0, buf.length - hold));
+    const text = this.decoder.decode(buf.subarray(0, buf.length - hold));
+    const shown = withoutReplacementChars(text);
+    if (shown.length !== text.length) this.invalidSequences += text.length - shown.length;
+    return shown;
   }
 
   /** Bytes currently held back. */
@@ -98,4 +106,7 @@ export class StreamingDecoder {
 
   /** Bytes of an unfinished character the last `flush` dropped. */
   droppedBytes = 0;
+
+  /** Invalid UTF-8 sequences dropped so far (each would have been one U+FFFD). */
+  invalidSequences = 0;
 }

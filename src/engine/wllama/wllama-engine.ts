@@ -28,6 +28,7 @@ import type {
 import type { ChatTokenCounter } from '../chat-tokens.ts';
 import { WasmEngineError } from './errors.ts';
 import { StopFilter } from './stop-filter.ts';
+import { withoutReplacementChars } from '../tokenizer/streaming-decoder.ts';
 import { requestStream } from './request-stream.ts';
 import { GGUF_MAGIC } from '../gguf/reader.ts';
 import { GgufBadMagicError } from '../gguf/errors.ts';
@@ -230,7 +231,7 @@ export class WllamaEngine implements ChatEngine {
         } else if (piece) completionTokens++;
         if (choice?.finish_reason === 'length') finishReason = 'length';
         else if (choice?.finish_reason === 'stop' && req.stop?.length) finishReason = 'eos';
-        const shown = filter.push(piece);
+        const shown = filter.push(withoutReplacementChars(piece));
         if (shown) {
           text += shown;
           yield { text: shown, ids: [] };
