@@ -160,6 +160,7 @@ const lines = [
     : [
         `Training: ${training.model}, ${training.batch}×${training.seq_len} tokens per step`,
         `  WGSL ${training.wgsl_tok_s.toFixed(2)} tok/s · tfjs (CPU) ${training.tfjs_tok_s.toFixed(2)} tok/s · ratio ${training.ratio.toFixed(3)}`,
+        `  logits only for answer rows ÷ for every row: ${training.answer_rows_over_all_rows.toFixed(3)} (training.answer_rows_over_all_rows)`,
       ]),
   '',
   ...(server instanceof Error

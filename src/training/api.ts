@@ -65,6 +65,11 @@ export interface TrainerOptions {
   /** Longest example in tokens; activations are sized for it. */
   maxSeqLen: number;
   optimizer: OptimizerOptions;
+  /**
+   * Most rows of logits computed at once (default: as many as fit 64 MiB and the device's binding
+   * limit). Only rows whose next token carries loss get logits at all.
+   */
+  maxLogitRows?: number;
   /** Use subgroup reductions when the device has them (default: when available). */
   subgroups?: boolean;
   /** Benchmarks: run each dispatch alone and add its wall time (ms) here by kernel label. */

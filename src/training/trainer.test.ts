@@ -20,10 +20,10 @@ import type { ByteSource } from '../engine/gguf/types.ts';
 import { kv, writeGguf } from '../tools/gguf/writer.ts';
 import type { KvList } from '../tools/gguf/hf-tokenizer.ts';
 import { KNOWN_TARGET_MODULES } from '../protocol/lora.ts';
-import type { LoraTensors, LoraTrainer, OptimizerOptions, TrainExample } from './api.ts';
+import type { LoraTensors, LoraTrainer, OptimizerOptions, TrainerOptions, TrainExample } from './api.ts';
 import { AdapterMismatchError, TrainingDataError } from './errors.ts';
 import { loraLayout } from './lora-layout.ts';
-import { createLoraTrainer, trainerForwardKernelLabels } from './trainer.ts';
+import { createLoraTrainer, logitRows, trainerForwardKernelLabels } from './trainer.ts';
 import { ForwardPass } from '../engine/model/forward.ts';
 import { uploadModelWeights } from '../engine/model/weights.ts';
 import { modelConfig } from '../engine/model/config.ts';
@@ -127,7 +127,12 @@ async function gemma2TightCaps(): Promise<Uint8Array> {
   return writeGguf({ metadata, tensors: built.tensors });
 }
 
-async function setup(spec: TestModelSpec | Uint8Array, opt: Partial<OptimizerOptions> = {}, seed = 7) {
+async function setup(
+  spec: TestModelSpec | Uint8Array,
+  opt: Partial<OptimizerOptions> = {},
+  seed = 7,
+  extra: Pick<TrainerOptions, 'maxLogitRows'> = {},
+) {
   const path = spec instanceof Uint8Array ? undefined : await testModelPath(spec);
   const open = async (): Promise<ByteSource> =>
     path ? await FileSource.open(path) : new MemorySource(spec as Uint8Array);
@@ -140,6 +145,7 @@ async function setup(spec: TestModelSpec | Uint8Array, opt: Partial<OptimizerOpt
     adapter,
     maxSeqLen: 24,
     optimizer: { learningRate: 1e-2, ...opt },
+    ...extra,
   });
   return { trainer, adapter, file, cfg, src };
 }
@@ -166,6 +172,52 @@ describe('LoRA trainer (llama F32)', () => {
     const g = await trainer.gradients(BATCH);
     expect(Math.abs(g.loss - want) / want).toBeLessThan(1e-5);
   }, 120_000);
+
+  it('computes logits a few rows at a time, only where there is loss: same loss and gradients', async () => {
+    // Answers in two separate runs (a two-turn conversation), a one-token answer, an answer at
+    // the very start; with 3 logit rows at a time every window takes several chunks.
+    const masked = (ids: number[], mask: number[]): TrainExample => ({
+      ids: Uint32Array.from(ids),
+      lossMask: Uint8Array.from(mask),
+    });
+    const batch = [
+      masked(
+        [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3, 8, 40, 41],
+        [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1],
+      ),
+      masked([2, 40, 41, 42, 43, 300], [0, 0, 0, 0, 0, 1]),
+      masked([9, 100, 101, 102, 103, 104, 105], [0, 1, 1, 1, 1, 1, 1]),
+    ];
+    const s = await setup({ arch: 'llama', quant: 'F32' }, {}, 7, { maxLogitRows: 3 });
+    try {
+      const { loss: want, tokens } = referenceLoss(ref, batch);
+      const got = await s.trainer.gradients(batch);
+      expect(got.tokens).toBe(tokens);
+      expect(Math.abs(got.loss - want) / want).toBeLessThan(1e-5);
+      const all = await trainer.gradients(batch);
+      for (const [name, g] of all.grads) {
+        const h = got.grads.get(name)!;
+        let diff = 0;
+        let norm = 0;
+        for (let i = 0; i < g.length; i++) {
+          diff = Math.max(diff, Math.abs(g[i]! - h[i]!));
+          norm = Math.max(norm, Math.abs(g[i]!));
+        }
+        expect(norm, name).toBeGreaterThan(0);
+        expect(diff / norm, name).toBeLessThan(1e-5);
+      }
+    } finally {
+      s.trainer.dispose();
+      await s.src.close?.();
+    }
+  }, 120_000);
+
+  it('sizes the logit rows from a 64 MiB budget and the binding limit', () => {
+    expect(logitRows(151_936, 512, 2 ** 31)).toBe(110); // Qwen2.5: 110 rows × 151,936 × 4 B ≈ 64 MiB
+    expect(logitRows(262_144, 2048, 2 ** 27)).toBe(64); // Gemma 3
+    expect(logitRows(4096, 512, 2 ** 27)).toBe(512); // a small vocabulary: every row at once
+    expect(logitRows(262_144, 512, 2 ** 20)).toBe(1); // a tiny binding limit still trains
+  });
 
   it('returns gradients that match central differences of the loss', async () => {
     const { grads } = await trainer.gradients(BATCH);

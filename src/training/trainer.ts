@@ -3,7 +3,10 @@
  * runs forward (activations of every layer kept), cross-entropy over the answer tokens, and
  * backward through the dequantized base weights, RMSNorm, RoPE, attention and SwiGLU into the LoRA
  * gradients, which accumulate over the step's sequences before one AdamW update. Every dispatch is
- * built once here; a sequence is one command buffer, and a step reads back 4 bytes (the loss).
+ * built once here; a step reads back 4 bytes (the loss). Logits are computed only for the rows
+ * that carry loss (the answer), a bounded number of rows at a time (`logitRows`): a vocabulary of
+ * 150–260k tokens would otherwise need S × vocab floats (311 MB for Qwen2.5 at 512 tokens) and
+ * spend a third of a small model's step on prompt rows whose loss is zero.
  * The layer is not written out here: forward walks the same layer graph the inference pass is
  * built from (engine/model/layer-graph.ts, layer-forward.ts), keeping every value backward reads,
  * and backward walks it in reverse with one backward op per node kind (layer-backward.ts), so every
@@ -41,6 +44,14 @@ import { encodeAdamParams, TrainOps } from './train-ops.ts';
 
 const F32 = 4;
 const ADAM_BYTES = 48;
+/** The logits buffer's budget: rows × vocab floats stay within it (and within the binding limit). */
+const LOGITS_BYTES = 64 * 1024 * 1024;
+
+/** How many rows of logits the trainer computes at once for this vocabulary. */
+export function logitRows(nVocab: number, maxSeqLen: number, maxBindingBytes: number): number {
+  const budget = Math.min(LOGITS_BYTES, maxBindingBytes);
+  return Math.max(1, Math.min(maxSeqLen, Math.floor(budget / (nVocab * F32))));
+}
 
 /**
  * Creates a trainer for `source` (a GGUF) with the given starting adapter.
@@ -59,6 +70,11 @@ export async function createLoraTrainer(
   const packed = packAdapter(layout, options.adapter);
   if (!Number.isInteger(options.maxSeqLen) || options.maxSeqLen < 2)
     throw new TrainingDataError(`maxSeqLen ${options.maxSeqLen} must be an integer ≥ 2`);
+  if (
+    options.maxLogitRows !== undefined &&
+    !(Number.isInteger(options.maxLogitRows) && options.maxLogitRows >= 1)
+  )
+    throw new TrainingDataError(`maxLogitRows ${options.maxLogitRows} must be an integer ≥ 1`);
   const weights = await uploadModelWeights(device, cfg, file);
   const subgroups = (options.subgroups ?? true) && device.features.has('subgroups');
   const t = new WebGpuLoraTrainer(device, cfg, weights, layout, options, subgroups);
@@ -104,6 +120,12 @@ class WebGpuLoraTrainer implements LoraTrainer {
   readonly #stepData = new ArrayBuffer(STEP_BYTES);
   readonly #ops: Ops;
   readonly #train: TrainOps;
+  // The head (logits, loss and their backward) runs over a window of rows with its own token count.
+  readonly #headStep: GPUBuffer;
+  readonly #headStepData = new ArrayBuffer(STEP_BYTES);
+  readonly #headOps: Ops;
+  readonly #headTrain: TrainOps;
+  readonly #headRows: number;
   readonly #buffers: GPUBuffer[] = [];
   readonly #opt: Required<OptimizerOptions>;
   #adamSteps = 0;
@@ -131,13 +153,19 @@ class WebGpuLoraTrainer implements LoraTrainer {
   #total!: GPUBuffer;
   #readTotal!: GPUBuffer;
   #forward: Dispatch[] = [];
+  #head: Dispatch[] = [];
   #loss: Dispatch[] = [];
+  #headBackward: Dispatch[] = [];
   #backward: Dispatch[] = [];
+  #finalNorm!: GPUBuffer;
+  #dNormed!: GPUBuffer;
+  #headIn!: GPUBuffer;
+  #dHeadIn!: GPUBuffer;
   #adamA!: Dispatch;
   #adamB!: Dispatch;
 
   get forwardKernelLabels(): string[] {
-    return this.#forward.map((d) => d.kernel.label);
+    return [...this.#forward, ...this.#head].map((d) => d.kernel.label);
   }
 
   constructor(
@@ -160,6 +188,17 @@ class WebGpuLoraTrainer implements LoraTrainer {
     const lib = KernelLibrary.for(device);
     this.#ops = new Ops(lib, this.#arena, this.#stepUniform, { subgroups });
     this.#train = new TrainOps(lib, this.#arena, this.#stepUniform, subgroups);
+    this.#headStep = device.createBuffer({
+      label: 'train-head-step',
+      size: STEP_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#headOps = new Ops(lib, this.#arena, this.#headStep, { subgroups });
+    this.#headTrain = new TrainOps(lib, this.#arena, this.#headStep, subgroups);
+    this.#headRows = Math.min(
+      options.maxLogitRows ?? Infinity,
+      logitRows(cfg.nVocab, this.maxSeqLen, device.limits.maxStorageBufferBindingSize),
+    );
     const o = options.optimizer;
     this.#opt = {
       learningRate: o.learningRate,
@@ -240,11 +279,14 @@ class WebGpuLoraTrainer implements LoraTrainer {
     const kb = this.#storage('k', S * kvw);
     const vb = this.#storage('v', S * kvw);
     const u = this.#storage('lora-u', S * r);
-    const logits = this.#storage('logits', S * cfg.nVocab);
-    const tokenLoss = this.#storage('token-loss', S);
-    const finalNorm = this.#storage('final-norm', S * d);
+    const H = this.#headRows;
+    const logits = this.#storage('logits', H * cfg.nVocab);
+    const tokenLoss = this.#storage('token-loss', H);
+    const finalNorm = (this.#finalNorm = this.#storage('final-norm', S * d));
+    const headIn = (this.#headIn = this.#storage('head-in', H * d));
+    const dHeadIn = (this.#dHeadIn = this.#storage('d-head-in', H * d));
     const dH = this.#storage('d-hidden', S * d);
-    const dXn = this.#storage('d-normed', S * d);
+    const dXn = (this.#dNormed = this.#storage('d-normed', S * d));
     const dAttn = this.#storage('d-attn', S * q);
     const dq = this.#storage('d-q', S * q);
     const dk = this.#storage('d-k', S * kvw);
@@ -437,6 +479,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
       normed: finalNorm,
       logits,
     });
+    const isLogits = (n: { kind: string }) => n.kind === 'logits';
     fwd.push(...(await endForward(ends.before, endBindings(res[0]!))));
     /** What a layer's backward needs: its graph and the buffers its values were written to. */
     interface LayerRun {
@@ -486,9 +529,20 @@ class WebGpuLoraTrainer implements LoraTrainer {
       res.push(value('res_out'));
     }
     const last = res[cfg.nLayer]!;
-    fwd.push(...(await endForward(ends.after, endBindings(last))));
+    fwd.push(
+      ...(await endForward(
+        ends.after.filter((n) => !isLogits(n)),
+        endBindings(last),
+      )),
+    );
     this.#forward = fwd;
-    this.#loss = await tr.crossEntropy({
+    // The head reads a window of final-norm rows copied into headIn (see #run).
+    this.#head = await endForward(ends.after.filter(isLogits), {
+      ...endBindings(last),
+      ops: this.#headOps,
+      normed: headIn,
+    });
+    this.#loss = await this.#headTrain.crossEntropy({
       logits,
       targets: this.#targets,
       weights: this.#weights,
@@ -499,17 +553,18 @@ class WebGpuLoraTrainer implements LoraTrainer {
     });
 
     // ---- backward ----
+    const endBackwardBindings = { tr, cfg, weights: w, hidden: last, logits, dNormed: dXn, dHidden: dH };
+    this.#headBackward = await endBackward(ends.after.filter(isLogits), {
+      ...endBackwardBindings,
+      tr: this.#headTrain,
+      dNormed: dHeadIn,
+    });
     const bwd: Dispatch[] = [];
     bwd.push(
-      ...(await endBackward(ends.after, {
-        tr,
-        cfg,
-        weights: w,
-        hidden: last,
-        logits,
-        dNormed: dXn,
-        dHidden: dH,
-      })),
+      ...(await endBackward(
+        ends.after.filter((n) => !isLogits(n)),
+        endBackwardBindings,
+      )),
     );
     for (let i = cfg.nLayer - 1; i >= 0; i--) {
       const run = runs[i]!;
@@ -629,6 +684,11 @@ class WebGpuLoraTrainer implements LoraTrainer {
   /**
    * Runs every example forward (and backward when `backward`), summing the weighted token losses
    * into the total; returns the total. Gradients accumulate into the grad buffers.
+   *
+   * Per example: the body forward over all n tokens; then the head over the window of rows from
+   * the first to the last one with loss, at most `#headRows` at a time (final-norm rows copied in,
+   * logits, loss, and when training the logits' backward copied back into the final norm's
+   * gradient, which is zero outside the window); then the body backward.
    */
   async #run(
     examples: TrainExample[],
@@ -637,51 +697,100 @@ class WebGpuLoraTrainer implements LoraTrainer {
     clearGrads: boolean,
   ): Promise<number> {
     const q = this.#device.queue;
-    const S = this.maxSeqLen;
-    const targets = new Uint32Array(S);
-    const weights = new Float32Array(S);
-    for (const [e, ex] of examples.entries()) {
+    const d = this.cfg.nEmbd * F32;
+    const H = this.#headRows;
+    const targets = new Uint32Array(H);
+    const weights = new Float32Array(H);
+    await this.#submit('clear', [], 1, (enc) => {
+      enc.clearBuffer(this.#total);
+      if (clearGrads) {
+        enc.clearBuffer(this.#gA);
+        enc.clearBuffer(this.#gB);
+      }
+    });
+    for (const ex of examples) {
       const n = ex.ids.length;
-      targets.fill(0);
-      weights.fill(0);
+      // Row t predicts ids[t + 1]: the window is the rows whose target is an answer token.
+      let lo = n;
+      let hi = -1;
       for (let t = 0; t + 1 < n; t++) {
-        targets[t] = ex.ids[t + 1]!;
-        weights[t] = ex.lossMask[t + 1] ? weight : 0;
+        if (!ex.lossMask[t + 1]) continue;
+        lo = Math.min(lo, t);
+        hi = t;
       }
+      if (hi < 0) continue; // nothing to learn from this one (its loss weight is zero everywhere)
       q.writeBuffer(this.#ids, 0, ex.ids.buffer, ex.ids.byteOffset, ex.ids.byteLength);
-      q.writeBuffer(this.#targets, 0, targets);
-      q.writeBuffer(this.#weights, 0, weights);
       q.writeBuffer(this.#stepUniform, 0, encodeStep({ nTokens: n, pos: 0 }, this.#stepData));
-      const enc = this.#device.createCommandEncoder({ label: backward ? 'train-sequence' : 'eval-sequence' });
-      if (e === 0) {
-        enc.clearBuffer(this.#total);
-        if (clearGrads) {
-          enc.clearBuffer(this.#gA);
-          enc.clearBuffer(this.#gB);
+      await this.#submit(backward ? 'train-sequence' : 'eval-sequence', this.#forward, n, (enc) => {
+        if (backward) enc.clearBuffer(this.#dNormed);
+      });
+      for (let c0 = lo; c0 <= hi; c0 += H) {
+        const m = Math.min(H, hi + 1 - c0);
+        targets.fill(0);
+        weights.fill(0);
+        for (let j = 0; j < m; j++) {
+          targets[j] = ex.ids[c0 + j + 1]!;
+          weights[j] = ex.lossMask[c0 + j + 1] ? weight : 0;
         }
+        q.writeBuffer(this.#targets, 0, targets);
+        q.writeBuffer(this.#weights, 0, weights);
+        q.writeBuffer(this.#headStep, 0, encodeStep({ nTokens: m, pos: 0 }, this.#headStepData));
+        await this.#submit(
+          'head',
+          [...this.#head, ...this.#loss, ...(backward ? this.#headBackward : [])],
+          m,
+          (enc) => enc.copyBufferToBuffer(this.#finalNorm, c0 * d, this.#headIn, 0, m * d),
+          backward
+            ? (enc) => enc.copyBufferToBuffer(this.#dHeadIn, 0, this.#dNormed, c0 * d, m * d)
+            : undefined,
+        );
       }
-      const all = [...this.#forward, ...this.#loss, ...(backward ? this.#backward : [])];
-      const prof = this.#profile;
-      if (prof) {
-        q.submit([enc.finish()]);
-        for (const d of all) {
-          const t0 = performance.now();
-          const e2 = this.#device.createCommandEncoder();
-          const ps = e2.beginComputePass();
-          recordDispatches(ps, [d], n);
-          ps.end();
-          q.submit([e2.finish()]);
-          await q.onSubmittedWorkDone();
-          prof.set(d.kernel.label, (prof.get(d.kernel.label) ?? 0) + performance.now() - t0);
-        }
-        continue;
-      }
-      const pass = enc.beginComputePass();
-      recordDispatches(pass, all, n);
-      pass.end();
-      q.submit([enc.finish()]);
+      if (backward) await this.#submit('train-sequence-backward', this.#backward, n);
     }
     return this.#readLoss();
+  }
+
+  /**
+   * One command buffer: `before` copies, the dispatches for `n` tokens in one pass, `after` copies.
+   * When profiling, every dispatch is submitted alone and timed instead.
+   */
+  async #submit(
+    label: string,
+    dispatches: Dispatch[],
+    n: number,
+    before?: (enc: GPUCommandEncoder) => void,
+    after?: (enc: GPUCommandEncoder) => void,
+  ): Promise<void> {
+    const q = this.#device.queue;
+    const prof = this.#profile;
+    const enc = this.#device.createCommandEncoder({ label });
+    before?.(enc);
+    if (!prof) {
+      if (dispatches.length > 0) {
+        const pass = enc.beginComputePass();
+        recordDispatches(pass, dispatches, n);
+        pass.end();
+      }
+      after?.(enc);
+      q.submit([enc.finish()]);
+      return;
+    }
+    q.submit([enc.finish()]);
+    for (const d of dispatches) {
+      const t0 = performance.now();
+      const e2 = this.#device.createCommandEncoder();
+      const ps = e2.beginComputePass();
+      recordDispatches(ps, [d], n);
+      ps.end();
+      q.submit([e2.finish()]);
+      await q.onSubmittedWorkDone();
+      prof.set(d.kernel.label, (prof.get(d.kernel.label) ?? 0) + performance.now() - t0);
+    }
+    if (after) {
+      const e3 = this.#device.createCommandEncoder();
+      after(e3);
+      q.submit([e3.finish()]);
+    }
   }
 
   async #readLoss(): Promise<number> {
@@ -760,6 +869,7 @@ class WebGpuLoraTrainer implements LoraTrainer {
     this.#buffers.length = 0;
     this.#readTotal?.destroy();
     this.#stepUniform.destroy();
+    this.#headStep.destroy();
     this.#arena.destroy();
     this.weights.destroy();
   }
