@@ -409,9 +409,12 @@ describe('loading', () => {
     const { device } = await testGpu();
     const engine = new WebGpuEngine(device, { memoryBudgetBytes: 1024 * 1024 });
     const path = await testModelPath({ arch: 'llama', quant: 'F32' });
-    await expect(engine.loadSource(await FileSource.open(path))).rejects.toMatchObject({
+    const source = await FileSource.open(path);
+    await expect(engine.loadSource(source)).rejects.toMatchObject({
       code: 'MODEL_TOO_LARGE',
       message: expect.stringMatching(/needs [\d.]+ MiB .* budget is 1\.0 MiB/),
     });
+    // The refused file is closed at once, not left open until garbage collection.
+    await expect(source.read(0, 4)).rejects.toMatchObject({ code: 'GGUF_READ' });
   });
 });

@@ -152,7 +152,16 @@ export class WebGpuEngine implements ChatEngine {
 
   /** Waits for the generation in flight (a load is queued behind it, never interleaved). */
   async loadSource(source: ByteSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
-    return this.#exclusive(() => this.#loadSource(source, onProgress));
+    return this.#exclusive(async () => {
+      try {
+        return await this.#loadSource(source, onProgress);
+      } catch (e) {
+        // The engine owns the source from here (it closes it on dispose): a load that fails
+        // closes it too, so a refused model file does not hold a file handle until GC.
+        await source.close?.().catch(() => {});
+        throw e;
+      }
+    });
   }
 
   async #loadSource(source: ByteSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
