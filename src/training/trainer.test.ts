@@ -141,12 +141,14 @@ async function setup(
   const cfg = modelConfig(file);
   const adapter = randomAdapter(cfg, seed);
   const { device } = await testTrainingGpu();
-  const trainer = await createLoraTrainer(device, await open(), {
+  // The trainer reads its source while it is created; the caller keeps (and closes) it.
+  const own = await open();
+  const trainer = await createLoraTrainer(device, own, {
     adapter,
     maxSeqLen: 24,
     optimizer: { learningRate: 1e-2, ...opt },
     ...extra,
-  });
+  }).finally(() => own.close?.());
   return { trainer, adapter, file, cfg, src };
 }
 

@@ -54,7 +54,8 @@ export function logitRows(nVocab: number, maxSeqLen: number, maxBindingBytes: nu
 }
 
 /**
- * Creates a trainer for `source` (a GGUF) with the given starting adapter.
+ * Creates a trainer for `source` (a GGUF) with the given starting adapter. The source is read only
+ * here (the weights go to the GPU); the caller keeps it and closes it.
  * @throws {TrainingUnsupportedError} for a layer shape without a backward (pre/post norms on one sub-block only).
  * @throws {import('./errors.ts').AdapterMismatchError} when the adapter does not fit the model.
  */
