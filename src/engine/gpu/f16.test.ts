@@ -9,7 +9,9 @@ import { FileSource } from '../../node/file-source.ts';
 import { CpuReferenceModel } from '../../testing/cpu-forward.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { testF16Gpu } from '../../testing/node-gpu.ts';
-import { testModelPath } from '../../testing/test-models.ts';
+import { buildTestModel, testModelPath, tokenizerMetadata } from '../../testing/test-models.ts';
+import { writeGguf } from '../../tools/gguf/writer.ts';
+import { MemorySource } from '../gguf/sources.ts';
 import { WebGpuEngine } from '../engine.ts';
 import { dequantize } from '../gguf/quant/index.ts';
 import { quantize } from '../../tools/gguf/quantize.ts';
@@ -132,6 +134,54 @@ describe('shader-f16 on lavapipe', () => {
       let r = await g.next();
       while (!r.done) r = await g.next();
       expect(r.value.ids).toEqual(want);
+    } finally {
+      await engine.dispose();
+    }
+  }, 180_000);
+
+  it('a whole model whose residual stream passes f16 range (|x| > 65504): fused f16 prefill within 2e-3 of float64', async () => {
+    // The llama Q4_K test model with its embedding and both block output projections scaled by
+    // 3e4: the residual stream is the same model's times 3e4 (~3e4 per element, up to ~1e5, as
+    // Gemma-class models carry) while every normalised input, and so the output, stays as it was.
+    // A kernel that rounds the raw stream to f16 gives inf/NaN; the layers still move the logits.
+    const SCALE = 3e4;
+    const built = buildTestModel({ arch: 'llama', quant: 'Q4_K' }, await tokenizerMetadata('corpus-bpe'));
+    expect(built.tensors.some((t) => t.name === 'output.weight')).toBe(true); // not tied to the embedding
+    const scaled = /^(token_embd|blk\.\d+\.(attn_output|ffn_down))\.weight$/;
+    const tensors = built.tensors.map((t) => {
+      if (!scaled.test(t.name)) return t;
+      const n = t.dims.reduce((a, b) => a * b, 1);
+      const v = dequantize(t.type, t.data, n).map((x) => x * SCALE);
+      return { ...t, data: quantize(t.type, v) };
+    });
+    expect(tensors.filter((t) => scaled.test(t.name))).toHaveLength(1 + 2 * 2);
+    const bytes = writeGguf({ metadata: built.metadata, tensors });
+    const ref = await CpuReferenceModel.load(await readGguf(new MemorySource(bytes)));
+    const prompt = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
+    const embd = tensors.find((t) => t.name === 'token_embd.weight')!;
+    const rows = dequantize(embd.type, embd.data, embd.dims[0]! * embd.dims[1]!);
+    const d = embd.dims[0]!;
+    let peak = 0;
+    for (const id of prompt) for (let i = 0; i < d; i++) peak = Math.max(peak, Math.abs(rows[id * d + i]!));
+    expect(peak).toBeGreaterThan(65504);
+
+    const { device } = await testF16Gpu();
+    const engine = new WebGpuEngine(device, {
+      contextLength: 64,
+      maxBatch: 8,
+      fuseKernels: true,
+      shaderF16: true,
+    });
+    await engine.loadSource(new MemorySource(bytes));
+    try {
+      expect(engine.model.forward.opts.f16).toBe(true);
+      const got = await engine.logits(prompt);
+      expect(got.every(Number.isFinite)).toBe(true);
+      const err = relL2(got, ref.logits(prompt));
+      table.push(`llama Q4_K, residual ×${SCALE} (past 65504): model prefill ${err.toExponential(1)}`);
+      expect(err).toBeLessThan(2e-3);
+      // The layers count (their outputs were scaled with the stream), so f16 rounding shows.
+      expect(err).toBeGreaterThan(1e-5);
     } finally {
       await engine.dispose();
     }
