@@ -60,6 +60,9 @@ test('axe-core finds 0 WCAG 2.1 AA violations; screenshots light/dark × ko/en',
       await expect(chat(page).locator('.ai-label')).toHaveText(
         lang === 'ko' ? 'AI가 생성한 답변' : 'AI-generated answer',
       );
+      // The backend line's reason, folded under it, is checked open (its text and contrast).
+      await chat(page).locator('.backend summary').click();
+      await expect(chat(page).locator('.backend .reason')).toBeVisible();
       expect(await axe(page), `${lang}/${theme}`).toEqual([]);
       const path = testInfo.outputPath(`widget-${lang}-${theme}.png`);
       await chat(page).screenshot({ path });

@@ -312,7 +312,7 @@ test('the start button says how big the download is (size attribute, HEAD); unkn
   }
 });
 
-test('phones: the floating panel fits 320, 360 and 390 px wide screens', async ({ page }) => {
+test('phones: the floating panel fits 320, 360 and 390 px wide screens', async ({ page }, testInfo) => {
   const key = 'phone';
   await page.setViewportSize({ width: 320, height: 640 });
   await page.goto('/demo/?conversation-id=seed-only');
@@ -366,6 +366,68 @@ test('phones: the floating panel fits 320, 360 and 390 px wide screens', async (
     const panel = await chat(page).locator('.panel').boundingBox();
     expect(panel?.x).toBeGreaterThanOrEqual(0);
   }
+
+  // At 320 px, once the backend line is shown ("auto" measured both paths, so its reason is the
+  // longest there is), the line stays short and the message log keeps most of the panel: the
+  // reason used to wrap over 5 lines and leave the log a quarter of the panel.
+  await page.setViewportSize({ width: 320, height: 640 });
+  await expect(chat(page).locator('.backend')).toHaveAttribute('data-backend', /webgpu|wasm-cpu/);
+  for (const lang of ['ko', 'en'] as const) {
+    await chat(page).evaluate((el, l) => el.setAttribute('lang', l), lang);
+    await expect(chat(page).locator('.root')).toHaveAttribute('lang', lang);
+    const m = await chat(page).evaluate((host) => {
+      const root = host.shadowRoot as ShadowRoot;
+      // As the panel opens: scrolled to its top (the stored models were opened further down).
+      (root.querySelector('.panel') as HTMLElement).scrollTop = 0;
+      const box = (sel: string) => (root.querySelector(sel) as HTMLElement).getBoundingClientRect();
+      // Visual lines of the backend line: its rendered text boxes (folded text has none), those
+      // that overlap vertically counted as one line (a smaller font on the same line sits lower).
+      const line = root.querySelector('.backend') as HTMLElement;
+      const rects: DOMRect[] = [];
+      const walk = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        if (!n.parentElement?.checkVisibility() || !n.textContent?.trim()) continue;
+        const range = document.createRange();
+        range.selectNodeContents(n);
+        rects.push(...[...range.getClientRects()].filter((r) => r.width > 0));
+      }
+      rects.sort((a, b) => a.top - b.top);
+      let lines = 0;
+      let bottom = -Infinity;
+      for (const r of rects) {
+        if (r.top >= bottom - 2) lines++;
+        bottom = Math.max(r.top >= bottom - 2 ? r.bottom : bottom, r.bottom);
+      }
+      return {
+        log: box('.log').height,
+        panel: box('.panel').height,
+        // How far the box to type in reaches below the panel's visible part (≤ 0: seen at once).
+        composerBelow: box('textarea').bottom - box('.panel').bottom,
+        lines,
+      };
+    });
+    testInfo.annotations.push({
+      type: `320 px, ${lang}`,
+      description: `log ${m.log.toFixed(0)} of panel ${m.panel.toFixed(0)} px, backend line ${m.lines} lines, textarea ${m.composerBelow.toFixed(0)} px below the panel`,
+    });
+    await page.screenshot({ path: testInfo.outputPath(`phone-320-${lang}.png`) });
+    expect.soft(m.lines, `backend line, ${lang}`).toBeLessThanOrEqual(2);
+    expect.soft(m.log / m.panel, `log share of the panel, ${lang}`).toBeGreaterThanOrEqual(0.5);
+    expect.soft(m.composerBelow, `the box to type in is seen at once, ${lang}`).toBeLessThanOrEqual(0);
+    expect(await overflow(), `ready, 320 px, ${lang}`).toEqual([]);
+  }
+  // The folded reason opens from the keyboard, says why without naming the path again, and folds.
+  await chat(page).evaluate((el) => el.setAttribute('lang', 'ko'));
+  const reason = chat(page).locator('.backend .reason');
+  await expect(reason).toBeHidden();
+  await chat(page).locator('.backend summary').focus();
+  await page.keyboard.press('Enter');
+  await expect(reason).toBeVisible();
+  await expect(reason).not.toContainText('CPU(WebAssembly)');
+  await page.screenshot({ path: testInfo.outputPath('phone-320-ko-reason.png') });
+  expect(await overflow(), 'reason open, 320 px').toEqual([]);
+  await page.keyboard.press('Enter');
+  await expect(reason).toBeHidden();
 });
 
 test('errors reach a Korean page in Korean (download 404, wrong SHA-256, context overflow); the technical detail stays folded', async ({

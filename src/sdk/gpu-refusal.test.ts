@@ -66,7 +66,9 @@ describe('cpuFallbackAfter', () => {
   it('moves other load failures to the CPU and says why', () => {
     const d = cpuFallbackAfter(new ModelTooLargeError('the GPU ran out of memory'), auto);
     expect(d.backend).toBe('wasm-cpu');
-    expect(d.reason.ko).toContain('CPU(WebAssembly)로 실행합니다');
+    expect(d.reason.ko).toBe(
+      'WebGPU 엔진이 이 기기에서 모델을 불러오지 못했습니다 (the GPU ran out of memory).',
+    );
     expect(d.reason.en).toContain('the GPU ran out of memory');
     expect(cpuFallbackAfter(new NoBackendError('worker died'), auto).backend).toBe('wasm-cpu');
   });

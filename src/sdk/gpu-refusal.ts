@@ -45,8 +45,8 @@ export function cpuFallbackAfter(e: unknown, ctx: FallbackContext): BackendDecis
   return {
     backend: 'wasm-cpu',
     reason: {
-      ko: `WebGPU 엔진이 이 기기에서 모델을 불러오지 못해 CPU(WebAssembly)로 실행합니다. (${why})`,
-      en: `The WebGPU engine could not load the model on this device (${why}). Running on the CPU (WebAssembly).`,
+      ko: `WebGPU 엔진이 이 기기에서 모델을 불러오지 못했습니다 (${why}).`,
+      en: `The WebGPU engine could not load the model on this device (${why}).`,
     },
   };
 }

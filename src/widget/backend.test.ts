@@ -38,7 +38,7 @@ describe('decideBackend', () => {
   it('honours a portal that asks for the CPU path', () => {
     const d = decideBackend({ ...base, forceCpu: true });
     expect(d).toMatchObject({ backend: 'wasm-cpu' });
-    expect(d.reason.en).toMatch(/configured/);
+    expect(d.reason).toEqual({ ko: '이 포털이 정한 방식입니다.', en: 'Set by this portal.' });
   });
   it('says what would help when neither path can run', () => {
     const d = decideBackend({ ...base, probe: new Error('no gpu'), wasmAvailable: false });
@@ -98,7 +98,7 @@ describe('pickMeasured and the reason shown', () => {
       'nvidia ampere',
     );
     expect(fast.reason.en).toBe(
-      'The GPU path is faster on this device (measured: GPU 85, CPU at most 13 tokens/s). Running on WebGPU (nvidia ampere).',
+      'The GPU path is faster on this device (measured: GPU 85, CPU at most 13 tokens/s). Graphics processor: nvidia ampere.',
     );
     const failed = measuredDecision(
       'wasm-cpu',
@@ -106,8 +106,57 @@ describe('pickMeasured and the reason shown', () => {
       'sw',
       { gpuError: "The WebGPU engine's worker could not start" },
     );
-    expect(failed.reason.en).toMatch(
-      /worker could not start.*Measured: CPU 40 tokens\/s\. Running on the CPU/,
-    );
+    expect(failed.reason.en).toMatch(/worker could not start.*Measured: CPU 40 tokens\/s\.$/);
+  });
+});
+
+describe('the reason beside "실행 방식"', () => {
+  const run = (tps: number) => ({
+    tokensPerSecond: tps,
+    tokens: 8,
+    firstTokenSeconds: 0.2,
+    seconds: 0.5,
+    complete: true,
+  });
+  const m = { cpuBound: null, cached: false };
+  const decisions = [
+    decideBackend(base),
+    decideBackend({ ...base, forceCpu: true }),
+    decideBackend({ ...base, probe: new GpuUnavailableError('navigator.gpu is missing') }),
+    decideBackend({ ...base, probe: { ...probe, dispatchOk: false } }),
+    decideBackend({ ...base, modelBytes: 2 * 2 ** 30 }),
+    decideBackend({ ...base, webgpuEngineAvailable: false }),
+    measuredDecision('wasm-cpu', { ...m, gpu: run(0.8), cpu: run(47), software: true }, 'swiftshader'),
+    measuredDecision('webgpu', { ...m, gpu: run(85), cpu: run(13), software: false }, 'nvidia ampere'),
+    measuredDecision('webgpu', { ...m, gpu: run(60), cpu: run(40), software: true }, 'swiftshader'),
+    measuredDecision('wasm-cpu', { ...m, gpu: null, cpu: run(40), software: false }, 'x', {
+      gpuError: 'worker died',
+    }),
+  ];
+  // The widget's line already says "실행 방식: CPU(WebAssembly)" / "Runs on: CPU (WebAssembly)";
+  // the reason used to say it again ("… CPU(WebAssembly)로 실행합니다.").
+  it.each(decisions.map((d, i) => [i, d] as const))(
+    '%i: says why in whole sentences, naming the path once',
+    (_, d) => {
+      expect(d.backend).not.toBeNull();
+      for (const text of [d.reason.ko, d.reason.en]) {
+        expect(text).toMatch(/\.$/);
+        expect(text).not.toMatch(/로 실행합니다|Running on|Runs on/);
+      }
+      const named =
+        d.backend === 'webgpu'
+          ? /WebGPU\(|그래픽 처리장치\(WebGPU/
+          : /CPU\(WebAssembly\)|CPU \(WebAssembly\)/;
+      expect(d.reason.ko).not.toMatch(named);
+      expect(d.reason.en).not.toMatch(named);
+      // Korean sentences end as sentences do (…다.), not on a dangling connective (…없어).
+      for (const sentence of d.reason.ko.split(/(?<=\.) /)) expect(sentence).toMatch(/(다|\))\.$|: .+\.$/);
+    },
+  );
+  it('still says what runs when nothing can, since no path line is shown then', () => {
+    const d = decideBackend({ ...base, forceCpu: true, wasmAvailable: false });
+    expect(d.backend).toBeNull();
+    expect(d.reason.ko).toContain('CPU(WebAssembly)로만');
+    expect(d.reason.ko).toContain('WebAssembly를 지원하지 않아');
   });
 });

@@ -3,6 +3,9 @@
  * limits) and before any download. The WebGPU engine is used when the probe passes, the model fits
  * the adapter's limits and a WebGPU engine is available in this build; otherwise the same GGUF
  * runs on the CPU through llama.cpp in WebAssembly. The reason is shown to the citizen.
+ *
+ * A reason says why, in whole sentences, and does not name the path again: the widget shows it
+ * under its own "실행 방식: CPU(WebAssembly)" line, and `backend` tells an SDK caller the path.
  */
 import type { ProbeResult } from '../engine/gpu/probe.ts';
 import type { DecodeMeasurement } from './backend-measure.ts';
@@ -25,6 +28,7 @@ export interface Measured {
 
 export interface BackendDecision {
   backend: Backend | null;
+  /** Why this path, in whole sentences that do not repeat the path's name (empty when unknown). */
   reason: { ko: string; en: string };
   /** Present when the choice was measured (backend "auto" with both paths available). */
   measured?: Measured;
@@ -51,42 +55,49 @@ export function largestBufferEstimate(modelBytes: number): number {
 }
 
 export function decideBackend(input: DecideInput): BackendDecision {
+  /** Why not WebGPU; without WebAssembly as well, why nothing runs (no path line is shown then). */
   const cpu = (ko: string, en: string): BackendDecision =>
     input.wasmAvailable
-      ? {
-          backend: 'wasm-cpu',
-          reason: {
-            ko: `${ko} CPU(WebAssembly)로 실행합니다.`,
-            en: `${en} Running on the CPU (WebAssembly).`,
-          },
-        }
+      ? { backend: 'wasm-cpu', reason: { ko, en } }
       : {
           backend: null,
           reason: {
-            ko: `${ko} 이 브라우저는 WebAssembly도 지원하지 않아 실행할 수 없습니다. 최신 Chrome, Edge, Safari 또는 Firefox를 사용해 주세요.`,
-            en: `${en} This browser has no WebAssembly either, so the model cannot run. Please use a current Chrome, Edge, Safari or Firefox.`,
+            ko: `${ko} 이 브라우저는 WebAssembly를 지원하지 않아 모델을 실행할 수 없습니다. 최신 Chrome, Edge, Safari 또는 Firefox를 사용해 주세요.`,
+            en: `${en} This browser has no WebAssembly, so the model cannot run. Please use a current Chrome, Edge, Safari or Firefox.`,
           },
         };
   const p = input.probe;
-  if (input.forceCpu) return cpu('이 포털의 설정에 따라', 'As configured by this portal.');
+  if (input.forceCpu)
+    return input.wasmAvailable
+      ? cpu('이 포털이 정한 방식입니다.', 'Set by this portal.')
+      : cpu(
+          '이 포털은 CPU(WebAssembly)로만 실행하도록 정해 두었습니다.',
+          'This portal runs the model on the CPU (WebAssembly) only.',
+        );
   if (p instanceof Error)
-    return cpu('이 기기에서는 WebGPU를 쓸 수 없어', `WebGPU is not available here (${p.message}).`);
+    return cpu('이 기기에서는 WebGPU를 쓸 수 없습니다.', `WebGPU is not available here (${p.message}).`);
   if (!p.dispatchOk)
-    return cpu('WebGPU 시험 계산 결과가 맞지 않아', 'The WebGPU test computation returned wrong results.');
+    return cpu(
+      'WebGPU 시험 계산의 결과가 틀렸습니다.',
+      'The WebGPU test computation returned wrong results.',
+    );
   const need = largestBufferEstimate(input.modelBytes);
   if (need > p.maxStorageBufferBindingSize * 4 || need > p.maxBufferSize)
     return cpu(
-      '그래픽 메모리 한도가 이 모델에 비해 작아',
+      '그래픽 메모리 한도가 이 모델에 비해 작습니다.',
       `The GPU's buffer limits (${p.maxBufferSize} bytes) are too small for this model.`,
     );
   if (!input.webgpuEngineAvailable)
     return cpu(
-      'WebGPU는 사용할 수 있지만 이 빌드에는 Dure WebGPU 엔진이 아직 없어',
+      'WebGPU는 쓸 수 있지만 이 빌드에는 Dure의 WebGPU 엔진이 없습니다.',
       'WebGPU works, but this build has no Dure WebGPU engine yet.',
     );
   return {
     backend: 'webgpu',
-    reason: { ko: `WebGPU(${p.gpuAdapter})로 실행합니다.`, en: `Running on WebGPU (${p.gpuAdapter}).` },
+    reason: {
+      ko: `이 기기의 그래픽 처리장치(${p.gpuAdapter})가 시험 계산을 통과했습니다.`,
+      en: `This device's graphics processor (${p.gpuAdapter}) passed a test computation.`,
+    },
   };
 }
 
@@ -166,12 +177,11 @@ export function measuredDecision(
     ko.push(`${when.ko}: ${measuredKo.join(', ')} 토큰/초.`);
     en.push(`${when.en[0]!.toUpperCase()}${when.en.slice(1)}: ${measuredEn.join(', ')} tokens/s.`);
   }
-  if (backend === 'wasm-cpu') {
-    ko.push('CPU(WebAssembly)로 실행합니다.');
-    en.push('Running on the CPU (WebAssembly).');
-  } else {
-    ko.push(`WebGPU(${adapter})로 실행합니다.`);
-    en.push(`Running on WebGPU (${adapter}).`);
+  // The path itself is on the line above the reason; only the graphics processor's name is new
+  // (a software adapter was named in the first sentence).
+  if (backend === 'webgpu' && !m.software) {
+    ko.push(`그래픽 처리장치: ${adapter}.`);
+    en.push(`Graphics processor: ${adapter}.`);
   }
   return { backend, reason: { ko: ko.join(' '), en: en.join(' ') }, measured: m };
 }
