@@ -3,12 +3,50 @@
  * convention on stderr, bounded text-file input, id lists and opening a model's tokenizer.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DureError } from '../protocol/errors.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import type { GgufKv } from '../engine/gguf/types.ts';
 import { FileOpenError, FileSource } from '../node/file-source.ts';
 import { CliArgsError, CliInputError, CliCommandUnavailableError } from '../protocol/errors.ts';
 export { CliArgsError, CliInputError, CliCommandUnavailableError };
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `--name value` → `--name=value` for every string option whose value is not itself one of the
+ * command's options. node:util's parseArgs refuses a separate value that starts with '-' as
+ * "ambiguous", and base64url keys (`--server-key`, one in 64 starts with '-'), negative numbers
+ * and prompts do.
+ */
+export function joinStringValues(args: readonly string[], options: Options): string[] {
+  const byName = new Map<string, boolean>();
+  for (const [name, o] of Object.entries(options)) {
+    byName.set(`--${name}`, o.type === 'string');
+    if (o.short) byName.set(`-${o.short}`, o.type === 'string');
+  }
+  const isOption = (a: string) => byName.has(a.split('=')[0]!);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (byName.get(a) && next !== undefined && next.startsWith('-') && !isOption(next)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : a + next);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** node:util parseArgs, with string option values that start with '-' accepted (joinStringValues). */
+export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const args = joinStringValues(config.args ?? process.argv.slice(2), config.options ?? {});
+  return parseArgs({ ...config, args } as T);
+}
 
 /** Text files larger than this are refused before reading (a tokenizer input, not a dataset). */
 export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;

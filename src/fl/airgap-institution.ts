@@ -13,6 +13,7 @@ import {
   type AirgapPhase,
   type ServerViewPayload,
 } from '../protocol/airgap.ts';
+import { fromBase64Url } from '../protocol/base64url.ts';
 import { AirgapFileError, SignatureError } from '../protocol/errors.ts';
 import type { NamedTensor } from '../protocol/safetensors.ts';
 import type { WorkResponse } from '../protocol/schemas.ts';
@@ -52,6 +53,13 @@ export interface AirgapVaultContents {
  * @throws {SignatureError} if the platform lacks Ed25519.
  */
 export async function newAirgapVault(serverKey: string): Promise<AirgapVaultContents> {
+  // The pinned key checks every file the server sends later: a mistyped one is refused now.
+  const raw = fromBase64Url(serverKey);
+  if (raw?.length !== 32)
+    throw new AirgapFileError(
+      'the server key is not a base64url Ed25519 public key (43 characters)',
+      'AIRGAP_MALFORMED',
+    );
   try {
     const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
       'sign',

@@ -18,7 +18,6 @@
  */
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   airgapStep,
   lastAirgapMessage,
@@ -36,7 +35,7 @@ import {
   FileOpenError,
   ServerRefusedError,
 } from '../../protocol/errors.ts';
-import { reportError } from '../args.ts';
+import { reportError, parseCliArgs } from '../args.ts';
 import { toArgsError } from './tokenize.ts';
 
 const VAULT_FILE = 'vault.json';
@@ -98,7 +97,7 @@ function required(values: Record<string, unknown>, ...names: string[]): void {
 // ── institution side ────────────────────────────────────────────────────────────────────────
 
 async function init(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: { state: { type: 'string' }, 'server-key': { type: 'string' } },
   });
@@ -117,7 +116,7 @@ async function init(argv: string[]): Promise<number> {
 }
 
 async function step(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: {
       state: { type: 'string' },
@@ -150,7 +149,7 @@ async function step(argv: string[]): Promise<number> {
 }
 
 async function resend(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: {
       state: { type: 'string' },
@@ -169,7 +168,7 @@ async function resend(argv: string[]): Promise<number> {
 }
 
 async function adapterVerify(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: {
       'server-key': { type: 'string' },
@@ -216,7 +215,7 @@ async function call(server: string, method: string, path: string, body?: string)
 }
 
 async function importFiles(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCliArgs({
     args: argv,
     options: { server: { type: 'string' } },
     allowPositionals: true,
@@ -238,7 +237,7 @@ async function importFiles(argv: string[]): Promise<number> {
 }
 
 async function exportView(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: {
       server: { type: 'string' },
@@ -257,7 +256,7 @@ async function exportView(argv: string[]): Promise<number> {
 }
 
 async function exportAdapter(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: argv,
     options: {
       server: { type: 'string' },
@@ -277,7 +276,7 @@ async function exportAdapter(argv: string[]): Promise<number> {
 }
 
 async function serverKey(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { server: { type: 'string' } } });
+  const { values } = parseCliArgs({ args: argv, options: { server: { type: 'string' } } });
   required(values, 'server');
   const res = await fetch(new URL('/v1/server-key', values.server!));
   if (res.status !== 200) throw new ServerRefusedError(`GET /v1/server-key: ${res.status}`, res.status);

@@ -4,8 +4,7 @@
  * Answers as the widget does (same guard, retrieval, prompt, refusal: src/answer), one JSON object
  * per question: {"id","answer","citations":[{"source","section","url"?}],"refused","refusal_reason"}.
  */
-import { parseArgs } from 'node:util';
-import { CliArgsError, readTextFile, reportError } from '../args.ts';
+import { CliArgsError, readTextFile, reportError, parseCliArgs } from '../args.ts';
 import {
   langOption,
   openGroundedSession,
@@ -37,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     let v;
     try {
-      v = parseArgs({
+      v = parseCliArgs({
         args: argv,
         options: {
           model: { type: 'string' },

@@ -5,9 +5,8 @@
  * as their text unless `--skip-special`). Bytes that do not form valid UTF-8 (an id list cut in
  * the middle of a character) appear as U+FFFD. Output: `{"text":"..."}` with --json, else the text.
  */
-import { parseArgs } from 'node:util';
 import { createTokenizer } from '../../engine/tokenizer/tokenizer.ts';
-import { CliArgsError, parseIdList, readModelMetadata, reportError } from '../args.ts';
+import { CliArgsError, parseIdList, readModelMetadata, reportError, parseCliArgs } from '../args.ts';
 import { toArgsError } from './tokenize.ts';
 
 const HELP = `사용법 / usage: dure detokenize --model F.gguf --ids 1,2,3 [options]
@@ -20,7 +19,7 @@ const HELP = `사용법 / usage: dure detokenize --model F.gguf --ids 1,2,3 [opt
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         model: { type: 'string' },

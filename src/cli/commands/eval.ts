@@ -10,8 +10,7 @@
  * the file that answers it (null: out of scope); `kind: "harmful"` must be refused as harmful,
  * `kind: "alarming"` is benign with alarming words and must not be.
  */
-import { parseArgs } from 'node:util';
-import { CliArgsError, readTextFile, reportError } from '../args.ts';
+import { CliArgsError, readTextFile, reportError, parseCliArgs } from '../args.ts';
 import {
   langOption,
   openGroundedSession,
@@ -187,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     let v;
     try {
-      v = parseArgs({
+      v = parseCliArgs({
         args: argv,
         options: {
           model: { type: 'string' },

@@ -3,14 +3,13 @@
  *                [--greedy | --temperature T --seed S] [--top-k K] [--top-p P] [--json]`
  * Prints `{ "ids": [...], "text": "..." }` with --json, else streams the text.
  */
-import { parseArgs } from 'node:util';
-import { CliArgsError, parseIdList, reportError } from '../args.ts';
+import { CliArgsError, parseIdList, reportError, parseCliArgs } from '../args.ts';
 import { openEngine } from './engine-session.ts';
 import { forTerminal } from '../terminal-text.ts';
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         model: { type: 'string' },

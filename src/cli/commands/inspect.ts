@@ -4,13 +4,12 @@
  * Summarizes a GGUF file from its header alone (tensor data is never read): architecture and
  * hyper-parameters, parameter count, tensor types with counts, tokenizer and chat template.
  */
-import { parseArgs } from 'node:util';
 import { SUPPORTED_ARCHITECTURES } from '../../engine/gguf/metadata.ts';
 import { ggmlTypeName } from '../../engine/gguf/quant/traits.ts';
 import { readGguf } from '../../engine/gguf/reader.ts';
 import { GgufValueType, type GgufFile, type GgufKv } from '../../engine/gguf/types.ts';
 import { FileSource } from '../../node/file-source.ts';
-import { CliArgsError, reportError } from '../args.ts';
+import { CliArgsError, reportError, parseCliArgs } from '../args.ts';
 import { toArgsError } from './tokenize.ts';
 
 const HELP = `사용법 / usage: dure inspect --model F.gguf [--json]
@@ -189,7 +188,7 @@ function human(r: InspectReport): string {
 /** Runs `dure inspect`; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         model: { type: 'string' },

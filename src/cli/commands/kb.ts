@@ -6,13 +6,12 @@
  */
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildKnowledgeBase, isSourceFile, type SourceFile } from '../../knowledge/build.ts';
 import { evaluateRetrieval, parseQaJsonl, type MethodReport } from '../../knowledge/evaluate.ts';
 import { parseKnowledgeBase, serializeKnowledgeBase } from '../../knowledge/kb-file.ts';
 import { TOKENIZER_NAMES, type TokenizerName } from '../../knowledge/tokenize.ts';
 import { FileOpenError } from '../../node/file-source.ts';
-import { CliArgsError, readTextFile, reportError } from '../args.ts';
+import { CliArgsError, readTextFile, reportError, parseCliArgs } from '../args.ts';
 import { toArgsError } from './tokenize.ts';
 
 const HELP = `사용법 / usage:
@@ -142,7 +141,7 @@ function parse<O extends Record<string, { type: 'string' | 'boolean'; default?: 
   options: O,
 ) {
   try {
-    return parseArgs({
+    return parseCliArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h', default: false } },
       strict: true,

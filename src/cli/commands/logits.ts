@@ -2,13 +2,12 @@
  * `dure logits --model F.gguf --prompt-ids 1,2,3 [--json]` → `{ "logits": [...] }`, the raw logits
  * of the last prompt position (as llama.cpp's, for outside agreement checks).
  */
-import { parseArgs } from 'node:util';
-import { CliArgsError, parseIdList, reportError } from '../args.ts';
+import { CliArgsError, parseIdList, reportError, parseCliArgs } from '../args.ts';
 import { openEngine } from './engine-session.ts';
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         model: { type: 'string' },

@@ -7,7 +7,6 @@
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readGguf } from '../../engine/gguf/reader.ts';
 import { modelConfig } from '../../engine/model/config.ts';
 import { LORA_LIMITS } from '../../engine/lora/adapter.ts';
@@ -15,7 +14,7 @@ import { LoraAdapterError } from '../../engine/lora/errors.ts';
 import { loraFromSafetensors } from '../../engine/lora/peft.ts';
 import { loraToGguf } from '../../tools/gguf/lora-to-gguf.ts';
 import { FileOpenError, FileSource } from '../../node/file-source.ts';
-import { CliArgsError, reportError } from '../args.ts';
+import { CliArgsError, reportError, parseCliArgs } from '../args.ts';
 import { toArgsError } from './tokenize.ts';
 
 const HELP = `사용법 / usage: dure lora-to-gguf --adapter DIR|adapter_model.safetensors --base base.gguf --out x.gguf
@@ -49,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     let v;
     try {
-      ({ values: v } = parseArgs({
+      ({ values: v } = parseCliArgs({
         args: argv,
         options: {
           adapter: { type: 'string' },

@@ -14,7 +14,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ARCHITECTURES } from '../../engine/model/config.ts';
 import { GPU_WEIGHT_TYPES } from '../../engine/gpu/weight-layout.ts';
 import { GgmlType } from '../../engine/gguf/types.ts';
@@ -22,7 +21,7 @@ import { DEFAULT_GPU_BUDGET_BYTES, type ModelCheck } from '../../model-manager/m
 import { refusalText } from '../../model-manager/refusal-text.ts';
 import { checkModelFile, registerModel, setDefaultModel } from '../../node/model-registry.ts';
 import { DureError } from '../../protocol/errors.ts';
-import { CliArgsError, reportError } from '../args.ts';
+import { CliArgsError, reportError, parseCliArgs } from '../args.ts';
 
 const HELP = `사용법 / usage:
   dure models [--lang en] [--json]
@@ -229,7 +228,7 @@ function explain(e: unknown, lang: Lang): void {
 }
 
 async function add(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals } = parseCliArgs({
     args: argv,
     options: {
       name: { type: 'string' },
@@ -319,7 +318,7 @@ async function add(argv: string[]): Promise<number> {
 
 /** `dure models use ID|demo`: which registered model the demo portal loads. */
 async function use(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals } = parseCliArgs({
     args: argv,
     options: { 'models-dir': { type: 'string' } },
     strict: true,
@@ -340,7 +339,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (argv[0] === 'add') return await add(argv.slice(1));
     if (argv[0] === 'use') return await use(argv.slice(1));
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         lang: { type: 'string', default: 'ko' },

@@ -6,9 +6,8 @@
  * token unless `--no-parse-special` is given, and no BOS is added unless `--add-bos`.
  * Output: `{"ids":[...]}` with --json, else the ids comma-separated on one line.
  */
-import { parseArgs } from 'node:util';
 import { createTokenizer } from '../../engine/tokenizer/tokenizer.ts';
-import { CliArgsError, readModelMetadata, readTextFile, reportError } from '../args.ts';
+import { CliArgsError, readModelMetadata, readTextFile, reportError, parseCliArgs } from '../args.ts';
 
 const HELP = `사용법 / usage: dure tokenize --model F.gguf (--text-file T | --text S) [options]
 
@@ -22,7 +21,7 @@ const HELP = `사용법 / usage: dure tokenize --model F.gguf (--text-file T | -
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values: v } = parseArgs({
+    const { values: v } = parseCliArgs({
       args: argv,
       options: {
         model: { type: 'string' },
