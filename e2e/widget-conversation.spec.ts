@@ -222,6 +222,20 @@ test('the log follows new messages, a restored history opens at its end, scrolli
     });
   expect(await inView()).toBe(true);
 
+  // The log shrinks (as when a phone's keyboard opens under a floating panel) and grows back: it
+  // stays at its end and keeps following the next answer (the browser keeps or clamps the scroll
+  // position, which must not read as the citizen scrolling up).
+  const logHeight = () => log.evaluate((el) => el.clientHeight);
+  const tall = await logHeight();
+  await log.evaluate((el, h) => (el.style.maxHeight = `${h}px`), Math.round(tall / 2));
+  await expect.poll(logHeight).toBeLessThan(tall);
+  await expect.poll(() => logGap(page)).toBeLessThan(2);
+  await log.evaluate((el) => (el.style.maxHeight = ''));
+  await expect.poll(logHeight).toBe(tall);
+  await expect.poll(() => logGap(page)).toBeLessThan(2);
+  await askAndWait(page, '또 질문: 여권 재발급은 어디서 하나요?');
+  await expect.poll(() => logGap(page)).toBeLessThan(2);
+
   // Reading back while an answer is written: the log stays where the citizen put it.
   await chat(page).evaluate((el) => el.setAttribute('max-tokens', '120'));
   const box = chat(page).getByRole('textbox');
