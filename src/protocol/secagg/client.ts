@@ -22,7 +22,7 @@ import {
   shareEncryptionKey,
   type X25519KeyPair,
 } from './keys.ts';
-import { addMaskInPlace, expandMask, SEED_BYTES } from './prg.ts';
+import { addExpandedMaskInPlace, SEED_BYTES } from './prg.ts';
 import { checkRoster } from './roster.ts';
 import {
   AdvertiseKeysSchema,
@@ -285,7 +285,7 @@ export class SecAggClient {
       );
 
     const y = Uint32Array.from(quantized);
-    addMaskInPlace(y, expandMask(this.#selfSeed!, y.length), 1);
+    addExpandedMaskInPlace(y, this.#selfSeed!, 1);
     for (const id of received.keys()) {
       const peer = this.#byId.get(id)!;
       const [lower, higher] = me.index < peer.index ? [me.clientId, id] : [id, me.clientId];
@@ -296,7 +296,7 @@ export class SecAggClient {
         lower,
         higher,
       );
-      addMaskInPlace(y, expandMask(seed, y.length), me.index < peer.index ? 1 : -1);
+      addExpandedMaskInPlace(y, seed, me.index < peer.index ? 1 : -1);
       seed.fill(0);
     }
     for (const [id, shares] of received) this.#held.set(id, shares);

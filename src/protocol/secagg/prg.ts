@@ -23,13 +23,9 @@ export function expandMask(seed: Uint8Array, d: number): Uint32Array {
   if (seed.length !== SEED_BYTES) throw new SecAggProtocolError(`mask seed must be ${SEED_BYTES} bytes`);
   if (!Number.isInteger(d) || d < 0)
     throw new SecAggProtocolError('mask length must be a non-negative integer');
-  const stream = chacha20(seed, ZERO_NONCE, new Uint8Array(d * 4));
-  // The keystream is read as little-endian words: a plain view on little-endian hosts (all
-  // browsers' and Node's platforms in practice), explicit byte reads elsewhere.
-  if (LITTLE_ENDIAN) return new Uint32Array(stream.buffer, stream.byteOffset, d);
+  // Keystream added to zeros is the keystream: one expansion routine for the client and server.
   const out = new Uint32Array(d);
-  for (let i = 0, j = 0; i < d; i++, j += 4)
-    out[i] = (stream[j]! | (stream[j + 1]! << 8) | (stream[j + 2]! << 16) | (stream[j + 3]! << 24)) >>> 0;
+  addExpandedMaskInPlace(out, seed, 1);
   return out;
 }
 
@@ -50,7 +46,9 @@ export function addExpandedMaskInPlace(acc: Uint32Array, seed: Uint8Array, sign:
   const words = new Uint32Array(stream.buffer);
   for (let start = 0; start < acc.length; start += BLOCK_WORDS) {
     const n = Math.min(BLOCK_WORDS, acc.length - start);
-    // 16 words per ChaCha block, and every piece but the last is whole blocks.
+    // 16 words per ChaCha block, and every piece but the last is whole blocks. The keystream is
+    // read as little-endian words: a plain view on little-endian hosts (all browsers' and Node's
+    // platforms in practice), explicit byte reads elsewhere.
     chacha20(seed, ZERO_NONCE, zeros.subarray(0, n * 4), stream.subarray(0, n * 4), start / 16);
     if (!LITTLE_ENDIAN)
       for (let i = 0, j = 0; i < n; i++, j += 4)
