@@ -114,6 +114,26 @@ export type LayerNode =
 
 export type LayerNodeKind = LayerNode['kind'];
 
+/** How each sub-block leaves: its output projection, the post-norm it may have, its residual add. */
+const SUB_BLOCK_EXITS = {
+  attn: {
+    name: 'o_proj',
+    weight: 'wo',
+    x: 'attn',
+    raw: 'o',
+    post: { name: 'post_attention_norm', weight: 'attnPostNorm' },
+    residual: { from: 'res_in', to: 'res_mid' },
+  },
+  ffn: {
+    name: 'down_proj',
+    weight: 'wDown',
+    x: 'act',
+    raw: 'down',
+    post: { name: 'post_ffw_norm', weight: 'ffnPostNorm' },
+    residual: { from: 'res_mid', to: 'res_out' },
+  },
+} as const;
+
 /** Which optional tensors a layer has (a GPU LayerWeights, or presence flags in tests). */
 export type LayerTensors = Partial<Record<keyof LayerWeights, unknown>>;
 
@@ -188,29 +208,22 @@ export function buildLayerGraph(
   nodes.push({ kind: 'attention', name: 'attention', window: cfg.layers[layer]?.window ?? 0 });
   // A sub-block's exit: its output projection either adds straight into the residual, or goes
   // through a post-norm that does the adding (gemma2/3, exaone4).
-  const exit = (
-    name: 'o_proj' | 'down_proj',
-    weight: 'wo' | 'wDown',
-    x: GraphValue,
-    raw: 'o' | 'down',
-    post: { name: 'post_attention_norm' | 'post_ffw_norm'; weight: 'attnPostNorm' | 'ffnPostNorm' },
-    residual: ResidualAdd,
-  ) => {
-    if (t[post.weight]) {
-      nodes.push({ kind: 'proj', name, weight, x, out: raw });
-      nodes.push({ kind: 'post_norm', name: post.name, weight: post.weight, x: raw, residual });
+  const exit = (e: (typeof SUB_BLOCK_EXITS)[keyof typeof SUB_BLOCK_EXITS]) => {
+    if (t[e.post.weight]) {
+      nodes.push({ kind: 'proj', name: e.name, weight: e.weight, x: e.x, out: e.raw });
+      nodes.push({ kind: 'post_norm', ...e.post, x: e.raw, residual: e.residual });
     } else {
-      nodes.push({ kind: 'proj', name, weight, x, out: residual.to, residual });
+      nodes.push({
+        kind: 'proj',
+        name: e.name,
+        weight: e.weight,
+        x: e.x,
+        out: e.residual.to,
+        residual: e.residual,
+      });
     }
   };
-  exit(
-    'o_proj',
-    'wo',
-    'attn',
-    'o',
-    { name: 'post_attention_norm', weight: 'attnPostNorm' },
-    { from: 'res_in', to: 'res_mid' },
-  );
+  exit(SUB_BLOCK_EXITS.attn);
   const xFfn: GraphValue = t.ffnNorm ? 'xn_ffn' : 'res_mid';
   if (t.ffnNorm)
     nodes.push({
@@ -224,14 +237,7 @@ export function buildLayerGraph(
   nodes.push({ kind: 'proj', name: 'gate_proj', weight: 'wGate', x: xFfn, out: 'gate', fuse: 'glu' });
   nodes.push({ kind: 'proj', name: 'up_proj', weight: 'wUp', x: xFfn, out: 'up', fuse: 'glu' });
   nodes.push({ kind: 'glu', name: 'glu', gelu: cfg.gelu, fuse: 'glu' });
-  exit(
-    'down_proj',
-    'wDown',
-    'act',
-    'down',
-    { name: 'post_ffw_norm', weight: 'ffnPostNorm' },
-    { from: 'res_mid', to: 'res_out' },
-  );
+  exit(SUB_BLOCK_EXITS.ffn);
   return nodes;
 }
 
