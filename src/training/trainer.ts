@@ -480,7 +480,9 @@ class WebGpuLoraTrainer implements LoraTrainer {
       normed: finalNorm,
       logits,
     });
-    const isLogits = (n: { kind: string }) => n.kind === 'logits';
+    // The logits node runs apart, over a window of rows (the head); the rest of the ends with the body.
+    const headEnds = ends.after.filter((n) => n.kind === 'logits');
+    const bodyEnds = ends.after.filter((n) => n.kind !== 'logits');
     fwd.push(...(await endForward(ends.before, endBindings(res[0]!))));
     /** What a layer's backward needs: its graph and the buffers its values were written to. */
     interface LayerRun {
@@ -530,15 +532,10 @@ class WebGpuLoraTrainer implements LoraTrainer {
       res.push(value('res_out'));
     }
     const last = res[cfg.nLayer]!;
-    fwd.push(
-      ...(await endForward(
-        ends.after.filter((n) => !isLogits(n)),
-        endBindings(last),
-      )),
-    );
+    fwd.push(...(await endForward(bodyEnds, endBindings(last))));
     this.#forward = fwd;
     // The head reads a window of final-norm rows copied into headIn (see #run).
-    this.#head = await endForward(ends.after.filter(isLogits), {
+    this.#head = await endForward(headEnds, {
       ...endBindings(last),
       ops: this.#headOps,
       normed: headIn,
@@ -555,18 +552,13 @@ class WebGpuLoraTrainer implements LoraTrainer {
 
     // ---- backward ----
     const endBackwardBindings = { tr, cfg, weights: w, hidden: last, logits, dNormed: dXn, dHidden: dH };
-    this.#headBackward = await endBackward(ends.after.filter(isLogits), {
+    this.#headBackward = await endBackward(headEnds, {
       ...endBackwardBindings,
       tr: this.#headTrain,
       dNormed: dHeadIn,
     });
     const bwd: Dispatch[] = [];
-    bwd.push(
-      ...(await endBackward(
-        ends.after.filter((n) => !isLogits(n)),
-        endBackwardBindings,
-      )),
-    );
+    bwd.push(...(await endBackward(bodyEnds, endBackwardBindings)));
     for (let i = cfg.nLayer - 1; i >= 0; i--) {
       const run = runs[i]!;
       bwd.push(
@@ -729,10 +721,14 @@ class WebGpuLoraTrainer implements LoraTrainer {
         const m = Math.min(H, hi + 1 - c0);
         targets.fill(0);
         weights.fill(0);
+        let trained = 0;
         for (let j = 0; j < m; j++) {
           targets[j] = ex.ids[c0 + j + 1]!;
           weights[j] = ex.lossMask[c0 + j + 1] ? weight : 0;
+          trained += ex.lossMask[c0 + j + 1] ? 1 : 0;
         }
+        // A chunk inside a gap between answers (a later turn) adds no loss and no gradient.
+        if (trained === 0) continue;
         q.writeBuffer(this.#targets, 0, targets);
         q.writeBuffer(this.#weights, 0, weights);
         q.writeBuffer(this.#headStep, 0, encodeStep({ nTokens: m, pos: 0 }, this.#headStepData));
