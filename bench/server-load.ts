@@ -103,7 +103,7 @@ function sample(): void {
     const s = procStatus(r.pid);
     if (s) r.peakRssBytes = Math.max(r.peakRssBytes, s.hwm);
     const fds = openFds(r.pid);
-    if (fds === fds) r.peakFds = Math.max(r.peakFds, fds);
+    if (!Number.isNaN(fds)) r.peakFds = Math.max(r.peakFds, fds);
   }
 }
 const sampler = setInterval(sample, 100);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run as airgap } from './commands/airgap.ts';
+import { errorText } from '../protocol/errors.ts';
 import { joinStringValues, parseCliArgs } from './args.ts';
 
 const options = {
@@ -63,5 +64,7 @@ describe('command-line values that start with a dash', () => {
       process.stderr.write = writeErr;
     }
     expect(err.join('')).toMatch(/AIRGAP_MALFORMED/);
+    // The operator also reads it in plain Korean, on its own line.
+    expect(err.join('')).toContain(`\n  ${errorText('AIRGAP_MALFORMED', 'ko')}\n`);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DureError } from '../protocol/errors.ts';
+import { DureError, errorText } from '../protocol/errors.ts';
 import { readGguf } from '../engine/gguf/reader.ts';
 import type { GgufKv } from '../engine/gguf/types.ts';
 import { FileOpenError, FileSource } from '../node/file-source.ts';
@@ -54,13 +54,14 @@ export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
 export const MAX_IDS = 16 * 1024 * 1024;
 
 /**
- * Prints `error <CODE>: message` on stderr and returns the exit code (2 for usage errors).
- * Errors that are not `DureError`s are reported as INTERNAL.
+ * Prints `error <CODE>: message` on stderr (the code for scripts, the detail in English), then the
+ * catalogue's plain Korean sentence for that code on its own line, and returns the exit code (2
+ * for usage errors). Errors that are not `DureError`s are reported as INTERNAL.
  */
 export function reportError(e: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   const code = e instanceof DureError ? e.code : 'INTERNAL';
   const message = e instanceof Error ? e.message : String(e);
-  stderr.write(`error ${code}: ${message}\n`);
+  stderr.write(`error ${code}: ${message}\n  ${errorText(code, 'ko')}\n`);
   return code === 'CLI_ARGS' ? 2 : 1;
 }
 

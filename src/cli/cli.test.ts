@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readGguf } from '../engine/gguf/reader.ts';
 import { createTokenizer, type Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 import { FileSource } from '../node/file-source.ts';
+import { errorText } from '../protocol/errors.ts';
 import { testModelPath } from '../testing/test-models.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/dure.js', import.meta.url));
@@ -137,6 +138,7 @@ describe.concurrent('npx dure errors', () => {
     const r = await dure(...args());
     expect(r.code).toBe(code);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`^error ${err}: .+\\n$`));
+    // The code and English detail, then the plain Korean sentence for the code.
+    expect(r.stderr).toMatch(new RegExp(`^error ${err}: .+\\n  ${errorText(err, 'ko')}\\n$`));
   });
 });
