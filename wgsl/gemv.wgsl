@@ -12,8 +12,13 @@
 //  - ROWS and SLOTS come from the device's subgroup size range (ops.ts gemvShape): every team
 //    gets ROWS / teams rows, SLOTS ≥ that many accumulators, so no team idles when the actual
 //    subgroup is smaller than the largest the device reports.
-// The per-type snippet stays a block dequantizer: unit_vec4(…, unit, j) gives elements 4j..4j+3
-// of a 32-element unit (see quant.wgsl).
+//  - VEC16 (types whose registry row says vec16, the common ones): a lane's step is a half-unit
+//    of 16 elements, read with one 16-byte load per byte stream (unit_vec16), so consecutive lanes
+//    read consecutive 16-byte pieces and a block's scales are decoded once per 16 elements. x is
+//    staged transposed (vec4 j of half-unit v at xs[j·XC/4 + v]) so that those lanes' reads of
+//    workgroup memory are consecutive too (no bank conflicts). Other types: a lane's step is one
+//    vec4 group read as one word per stream (unit_vec4).
+// The per-type snippet stays a block dequantizer (see quant.wgsl).
 
 diagnostic(off, subgroup_uniformity);
 
@@ -58,6 +63,27 @@ fn main(
   for (var c0 = 0u; c0 < k4; c0 += XC) {
     let n = min(XC, k4 - c0);
     workgroupBarrier(); // the previous chunk is consumed
+#ifdef VEC16
+    // XC and every chunk start are multiples of 4 vec4s (k is a multiple of 32), so chunks hold
+    // whole half-units.
+    for (var i = lid; i < n; i += WG_SIZE) { xs[(i & 3u) * (XC / 4u) + (i >> 2u)] = X4[xb + c0 + i]; }
+    workgroupBarrier();
+    // Each lane loads its half-unit's x once and uses it for all of its team's rows.
+    for (var v = lane; v < n / 4u; v += lanes) {
+      let hu = c0 / 4u + v;
+      let x0 = xs[v];
+      let x1 = xs[XC / 4u + v];
+      let x2 = xs[2u * (XC / 4u) + v];
+      let x3 = xs[3u * (XC / 4u) + v];
+      for (var s = 0u; s < SLOTS; s++) {
+        let r = team + s * n_team;
+        if (r < ROWS && row0 + r < params.rows) {
+          let m = unit_vec16(0u, row0 + r, hu >> 1u, upr, params.aux, hu & 1u);
+          acc[s] += dot(m[0], x0) + dot(m[1], x1) + dot(m[2], x2) + dot(m[3], x3);
+        }
+      }
+    }
+#else
     for (var i = lid; i < n; i += WG_SIZE) { xs[i] = X4[xb + c0 + i]; }
     workgroupBarrier();
     // Each lane loads its x vec4 once and uses it for all of its team's rows.
@@ -71,6 +97,7 @@ fn main(
         }
       }
     }
+#endif
   }
   for (var s = 0u; s < SLOTS; s++) {
     let r = team + s * n_team;

@@ -24,8 +24,16 @@ struct MatmulParams {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: MatmulParams;
 @group(0) @binding(4) var<uniform> step: Step;
+#ifdef VEC16
+// The same weight range as W, read 16 bytes at a time (quant.wgsl w16).
+@group(0) @binding(5) var<storage, read> W4: array<vec4<u32>>;
+#ifdef BIAS
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+#endif
+#else
 #ifdef BIAS
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
+#endif
 #endif
 
 fn write_out(row: u32, t: u32, total: f32) {

@@ -35,4 +35,16 @@ fn byte_at(wb: u32, word_index_base: u32, byte: u32) -> u32 {
   return (W[wb + word_index_base + (byte >> 2u)] >> ((byte & 3u) * 8u)) & 0xffu;
 }
 
+#ifdef VEC16
+// 16 bytes of the tensor at word `word` (a multiple of 4): one 16-byte load. Kernels that define
+// VEC16 (the decode GEMV) bind the weight a second time as `W4: array<vec4<u32>>`, and a snippet
+// whose registry row says `vec16` defines
+//   unit_vec16(wb, row, unit, units_per_row, aux, h) → elements 16h..16h+15 of the unit as four
+//     vec4 columns, reading each of its byte streams (quants, high bits) with one such load.
+// Every half-unit of those types starts 16-byte aligned in the (repacked) payload.
+fn w16(wb: u32, word: u32) -> vec4<u32> {
+  return W4[(wb + word) >> 2u];
+}
+#endif
+
 #include "quant-type"

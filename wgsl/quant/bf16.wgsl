@@ -15,6 +15,19 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return bitcast<vec4<f32>>(vec4<u32>(p << 16u, p & 0xffff0000u, q << 16u, q & 0xffff0000u));
 }
 
+#ifdef VEC16
+fn bf16_pair2(a: u32, b: u32) -> vec4<f32> {
+  return bitcast<vec4<f32>>(vec4<u32>(a << 16u, a & 0xffff0000u, b << 16u, b & 0xffff0000u));
+}
+
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  let b = (row * upr + unit) * 16u + 8u * h;
+  let p = w16(wb, b);
+  let q = w16(wb, b + 4u);
+  return mat4x4<f32>(bf16_pair2(p.x, p.y), bf16_pair2(p.z, p.w), bf16_pair2(q.x, q.y), bf16_pair2(q.z, q.w));
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;

@@ -13,6 +13,20 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return vec4<f32>(unpack2x16float(W[b]), unpack2x16float(W[b + 1u]));
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  let b = (row * upr + unit) * 16u + 8u * h;
+  let p = w16(wb, b);
+  let q = w16(wb, b + 4u);
+  return mat4x4<f32>(
+    vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y)),
+    vec4<f32>(unpack2x16float(p.z), unpack2x16float(p.w)),
+    vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y)),
+    vec4<f32>(unpack2x16float(q.z), unpack2x16float(q.w)),
+  );
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 16u;

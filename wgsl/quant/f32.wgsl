@@ -9,6 +9,18 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return bitcast<vec4<f32>>(vec4<u32>(W[b], W[b + 1u], W[b + 2u], W[b + 3u]));
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  let b = (row * upr + unit) * 32u + 16u * h;
+  return mat4x4<f32>(
+    bitcast<vec4<f32>>(w16(wb, b)),
+    bitcast<vec4<f32>>(w16(wb, b + 4u)),
+    bitcast<vec4<f32>>(w16(wb, b + 8u)),
+    bitcast<vec4<f32>>(w16(wb, b + 12u)),
+  );
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let base = (row * upr + unit) * 32u;

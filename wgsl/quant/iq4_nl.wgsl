@@ -24,6 +24,17 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return f16_at(wb, aux, blk) * iq4nl_quads(W[wb + blk * 4u + (j & 3u)], 4u * (j >> 2u));
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  // Half h is nibble h of all 16 quant bytes.
+  let blk = row * upr + unit;
+  let q = w16(wb, blk * 4u);
+  let d = f16_at(wb, aux, blk);
+  let s = 4u * h;
+  return mat4x4<f32>(d * iq4nl_quads(q.x, s), d * iq4nl_quads(q.y, s), d * iq4nl_quads(q.z, s), d * iq4nl_quads(q.w, s));
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;

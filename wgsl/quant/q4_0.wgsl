@@ -20,6 +20,21 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return f16_at(wb, aux, blk) * (vec4<f32>(unpack4xU8(word & 0x0f0f0f0fu)) - 8.0);
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  // Half h is nibble h of all 16 quant bytes.
+  let blk = row * upr + unit;
+  let q = (w16(wb, blk * 4u) >> vec4<u32>(4u * h)) & vec4<u32>(0x0f0f0f0fu);
+  let d = f16_at(wb, aux, blk);
+  return mat4x4<f32>(
+    d * (vec4<f32>(unpack4xU8(q.x)) - 8.0),
+    d * (vec4<f32>(unpack4xU8(q.y)) - 8.0),
+    d * (vec4<f32>(unpack4xU8(q.z)) - 8.0),
+    d * (vec4<f32>(unpack4xU8(q.w)) - 8.0),
+  );
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;

@@ -51,6 +51,23 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return select(k.s1, k.s0, j < 4u) * (vec4<f32>(unpack4xU8(lo | (hi << 4u))) - 32.0);
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  // Half h has its own i8 scale.
+  let k = q6k_unit(wb, row, unit, upr, aux);
+  let lo = (w16(wb, k.qlw + 4u * h) >> vec4<u32>(k.lshift)) & vec4<u32>(0x0f0f0f0fu);
+  let hi = (w16(wb, k.qhw + 4u * h) >> vec4<u32>(k.hshift)) & vec4<u32>(0x03030303u);
+  let q = lo | (hi << vec4<u32>(4u));
+  let s = select(k.s0, k.s1, h == 1u);
+  return mat4x4<f32>(
+    s * (vec4<f32>(unpack4xU8(q.x)) - 32.0),
+    s * (vec4<f32>(unpack4xU8(q.y)) - 32.0),
+    s * (vec4<f32>(unpack4xU8(q.z)) - 32.0),
+    s * (vec4<f32>(unpack4xU8(q.w)) - 32.0),
+  );
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let k = q6k_unit(wb, row, unit, upr, aux);

@@ -16,6 +16,20 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
   return f16_at(wb, aux, blk) * vec4<f32>(unpack4xI8(W[wb + blk * 8u + j]));
 }
 
+#ifdef VEC16
+fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
+  let blk = row * upr + unit;
+  let q = w16(wb, blk * 8u + 4u * h);
+  let d = f16_at(wb, aux, blk);
+  return mat4x4<f32>(
+    d * vec4<f32>(unpack4xI8(q.x)),
+    d * vec4<f32>(unpack4xI8(q.y)),
+    d * vec4<f32>(unpack4xI8(q.z)),
+    d * vec4<f32>(unpack4xI8(q.w)),
+  );
+}
+#endif
+
 #ifdef DOT_UNIT
 fn dot_unit(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, xb: u32) -> f32 {
   let blk = row * upr + unit;

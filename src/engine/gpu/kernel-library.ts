@@ -17,6 +17,13 @@ export interface KernelKey {
   /** Weight type of kernels that include "quant": selects its decoder snippet from the registry. */
   quant?: GgmlType;
   defines?: Defines;
+  /**
+   * Binding types of group 0 in binding order, for a kernel whose bindings must all stay in its
+   * layout even when its code leaves one unused (the 'auto' layout drops those, and a bind group
+   * that names them is then invalid): the float GEMV reads its weight only through the 16-byte
+   * view W4, never through W. A function of the family and defines, so it is not in the label.
+   */
+  bindings?: readonly GPUBufferBindingType[];
 }
 
 export interface Kernel {
@@ -87,11 +94,23 @@ export class KernelLibrary {
     this.device.pushErrorScope('validation');
     const pipeline = await this.device.createComputePipelineAsync({
       label,
-      layout: 'auto',
+      layout: key.bindings ? this.#layout(label, key.bindings) : 'auto',
       compute: { module, entryPoint: key.entryPoint },
     });
     const err = await this.device.popErrorScope();
     if (err) throw new ShaderError(`${label}: ${err.message}`);
     return { pipeline, workgroupSize: key.workgroupSize, label };
+  }
+
+  #layout(label: string, bindings: readonly GPUBufferBindingType[]): GPUPipelineLayout {
+    const group = this.device.createBindGroupLayout({
+      label,
+      entries: bindings.map((type, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type },
+      })),
+    });
+    return this.device.createPipelineLayout({ label, bindGroupLayouts: [group] });
   }
 }

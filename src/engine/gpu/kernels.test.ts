@@ -56,6 +56,8 @@ for (const subgroups of [true, false]) {
       const shapes: [number, number, number][] = [
         [1, 256, 1],
         [67, 256, 1],
+        // GEMV staging x in three chunks.
+        [9, 768, 1],
         [5, 512, 3],
         [130, 256, 6],
         // Tiled GEMM: 13 rows = 8 + 5, 17 tokens = 8 + 8 + 1.

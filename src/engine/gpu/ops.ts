@@ -5,6 +5,7 @@
  */
 import { isCpuEmulatedAdapter } from './device.ts';
 import { partBinding, sharedBuffer, type GpuWeight, type GpuWeightPart } from './gpu-weight.ts';
+import { gpuQuantRow } from './weight-layout.ts';
 import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import { ATTN_WG, headBlocks, prefillTile, SPLIT_MAX_TOKENS, splitCount } from './attention-plan.ts';
 import {
@@ -77,6 +78,20 @@ function subgroupRange(device: GPUDevice): SubgroupRange {
  */
 function subgroupRows(device: GPUDevice, wg: number): number {
   return Math.max(1, Math.floor(wg / Math.max(1, subgroupRange(device).max)));
+}
+
+/** Group 0 of the weight-product kernels, in binding order (wgsl/matmul-io.wgsl). */
+function matmulBindings(bias: boolean, vec16: boolean): GPUBufferBindingType[] {
+  const b: GPUBufferBindingType[] = [
+    'read-only-storage',
+    'read-only-storage',
+    'storage',
+    'uniform',
+    'uniform',
+  ];
+  if (vec16) b.push('read-only-storage');
+  if (bias) b.push('read-only-storage');
+  return b;
 }
 
 export { MATMUL_TILE };
@@ -171,6 +186,7 @@ export class Ops {
 
     const epilogue = { BIAS: !!o.bias, ACCUMULATE: !!o.accumulate, SOFTCAP: !!o.softcap };
     const shape = gemvShape(this.opts.subgroups ? subgroupRange(this.device) : undefined);
+    const vec16 = !!gpuQuantRow(w.type).gpu.vec16;
     const gemv = await this.#kernel({
       family: 'gemv',
       entryPoint: 'main',
@@ -182,9 +198,12 @@ export class Ops {
         SLOTS: shape.slots,
         TEAM: shape.team ?? 0,
         XC: Math.min(this.opts.gemvXChunk ?? GEMV_X_CHUNK, w.k / 4),
+        VEC16: vec16,
       },
+      bindings: vec16 ? matmulBindings(!!o.bias, true) : undefined,
     });
-    const decode = (part: GpuWeightPart) => this.#matmulPart(o, part, gemv, shape.rows, (g) => [g.x, g.y, 1]);
+    const decode = (part: GpuWeightPart) =>
+      this.#matmulPart(o, part, gemv, shape.rows, (g) => [g.x, g.y, 1], vec16);
     // A logits product never sees more than one token: no batch kernels to compile.
     if (o.lastToken) return w.parts.map(decode);
 
@@ -239,7 +258,8 @@ export class Ops {
   /**
    * One weight part's dispatch of `kernel` (bindings of MatmulParams kernels), its row groups of
    * `rowsPerGroup` rows spread over x and y (x ≤ MAX_GRID); `grid` maps them and the batch size
-   * to the workgroup counts.
+   * to the workgroup counts. `vec16`: the kernel also reads the weight as 16-byte words (binding
+   * W4 of wgsl/matmul-io.wgsl).
    */
   #matmulPart(
     o: MatmulOp,
@@ -247,6 +267,7 @@ export class Ops {
     kernel: Kernel,
     rowsPerGroup: number,
     grid: (groups: { x: number; y: number }, nTokens: number) => [number, number, number],
+    vec16 = false,
   ): Dispatch {
     const groups = Math.ceil(part.rows / rowsPerGroup);
     const g = { x: Math.min(groups, MAX_GRID), y: 0 };
@@ -264,6 +285,7 @@ export class Ops {
       }),
     );
     const res: (GPUBuffer | GPUBufferBinding)[] = [partBinding(part), o.x, o.out, params, this.step];
+    if (vec16) res.push(partBinding(part));
     if (o.bias) res.push(o.bias);
     return { kernel, bindGroup: this.#bind(kernel, res), grid: (n) => grid(g, n) };
   }

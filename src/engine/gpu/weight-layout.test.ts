@@ -1,6 +1,7 @@
 /**
  * The quant registry's GPU rows are consistent: each names a snippet that exists, every snippet is
- * used, and the upload layout gives word-aligned payloads. Repacking moves exactly the declared bytes.
+ * used, the upload layout gives word-aligned payloads, and the types marked for 16-byte loads have
+ * 16-byte-aligned blocks. Repacking moves exactly the declared bytes.
  */
 import { describe, expect, it } from 'vitest';
 import { ggmlTypeTraits } from '../gguf/quant/traits.ts';
@@ -21,6 +22,18 @@ describe('quant registry GPU rows', () => {
       const kept = row.bytesPerBlock - (row.gpu.aux?.bytes ?? 0);
       // Elementwise types (block 1) are word aligned per 32-element unit instead.
       expect(row.blockSize === 1 ? (32 * row.bytesPerBlock) % 4 : kept % 4).toBe(0);
+    }
+  });
+
+  it('mark vec16 exactly the types whose payload keeps every block 16-byte aligned', () => {
+    // The GEMV's 16-byte loads (unit_vec16) need every block to start 16-byte aligned; a type
+    // whose blocks do can be read that way, so the flag should not be missing either.
+    for (const t of GPU_WEIGHT_TYPES) {
+      const row = gpuQuantRow(t);
+      const kept =
+        row.blockSize === 1 ? 32 * row.bytesPerBlock : row.bytesPerBlock - (row.gpu.aux?.bytes ?? 0);
+      expect({ type: row.name, vec16: !!row.gpu.vec16 }).toEqual({ type: row.name, vec16: kept % 16 === 0 });
+      if (row.gpu.vec16) expect(quantSnippets[row.gpu.snippet]).toContain('fn unit_vec16(');
     }
   });
 
