@@ -66,6 +66,12 @@ export interface EngineOptions {
    */
   fuseKernels?: boolean;
   /**
+   * The GPU-shaped weight products (decode GEMV, tiled GEMM for 8+ tokens) instead of the
+   * register-tile kernel for every batch. Default: on, except on CPU-emulated adapters, whose
+   * compile time grows with workgroup memory (OpsOptions.gpuMatmul). Tests force it on.
+   */
+  gpuMatmul?: boolean;
+  /**
    * f16 arithmetic in the prefill products when the device has `shader-f16` (default: when it
    * has); decode stays f32. Logits then differ from the f32 path by ~1e-3 relative.
    */
@@ -237,6 +243,7 @@ export class WebGpuEngine implements ChatEngine {
         subgroups,
         kvF16: o.kvF16,
         fused: this.opts.fuseKernels ?? !isCpuEmulatedAdapter(device),
+        gpuMatmul: this.opts.gpuMatmul,
         f16: (this.opts.shaderF16 ?? true) && device.features.has('shader-f16'),
       });
     } finally {

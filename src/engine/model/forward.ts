@@ -68,6 +68,8 @@ export interface ForwardOptions {
   fused?: boolean;
   /** f16 arithmetic in prefill products (needs `shader-f16`; logits move ~1e-3). */
   f16?: boolean;
+  /** GPU-shaped weight products (OpsOptions.gpuMatmul); default: not on CPU-emulated adapters. */
+  gpuMatmul?: boolean;
 }
 
 /** GPU bytes of activations and KV cache for a config and options (for the fit check). */
@@ -168,6 +170,7 @@ export class ForwardPass {
     this.#ops = new Ops(KernelLibrary.for(device), this.#arena, this.#stepBuffer, {
       subgroups: opts.subgroups,
       f16: !!opts.f16,
+      gpuMatmul: opts.gpuMatmul,
     });
     this.#ids = this.#storage('ids', opts.maxBatch * 4);
     this.#logits = this.#storage('logits', cfg.nVocab * 4);
