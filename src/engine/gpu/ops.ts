@@ -234,6 +234,10 @@ export class Ops {
   }
 
   /** Whether weight products use the GPU-shaped kernels (OpsOptions.gpuMatmul). */
+  get gpuMatmul(): boolean {
+    return this.#gpuMatmul;
+  }
+
   get #gpuMatmul(): boolean {
     return this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device);
   }

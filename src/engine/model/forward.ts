@@ -7,6 +7,7 @@
  */
 import { partialsBytes } from '../gpu/attention-plan.ts';
 import { KernelLibrary } from '../gpu/kernel-library.ts';
+import { GEMM_MIN_TOKENS } from '../gpu/matmul-shape.ts';
 import { Ops, recordDispatches, type Dispatch } from '../gpu/ops.ts';
 import { encodeDrawParams, encodeStep, encodeTopKParams, STEP_BYTES } from '../gpu/params.ts';
 import { UniformArena } from '../gpu/uniform-arena.ts';
@@ -147,6 +148,8 @@ export class ForwardPass {
   #drawChain: Dispatch[] = [];
   readonly #fed = new Uint32Array(1);
   #body: Dispatch[] = [];
+  /** #body for batches of GEMM_MIN_TOKENS or more (see #assemble). */
+  #prefillBody: Dispatch[] = [];
   /** The body with LoRA hooks; #body is this with the active adapters' dispatches spliced in. */
   #base: BodyEntry[] = [];
   #lora: LoraState | undefined;
@@ -447,6 +450,16 @@ export class ForwardPass {
       if (!('fused' in e)) return expand(e);
       return e.hooks.some((h) => lora?.dispatches.has(h)) ? e.unfused.flatMap(expand) : [e.fused];
     });
+    // Batches the tiled GEMM serves take the separate kernels: the fused ones multiply a tile of
+    // 4 tokens at a time, so a 64-token chunk would read their weights 16 times instead of once.
+    this.#prefillBody = this.#ops.gpuMatmul
+      ? this.#base.flatMap((e) => ('fused' in e ? e.unfused : [e]).flatMap(expand))
+      : this.#body;
+  }
+
+  /** The body a step of `n` tokens records. */
+  #bodyFor(n: number): Dispatch[] {
+    return n >= GEMM_MIN_TOKENS ? this.#prefillBody : this.#body;
   }
 
   /**
@@ -565,7 +578,7 @@ export class ForwardPass {
     q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }, this.#stepData));
     const enc = this.#device.createCommandEncoder({ label: 'forward' });
     const pass = enc.beginComputePass();
-    recordDispatches(pass, this.#body, n);
+    recordDispatches(pass, this.#bodyFor(n), n);
     if (output !== 'none') recordDispatches(pass, this.#head, n);
     pass.end();
     if (output === 'logits')
@@ -582,7 +595,7 @@ export class ForwardPass {
     if (!this.#device.features.has('timestamp-query'))
       throw new EngineRequestError('profiling needs the timestamp-query feature', 'NO_TIMESTAMPS');
     const n = ids.length;
-    const list = [...this.#body, ...this.#head, ...this.#argmax];
+    const list = [...this.#bodyFor(n), ...this.#head, ...this.#argmax];
     const q = this.#device.queue;
     q.writeBuffer(this.#ids, 0, ids.buffer, ids.byteOffset, ids.byteLength);
     q.writeBuffer(this.#stepBuffer, 0, encodeStep({ nTokens: n, pos }, this.#stepData));

@@ -3,8 +3,8 @@
  * through whole forward passes. On CPU emulators the engine keeps the register-tile kernel by
  * default (their compile time grows with workgroup memory), so without this file the kernels a
  * real GPU runs were checked only one by one (kernels.test.ts). Every product here runs them
- * (separate kernels, not the fused q/k/v and gate/up ones), with the default tile and staging
- * sizes: prefill logits against Dure's float64 reference, and greedy decoding (GEMV steps) against
+ * with the default tile and staging sizes (the fused q/k/v and gate/up kernels, where on, serve
+ * only decode and batches below the GEMM's): prefill logits against Dure's float64 reference, and greedy decoding (GEMV steps) against
  * the register-tile engine, whose agreement with llama.cpp agreement-llamacpp.test.ts proves.
  */
 import { describe, expect, it } from 'vitest';
@@ -35,24 +35,35 @@ async function greedyIds(engine: WebGpuEngine, n: number): Promise<number[]> {
 }
 
 describe('GPU-shaped weight products in the whole forward pass', () => {
-  // Q4_K and Q6_K: a Q4_K_M file's types, read with 16-byte loads; Q5_1: a type read a word at a time.
-  const cases: [TestArch, TestQuant][] = [
-    ['llama', 'Q4_K'],
-    ['qwen3', 'Q6_K'],
-    ['qwen2', 'Q5_1'],
+  // Q4_K and Q6_K: a Q4_K_M file's types, read with 16-byte loads; Q5_1: a type read a word at a
+  // time. The Q4_K model runs with the fused layer kernels (the default on a GPU), which serve
+  // batches below GEMM_MIN_TOKENS only: prefill takes the separate kernels and so the tiled GEMM.
+  const cases: [TestArch, TestQuant, boolean][] = [
+    ['llama', 'Q4_K', true],
+    ['qwen3', 'Q6_K', false],
+    ['qwen2', 'Q5_1', false],
   ];
-  for (const [arch, quant] of cases) {
-    it(`${arch} ${quant}: prefill within 1e-4 of float64, and the register-tile engine's greedy ids`, async () => {
+  for (const [arch, quant, fused] of cases) {
+    it(`${arch} ${quant}${fused ? ' fused' : ''}: prefill within 1e-4 of float64, and the register-tile engine's greedy ids`, async () => {
       const src = await FileSource.open(await testModelPath({ arch, quant }));
       const ref = await CpuReferenceModel.load(await readGguf(src));
       await src.close();
-      const gpu = await load(arch, quant, { gpuMatmul: true });
+      const gpu = await load(arch, quant, { gpuMatmul: true, fuseKernels: fused });
       const tile = await load(arch, quant, { gpuMatmul: false });
       try {
         expect(relL2(await gpu.logits(PROMPT), ref.logits(PROMPT))).toBeLessThan(1e-4);
         const ids = await greedyIds(gpu, 10);
         expect(ids).toHaveLength(10);
         expect(ids).toEqual(await greedyIds(tile, 10));
+        const kernels = async (n: number) => [
+          ...(await gpu.model.forward.profileStep(Uint32Array.from(PROMPT.slice(0, n)), 0)).keys(),
+        ];
+        const prefill = await kernels(PROMPT.length);
+        expect(prefill.some((k) => k.startsWith('matmulTiled:'))).toBe(true);
+        expect(prefill.some((k) => /^(glu|qkv|gemv|matmul):/.test(k))).toBe(false);
+        const decode = await kernels(1);
+        expect(decode.some((k) => k.startsWith('gemv:'))).toBe(true);
+        expect(decode.some((k) => /^(glu|qkv):/.test(k))).toBe(fused);
       } finally {
         await gpu.dispose();
         await tile.dispose();
