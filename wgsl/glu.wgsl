@@ -8,6 +8,7 @@ diagnostic(off, subgroup_uniformity);
 
 #define DOT_UNIT
 #define NORM
+#define COALESCED
 #include "quant"
 #include "reduce"
 
@@ -30,6 +31,10 @@ struct GluParams {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;  // [tokens, rows]
 @group(0) @binding(4) var<uniform> params: GluParams;
 @group(0) @binding(5) var<uniform> step: Step;
+#ifdef VEC16
+// W again, read 16 bytes at a time by decode (quant.wgsl w16).
+@group(0) @binding(6) var<storage, read> W4: array<vec4<u32>>;
+#endif
 
 #include "matvec"
 #include "gated-act"

@@ -79,9 +79,27 @@ fn row_partials(wb: u32, row: u32, aux: u32, lane: u32, stride: u32, first: u32,
     let xb = first * k4;
 #endif
     var acc = 0.0;
+#ifdef COALESCED
+    // GPU decode (the fused kernels, which CPU emulators do not run): lanes take consecutive
+    // pieces of the row, as gemv.wgsl's do — 16-weight half-units read with 16-byte loads where
+    // the type allows (VEC16), else vec4 groups read a word at a time — instead of a unit each.
+#ifdef VEC16
+    for (var hu = lane; hu < 2u * upr; hu += stride) {
+      let m = unit_vec16(wb, row, hu >> 1u, upr, aux, hu & 1u);
+      let b = xb + 4u * hu;
+      acc += dot(m[0], x4_at(b)) + dot(m[1], x4_at(b + 1u)) + dot(m[2], x4_at(b + 2u)) + dot(m[3], x4_at(b + 3u));
+    }
+#else
+    for (var g = lane; g < k4; g += stride) {
+      acc += dot(unit_vec4(wb, row, g >> 3u, upr, aux, g & 7u), x4_at(xb + g));
+    }
+#endif
+#else
+    // Emulator decode (matmul.wgsl): a lane per unit, decoded straight into dot products.
     for (var u = lane; u < upr; u += stride) {
       acc += dot_unit(wb, row, u, upr, aux, xb + u * 8u);
     }
+#endif
     return array<f32, TILE>(acc, 0.0, 0.0, 0.0);
   }
   var acc4 = vec4<f32>();

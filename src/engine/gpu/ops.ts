@@ -393,6 +393,8 @@ export class Ops {
     if (!buffer || o.wGate.rows !== o.wUp.rows || shared > this.device.limits.maxComputeWorkgroupStorageSize)
       return undefined;
     const rowsPerGroup = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
+    // Decode reads gate and up 16 bytes at a time where the type allows (wgsl/matvec.wgsl).
+    const vec16 = !!gpuQuantRow(o.wGate.type).gpu.vec16;
     const kernel = await this.#kernel({
       family: 'glu',
       entryPoint: 'main',
@@ -404,6 +406,7 @@ export class Ops {
         SG_ROWS: rowsPerGroup,
         F16: !!this.opts.f16,
         GELU: o.gelu,
+        VEC16: vec16,
       },
     });
     const g = o.wGate.parts[0]!;
@@ -425,7 +428,15 @@ export class Ops {
     );
     return {
       kernel,
-      bindGroup: this.#bind(kernel, [buffer, o.x, o.normWeight, o.out, params, this.step]),
+      bindGroup: this.#bind(kernel, [
+        buffer,
+        o.x,
+        o.normWeight,
+        o.out,
+        params,
+        this.step,
+        ...(vec16 ? [buffer] : []),
+      ]),
       grid: (n: number) => [gridX, gridY, Math.ceil(n / MATMUL_TILE)],
     };
   }

@@ -65,6 +65,9 @@ describe('fused layer kernels', () => {
         try {
           expect(perLayer(engine)).toBe(fusedPerLayer);
           expect(relL2(await engine.logits(PROMPT), want)).toBeLessThan(1e-4);
+          // 5 tokens: a tile of 4, then a one-token step (the decode path of the fused kernels).
+          const five = PROMPT.slice(0, 5);
+          expect(relL2(await engine.logits(five), ref.logits(five))).toBeLessThan(1e-4);
         } finally {
           await engine.dispose();
         }
