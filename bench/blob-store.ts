@@ -10,12 +10,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from '../src/cli/args.ts';
 import pg from 'pg';
 import { BlobStore } from '../federated-server/src/storage/blobs.ts';
 import { startPostgres, tempDir } from '../federated-server/src/testing/databases.ts';
 
-const { values: args } = parseArgs({
+const { values: args } = parseCliArgs({
   options: { updates: { type: 'string', default: '100' }, mib: { type: 'string', default: '4' } },
 });
 const N = Number(args.updates);

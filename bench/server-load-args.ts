@@ -2,7 +2,7 @@
  * Command line of bench/server-load.ts, parsed and checked on its own so a typo fails before a
  * PostgreSQL and three servers are started.
  */
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from '../src/cli/args.ts';
 
 /** Real model shapes (config.json of each): layers, hidden size, and k/v width (KV heads × head dim). */
 export const MODEL_SHAPES = {
@@ -31,7 +31,7 @@ export interface ServerLoadArgs {
  * @throws {Error} naming the bad option.
  */
 export function parseServerLoadArgs(argv: string[]): ServerLoadArgs {
-  const { values: v } = parseArgs({
+  const { values: v } = parseCliArgs({
     args: argv,
     options: {
       institutions: { type: 'string' },

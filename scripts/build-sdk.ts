@@ -15,7 +15,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { parseCliArgs } from '../src/cli/args.ts';
 import ts from 'typescript';
 import { build } from 'vite';
 
@@ -144,7 +145,7 @@ export async function packSdk(dir: string, destination = process.cwd()): Promise
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     options: {
       out: { type: 'string', default: join(ROOT, 'dist-sdk') },
       pack: { type: 'boolean', default: false },

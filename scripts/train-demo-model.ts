@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from '../src/cli/args.ts';
 import { MemorySource, readGguf } from '../src/engine/gguf/index.ts';
 import { createTokenizer } from '../src/engine/tokenizer/index.ts';
 import { requestNodeGpu } from '../src/node/webgpu.ts';
@@ -50,7 +50,7 @@ import {
 } from './demo-model/model.ts';
 import { bigramLogMatrix, spectralEmbeddings, truncatedSvd } from './demo-model/spectral.ts';
 
-const { values: args } = parseArgs({
+const { values: args } = parseCliArgs({
   options: {
     out: { type: 'string', default: 'public/models/demo.gguf' },
     minutes: { type: 'string', default: '25' },

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from '../src/cli/args.ts';
 import { modelChatTemplate } from '../src/engine/chat-template/fallback.ts';
 import { encodeChat } from '../src/engine/chat-template/index.ts';
 import { MemorySource, readGguf } from '../src/engine/gguf/index.ts';
@@ -49,7 +49,7 @@ import {
   writeModel,
 } from './demo-model/model.ts';
 
-const { values: args } = parseArgs({
+const { values: args } = parseCliArgs({
   options: {
     base: { type: 'string', default: 'public/models/demo.gguf' },
     out: { type: 'string', default: 'public/models/demo.gguf' },

@@ -5,13 +5,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from '../../src/cli/args.ts';
 import { createTokenizer } from '../../src/engine/tokenizer/index.ts';
 import { tokenizerMetadata } from '../../src/testing/test-models.ts';
 import { corpusDataset } from './corpus.ts';
 import { INSTITUTIONS, institutionDataset, toJsonl } from './institutions.ts';
 
-const { values } = parseArgs({
+const { values } = parseCliArgs({
   options: { seed: { type: 'string', default: '1' }, 'max-seq-len': { type: 'string', default: '128' } },
 });
 const seed = Number(values.seed);
