@@ -2,7 +2,9 @@
 // gate and up projections, and act(gate)·up (gated-act.wgsl) — three matmuls' worth of launches,
 // a norm and an activation pass in one, and the gate/up/normed rows never touch memory.
 // gate and up live in one buffer W (src/engine/gpu/gpu-weight.ts uploadWeightGroup) at word
-// offsets gate_base and up_base, so one binding serves both; rows are spread as in matmul.wgsl.
+// offsets gate_base and up_base, so one binding serves both. A workgroup takes SG_ROWS rows (≥ 16,
+// ops.ts glu): its prologue computes the RMSNorm and stages x∘g once for all of them, where one or
+// two rows per workgroup re-read x 1.7–3.5 times the bytes of the weights they multiply.
 
 diagnostic(off, subgroup_uniformity);
 
@@ -69,18 +71,21 @@ fn main(
   }
 #else
   let inv = norm_prologue(0u, t0, n_tok, lid);
-  let row = group;
-  let in_range = row < params.rows;
-  var ag: array<f32, TILE>;
-  var au: array<f32, TILE>;
-  if (in_range) {
-    ag = row_partials(params.gate_base, row, params.gate_aux, lid, WG_SIZE, 0u, t0, n_tok);
-    au = row_partials(params.up_base, row, params.up_aux, lid, WG_SIZE, 0u, t0, n_tok);
-  }
-  for (var t = 0u; t < TILE; t++) {
-    let g = reduce_sum(ag[t], lid) * inv[t];
-    let u = reduce_sum(au[t], lid) * inv[t];
-    if (lid == 0u && in_range && t0 + t < n_tok) { out[(t0 + t) * params.rows + row] = gated_act(g, u); }
+  // The whole workgroup reduces one row at a time (uniform control flow for the barriers).
+  for (var rr = 0u; rr < SG_ROWS; rr++) {
+    let row = group * SG_ROWS + rr;
+    let in_range = row < params.rows;
+    var ag: array<f32, TILE>;
+    var au: array<f32, TILE>;
+    if (in_range) {
+      ag = row_partials(params.gate_base, row, params.gate_aux, lid, WG_SIZE, 0u, t0, n_tok);
+      au = row_partials(params.up_base, row, params.up_aux, lid, WG_SIZE, 0u, t0, n_tok);
+    }
+    for (var t = 0u; t < TILE; t++) {
+      let g = reduce_sum(ag[t], lid) * inv[t];
+      let u = reduce_sum(au[t], lid) * inv[t];
+      if (lid == 0u && in_range && t0 + t < n_tok) { out[(t0 + t) * params.rows + row] = gated_act(g, u); }
+    }
   }
 #endif
 }

@@ -14,7 +14,7 @@ import { quantize } from '../../tools/gguf/quantize.ts';
 import { GgmlType } from '../gguf/types.ts';
 import { GpuHarness, randn, relL2, rng } from '../../testing/gpu-harness.ts';
 import { ropeTable } from '../model/rope-table.ts';
-import { uploadWeight } from './gpu-weight.ts';
+import { uploadF32, uploadWeight, uploadWeightGroup } from './gpu-weight.ts';
 import { GPU_WEIGHT_TYPES } from './weight-layout.ts';
 import { kernelFamilies, wgslIncludes } from './sources.ts';
 
@@ -287,6 +287,46 @@ for (const subgroups of [true, false]) {
         pos: 0,
       });
       expect(relL2(await h.readF32(out, want.length), want)).toBeLessThan(1e-6);
+    });
+
+    // 40 rows: two full workgroups of 16 and a ragged one; 1 token: the decode loop (16-byte
+    // half-units for Q4_K, words for Q5_1), 5: the 4-token tiles.
+    it.each([
+      ['Q4_K', 1],
+      ['Q5_1', 1],
+      ['Q4_K', 5],
+    ] as const)('fused norm + gate/up + SiLU (%s, %i tokens) within 1e-5 of float64', async (name, nTok) => {
+      const type = GgmlType[name];
+      const rows = 40;
+      const k = 256;
+      const gate = randomWeight(type, rows, k, 21);
+      const up = randomWeight(type, rows, k, 22);
+      const x = randn(nTok * k, rng(23));
+      const g = Float32Array.from(randn(k, rng(24), 0.1), (v) => v + 1);
+      const [wGate, wUp] = uploadWeightGroup(h.device, 'gu', [
+        { name: 'g', type, bytes: gate.bytes, rows, k },
+        { name: 'u', type, bytes: up.bytes, rows, k },
+      ])!;
+      const out = h.storage(nTok * rows * 4);
+      const glu = await h.ops.glu({
+        ...{ wGate: wGate!, wUp: wUp!, x: h.storage(x), normWeight: uploadF32(h.device, 'g', g) },
+        ...{ eps: 1e-6, out, gelu: false },
+      });
+      h.run([glu!], { nTokens: nTok, pos: 0 });
+      const want = new Float64Array(nTok * rows);
+      for (let t = 0; t < nTok; t++) {
+        const row = x.subarray(t * k, (t + 1) * k);
+        const inv = 1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0) / k + 1e-6);
+        const xn = Float32Array.from(row, (v, i) => v * inv * (g[i] as number));
+        const a = matmulRef(gate.deq, xn, rows, k, 1);
+        const b = matmulRef(up.deq, xn, rows, k, 1);
+        for (let r = 0; r < rows; r++) {
+          const ar = a[r] as number;
+          want[t * rows + r] = (ar / (1 + Math.exp(-ar))) * (b[r] as number);
+        }
+      }
+      expect(relL2(await h.readF32(out, nTok * rows), want)).toBeLessThan(1e-5);
+      wGate!.parts[0]!.buffer.destroy();
     });
 
     it('argmax picks the largest logit, lowest index on ties', async () => {
