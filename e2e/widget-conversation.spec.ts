@@ -417,6 +417,14 @@ test('phones: the floating panel fits 320, 360 and 390 px wide screens', async (
         panel: box('.panel').height,
         // How far the box to type in reaches below the panel's visible part (≤ 0: seen at once).
         composerBelow: box('textarea').bottom - box('.panel').bottom,
+        // Whether the placeholder, typed into the empty box, fits it without scrolling.
+        placeholderFits: (() => {
+          const ta = root.querySelector('textarea') as HTMLTextAreaElement;
+          ta.value = ta.placeholder;
+          const fits = ta.scrollHeight <= ta.clientHeight;
+          ta.value = '';
+          return fits;
+        })(),
         lines,
       };
     });
@@ -428,6 +436,7 @@ test('phones: the floating panel fits 320, 360 and 390 px wide screens', async (
     expect.soft(m.lines, `backend line, ${lang}`).toBeLessThanOrEqual(2);
     expect.soft(m.log / m.panel, `log share of the panel, ${lang}`).toBeGreaterThanOrEqual(0.5);
     expect.soft(m.composerBelow, `the box to type in is seen at once, ${lang}`).toBeLessThanOrEqual(0);
+    expect.soft(m.placeholderFits, `the placeholder fits the box, ${lang}`).toBe(true);
     expect(await overflow(), `ready, 320 px, ${lang}`).toEqual([]);
   }
   // The folded reason opens from the keyboard, says why without naming the path again, and folds.
