@@ -45,6 +45,17 @@ fn byte_at(wb: u32, word_index_base: u32, byte: u32) -> u32 {
 fn w16(wb: u32, word: u32) -> vec4<u32> {
   return W4[(wb + word) >> 2u];
 }
+
+// d·q − m for the 16 unsigned byte quants of q (four per word): the columns of unit_vec16 for
+// the types whose value is a scale times an unsigned quant minus an offset.
+fn affine16(q: vec4<u32>, d: f32, m: f32) -> mat4x4<f32> {
+  return mat4x4<f32>(
+    d * vec4<f32>(unpack4xU8(q.x)) - m,
+    d * vec4<f32>(unpack4xU8(q.y)) - m,
+    d * vec4<f32>(unpack4xU8(q.z)) - m,
+    d * vec4<f32>(unpack4xU8(q.w)) - m,
+  );
+}
 #endif
 
 #include "quant-type"

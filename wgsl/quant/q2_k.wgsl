@@ -55,14 +55,7 @@ fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x
   // Half h is sub-block 2·unit + h, with its own scale and min.
   let k = q2k_unit(wb, row, unit, upr, aux);
   let q = (w16(wb, k.qbase + 4u * h) >> vec4<u32>(k.shift)) & vec4<u32>(0x03030303u);
-  let d = select(k.d0, k.d1, h == 1u);
-  let m = select(k.m0, k.m1, h == 1u);
-  return mat4x4<f32>(
-    d * vec4<f32>(unpack4xU8(q.x)) - m,
-    d * vec4<f32>(unpack4xU8(q.y)) - m,
-    d * vec4<f32>(unpack4xU8(q.z)) - m,
-    d * vec4<f32>(unpack4xU8(q.w)) - m,
-  );
+  return affine16(q, select(k.d0, k.d1, h == 1u), select(k.m0, k.m1, h == 1u));
 }
 #endif
 

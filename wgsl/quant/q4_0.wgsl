@@ -26,12 +26,7 @@ fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x
   let blk = row * upr + unit;
   let q = (w16(wb, blk * 4u) >> vec4<u32>(4u * h)) & vec4<u32>(0x0f0f0f0fu);
   let d = f16_at(wb, aux, blk);
-  return mat4x4<f32>(
-    d * (vec4<f32>(unpack4xU8(q.x)) - 8.0),
-    d * (vec4<f32>(unpack4xU8(q.y)) - 8.0),
-    d * (vec4<f32>(unpack4xU8(q.z)) - 8.0),
-    d * (vec4<f32>(unpack4xU8(q.w)) - 8.0),
-  );
+  return affine16(q, d, 8.0 * d);
 }
 #endif
 

@@ -46,12 +46,7 @@ fn unit_vec4(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, j: u32) -> vec4<f
 fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x4<f32> {
   let k = q4k_unit(wb, row, unit, upr);
   let q = (w16(wb, k.qbase + 4u * h) >> vec4<u32>(k.shift)) & vec4<u32>(0x0f0f0f0fu);
-  return mat4x4<f32>(
-    k.d * vec4<f32>(unpack4xU8(q.x)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.y)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.z)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.w)) - k.m,
-  );
+  return affine16(q, k.d, k.m);
 }
 #endif
 

@@ -51,13 +51,7 @@ fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x
   let k = q5k_unit(wb, row, unit, upr);
   let lo = (w16(wb, k.qbase + 4u * h) >> vec4<u32>(k.shift)) & vec4<u32>(0x0f0f0f0fu);
   let hi = ((w16(wb, k.hbase + 4u * h) >> vec4<u32>(k.hbit)) & vec4<u32>(0x01010101u)) << vec4<u32>(4u);
-  let q = lo | hi;
-  return mat4x4<f32>(
-    k.d * vec4<f32>(unpack4xU8(q.x)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.y)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.z)) - k.m,
-    k.d * vec4<f32>(unpack4xU8(q.w)) - k.m,
-  );
+  return affine16(lo | hi, k.d, k.m);
 }
 #endif
 

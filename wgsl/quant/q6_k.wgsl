@@ -59,12 +59,7 @@ fn unit_vec16(wb: u32, row: u32, unit: u32, upr: u32, aux: u32, h: u32) -> mat4x
   let hi = (w16(wb, k.qhw + 4u * h) >> vec4<u32>(k.hshift)) & vec4<u32>(0x03030303u);
   let q = lo | (hi << vec4<u32>(4u));
   let s = select(k.s0, k.s1, h == 1u);
-  return mat4x4<f32>(
-    s * (vec4<f32>(unpack4xU8(q.x)) - 32.0),
-    s * (vec4<f32>(unpack4xU8(q.y)) - 32.0),
-    s * (vec4<f32>(unpack4xU8(q.z)) - 32.0),
-    s * (vec4<f32>(unpack4xU8(q.w)) - 32.0),
-  );
+  return affine16(q, s, 32.0 * s);
 }
 #endif
 
