@@ -19,6 +19,7 @@ import { WebGpuEngine } from '../engine.ts';
 import { LORA_MODULES, type LoraModule } from './adapter.ts';
 import { randomAdapter } from '../../testing/random-adapter.ts';
 import { loraToGguf } from '../../tools/gguf/lora-to-gguf.ts';
+import { greedyIds } from '../../testing/greedy.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64];
 const N_GREEDY = 32;
@@ -81,14 +82,6 @@ async function llamaCppWithLora(model: LlamaModel, loraPath: string, nVocab: num
   }
 }
 
-async function greedy(engine: WebGpuEngine): Promise<number[]> {
-  const g = engine.generate({ promptIds: PROMPT, maxTokens: N_GREEDY, greedy: true });
-  for (;;) {
-    const r = await g.next();
-    if (r.done) return r.value.ids;
-  }
-}
-
 describe('LoRA agreement with llama.cpp (GGUF adapter from loraToGguf)', () => {
   const rows: string[] = [];
   afterAll(() =>
@@ -121,10 +114,10 @@ describe('LoRA agreement with llama.cpp (GGUF adapter from loraToGguf)', () => {
         writeFileSync(loraPath, loraToGguf(lora, { architecture: cfg.arch, dims: cfg }));
 
         const baseLogits = await engine.logits(PROMPT);
-        const baseIds = await greedy(engine);
+        const baseIds = await greedyIds(engine, PROMPT, N_GREEDY);
         await engine.setAdapters([{ name: 'random', lora, scale: SCALE }]);
         const ours = await engine.logits(PROMPT);
-        const oursIds = await greedy(engine);
+        const oursIds = await greedyIds(engine, PROMPT, N_GREEDY);
         const theirs = await llamaCppWithLora(ref, loraPath, nVocab);
         const err = relL2(ours, theirs.logits);
 

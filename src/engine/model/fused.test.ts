@@ -16,6 +16,7 @@ import { WebGpuEngine, type EngineOptions } from '../engine.ts';
 import { isCpuEmulatedAdapter } from '../gpu/device.ts';
 import { readGguf } from '../gguf/reader.ts';
 import { randomAdapter } from '../../testing/random-adapter.ts';
+import { greedyIds } from '../../testing/greedy.ts';
 
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
 
@@ -38,13 +39,6 @@ async function reference(arch: TestArch, quant: TestQuant) {
 function perLayer(engine: WebGpuEngine): number {
   const { forward, cfg } = engine.model;
   return (forward.dispatchCount - 4) / cfg.nLayer;
-}
-
-async function greedyIds(engine: WebGpuEngine, n: number): Promise<number[]> {
-  const g = engine.generate({ promptIds: PROMPT, maxTokens: n, greedy: true });
-  let r = await g.next();
-  while (!r.done) r = await g.next();
-  return r.value.ids;
 }
 
 describe('fused layer kernels', () => {
@@ -103,8 +97,8 @@ describe('fused layer kernels', () => {
       const fused = await load(arch, quant);
       const unfused = await load(arch, quant, { fuseKernels: false });
       try {
-        const a = await greedyIds(fused, 12);
-        const b = await greedyIds(unfused, 12);
+        const a = await greedyIds(fused, PROMPT, 12);
+        const b = await greedyIds(unfused, PROMPT, 12);
         expect(a).toHaveLength(12);
         expect(a).toEqual(b);
       } finally {

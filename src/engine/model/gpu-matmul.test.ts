@@ -15,6 +15,7 @@ import { testTrainingGpu } from '../../testing/node-gpu.ts';
 import { testModelPath, type TestArch, type TestQuant } from '../../testing/test-models.ts';
 import { WebGpuEngine, type EngineOptions } from '../engine.ts';
 import { readGguf } from '../gguf/reader.ts';
+import { greedyIds } from '../../testing/greedy.ts';
 
 // 11 tokens: one prefill step of the tiled GEMM (maxBatch 16).
 const PROMPT = [1, 17, 200, 33, 5, 99, 250, 7, 12, 64, 3];
@@ -25,13 +26,6 @@ async function load(arch: TestArch, quant: TestQuant, opts: EngineOptions) {
   const engine = new WebGpuEngine(device, { contextLength: 64, maxBatch: 16, fuseKernels: false, ...opts });
   await engine.loadSource(await FileSource.open(await testModelPath({ arch, quant })));
   return engine;
-}
-
-async function greedyIds(engine: WebGpuEngine, n: number): Promise<number[]> {
-  const g = engine.generate({ promptIds: PROMPT, maxTokens: n, greedy: true });
-  let r = await g.next();
-  while (!r.done) r = await g.next();
-  return r.value.ids;
 }
 
 describe('GPU-shaped weight products in the whole forward pass', () => {
@@ -52,9 +46,9 @@ describe('GPU-shaped weight products in the whole forward pass', () => {
       const tile = await load(arch, quant, { gpuMatmul: false });
       try {
         expect(relL2(await gpu.logits(PROMPT), ref.logits(PROMPT))).toBeLessThan(1e-4);
-        const ids = await greedyIds(gpu, 10);
+        const ids = await greedyIds(gpu, PROMPT, 10);
         expect(ids).toHaveLength(10);
-        expect(ids).toEqual(await greedyIds(tile, 10));
+        expect(ids).toEqual(await greedyIds(tile, PROMPT, 10));
         const kernels = async (n: number) => [
           ...(await gpu.model.forward.profileStep(Uint32Array.from(PROMPT.slice(0, n)), 0)).keys(),
         ];
