@@ -12,9 +12,6 @@
 diagnostic(off, subgroup_uniformity);
 
 #define DOT_UNIT
-// Decode lanes read consecutive words (matvec.wgsl); no 16-byte view of W: this kernel already
-// has the 8 storage bindings WebGPU guarantees.
-#define COALESCED
 #define NORM
 #include "quant"
 #include "reduce"

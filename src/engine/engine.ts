@@ -62,7 +62,9 @@ export interface EngineOptions {
   /**
    * Fused kernels (norm + q/k/v + RoPE + KV append; norm + gate/up + activation): 6 dispatches
    * per layer and decode step instead of 13. Default: on, except on CPU-emulated adapters (isCpuEmulatedAdapter),
-   * where the separate kernels measure faster.
+   * where the separate kernels measure faster. With the GPU-shaped products (gpuMatmul) only
+   * gate/up fuse, and only for steps below 8 tokens (ForwardPass: the fused q/k/v kernel launches
+   * a workgroup per head, too few for a GPU; prefill goes through the tiled GEMM).
    */
   fuseKernels?: boolean;
   /**

@@ -355,6 +355,10 @@ export class ForwardPass {
    * The graph-level rewrite of the 'qkv' run (attn_norm, q/k/v, q/k norms, rope_store) into one
    * fused dispatch, or undefined where the run must stay separate: fused off, a layer without a
    * pre-norm (the fused kernel normalises its input), or one holding only some biases/head norms.
+   * Also separate wherever the GPU-shaped products run (real GPUs): the fused kernel needs a whole
+   * head per workgroup (RoPE pairs and q/k norms span it), so it launches n_head + 2·n_kv
+   * workgroups — 16 for Qwen2.5-1.5B — each walking its 128 rows one subgroup-row at a time, far
+   * too few to hide memory latency on a GPU, where the separate GEMVs launch ≥ 96 for q alone.
    */
   async #fusedQkv(
     layer: number,
@@ -364,7 +368,7 @@ export class ForwardPass {
     const { cfg, opts } = this;
     const partial =
       [L.bq, L.bk, L.bv].filter(Boolean).length % 3 || [L.qNorm, L.kNorm].filter(Boolean).length % 2;
-    if (opts.fused === false || partial || !L.attnNorm) return undefined;
+    if (opts.fused === false || partial || !L.attnNorm || this.#ops.gpuMatmul) return undefined;
     return this.#ops.qkv({
       wq: L.wq,
       wk: L.wk,

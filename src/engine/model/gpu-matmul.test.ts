@@ -57,7 +57,9 @@ describe('GPU-shaped weight products in the whole forward pass', () => {
         expect(prefill.some((k) => /^(glu|qkv|gemv|matmul):/.test(k))).toBe(false);
         const decode = await kernels(1);
         expect(decode.some((k) => k.startsWith('gemv:'))).toBe(true);
-        expect(decode.some((k) => /^(glu|qkv):/.test(k))).toBe(fused);
+        // Fused gate/up where asked; q/k/v always separate here (one workgroup per head is too few).
+        expect(decode.some((k) => k.startsWith('glu:'))).toBe(fused);
+        expect(decode.some((k) => k.startsWith('qkv:'))).toBe(false);
       } finally {
         await gpu.dispose();
         await tile.dispose();
