@@ -1,6 +1,7 @@
 /** The structural arithmetic behind bench/README.md's kernel table, checked on hand-sized cases. */
 import { describe, expect, it } from 'vitest';
 import {
+  decodeStep,
   gemvDecode,
   qwen25_1_5b,
   registerTileDecode,
@@ -78,6 +79,45 @@ describe('kernel structure', () => {
     expect(tiledGemmPrefill(tiny, 65, true)).toEqual({ weightReads: 2, workgroups: 2, sharedBytes: 8192 });
   });
 
+  it('counts a whole GPU decode step: fused q/k/v and gate/up at 2 rows per workgroup, then GEMVs and 16', () => {
+    // One-byte weights, k = 64: q 8 rows (2 heads of 4), k and v 4 rows, gate and up 32 rows.
+    const layer: ModelShape = {
+      bytesPerWeight: 1,
+      matrices: [
+        { name: 'q', rows: 8, k: 64, count: 1 },
+        { name: 'k', rows: 4, k: 64, count: 1 },
+        { name: 'v', rows: 4, k: 64, count: 1 },
+        { name: 'gate', rows: 32, k: 64, count: 1 },
+        { name: 'up', rows: 32, k: 64, count: 1 },
+      ],
+    };
+    const min = 800 + 528 + 528 + 2432 + 2432;
+    // A workgroup per head (4 of them, x and the norm weight staged by each: 512 B); gate/up in 16
+    // workgroups of 2 rows, each staging 512 B; 64-lane workgroups are 2 subgroups of 32.
+    expect(decodeStep(layer, nvidia, 32, { gluRows: 2, fusedQkv: true, headDim: 4 })).toMatchObject({
+      minBytes: min,
+      requestedBytes: 512 + 2 * 512 + 32 + 2 * (256 + 512 + 16) + 2048 + 16 * 512 + 128 + 2048,
+      workgroups: 4 + 16,
+      minWorkgroups: 4,
+      maxBytesPerSubgroup: 2 * 64, // a head's subgroup walks 2 rows, a gate/up subgroup 1 row of each
+      idleLanes: 0,
+    });
+    // q/k/v GEMVs (16 rows per workgroup, 4 teams of 4 rows, x staged once: 256 B); gate/up in 2
+    // workgroups of 16 rows, each subgroup walking 8 rows of both.
+    expect(decodeStep(layer, nvidia, 32, { gluRows: 16, fusedQkv: false, headDim: 4 })).toMatchObject({
+      minBytes: min,
+      requestedBytes: 800 + 528 + 528 + 2048 + 2 * 512 + 128 + 2048,
+      workgroups: 3 + 2,
+      minWorkgroups: 1,
+      maxBytesPerSubgroup: 8 * 2 * 64,
+      idleLanes: 0,
+    });
+    // Rows sized by the largest subgroup leave Intel's SIMD8 subgroups idle: 2 rows for 8 subgroups.
+    expect(
+      decodeStep(layer, { min: 8, max: 32 }, 8, { gluRows: 2, fusedQkv: true, headDim: 4 }).idleLanes,
+    ).toBe(0.75);
+  });
+
   it('sizes Qwen2.5-1.5B at Q4_K: 1.54 G weights, 0.87 GB a token', () => {
     const m = qwen25_1_5b();
     const weights = m.matrices.reduce((s, x) => s + x.count * x.rows * x.k, 0);
@@ -89,5 +129,13 @@ describe('kernel structure', () => {
     expect(gemv.ratio).toBeGreaterThan(1.4);
     expect(gemv.ratio).toBeLessThan(1.5);
     expect(registerTileDecode(m, nvidia, 32).ratio).toBeGreaterThan(7);
+    // The engine's GPU decode step: the fused q/k/v kernel's subgroups walked 64 rows of 864 B.
+    const before = decodeStep(m, nvidia, 32, { gluRows: 2, fusedQkv: true, headDim: 128 });
+    const now = decodeStep(m, nvidia, 32, { gluRows: 16, fusedQkv: false, headDim: 128 });
+    expect(before.maxBytesPerSubgroup).toBe(64 * 1536 * 0.5625);
+    expect(before.ratio).toBeGreaterThan(2.9);
+    expect(now.ratio).toBeLessThan(1.5);
+    // Now the longest walk is the down projection's: 4 rows of 8960 weights.
+    expect(now.maxBytesPerSubgroup).toBe(4 * 8960 * 0.5625);
   });
 });

@@ -120,6 +120,99 @@ function decodeFigures(
   };
 }
 
+/** A decode step's products as the engine records them on a GPU (forward.ts, ops.ts). */
+export interface DecodeStepPlan {
+  /** Rows per workgroup of the fused gate/up kernel (wgsl/glu.wgsl SG_ROWS). */
+  gluRows: number;
+  /** q/k/v through the fused kernel, one workgroup per head (else separate GEMVs). */
+  fusedQkv: boolean;
+  /** Rows per head (the fused q/k/v kernel's workgroup). */
+  headDim: number;
+}
+
+export interface DecodeStepFigures extends DecodeFigures {
+  /**
+   * The most weight bytes one subgroup walks in a step: the serial work of the slowest lane group,
+   * which bounds how well memory latency is hidden when few workgroups run.
+   */
+  maxBytesPerSubgroup: number;
+  /** Fewest workgroups any of the step's weight dispatches launches. */
+  minWorkgroups: number;
+}
+
+/**
+ * The whole decode step's weight products as the engine runs them on a GPU with subgroups: gate
+ * and up in the fused kernel (one staging of the normalised x per workgroup of `gluRows` rows,
+ * subgroups taking its rows in turn), q/k/v in the fused kernel (a workgroup per head, its 64
+ * invocations' subgroups taking the head's rows in turn) or in GEMVs, everything else in GEMVs.
+ * x is read once per workgroup, plus the norm weight where a kernel folds the norm in.
+ */
+export function decodeStep(
+  model: ModelShape,
+  sg: SubgroupRange,
+  actual: number,
+  plan: DecodeStepPlan,
+): DecodeStepFigures {
+  const gemv = gemvShape(sg);
+  const gemvTeams = Math.max(1, Math.floor(GEMV_WG / actual));
+  const fusedSubgroups = Math.max(1, Math.floor(MATMUL_WG / actual));
+  let minBytes = 0;
+  let requestedBytes = 0;
+  let workgroups = 0;
+  let sharedBytes = 0;
+  let maxBytesPerSubgroup = 0;
+  let minWorkgroups = Infinity;
+  let qkvGroups = 0;
+  const up = model.matrices.find((m) => m.name === 'up');
+  for (const m of model.matrices) {
+    const rowBytes = m.k * model.bytesPerWeight;
+    const weights = m.rows * rowBytes;
+    minBytes += m.count * (weights + 4 * m.k + 4 * m.rows);
+    let groups: number;
+    let xBytesPerGroup = 4 * m.k;
+    let rowsPerSubgroup: number;
+    let weightRows = 1; // rows of weights per output row (gate and up together: 2)
+    if (m.name === 'up') {
+      // Counted with gate: same workgroups, same staged x.
+      requestedBytes += m.count * weights;
+      continue;
+    } else if (m.name === 'gate') {
+      groups = Math.ceil(m.rows / plan.gluRows);
+      xBytesPerGroup = 8 * m.k; // x and the norm weight
+      rowsPerSubgroup = Math.ceil(plan.gluRows / fusedSubgroups);
+      weightRows = up ? 2 : 1;
+      sharedBytes = Math.max(sharedBytes, 4 * m.k);
+    } else if (plan.fusedQkv && (m.name === 'q' || m.name === 'k' || m.name === 'v')) {
+      groups = m.rows / plan.headDim;
+      xBytesPerGroup = 8 * m.k;
+      rowsPerSubgroup = Math.ceil(plan.headDim / fusedSubgroups);
+      sharedBytes = Math.max(sharedBytes, 4 * m.k);
+    } else {
+      groups = Math.ceil(m.rows / gemv.rows);
+      rowsPerSubgroup = Math.ceil(gemv.rows / gemvTeams);
+      sharedBytes = Math.max(sharedBytes, 16 * Math.min(GEMV_X_CHUNK, m.k / 4));
+    }
+    requestedBytes += m.count * (weights + groups * xBytesPerGroup + 4 * m.rows);
+    workgroups += m.count * groups;
+    // The fused q/k/v kernel is one dispatch over all three matrices' heads.
+    if (plan.fusedQkv && (m.name === 'q' || m.name === 'k' || m.name === 'v')) qkvGroups += groups;
+    else minWorkgroups = Math.min(minWorkgroups, groups);
+    maxBytesPerSubgroup = Math.max(maxBytesPerSubgroup, rowsPerSubgroup * weightRows * rowBytes);
+  }
+  if (qkvGroups) minWorkgroups = Math.min(minWorkgroups, qkvGroups);
+  return {
+    minBytes,
+    requestedBytes,
+    ratio: requestedBytes / minBytes,
+    workgroups,
+    sharedBytes,
+    // The fused gate/up kernel's: its rows follow the plan, the GEMV's the device's subgroup range.
+    idleLanes: Math.max(0, 1 - plan.gluRows / fusedSubgroups),
+    maxBytesPerSubgroup,
+    minWorkgroups,
+  };
+}
+
 export interface PrefillFigures {
   /** Times each weight is read (and dequantized) for a chunk of `tokens` tokens. */
   weightReads: number;

@@ -15,6 +15,14 @@ export const GEMV_TEAM = 32;
  * workgroups (1536 rows), enough to fill a laptop or desktop GPU.
  */
 export const GEMV_MIN_ROWS = 16;
+/**
+ * Rows per workgroup of the fused gate/up kernel (wgsl/glu.wgsl), from the rows its subgroups
+ * would take one each (1 without subgroups): at least GEMV_MIN_ROWS share its RMSNorm and staged x.
+ */
+export function gluRowsPerGroup(subgroupRows: number): number {
+  return Math.max(GEMV_MIN_ROWS, subgroupRows);
+}
+
 /** Largest run of x (vec4s) a GEMV workgroup stages at once: 8 KiB, half the guaranteed minimum. */
 export const GEMV_X_CHUNK = 512;
 

@@ -10,10 +10,10 @@ import type { Kernel, KernelKey, KernelLibrary } from './kernel-library.ts';
 import { ATTN_WG, headBlocks, prefillTile, SPLIT_MAX_TOKENS, splitCount } from './attention-plan.ts';
 import {
   GEMM_TILE,
-  GEMV_MIN_ROWS,
   GEMV_WG,
   GEMV_X_CHUNK,
   gemvShape,
+  gluRowsPerGroup,
   MATMUL_TILE,
   MATMUL_WG,
   matmulKernelFor,
@@ -393,11 +393,7 @@ export class Ops {
     const shared = 4 * (o.wGate.k + this.#matrixWg); // staged input row + reduction scratch
     if (!buffer || o.wGate.rows !== o.wUp.rows || shared > this.device.limits.maxComputeWorkgroupStorageSize)
       return undefined;
-    // At least GEMV_MIN_ROWS rows share the prologue's norm and staged x∘g, as in the GEMV.
-    const rowsPerGroup = Math.max(
-      GEMV_MIN_ROWS,
-      this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1,
-    );
+    const rowsPerGroup = gluRowsPerGroup(this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1);
     // Decode reads gate and up 16 bytes at a time where the type allows (wgsl/matvec.wgsl).
     const vec16 = !!gpuQuantRow(o.wGate.type).gpu.vec16;
     const kernel = await this.#kernel({
