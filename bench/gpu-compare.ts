@@ -18,6 +18,18 @@ export interface GpuCompareResult {
   adapter: string;
   software_adapter: boolean;
   dure: EngineFigures & { readbacks_per_token: number; dispatches_per_token: number };
+  /**
+   * The engine's default (fused gate/up on a GPU) against the separate kernels, same run: the
+   * measurement the fused default per adapter class should follow (bench/README.md).
+   */
+  fused_vs_separate: {
+    fused_decode_tok_s: number;
+    separate_decode_tok_s: number;
+    fused_prefill_tok_s: number;
+    separate_prefill_tok_s: number;
+    /** fused ÷ separate decode tok/s. */
+    decode_ratio: number;
+  };
   llama_cpp: (EngineFigures & { backend: string; devices: string[] }) | { error: string };
   /** dure.decode_tok_s ÷ llama_cpp.decode_tok_s (null when llama.cpp did not run). */
   ratio: number | null;
@@ -186,6 +198,22 @@ export async function gpuCompare(
   log(
     `bench:gpu: Dure ${dure.decode_tok_s.toFixed(2)} tok/s decode, ${dure.prefill_tok_s.toFixed(1)} prefill`,
   );
+  // The other side of the fused default, on the same device and model.
+  const other = await benchDecode(device, path, {
+    decodeTokens: sizes.decodeTokens,
+    prefillTokens: sizes.promptTokens,
+    fuseKernels: software,
+    profile: false,
+  });
+  const [fused, separate] = software ? [other, d] : [d, other];
+  const fusedVsSeparate = {
+    fused_decode_tok_s: fused.tok_s,
+    separate_decode_tok_s: separate.tok_s,
+    fused_prefill_tok_s: fused.prefill_tok_s,
+    separate_prefill_tok_s: separate.prefill_tok_s,
+    decode_ratio: fused.tok_s / separate.tok_s,
+  };
+  log(`bench:gpu: fused ÷ separate decode ${fusedVsSeparate.decode_ratio.toFixed(2)}`);
   const vocab = d.vocab;
   const prompt = Array.from({ length: sizes.promptTokens }, (_, i) => (i * 7919 + 13) % vocab);
   const llama = await llamaCppFigures(
@@ -201,6 +229,7 @@ export async function gpuCompare(
     adapter,
     software_adapter: software,
     dure,
+    fused_vs_separate: fusedVsSeparate,
     llama_cpp: llama,
     ratio: 'decode_tok_s' in llama ? dure.decode_tok_s / llama.decode_tok_s : null,
     copy_gbps: copyGbps,

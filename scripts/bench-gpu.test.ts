@@ -28,6 +28,14 @@ describe('bench:gpu --smoke', () => {
     expect(json.llama_cpp).not.toHaveProperty('error');
     positive(json.llama_cpp, figures);
     positive(json, ['ratio', 'copy_gbps']);
+    // Both sides of the fused default, measured in the same run.
+    positive(json.fused_vs_separate, [
+      'fused_decode_tok_s',
+      'separate_decode_tok_s',
+      'fused_prefill_tok_s',
+      'separate_prefill_tok_s',
+      'decode_ratio',
+    ]);
     // The token loop on the GPU: one 4-byte readback per token.
     expect((json.dure as { readbacks_per_token: number }).readbacks_per_token).toBe(1);
   });
