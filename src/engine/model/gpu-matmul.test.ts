@@ -55,6 +55,9 @@ describe('GPU-shaped weight products in the whole forward pass', () => {
         const prefill = await kernels(PROMPT.length);
         expect(prefill.some((k) => k.startsWith('matmulTiled:'))).toBe(true);
         expect(prefill.some((k) => /^(glu|qkv|gemv|matmul):/.test(k))).toBe(false);
+        // llama, per decode step and layer: 10 dispatches with fused gate/up (6 fully fused, 13 separate).
+        const { forward, cfg } = gpu.model;
+        if (fused) expect((forward.dispatchCount - 4) / cfg.nLayer).toBe(10);
         const decode = await kernels(1);
         expect(decode.some((k) => k.startsWith('gemv:'))).toBe(true);
         // Fused gate/up where asked; q/k/v always separate here (one workgroup per head is too few).
