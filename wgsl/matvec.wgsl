@@ -80,7 +80,7 @@ fn row_partials(wb: u32, row: u32, aux: u32, lane: u32, stride: u32, first: u32,
 #endif
     var acc = 0.0;
 #ifdef COALESCED
-    // GPU decode (the fused kernels, which CPU emulators do not run): lanes take consecutive
+    // GPU decode (the fused gate/up kernel; CPU emulators do not run it by default): lanes take consecutive
     // pieces of the row, as gemv.wgsl's do — 16-weight half-units read with 16-byte loads where
     // the type allows (VEC16), else vec4 groups read a word at a time — instead of a unit each.
 #ifdef VEC16

@@ -37,7 +37,7 @@ fn byte_at(wb: u32, word_index_base: u32, byte: u32) -> u32 {
 
 #ifdef VEC16
 // 16 bytes of the tensor at word `word` (a multiple of 4): one 16-byte load. Kernels that define
-// VEC16 (the decode GEMV) bind the weight a second time as `W4: array<vec4<u32>>`, and a snippet
+// VEC16 (the decode GEMV, the fused gate/up kernel) bind the weight a second time as `W4: array<vec4<u32>>`, and a snippet
 // whose registry row says `vec16` defines
 //   unit_vec16(wb, row, unit, units_per_row, aux, h) → elements 16h..16h+15 of the unit as four
 //     vec4 columns, reading each of its byte streams (quants, high bits) with one such load.
