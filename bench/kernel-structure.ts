@@ -11,7 +11,7 @@ import {
   SUBGROUP_CLASSES,
   tiledGemmPrefill,
 } from '../src/engine/gpu/kernel-structure.ts';
-import { gluRowsPerGroup } from '../src/engine/gpu/matmul-shape.ts';
+import { gluRowsPerGroup, MATMUL_WG, subgroupRowsFor } from '../src/engine/gpu/matmul-shape.ts';
 
 const model = qwen25_1_5b();
 const mb = (b: number) => (b / 1e6).toFixed(0);
@@ -56,8 +56,11 @@ rows.push(
 for (const c of SUBGROUP_CLASSES.filter((c) => c.name !== 'Apple')) {
   const actual = c.actual[0] as number;
   const plans = [
-    ['before', { gluRows: Math.max(1, Math.floor(64 / c.range.max)), fusedQkv: true, headDim: 128 }],
-    ['now', { gluRows: gluRowsPerGroup(Math.floor(64 / c.range.max)), fusedQkv: false, headDim: 128 }],
+    ['before', { gluRows: subgroupRowsFor(MATMUL_WG, c.range.max), fusedQkv: true, headDim: 128 }],
+    [
+      'now',
+      { gluRows: gluRowsPerGroup(subgroupRowsFor(MATMUL_WG, c.range.max)), fusedQkv: false, headDim: 128 },
+    ],
   ] as const;
   for (const [when, plan] of plans) {
     const f = decodeStep(model, c.range, actual, plan);

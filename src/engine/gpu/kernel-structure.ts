@@ -12,6 +12,7 @@ import {
   gemvShape,
   MATMUL_TILE,
   MATMUL_WG,
+  subgroupRowsFor,
   type SubgroupRange,
 } from './matmul-shape.ts';
 
@@ -70,7 +71,7 @@ export interface DecodeFigures {
  * 64 / subgroupMaxSize rows per workgroup; every row's subgroup reads the whole input vector.
  */
 export function registerTileDecode(model: ModelShape, sg: SubgroupRange, actual: number): DecodeFigures {
-  const rowsPerGroup = Math.max(1, Math.floor(MATMUL_WG / sg.max));
+  const rowsPerGroup = subgroupRowsFor(MATMUL_WG, sg.max);
   const subgroups = Math.max(1, Math.floor(MATMUL_WG / actual));
   return decodeFigures(model, {
     rowsPerGroup,
@@ -110,14 +111,11 @@ function decodeFigures(
     workgroups += m.count * groups;
     sharedBytes = Math.max(sharedBytes, o.sharedBytes(m.k));
   }
-  return {
-    minBytes,
-    requestedBytes,
-    ratio: requestedBytes / minBytes,
-    workgroups,
-    sharedBytes,
-    idleLanes: o.idleLanes,
-  };
+  return withRatio({ minBytes, requestedBytes, workgroups, sharedBytes, idleLanes: o.idleLanes });
+}
+
+function withRatio<T extends Omit<DecodeFigures, 'ratio'>>(f: T): T & { ratio: number } {
+  return { ...f, ratio: f.requestedBytes / f.minBytes };
 }
 
 /** A decode step's products as the engine records them on a GPU (forward.ts, ops.ts). */
@@ -172,17 +170,19 @@ export function decodeStep(
     let xBytesPerGroup = 4 * m.k;
     let rowsPerSubgroup: number;
     let weightRows = 1; // rows of weights per output row (gate and up together: 2)
+    const inFusedQkv = plan.fusedQkv && (m.name === 'q' || m.name === 'k' || m.name === 'v');
     if (m.name === 'up') {
       // Counted with gate: same workgroups, same staged x.
       requestedBytes += m.count * weights;
       continue;
-    } else if (m.name === 'gate') {
+    }
+    if (m.name === 'gate') {
       groups = Math.ceil(m.rows / plan.gluRows);
       xBytesPerGroup = 8 * m.k; // x and the norm weight
       rowsPerSubgroup = Math.ceil(plan.gluRows / fusedSubgroups);
       weightRows = up ? 2 : 1;
       sharedBytes = Math.max(sharedBytes, 4 * m.k);
-    } else if (plan.fusedQkv && (m.name === 'q' || m.name === 'k' || m.name === 'v')) {
+    } else if (inFusedQkv) {
       groups = m.rows / plan.headDim;
       xBytesPerGroup = 8 * m.k;
       rowsPerSubgroup = Math.ceil(plan.headDim / fusedSubgroups);
@@ -195,22 +195,21 @@ export function decodeStep(
     requestedBytes += m.count * (weights + groups * xBytesPerGroup + 4 * m.rows);
     workgroups += m.count * groups;
     // The fused q/k/v kernel is one dispatch over all three matrices' heads.
-    if (plan.fusedQkv && (m.name === 'q' || m.name === 'k' || m.name === 'v')) qkvGroups += groups;
+    if (inFusedQkv) qkvGroups += groups;
     else minWorkgroups = Math.min(minWorkgroups, groups);
     maxBytesPerSubgroup = Math.max(maxBytesPerSubgroup, rowsPerSubgroup * weightRows * rowBytes);
   }
   if (qkvGroups) minWorkgroups = Math.min(minWorkgroups, qkvGroups);
-  return {
+  return withRatio({
     minBytes,
     requestedBytes,
-    ratio: requestedBytes / minBytes,
     workgroups,
     sharedBytes,
     // The fused gate/up kernel's: its rows follow the plan, the GEMV's the device's subgroup range.
     idleLanes: Math.max(0, 1 - plan.gluRows / fusedSubgroups),
     maxBytesPerSubgroup,
     minWorkgroups,
-  };
+  });
 }
 
 export interface PrefillFigures {
@@ -223,7 +222,7 @@ export interface PrefillFigures {
 
 /** Register tile: each weight read once per 4-token tile; workgroups of 64 / subgroupMaxSize rows. */
 export function registerTilePrefill(model: ModelShape, sg: SubgroupRange, tokens: number): PrefillFigures {
-  const rowsPerGroup = Math.max(1, Math.floor(MATMUL_WG / sg.max));
+  const rowsPerGroup = subgroupRowsFor(MATMUL_WG, sg.max);
   const tiles = Math.ceil(tokens / MATMUL_TILE);
   const workgroups = model.matrices.reduce(
     (s, m) => s + m.count * Math.ceil(m.rows / rowsPerGroup) * tiles,

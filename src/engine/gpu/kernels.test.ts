@@ -309,8 +309,13 @@ for (const subgroups of [true, false]) {
       ])!;
       const out = h.storage(nTok * rows * 4);
       const glu = await h.ops.glu({
-        ...{ wGate: wGate!, wUp: wUp!, x: h.storage(x), normWeight: uploadF32(h.device, 'g', g) },
-        ...{ eps: 1e-6, out, gelu: false },
+        wGate: wGate!,
+        wUp: wUp!,
+        x: h.storage(x),
+        normWeight: uploadF32(h.device, 'g', g),
+        eps: 1e-6,
+        out,
+        gelu: false,
       });
       h.run([glu!], { nTokens: nTok, pos: 0 });
       const want = new Float64Array(nTok * rows);

@@ -16,6 +16,15 @@ export const GEMV_TEAM = 32;
  */
 export const GEMV_MIN_ROWS = 16;
 /**
+ * Rows per workgroup of the register-tile and fused kernels on the subgroup path: one subgroup per
+ * row, sized for the widest subgroup the device may use (the kernels loop when the actual one is
+ * narrower). `wg`: invocations per workgroup.
+ */
+export function subgroupRowsFor(wg: number, maxSubgroup: number): number {
+  return Math.max(1, Math.floor(wg / Math.max(1, maxSubgroup)));
+}
+
+/**
  * Rows per workgroup of the fused gate/up kernel (wgsl/glu.wgsl), from the rows its subgroups
  * would take one each (1 without subgroups): at least GEMV_MIN_ROWS share its RMSNorm and staged x.
  */

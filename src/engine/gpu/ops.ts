@@ -17,6 +17,7 @@ import {
   MATMUL_TILE,
   MATMUL_WG,
   matmulKernelFor,
+  subgroupRowsFor,
   UNKNOWN_SUBGROUPS,
   type SubgroupRange,
 } from './matmul-shape.ts';
@@ -73,12 +74,9 @@ function subgroupRange(device: GPUDevice): SubgroupRange {
   return min && max ? { min, max } : UNKNOWN_SUBGROUPS;
 }
 
-/**
- * Rows per workgroup of the register-tile and fused kernels on the subgroup path: one subgroup per
- * row, sized for the widest subgroup (wgsl/matmul.wgsl loops when the actual one is narrower).
- */
+/** subgroupRowsFor on this device's widest subgroup. */
 function subgroupRows(device: GPUDevice, wg: number): number {
-  return Math.max(1, Math.floor(wg / Math.max(1, subgroupRange(device).max)));
+  return subgroupRowsFor(wg, subgroupRange(device).max);
 }
 
 /** Group 0 of the weight-product kernels, in binding order (wgsl/matmul-io.wgsl). */
@@ -175,7 +173,7 @@ export class Ops {
    */
   async matmul(o: MatmulOp): Promise<Dispatch[]> {
     const w = o.weight;
-    const tileKernel = o.lastToken && this.#gpuMatmul ? undefined : await this.#registerTileKernel(o);
+    const tileKernel = o.lastToken && this.gpuMatmul ? undefined : await this.#registerTileKernel(o);
     const tileRows = this.opts.subgroups ? subgroupRows(this.device, this.#matrixWg) : 1;
     const tile = (part: GpuWeightPart) =>
       this.#matmulPart(o, part, tileKernel!, tileRows, (g, n) => [
@@ -183,7 +181,7 @@ export class Ops {
         g.y,
         o.lastToken ? 1 : Math.ceil(n / MATMUL_TILE),
       ]);
-    if (!this.#gpuMatmul) return w.parts.map(tile);
+    if (!this.gpuMatmul) return w.parts.map(tile);
 
     const epilogue = { BIAS: !!o.bias, ACCUMULATE: !!o.accumulate, SOFTCAP: !!o.softcap };
     const shape = gemvShape(this.opts.subgroups ? subgroupRange(this.device) : undefined);
@@ -236,10 +234,6 @@ export class Ops {
 
   /** Whether weight products use the GPU-shaped kernels (OpsOptions.gpuMatmul). */
   get gpuMatmul(): boolean {
-    return this.#gpuMatmul;
-  }
-
-  get #gpuMatmul(): boolean {
     return this.opts.gpuMatmul ?? !isCpuEmulatedAdapter(this.device);
   }
 
