@@ -9,7 +9,7 @@ import {
   tiledGemmPrefill,
   type ModelShape,
 } from './kernel-structure.ts';
-import { gemvShape, matmulKernelFor } from './matmul-shape.ts';
+import { gemvShape, gluRowsPerGroup, matmulKernelFor } from './matmul-shape.ts';
 
 describe('gemvShape', () => {
   it('gives one team per row at the smallest subgroup size and enough slots for the largest', () => {
@@ -20,6 +20,11 @@ describe('gemvShape', () => {
     expect(gemvShape({ min: 4, max: 4 })).toEqual({ rows: 32, slots: 1 }); // SwiftShader
     expect(gemvShape({ min: 128, max: 128 })).toEqual({ rows: 16, slots: 16 }); // one team
     expect(gemvShape(undefined)).toEqual({ rows: 16, slots: 4, team: 32 });
+  });
+
+  it('gives the fused gate/up kernel at least 16 rows per workgroup to share one norm and staged x', () => {
+    // It used to take one row per subgroup: 2 rows on 32-wide subgroups, 1 on 64-wide or none.
+    expect([2, 1, 16, 32].map(gluRowsPerGroup)).toEqual([16, 16, 16, 32]);
   });
 
   it('sends one token to the GEMV, 2–7 to the register tile, 8 and more to the tiled GEMM', () => {
